@@ -1,0 +1,87 @@
+//! `vouch key unlock KEYID --remember DURATION` and `vouch key lock [KEYID]`
+
+use std::time::Duration;
+
+use vouch_keys::keyring::KeyringCache;
+use vouch_keys::{describe_key, unlock};
+
+use crate::cli::passphrase::{PassphraseArgs, Provider};
+use crate::cli::{CliError, Context};
+
+/// Longest time a passphrase may stay in the keyring.
+const MAX_REMEMBER: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Check a key's passphrase and keep it in the OS keyring (secret service,
+/// else the kernel session keyring) for DURATION, so later commands do not ask.
+#[derive(Debug, clap::Args)]
+pub struct UnlockArgs {
+    /// Key id, unique id prefix, or name
+    pub key: String,
+    /// How long to remember it: e.g. 30s, 15m, 8h, 2d (at most 7d)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub remember: Duration,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+/// Forget passphrases kept in the OS keyring: one key's, or every key's.
+#[derive(Debug, clap::Args)]
+pub struct LockArgs {
+    /// Key id, unique id prefix, or name [default: every key in the trust directory]
+    pub key: Option<String>,
+}
+
+pub fn run_unlock(args: UnlockArgs, ctx: &Context) -> Result<(), CliError> {
+    let stored = ctx.trust_dir.find(&args.key)?;
+    let cache = KeyringCache::open()?;
+    let mut provider = Provider::new(args.passphrase, ctx.interactive);
+    let (_key, got) = unlock(&stored, &mut provider)?;
+    let until = time::OffsetDateTime::now_utc() + args.remember;
+    cache.remember(&stored.file.info.id, &got.passphrase, until)?;
+    eprintln!(
+        "Remembered the passphrase of {} in the {} until {}",
+        describe_key(&stored.file.info),
+        cache.backend(),
+        until.replace_nanosecond(0).unwrap_or(until)
+    );
+    Ok(())
+}
+
+pub fn run_lock(args: LockArgs, ctx: &Context) -> Result<(), CliError> {
+    let ids = match &args.key {
+        Some(sel) => vec![ctx.trust_dir.find(sel)?.file.info.id],
+        None => ctx.trust_dir.list()?.keys.into_iter().map(|k| k.file.info.id).collect(),
+    };
+    let cache = match KeyringCache::open() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("note: {e}; nothing is remembered there");
+            return Ok(());
+        }
+    };
+    let mut forgotten = 0;
+    for id in &ids {
+        if cache.forget(id)? {
+            forgotten += 1;
+        }
+    }
+    eprintln!("Forgot {forgotten} remembered passphrase(s) in the {}", cache.backend());
+    Ok(())
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 15m or 8h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" | "" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86400),
+        _ => return Err(format!("`{s}`: use s, m, h or d")),
+    };
+    let d = Duration::from_secs(secs);
+    if d.is_zero() || d > MAX_REMEMBER {
+        return Err("a duration between 1s and 7d".to_owned());
+    }
+    Ok(d)
+}

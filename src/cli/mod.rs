@@ -1,0 +1,97 @@
+//! The `vouch` command line: one module per command.
+
+mod completions;
+pub mod error;
+mod key;
+mod man;
+mod output;
+mod passphrase;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use error::{CliError, Failure};
+use vouch_keys::TrustDir;
+
+/// Content trust for OCI images: sign what a tag means, verify it before you deploy.
+#[derive(Debug, Parser)]
+#[command(name = "vouch", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Trust directory holding keys and trust data [default: ~/.vouch]
+    #[arg(long, global = true, env = "VOUCH_TRUST_DIR", value_name = "DIR")]
+    pub trust_dir: Option<PathBuf>,
+
+    /// Never prompt on the terminal; fail instead when a passphrase or a
+    /// confirmation is needed and no other source gives it
+    #[arg(long, global = true, env = "VOUCH_NON_INTERACTIVE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub non_interactive: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage signing keys: generate, import, list, export, change passphrase
+    #[command(subcommand)]
+    Key(key::KeyCommand),
+    /// Print a shell completion script
+    Completions(completions::Args),
+    /// Write the man pages
+    Man(man::Args),
+}
+
+/// What every command receives besides its own arguments.
+#[derive(Debug)]
+pub struct Context {
+    /// The trust directory.
+    pub trust_dir: TrustDir,
+    /// Whether prompting on a terminal is allowed.
+    pub interactive: bool,
+}
+
+impl GlobalArgs {
+    fn context(&self) -> Result<Context, CliError> {
+        let dir = match &self.trust_dir {
+            Some(d) => d.clone(),
+            None => {
+                let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).ok_or_else(|| {
+                    CliError::failed(
+                        "cannot find the default trust directory: HOME is not set",
+                        "pass --trust-dir DIR or set VOUCH_TRUST_DIR",
+                    )
+                })?;
+                PathBuf::from(home).join(".vouch")
+            }
+        };
+        Ok(Context {
+            trust_dir: TrustDir::at(dir),
+            interactive: !self.non_interactive,
+        })
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = cli.global.context().and_then(|ctx| match cli.command {
+        Command::Key(cmd) => key::run(cmd, &ctx),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            e.report();
+            e.exit_code()
+        }
+    }
+}

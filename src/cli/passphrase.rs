@@ -1,0 +1,221 @@
+//! The CLI's passphrase provider. Sources, in order: the role's environment
+//! variables (vouch's, Docker's, notary's), `--passphrase-file`,
+//! `--passphrase-stdin` (one line each time a passphrase is needed), the OS
+//! keyring cache (existing keys only), then a no-echo prompt on the
+//! terminal — asked twice for a new passphrase, up to three times after a
+//! wrong one. A wrong passphrase from any other source fails at once.
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use vouch_keys::keyring::KeyringCache;
+use vouch_keys::passphrase::{self, Obtained, PassphraseProvider, Purpose, Request, Source};
+use vouch_keys::{KeyError, Passphrase};
+use zeroize::Zeroizing;
+
+/// Passphrase options shared by the commands that unlock or create keys.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct PassphraseArgs {
+    /// Read the passphrase from FILE (its whole content, less one trailing newline)
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Read passphrases from standard input, one line for each one needed
+    #[arg(long)]
+    pub passphrase_stdin: bool,
+}
+
+const MAX_PROMPTS: usize = 3;
+
+/// Walks the sources in order.
+pub struct Provider {
+    args: PassphraseArgs,
+    interactive: bool,
+    allow_empty: bool,
+    /// Replaces the role's environment variables (for `key passwd`'s new passphrase).
+    env_override: Option<&'static str>,
+    keyring: Option<Option<KeyringCache>>,
+    skip_keyring: bool,
+    prompts: usize,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider").field("args", &self.args).finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    pub fn new(args: PassphraseArgs, interactive: bool) -> Provider {
+        Provider {
+            args,
+            interactive,
+            allow_empty: false,
+            env_override: None,
+            keyring: None,
+            skip_keyring: false,
+            prompts: 0,
+        }
+    }
+
+    /// Accept an empty passphrase for a new key.
+    pub fn allow_empty(mut self, allow: bool) -> Provider {
+        self.allow_empty = allow;
+        self
+    }
+
+    /// Read only this environment variable instead of the role's.
+    pub fn env_override(mut self, var: &'static str) -> Provider {
+        self.env_override = Some(var);
+        self
+    }
+
+    fn keyring(&mut self) -> Option<&KeyringCache> {
+        self.keyring.get_or_insert_with(|| KeyringCache::open().ok()).as_ref()
+    }
+
+    fn from_sources(&mut self, req: &Request<'_>) -> Result<Option<Obtained>, KeyError> {
+        let env = |var: &str| std::env::var(var).ok();
+        let from_env = match self.env_override {
+            Some(var) => env(var).filter(|v| !v.is_empty()).map(|v| Obtained {
+                passphrase: Passphrase::new(v),
+                source: Source::Env(var),
+            }),
+            None => passphrase::from_env(req.class, env),
+        };
+        if from_env.is_some() {
+            return Ok(from_env);
+        }
+        if let Some(path) = &self.args.passphrase_file {
+            return Ok(Some(Obtained {
+                passphrase: passphrase::read_file(path)?,
+                source: Source::File(path.clone()),
+            }));
+        }
+        if self.args.passphrase_stdin {
+            return stdin_line().map(|p| {
+                Some(Obtained {
+                    passphrase: p,
+                    source: Source::Stdin,
+                })
+            });
+        }
+        if let (Purpose::Unlock, Some(id), false) = (req.purpose, req.key_id, self.skip_keyring) {
+            if let Some(cache) = self.keyring() {
+                if let Ok(Some(p)) = cache.recall(id, time::OffsetDateTime::now_utc()) {
+                    return Ok(Some(Obtained {
+                        passphrase: p,
+                        source: Source::Keyring,
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn prompt(&mut self, req: &Request<'_>) -> Result<Obtained, KeyError> {
+        let no_source = || KeyError::NoPassphrase {
+            what: req.what.to_owned(),
+            env_vars: match self.env_override {
+                Some(v) => vec![v],
+                None => passphrase::env_vars(req.class).to_vec(),
+            },
+        };
+        if !self.interactive || !terminal_available() {
+            return Err(no_source());
+        }
+        self.prompts += 1;
+        let tty_err = |e: std::io::Error| KeyError::Io {
+            action: "reading a passphrase from",
+            path: "/dev/tty".into(),
+            source: e,
+        };
+        let first = match req.purpose {
+            Purpose::Unlock => format!("Passphrase for {}: ", req.what),
+            Purpose::Create => format!("New passphrase for {}: ", req.what),
+        };
+        let pass = Zeroizing::new(rpassword::prompt_password(first).map_err(tty_err)?);
+        if req.purpose == Purpose::Create {
+            let again = Zeroizing::new(rpassword::prompt_password("Repeat the passphrase: ").map_err(tty_err)?);
+            if *pass != *again {
+                return Err(KeyError::PassphraseMismatch);
+            }
+        }
+        Ok(Obtained {
+            passphrase: Passphrase::new(pass.to_string()),
+            source: Source::Terminal,
+        })
+    }
+}
+
+impl PassphraseProvider for Provider {
+    fn obtain(&mut self, req: &Request<'_>, rejected: Option<&Source>) -> Result<Obtained, KeyError> {
+        let wrong = || KeyError::WrongPassphrase {
+            what: req.what.to_owned(),
+        };
+        let got = match rejected {
+            None => match self.from_sources(req)? {
+                Some(got) => got,
+                None => self.prompt(req)?,
+            },
+            Some(Source::Keyring) => {
+                // A stale cache entry: forget it and ask the person.
+                if let (Some(id), Some(cache)) = (req.key_id, self.keyring()) {
+                    let _ = cache.forget(id);
+                }
+                self.skip_keyring = true;
+                self.prompt(req)?
+            }
+            Some(Source::Terminal) if self.prompts < MAX_PROMPTS => {
+                eprintln!("wrong passphrase, try again");
+                self.prompt(req)?
+            }
+            Some(_) => return Err(wrong()),
+        };
+        if req.purpose == Purpose::Create && got.passphrase.is_empty() && !self.allow_empty {
+            return Err(KeyError::EmptyPassphrase {
+                what: req.what.to_owned(),
+            });
+        }
+        Ok(got)
+    }
+}
+
+/// Whether a controlling terminal can be opened for prompting.
+pub fn terminal_available() -> bool {
+    std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok()
+}
+
+/// The next line of standard input (all of stdin is read on first use).
+fn stdin_line() -> Result<Passphrase, KeyError> {
+    static LINES: OnceLock<Mutex<Result<VecDeque<Zeroizing<String>>, String>>> = OnceLock::new();
+    let lines = LINES.get_or_init(|| {
+        let mut buf = Zeroizing::new(Vec::new());
+        let read = std::io::stdin()
+            .lock()
+            .take(passphrase::MAX_PASSPHRASE_FILE)
+            .read_to_end(&mut buf)
+            .map_err(|e| e.to_string())
+            .and_then(|_| String::from_utf8(buf.to_vec()).map_err(|_| "not UTF-8".to_owned()));
+        Mutex::new(read.map(|text| {
+            let text = Zeroizing::new(text);
+            text.lines()
+                .map(|l| Zeroizing::new(l.trim_end_matches('\r').to_owned()))
+                .collect()
+        }))
+    });
+    let stdin_err = |why: String| KeyError::Io {
+        action: "reading a passphrase from",
+        path: "standard input".into(),
+        source: std::io::Error::other(why),
+    };
+    let mut guard = lines.lock().map_err(|_| stdin_err("poisoned".to_owned()))?;
+    match guard.as_mut() {
+        Ok(queue) => queue
+            .pop_front()
+            .map(|line| Passphrase::new(line.to_string()))
+            .ok_or_else(|| stdin_err("no more lines: one line is needed for each passphrase".to_owned())),
+        Err(e) => Err(stdin_err(e.clone())),
+    }
+}
