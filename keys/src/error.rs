@@ -16,7 +16,9 @@ pub enum KeyError {
         what: String,
     },
     /// A passphrase was needed and no source could provide one.
-    #[error("no passphrase for {what}: no environment variable, file or stdin was given and there is no terminal to ask on")]
+    #[error(
+        "no passphrase for {what}: no environment variable, file or stdin was given and there is no terminal to ask on"
+    )]
     NoPassphrase {
         /// Which key or file needed it.
         what: String,

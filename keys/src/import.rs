@@ -37,11 +37,20 @@ pub fn read_foreign(
     provider: &mut dyn PassphraseProvider,
 ) -> Result<Foreign> {
     let block = pem::parse(text).map_err(|e| match e {
-        PemError::NoBlock => KeyError::NotPem { path: path.to_owned() },
+        PemError::NoBlock => KeyError::NotPem {
+            path: path.to_owned(),
+        },
         PemError::Damaged(why) => KeyError::corrupt(path, why),
     })?;
-    let header_role = block.header("role").or(block.preamble_value("role")).map(Role::parse).transpose()?;
-    let repo = block.header("gun").or(block.preamble_value("repo")).map(str::to_owned);
+    let header_role = block
+        .header("role")
+        .or(block.preamble_value("role"))
+        .map(Role::parse)
+        .transpose()?;
+    let repo = block
+        .header("gun")
+        .or(block.preamble_value("repo"))
+        .map(str::to_owned);
     if let Some(r) = &repo {
         keyfile::validate_repo(r)?;
     }
@@ -58,7 +67,10 @@ pub fn read_foreign(
             let what = format!("key file {path}");
             let (key, got) = open_with(provider, &what, class, None, &block.der, path)?;
             if expected.is_some_and(|p| p != key.public()) {
-                return Err(KeyError::corrupt(path, "the private key does not match the file's public key"));
+                return Err(KeyError::corrupt(
+                    path,
+                    "the private key does not match the file's public key",
+                ));
             }
             let format = if block.header("role").is_some() {
                 "Docker Content Trust / notary"

@@ -67,11 +67,16 @@ impl Role {
         if s.is_empty() || s.len() > 64 {
             return Err(bad("must be 1 to 64 characters"));
         }
-        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b)) {
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+        {
             return Err(bad("only letters, digits, '.', '_', '-' and '/' are allowed"));
         }
         if s.starts_with(['.', '-', '/']) || s.ends_with('/') || s.contains("..") || s.contains("//") {
-            return Err(bad("must not start with '.', '-' or '/', end with '/', or contain '..' or '//'"));
+            return Err(bad(
+                "must not start with '.', '-' or '/', end with '/', or contain '..' or '//'",
+            ));
         }
         Ok(Role(s.to_owned()))
     }
@@ -110,7 +115,10 @@ pub fn validate_name(s: &str) -> Result<()> {
     if s.is_empty() || s.len() > 64 {
         return Err(bad("must be 1 to 64 characters"));
     }
-    if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
         return Err(bad("only letters, digits, '.', '_' and '-' are allowed"));
     }
     if s.starts_with(['.', '-']) {
@@ -173,7 +181,10 @@ impl KeyFile {
     /// The file text.
     pub fn render(&self) -> String {
         let i = &self.info;
-        let mut out = format!("{FORMAT_LINE}: 1\nid: {}\nname: {}\nrole: {}\n", i.id, i.name, i.role);
+        let mut out = format!(
+            "{FORMAT_LINE}: 1\nid: {}\nname: {}\nrole: {}\n",
+            i.id, i.name, i.role
+        );
         if let Some(repo) = &i.repo {
             out.push_str(&format!("repo: {repo}\n"));
         }
@@ -219,7 +230,10 @@ impl KeyFile {
         if let Some(sum) = pem.preamble_value("checksum") {
             let actual = format!("sha256:{}", hex::encode(Sha256::digest(&pem.der)));
             if sum != actual {
-                return Err(KeyError::corrupt(path, "checksum mismatch: the encrypted key was altered or damaged"));
+                return Err(KeyError::corrupt(
+                    path,
+                    "checksum mismatch: the encrypted key was altered or damaged",
+                ));
             }
         }
         let spki = STANDARD
@@ -232,7 +246,10 @@ impl KeyFile {
             return Err(KeyError::corrupt(path, "`id` does not match the public key"));
         }
         if KeyAlgorithm::parse(field("algorithm")?) != Some(public.algorithm()) {
-            return Err(KeyError::corrupt(path, "`algorithm` does not match the public key"));
+            return Err(KeyError::corrupt(
+                path,
+                "`algorithm` does not match the public key",
+            ));
         }
         let name = field("name")?.to_owned();
         validate_name(&name)?;
@@ -259,7 +276,10 @@ impl KeyFile {
     /// Checks that an unlocked private key is the one this file describes.
     pub fn check_matches(&self, key: &PrivateKey, path: &str) -> Result<()> {
         if key.public() != self.info.public {
-            return Err(KeyError::corrupt(path, "the private key does not match the file's public key"));
+            return Err(KeyError::corrupt(
+                path,
+                "the private key does not match the file's public key",
+            ));
         }
         Ok(())
     }

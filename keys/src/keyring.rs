@@ -26,7 +26,9 @@ pub struct KeyringCache {
 
 impl std::fmt::Debug for KeyringCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyringCache").field("backend", &self.backend).finish()
+        f.debug_struct("KeyringCache")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 

@@ -93,7 +93,11 @@ pub fn env_vars(class: RoleClass) -> &'static [&'static str] {
         RoleClass::Targets => &["VOUCH_TARGETS_PASSPHRASE", REPO, "NOTARY_TARGETS_PASSPHRASE"],
         RoleClass::Snapshot => &["VOUCH_SNAPSHOT_PASSPHRASE", REPO, "NOTARY_SNAPSHOT_PASSPHRASE"],
         RoleClass::Timestamp => &["VOUCH_TIMESTAMP_PASSPHRASE", REPO],
-        RoleClass::Delegation => &["VOUCH_DELEGATION_PASSPHRASE", REPO, "NOTARY_DELEGATION_PASSPHRASE"],
+        RoleClass::Delegation => &[
+            "VOUCH_DELEGATION_PASSPHRASE",
+            REPO,
+            "NOTARY_DELEGATION_PASSPHRASE",
+        ],
     }
 }
 
@@ -125,14 +129,21 @@ pub fn read_file(path: &Path) -> Result<Passphrase> {
             std::io::Error::other("larger than 64 KiB"),
         ));
     }
-    let text = std::str::from_utf8(&buf)
-        .map_err(|_| KeyError::io("reading passphrase file", path, std::io::Error::other("not UTF-8")))?;
+    let text = std::str::from_utf8(&buf).map_err(|_| {
+        KeyError::io(
+            "reading passphrase file",
+            path,
+            std::io::Error::other("not UTF-8"),
+        )
+    })?;
     Ok(Passphrase::new(trim_newline(text).to_owned()))
 }
 
 /// Strips one trailing `\n` or `\r\n`.
 pub fn trim_newline(s: &str) -> &str {
-    s.strip_suffix('\n').map(|s| s.strip_suffix('\r').unwrap_or(s)).unwrap_or(s)
+    s.strip_suffix('\n')
+        .map(|s| s.strip_suffix('\r').unwrap_or(s))
+        .unwrap_or(s)
 }
 
 #[cfg(test)]
@@ -149,7 +160,10 @@ mod tests {
         };
         let got = from_env(RoleClass::Targets, env).expect("found");
         assert_eq!(got.passphrase.expose(), "docker");
-        assert_eq!(got.source, Source::Env("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"));
+        assert_eq!(
+            got.source,
+            Source::Env("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE")
+        );
         assert!(from_env(RoleClass::Root, env).is_none());
     }
 

@@ -63,7 +63,9 @@ pub fn parse(text: &str) -> Result<Pem, PemError> {
     let label = loop {
         let line = lines.next().ok_or(PemError::NoBlock)?;
         if let Some(rest) = line.strip_prefix("-----BEGIN ") {
-            let label = rest.strip_suffix("-----").ok_or(PemError::Damaged("malformed BEGIN line"))?;
+            let label = rest
+                .strip_suffix("-----")
+                .ok_or(PemError::Damaged("malformed BEGIN line"))?;
             break label.to_owned();
         }
         if let Some((k, v)) = line.split_once(':') {

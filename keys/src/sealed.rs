@@ -32,11 +32,19 @@ impl ScryptCost {
     /// scrypt work as (17, 8, 1) with 16 MiB of memory per guess, because
     /// OpenSSL 3 refuses to derive with more than 32 MiB and
     /// `openssl pkey` must be able to read vouch's key files.
-    pub const DEFAULT: ScryptCost = ScryptCost { log_n: 16, r: 3, p: 6 };
+    pub const DEFAULT: ScryptCost = ScryptCost {
+        log_n: 16,
+        r: 3,
+        p: 6,
+    };
 
     /// The memory-hard choice: N = 2^17, r = 8, p = 1 (128 MiB per guess).
     /// OpenSSL 3 cannot open files sealed this way.
-    pub const STRONG: ScryptCost = ScryptCost { log_n: 17, r: 8, p: 1 };
+    pub const STRONG: ScryptCost = ScryptCost {
+        log_n: 17,
+        r: 8,
+        p: 1,
+    };
 
     /// Memory scrypt needs for these parameters, in bytes (128·r·N).
     pub fn memory_bytes(&self) -> u128 {
@@ -87,7 +95,8 @@ pub fn seal(key: &PrivateKey, passphrase: &Passphrase, cost: ScryptCost) -> Resu
         path: "(new key)".to_owned(),
         reason: format!("could not {what}"),
     };
-    let params = scrypt::Params::new(cost.log_n, cost.r, cost.p).map_err(|_| internal("use these scrypt parameters"))?;
+    let params = scrypt::Params::new(cost.log_n, cost.r, cost.p)
+        .map_err(|_| internal("use these scrypt parameters"))?;
     let params = pbes2::Parameters::generate_scrypt_aes256cbc(params, &salt, iv)
         .map_err(|_| internal("use these scrypt parameters"))?;
     let plain = key.to_pkcs8_der();
@@ -191,7 +200,9 @@ pub fn check(der: &[u8], cap: &KdfCap, path: &str) -> Result<()> {
 pub fn open(der: &[u8], passphrase: &Passphrase, cap: &KdfCap, path: &str) -> Result<PrivateKey> {
     let info = parse(der, path)?;
     check_cap(describe_scheme(&info.encryption_algorithm, path)?, cap, path)?;
-    let wrong = || KeyError::WrongPassphrase { what: path.to_owned() };
+    let wrong = || KeyError::WrongPassphrase {
+        what: path.to_owned(),
+    };
     let plain = Zeroizing::new(
         info.encryption_algorithm
             .decrypt(passphrase.expose(), info.encrypted_data.as_bytes())
@@ -215,7 +226,11 @@ pub fn open(der: &[u8], passphrase: &Passphrase, cap: &KdfCap, path: &str) -> Re
 mod tests {
     use super::*;
 
-    const FAST: ScryptCost = ScryptCost { log_n: 10, r: 8, p: 1 };
+    const FAST: ScryptCost = ScryptCost {
+        log_n: 10,
+        r: 8,
+        p: 1,
+    };
 
     #[test]
     fn seal_open_round_trip() {
@@ -226,7 +241,10 @@ mod tests {
         assert_eq!(back.public(), key.public());
         let err = open(&der, &Passphrase::new("nope".into()), &KdfCap::DEFAULT, "t").unwrap_err();
         assert!(matches!(err, KeyError::WrongPassphrase { .. }), "{err:?}");
-        assert_eq!(describe(&der, "t").expect("describe"), KdfDescription::Scrypt(FAST));
+        assert_eq!(
+            describe(&der, "t").expect("describe"),
+            KdfDescription::Scrypt(FAST)
+        );
     }
 
     #[test]

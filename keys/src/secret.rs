@@ -54,8 +54,10 @@ pub struct KeyId(String);
 impl KeyId {
     /// Parses a full 64-hex-digit key id.
     pub fn parse(s: &str) -> Option<KeyId> {
-        (s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-            .then(|| KeyId(s.to_owned()))
+        (s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| KeyId(s.to_owned()))
     }
 
     /// The id as hex.
@@ -155,7 +157,9 @@ impl PublicKey {
         if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_der(der) {
             return Some(PublicKey::Ed25519(k));
         }
-        p256::PublicKey::from_public_key_der(der).ok().map(PublicKey::EcdsaP256)
+        p256::PublicKey::from_public_key_der(der)
+            .ok()
+            .map(PublicKey::EcdsaP256)
     }
 
     /// The TUF key object (`keytype`, `scheme`, `keyval.public`), as
@@ -208,8 +212,7 @@ pub enum PrivateKey {
 }
 
 const ED25519_OID: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.3.101.112");
-const EC_PUBLIC_KEY_OID: pkcs8::ObjectIdentifier =
-    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const EC_PUBLIC_KEY_OID: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 
 impl PrivateKey {
     /// A fresh Ed25519 key from the operating system's random source.
@@ -268,17 +271,28 @@ impl PrivateKey {
 
     /// Reads a PKCS#8 `PrivateKeyInfo` (v1 or v2) of a supported algorithm.
     pub fn from_pkcs8_der(der: &[u8], path: &str) -> Result<PrivateKey> {
-        let info = pkcs8::PrivateKeyInfoRef::from_der(der)
-            .map_err(|e| KeyError::corrupt(path, format!("not a PKCS#8 private key ({e})")))?;
+        let info = match pkcs8::PrivateKeyInfoRef::from_der(der) {
+            Ok(info) => info,
+            // notary (Go) marks its EC keys version 2 (RFC 5958) without the
+            // public key field that version requires; the SEC1 key inside
+            // is whole, so read it as version 1.
+            Err(e) => match as_version_1(der) {
+                Some(v1) if v1.as_slice() != der => return Self::from_pkcs8_der(&v1, path),
+                _ => return Err(KeyError::corrupt(path, format!("not a PKCS#8 private key ({e})"))),
+            },
+        };
         let oid = info.algorithm.oid;
         if oid == ED25519_OID {
             let kp = KeypairBytes::from_pkcs8_der(der)
                 .map_err(|e| KeyError::corrupt(path, format!("bad Ed25519 key ({e})")))?;
             let sk = ed25519_dalek::SigningKey::from_bytes(&kp.secret_key);
-            if let Some(public) = &kp.public_key {
-                if public.as_ref() != sk.verifying_key().as_bytes() {
-                    return Err(KeyError::corrupt(path, "embedded public key does not match the private key"));
-                }
+            if let Some(public) = &kp.public_key
+                && public.as_ref() != sk.verifying_key().as_bytes()
+            {
+                return Err(KeyError::corrupt(
+                    path,
+                    "embedded public key does not match the private key",
+                ));
             }
             Ok(PrivateKey::Ed25519(sk))
         } else if oid == EC_PUBLIC_KEY_OID {
@@ -297,10 +311,68 @@ impl PrivateKey {
 
     /// Reads a SEC1 `EC PRIVATE KEY` (what `openssl ecparam -genkey` writes).
     pub fn from_sec1_der(der: &[u8], path: &str) -> Result<PrivateKey> {
-        let sk = p256::SecretKey::from_sec1_der(der).map_err(|_| {
-            KeyError::corrupt(path, "not a P-256 SEC1 private key (only P-256 is supported)")
-        })?;
+        let sk = p256::SecretKey::from_sec1_der(der)
+            .map_err(|_| KeyError::corrupt(path, "not a P-256 SEC1 private key (only P-256 is supported)"))?;
         Ok(PrivateKey::EcdsaP256(sk.into()))
+    }
+}
+
+/// Re-encodes a PKCS#8 `PrivateKeyInfo` as version 1: algorithm and
+/// private key only (attributes and public key dropped).
+fn as_version_1(der: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    /// Splits one DER TLV off the front: (whole TLV, rest).
+    fn tlv(input: &[u8]) -> Option<(&[u8], &[u8])> {
+        let (&first_len, _) = input.get(1..)?.split_first()?;
+        let (header, len) = if first_len < 0x80 {
+            (2, usize::from(first_len))
+        } else {
+            let n = usize::from(first_len & 0x7f);
+            if n == 0 || n > 3 {
+                return None;
+            }
+            let bytes = input.get(2..2 + n)?;
+            (
+                2 + n,
+                bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b)),
+            )
+        };
+        let end = header.checked_add(len)?;
+        (end <= input.len()).then(|| input.split_at(end))
+    }
+    let (outer, _) = tlv(der)?;
+    if outer.first() != Some(&0x30) {
+        return None;
+    }
+    // Skip the outer tag and length to reach the fields.
+    let header_len = outer.len() - tlv_value_len(outer)?;
+    let mut rest = &outer[header_len..];
+    let mut fields = Zeroizing::new(vec![0x02, 0x01, 0x00]);
+    for i in 0..3 {
+        let (field, tail) = tlv(rest)?;
+        if i > 0 {
+            fields.extend_from_slice(field);
+        }
+        rest = tail;
+    }
+    let mut out = Zeroizing::new(vec![0x30]);
+    let len = fields.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len < 0x100 {
+        out.extend_from_slice(&[0x81, len as u8]);
+    } else {
+        out.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
+    }
+    out.extend_from_slice(&fields);
+    return Some(out);
+
+    fn tlv_value_len(tlv: &[u8]) -> Option<usize> {
+        let first_len = *tlv.get(1)?;
+        Some(if first_len < 0x80 {
+            usize::from(first_len)
+        } else {
+            tlv.len() - 2 - usize::from(first_len & 0x7f)
+        })
     }
 }
 

@@ -122,7 +122,11 @@ impl TrustDir {
         for entry in entries {
             let entry = entry.map_err(|e| KeyError::io("listing", &dir, e))?;
             let name = entry.file_name();
-            if let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".key")).and_then(KeyId::parse) {
+            if let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".key"))
+                .and_then(KeyId::parse)
+            {
                 ids.push(id);
             }
         }
@@ -145,11 +149,18 @@ impl TrustDir {
             };
         }
         let listing = self.list()?;
-        let by_name: Vec<&StoredKey> = listing.keys.iter().filter(|k| k.file.info.name == selector).collect();
+        let by_name: Vec<&StoredKey> = listing
+            .keys
+            .iter()
+            .filter(|k| k.file.info.name == selector)
+            .collect();
         let candidates: Vec<KeyId> = if !by_name.is_empty() {
             by_name.iter().map(|k| k.file.info.id.clone()).collect()
         } else if sel.len() >= 4 && sel.bytes().all(|b| b.is_ascii_hexdigit()) {
-            self.key_ids()?.into_iter().filter(|id| id.as_str().starts_with(&sel)).collect()
+            self.key_ids()?
+                .into_iter()
+                .filter(|id| id.as_str().starts_with(&sel))
+                .collect()
         } else {
             Vec::new()
         };
@@ -245,7 +256,10 @@ fn read_key_file(path: &Path) -> Result<StoredKey> {
     let parsed = KeyFile::parse(&text, &shown)?;
     let expected = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     if parsed.info.id.as_str() != expected {
-        return Err(KeyError::corrupt(&shown, "the file name does not match the key id inside"));
+        return Err(KeyError::corrupt(
+            &shown,
+            "the file name does not match the key id inside",
+        ));
     }
     Ok(StoredKey {
         file: parsed,
@@ -277,7 +291,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], perm: u32, mode: Mode) -> std::io
         .unwrap_or(0);
     let tmp = dir.join(format!(".tmp-{base}-{}-{nanos}", std::process::id()));
     let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).mode(perm).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(perm)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);

@@ -42,7 +42,9 @@ pub(crate) fn open_with(
             Err(e) => return Err(e),
         }
     }
-    Err(KeyError::WrongPassphrase { what: what.to_owned() })
+    Err(KeyError::WrongPassphrase {
+        what: what.to_owned(),
+    })
 }
 
 /// Unlocks a stored key and checks it is the key its file describes.
@@ -50,11 +52,18 @@ pub fn unlock(stored: &StoredKey, provider: &mut dyn PassphraseProvider) -> Resu
     let info = &stored.file.info;
     let what = describe_key(info);
     let path = stored.path.display().to_string();
-    let (key, got) = open_with(provider, &what, info.role.class(), Some(&info.id), &stored.file.sealed, &path)
-        .map_err(|e| match e {
-            KeyError::WrongPassphrase { .. } => KeyError::WrongPassphrase { what: what.clone() },
-            other => other,
-        })?;
+    let (key, got) = open_with(
+        provider,
+        &what,
+        info.role.class(),
+        Some(&info.id),
+        &stored.file.sealed,
+        &path,
+    )
+    .map_err(|e| match e {
+        KeyError::WrongPassphrase { .. } => KeyError::WrongPassphrase { what: what.clone() },
+        other => other,
+    })?;
     stored.file.check_matches(&key, &path)?;
     Ok((key, got))
 }

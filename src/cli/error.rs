@@ -64,7 +64,8 @@ impl From<KeyError> for CliError {
                 env_vars.join(" or ")
             ),
             KeyError::EmptyPassphrase { .. } => {
-                "choose a passphrase, or pass --allow-empty-passphrase to store the key unprotected".to_owned()
+                "choose a passphrase, or pass --allow-empty-passphrase to store the key unprotected"
+                    .to_owned()
             }
             KeyError::PassphraseMismatch => "type the same passphrase twice".to_owned(),
             KeyError::NotPem { .. } | KeyError::WrongLabel { .. } => {
@@ -73,7 +74,8 @@ impl From<KeyError> for CliError {
                     .to_owned()
             }
             KeyError::PublicKeyOnly { .. } => {
-                "import the private key file; a signer's public key is added with `vouch signer add`".to_owned()
+                "import the private key file; a signer's public key is added with `vouch signer add`"
+                    .to_owned()
             }
             KeyError::Corrupt { .. } => {
                 "restore the file from a backup or re-import the key; vouch left it as it was".to_owned()
@@ -82,7 +84,9 @@ impl From<KeyError> for CliError {
                 "re-encrypt the key at a lower cost (e.g. `openssl pkcs8 -topk8 -scrypt`) before using it"
                     .to_owned()
             }
-            KeyError::Unsupported { .. } => "vouch holds ed25519 and ECDSA P-256 keys sealed with PBES2".to_owned(),
+            KeyError::Unsupported { .. } => {
+                "vouch holds ed25519 and ECDSA P-256 keys sealed with PBES2".to_owned()
+            }
             KeyError::NotFound { .. } => "`vouch key list` shows the keys in the trust directory".to_owned(),
             KeyError::Ambiguous { .. } => "give more digits of the key id".to_owned(),
             KeyError::DuplicateKey { .. } => "the key is already there; `vouch key list` shows it".to_owned(),
@@ -90,7 +94,10 @@ impl From<KeyError> for CliError {
             KeyError::InvalidName { .. } => "use letters, digits, '.', '_' and '-'".to_owned(),
             KeyError::InsecurePermissions { path, .. } => {
                 let mode = if path.is_dir() { "700" } else { "600" };
-                format!("run `chmod {mode} {}` if that access was not intended", path.display())
+                format!(
+                    "run `chmod {mode} {}` if that access was not intended",
+                    path.display()
+                )
             }
             KeyError::Io { .. } => {
                 "check that the path exists and that you may write there; --trust-dir or VOUCH_TRUST_DIR \

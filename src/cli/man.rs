@@ -20,15 +20,20 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Some(dir) => {
             std::fs::create_dir_all(&dir)
                 .and_then(|()| clap_mangen::generate_to(cmd, &dir))
-                .map_err(|e| CliError::failed(format!("writing man pages to {}: {e}", dir.display()), "check the directory"))?;
+                .map_err(|e| {
+                    CliError::failed(
+                        format!("writing man pages to {}: {e}", dir.display()),
+                        "check the directory",
+                    )
+                })?;
             eprintln!("wrote man pages to {}", dir.display());
             Ok(())
         }
         None => {
             let mut buf = Vec::new();
-            clap_mangen::Man::new(cmd)
-                .render(&mut buf)
-                .map_err(|e| CliError::failed(format!("rendering the man page: {e}"), "report this as a bug"))?;
+            clap_mangen::Man::new(cmd).render(&mut buf).map_err(|e| {
+                CliError::failed(format!("rendering the man page: {e}"), "report this as a bug")
+            })?;
             output::print(&String::from_utf8_lossy(&buf))
         }
     }

@@ -63,12 +63,14 @@ impl GlobalArgs {
         let dir = match &self.trust_dir {
             Some(d) => d.clone(),
             None => {
-                let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).ok_or_else(|| {
-                    CliError::failed(
-                        "cannot find the default trust directory: HOME is not set",
-                        "pass --trust-dir DIR or set VOUCH_TRUST_DIR",
-                    )
-                })?;
+                let home = std::env::var_os("HOME")
+                    .filter(|h| !h.is_empty())
+                    .ok_or_else(|| {
+                        CliError::failed(
+                            "cannot find the default trust directory: HOME is not set",
+                            "pass --trust-dir DIR or set VOUCH_TRUST_DIR",
+                        )
+                    })?;
                 PathBuf::from(home).join(".vouch")
             }
         };

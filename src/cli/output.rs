@@ -11,6 +11,9 @@ pub fn print(text: &str) -> Result<(), CliError> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::failed(format!("writing to standard output: {e}"), "check where the output goes")),
+        Err(e) => Err(CliError::failed(
+            format!("writing to standard output: {e}"),
+            "check where the output goes",
+        )),
     }
 }

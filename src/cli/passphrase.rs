@@ -42,7 +42,9 @@ pub struct Provider {
 
 impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Provider").field("args", &self.args).finish_non_exhaustive()
+        f.debug_struct("Provider")
+            .field("args", &self.args)
+            .finish_non_exhaustive()
     }
 }
 
@@ -72,10 +74,12 @@ impl Provider {
     }
 
     fn keyring(&mut self) -> Option<&KeyringCache> {
-        self.keyring.get_or_insert_with(|| KeyringCache::open().ok()).as_ref()
+        self.keyring
+            .get_or_insert_with(|| KeyringCache::open().ok())
+            .as_ref()
     }
 
-    fn from_sources(&mut self, req: &Request<'_>) -> Result<Option<Obtained>, KeyError> {
+    fn next_source(&mut self, req: &Request<'_>) -> Result<Option<Obtained>, KeyError> {
         let env = |var: &str| std::env::var(var).ok();
         let from_env = match self.env_override {
             Some(var) => env(var).filter(|v| !v.is_empty()).map(|v| Obtained {
@@ -101,15 +105,14 @@ impl Provider {
                 })
             });
         }
-        if let (Purpose::Unlock, Some(id), false) = (req.purpose, req.key_id, self.skip_keyring) {
-            if let Some(cache) = self.keyring() {
-                if let Ok(Some(p)) = cache.recall(id, time::OffsetDateTime::now_utc()) {
-                    return Ok(Some(Obtained {
-                        passphrase: p,
-                        source: Source::Keyring,
-                    }));
-                }
-            }
+        if let (Purpose::Unlock, Some(id), false) = (req.purpose, req.key_id, self.skip_keyring)
+            && let Some(cache) = self.keyring()
+            && let Ok(Some(p)) = cache.recall(id, time::OffsetDateTime::now_utc())
+        {
+            return Ok(Some(Obtained {
+                passphrase: p,
+                source: Source::Keyring,
+            }));
         }
         Ok(None)
     }
@@ -137,7 +140,8 @@ impl Provider {
         };
         let pass = Zeroizing::new(rpassword::prompt_password(first).map_err(tty_err)?);
         if req.purpose == Purpose::Create {
-            let again = Zeroizing::new(rpassword::prompt_password("Repeat the passphrase: ").map_err(tty_err)?);
+            let again =
+                Zeroizing::new(rpassword::prompt_password("Repeat the passphrase: ").map_err(tty_err)?);
             if *pass != *again {
                 return Err(KeyError::PassphraseMismatch);
             }
@@ -155,7 +159,7 @@ impl PassphraseProvider for Provider {
             what: req.what.to_owned(),
         };
         let got = match rejected {
-            None => match self.from_sources(req)? {
+            None => match self.next_source(req)? {
                 Some(got) => got,
                 None => self.prompt(req)?,
             },
@@ -184,7 +188,11 @@ impl PassphraseProvider for Provider {
 
 /// Whether a controlling terminal can be opened for prompting.
 pub fn terminal_available() -> bool {
-    std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok()
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .is_ok()
 }
 
 /// The next line of standard input (all of stdin is read on first use).

@@ -44,7 +44,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     if let Some(repo) = &args.repo {
         keyfile::validate_repo(repo)?;
     }
-    let public_out = args.public_out.unwrap_or_else(|| PathBuf::from(format!("{}.pub", args.name)));
+    let public_out = args
+        .public_out
+        .unwrap_or_else(|| PathBuf::from(format!("{}.pub", args.name)));
     if public_out.exists() {
         return Err(CliError::failed(
             format!("{} already exists", public_out.display()),
@@ -52,7 +54,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         ));
     }
     ctx.trust_dir.check_permissions()?;
-    if let Some(existing) = ctx.trust_dir.list()?.keys.iter().find(|k| k.file.info.name == args.name) {
+    if let Some(existing) = ctx
+        .trust_dir
+        .list()?
+        .keys
+        .iter()
+        .find(|k| k.file.info.name == args.name)
+    {
         return Err(KeyError::DuplicateName {
             name: args.name.clone(),
             id: existing.file.info.id.clone(),
@@ -61,7 +69,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     }
 
     let what = format!("new key {} (role {role})", args.name);
-    let mut provider = Provider::new(args.passphrase, ctx.interactive).allow_empty(args.allow_empty_passphrase);
+    let mut provider =
+        Provider::new(args.passphrase, ctx.interactive).allow_empty(args.allow_empty_passphrase);
     let req = Request {
         purpose: Purpose::Create,
         what: &what,
@@ -83,10 +92,22 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         sealed: sealed::seal(&key, &pass.passphrase, args.kdf.cost())?,
     };
     let path = ctx.trust_dir.insert(&file)?;
-    write_atomic(&public_out, file.info.public.to_pem().as_bytes(), 0o644, Mode::CreateNew).map_err(|e| {
+    write_atomic(
+        &public_out,
+        file.info.public.to_pem().as_bytes(),
+        0o644,
+        Mode::CreateNew,
+    )
+    .map_err(|e| {
         CliError::failed(
-            format!("the key is stored, but writing {} failed: {e}", public_out.display()),
-            format!("`vouch key export {}` prints the public key", file.info.id.short()),
+            format!(
+                "the key is stored, but writing {} failed: {e}",
+                public_out.display()
+            ),
+            format!(
+                "`vouch key export {}` prints the public key",
+                file.info.id.short()
+            ),
         )
     })?;
     eprintln!(

@@ -64,7 +64,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let existing = ctx.trust_dir.list()?.keys;
     let mut names: HashSet<String> = existing.iter().map(|k| k.file.info.name.clone()).collect();
     let mut ids: HashSet<String> = existing.iter().map(|k| k.file.info.id.to_string()).collect();
-    let mut provider = Provider::new(args.passphrase, ctx.interactive).allow_empty(args.allow_empty_passphrase);
+    let mut provider =
+        Provider::new(args.passphrase, ctx.interactive).allow_empty(args.allow_empty_passphrase);
 
     // Read and decrypt every file first: a bad one stores nothing.
     let mut staged = Vec::new();
@@ -73,7 +74,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         let text = read_text(path)?;
         let stem_name = sanitize(path.file_stem().and_then(|s| s.to_str()).unwrap_or("key"));
         let default_role = Role::parse(args.name.as_deref().unwrap_or(&stem_name))?;
-        let foreign = read_foreign(&text, &shown, role_override.as_ref(), &default_role, &mut provider)?;
+        let foreign = read_foreign(
+            &text,
+            &shown,
+            role_override.as_ref(),
+            &default_role,
+            &mut provider,
+        )?;
         let role = foreign.role.clone().unwrap_or(default_role);
         let public = foreign.key.public();
         let id = public.key_id();
@@ -85,7 +92,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             (None, Some(n)) if !names.contains(n) => n.clone(),
             _ => {
                 let base = sanitize(&role.as_str().replace('/', "-"));
-                if names.contains(&base) { format!("{base}-{}", &id.as_str()[..8]) } else { base }
+                if names.contains(&base) {
+                    format!("{base}-{}", &id.as_str()[..8])
+                } else {
+                    base
+                }
             }
         };
         if let Some(other) = existing.iter().find(|k| k.file.info.name == name) {
@@ -132,7 +143,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             i.id.short(),
             i.name,
             i.role,
-            i.repo.as_deref().map(|r| format!(", repo {r}")).unwrap_or_default(),
+            i.repo
+                .as_deref()
+                .map(|r| format!(", repo {r}"))
+                .unwrap_or_default(),
         );
         out.push_str(&format!("{}\n", i.id));
     }
@@ -147,11 +161,13 @@ fn read_text(path: &PathBuf) -> Result<String, CliError> {
         source: e,
     })?;
     let mut buf = zeroize::Zeroizing::new(Vec::new());
-    file.take(MAX_INPUT + 1).read_to_end(&mut buf).map_err(|e| KeyError::Io {
-        action: "reading",
-        path: path.clone(),
-        source: e,
-    })?;
+    file.take(MAX_INPUT + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| KeyError::Io {
+            action: "reading",
+            path: path.clone(),
+            source: e,
+        })?;
     if buf.len() as u64 > MAX_INPUT {
         return Err(KeyError::NotPem { path: shown }.into());
     }
@@ -162,10 +178,20 @@ fn read_text(path: &PathBuf) -> Result<String, CliError> {
 fn sanitize(s: &str) -> String {
     let cleaned: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let trimmed = cleaned.trim_start_matches(['.', '-']);
-    let mut name: String = if trimmed.is_empty() { "key".to_owned() } else { trimmed.to_owned() };
+    let mut name: String = if trimmed.is_empty() {
+        "key".to_owned()
+    } else {
+        trimmed.to_owned()
+    };
     name.truncate(48);
     name
 }

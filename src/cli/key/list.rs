@@ -90,7 +90,11 @@ fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     }
     let mut out = String::new();
     let mut line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(padded.join("  ").trim_end());
         out.push('\n');
     };

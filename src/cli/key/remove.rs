@@ -30,7 +30,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             ));
         }
         if !confirm(&format!("Remove {what}? This cannot be undone. [y/N] "))? {
-            return Err(CliError::failed(format!("kept {what}"), "answer `y` to remove it"));
+            return Err(CliError::failed(
+                format!("kept {what}"),
+                "answer `y` to remove it",
+            ));
         }
     }
     ctx.trust_dir.remove(&stored.file.info.id)?;
@@ -42,9 +45,16 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 }
 
 fn confirm(question: &str) -> Result<bool, CliError> {
-    let tty_err = |e: std::io::Error| CliError::failed(format!("reading from the terminal: {e}"), "pass --yes");
-    let mut tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(tty_err)?;
-    tty.write_all(question.as_bytes()).and_then(|()| tty.flush()).map_err(tty_err)?;
+    let tty_err =
+        |e: std::io::Error| CliError::failed(format!("reading from the terminal: {e}"), "pass --yes");
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(tty_err)?;
+    tty.write_all(question.as_bytes())
+        .and_then(|()| tty.flush())
+        .map_err(tty_err)?;
     let mut answer = String::new();
     BufReader::new(tty).read_line(&mut answer).map_err(tty_err)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))

@@ -50,7 +50,13 @@ pub fn run_unlock(args: UnlockArgs, ctx: &Context) -> Result<(), CliError> {
 pub fn run_lock(args: LockArgs, ctx: &Context) -> Result<(), CliError> {
     let ids = match &args.key {
         Some(sel) => vec![ctx.trust_dir.find(sel)?.file.info.id],
-        None => ctx.trust_dir.list()?.keys.into_iter().map(|k| k.file.info.id).collect(),
+        None => ctx
+            .trust_dir
+            .list()?
+            .keys
+            .into_iter()
+            .map(|k| k.file.info.id)
+            .collect(),
     };
     let cache = match KeyringCache::open() {
         Ok(c) => c,
@@ -65,13 +71,18 @@ pub fn run_lock(args: LockArgs, ctx: &Context) -> Result<(), CliError> {
             forgotten += 1;
         }
     }
-    eprintln!("Forgot {forgotten} remembered passphrase(s) in the {}", cache.backend());
+    eprintln!(
+        "Forgot {forgotten} remembered passphrase(s) in the {}",
+        cache.backend()
+    );
     Ok(())
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration like 15m or 8h"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 15m or 8h"))?;
     let secs = match unit {
         "s" => n,
         "m" | "" => n.saturating_mul(60),
