@@ -148,6 +148,6 @@ mod tests {
         let block = encode("PRIVATE KEY", &[1u8; 100]);
         let cut = &block[..block.len() - 20];
         assert!(matches!(parse(cut), Err(PemError::Damaged(_))));
-        assert_eq!(parse("garbage\n").unwrap_err(), PemError::NoBlock);
+        assert_eq!(parse("garbage\n").expect_err("not PEM"), PemError::NoBlock);
     }
 }

@@ -239,7 +239,7 @@ mod tests {
         let der = seal(&key, &pass, FAST).expect("seal");
         let back = open(&der, &pass, &KdfCap::DEFAULT, "t").expect("open");
         assert_eq!(back.public(), key.public());
-        let err = open(&der, &Passphrase::new("nope".into()), &KdfCap::DEFAULT, "t").unwrap_err();
+        let err = open(&der, &Passphrase::new("nope".into()), &KdfCap::DEFAULT, "t").expect_err("must fail");
         assert!(matches!(err, KeyError::WrongPassphrase { .. }), "{err:?}");
         assert_eq!(
             describe(&der, "t").expect("describe"),
@@ -256,7 +256,7 @@ mod tests {
             max_scrypt_memory: 1024,
             ..KdfCap::DEFAULT
         };
-        let err = open(&der, &pass, &tiny, "t").unwrap_err();
+        let err = open(&der, &pass, &tiny, "t").expect_err("must fail");
         assert!(matches!(err, KeyError::KdfCostTooHigh { .. }), "{err:?}");
     }
 }

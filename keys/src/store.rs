@@ -165,9 +165,11 @@ impl TrustDir {
             Vec::new()
         };
         match candidates.as_slice() {
-            [] => Err(KeyError::NotFound {
+            // An unreadable file may be the key asked for: say why it is
+            // unreadable rather than that nothing matches.
+            [] => Err(listing.problems.into_iter().next().unwrap_or(KeyError::NotFound {
                 selector: selector.to_owned(),
-            }),
+            })),
             [id] => self.read(id),
             _ => Err(KeyError::Ambiguous {
                 selector: selector.to_owned(),

@@ -1,0 +1,167 @@
+//! Helpers for running the real `vouch` binary the way a user does: a
+//! fresh process, no controlling terminal (`setsid`), a clean environment.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// What a run printed and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts success and returns stdout.
+    pub fn ok(&self) -> &str {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Asserts the error contract: exit `code`, an `error:` line containing
+    /// `needle`, and a `hint:` line.
+    pub fn fails(&self, code: i32, needle: &str) {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        let err = lines.iter().position(|l| l.starts_with("error: "));
+        let err = err.unwrap_or_else(|| panic!("no `error:` line in {:?}", self.stderr));
+        assert!(lines[err].contains(needle), "`{needle}` not in {:?}", lines[err]);
+        assert!(
+            lines
+                .get(err + 1)
+                .is_some_and(|l| l.starts_with("hint: ") && l.len() > 8),
+            "no `hint:` line after the error in {:?}",
+            self.stderr
+        );
+    }
+
+    /// Everything the run printed.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// A scratch home with a trust directory inside it.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub vars: Vec<(String, String)>,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+            vars: Vec::new(),
+        }
+    }
+
+    pub fn trust(&self) -> PathBuf {
+        self.dir.path().join("trust")
+    }
+
+    pub fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn set(&mut self, k: &str, v: &str) -> &mut Self {
+        self.vars.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    /// Runs `vouch --trust-dir TRUST ARGS` with no terminal and `stdin`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[], "")
+    }
+
+    pub fn run_with(&self, args: &[&str], extra: &[(&str, &str)], stdin: &str) -> Run {
+        let mut cmd = Command::new("setsid");
+        cmd.arg("-w")
+            .arg(env!("CARGO_BIN_EXE_vouch"))
+            .arg("--trust-dir")
+            .arg(self.trust())
+            .args(args);
+        cmd.current_dir(self.home()).env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home());
+        for (k, v) in &self.vars {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        run_command(cmd, stdin)
+    }
+}
+
+pub fn run_command(mut cmd: Command, stdin: &str) -> Run {
+    use std::io::Write;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
+    let out = child.wait_with_output().expect("wait");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Every file and directory below `dir` with its mode and content.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u32, Vec<u8>)> {
+    let mut out = BTreeMap::new();
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return out;
+    };
+    out.insert(dir.to_owned(), (meta.permissions().mode(), Vec::new()));
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                out.extend(snapshot(&path));
+            } else {
+                let meta = std::fs::metadata(&path).expect("meta");
+                out.insert(
+                    path.clone(),
+                    (meta.permissions().mode(), std::fs::read(&path).expect("read")),
+                );
+            }
+        }
+    }
+    out
+}
+
+pub fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(rel)
+}
+
+/// The single key file in the trust directory of `env`.
+pub fn only_key_file(env: &Env) -> PathBuf {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(env.trust().join("private"))
+        .expect("private dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "key"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files.pop().expect("one file")
+}
+
+pub fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o7777
+}
