@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Env, only_key_file, run_command};
+use common::{Env, only_key_file};
 
 const PASS: &str = "Sup3r-Secret-Passphrase-4711";
 
