@@ -41,6 +41,7 @@ fn secrets_never_appear_in_output_or_errors() {
     ));
     outputs.push(env.run_with(&["key", "passwd", "s"], &[("VOUCH_NEW_PASSPHRASE", "")], ""));
     outputs.push(env.run_with(&["key", "unlock", "s", "--remember", "1m"], &[], ""));
+    outputs.push(env.run(&["key", "lock"]));
     let pf = env.home().join("pf");
     std::fs::write(&pf, PASS).expect("w");
     outputs.push(env.run(&["key", "import", pf.to_str().expect("p")]));

@@ -86,7 +86,20 @@ impl Env {
         self.run_with(args, &[], "")
     }
 
-    pub fn run_with(&self, args: &[&str], extra: &[(&str, &str)], stdin: &str) -> Run {
+    /// Like [`Env::run_with`], without the variables set with [`Env::set`].
+    pub fn run_bare(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let bare = Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+            vars: Vec::new(),
+        };
+        let mut cmd = self.command(args, &bare.vars);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        run_command(cmd, "")
+    }
+
+    fn command(&self, args: &[&str], vars: &[(String, String)]) -> Command {
         let mut cmd = Command::new("setsid");
         cmd.arg("-w")
             .arg(env!("CARGO_BIN_EXE_vouch"))
@@ -96,9 +109,14 @@ impl Env {
         cmd.current_dir(self.home()).env_clear();
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.home());
-        for (k, v) in &self.vars {
+        for (k, v) in vars {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    pub fn run_with(&self, args: &[&str], extra: &[(&str, &str)], stdin: &str) -> Run {
+        let mut cmd = self.command(args, &self.vars);
         for (k, v) in extra {
             cmd.env(k, v);
         }

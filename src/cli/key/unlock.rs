@@ -36,13 +36,16 @@ pub fn run_unlock(args: UnlockArgs, ctx: &Context) -> Result<(), CliError> {
     let cache = KeyringCache::open()?;
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let (_key, got) = unlock(&stored, &mut provider)?;
-    let until = time::OffsetDateTime::now_utc() + args.remember;
+    let now = time::OffsetDateTime::now_utc();
+    let until = now.replace_nanosecond(0).unwrap_or(now) + args.remember;
     cache.remember(&stored.file.info.id, &got.passphrase, until)?;
     eprintln!(
         "Remembered the passphrase of {} in the {} until {}",
         describe_key(&stored.file.info),
         cache.backend(),
-        until.replace_nanosecond(0).unwrap_or(until)
+        until
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
     );
     Ok(())
 }
