@@ -50,8 +50,14 @@ fn main() {
         "1x"
     );
     for (label, cost) in [
-        ("vouch default: scrypt N=2^16 r=3 p=6 (24 MiB)", ScryptCost::DEFAULT),
-        ("vouch --kdf strong: scrypt N=2^17 r=8 p=1 (128 MiB)", ScryptCost::STRONG),
+        (
+            "vouch default: scrypt N=2^16 r=3 p=6 (24 MiB)",
+            ScryptCost::DEFAULT,
+        ),
+        (
+            "vouch --kdf strong: scrypt N=2^17 r=8 p=1 (128 MiB)",
+            ScryptCost::STRONG,
+        ),
     ] {
         let der = sealed::seal(&key, &pass, cost).expect("seal");
         let t = time_open(&der, &pass);
