@@ -8,3 +8,6 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod store;
+pub mod tuf;
+pub mod update;

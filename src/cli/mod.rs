@@ -6,6 +6,7 @@ mod key;
 mod man;
 mod output;
 mod passphrase;
+mod tuf;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ pub enum Command {
     /// Manage signing keys: generate, import, list, export, change passphrase
     #[command(subcommand)]
     Key(key::KeyCommand),
+    /// A TUF client for standard repositories: init, refresh, download
+    #[command(subcommand)]
+    Tuf(tuf::TufCommand),
     /// Print a shell completion script
     Completions(completions::Args),
     /// Write the man pages
@@ -86,6 +90,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = cli.global.context().and_then(|ctx| match cli.command {
         Command::Key(cmd) => key::run(cmd, &ctx),
+        Command::Tuf(cmd) => tuf::run(cmd),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     });

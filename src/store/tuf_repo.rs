@@ -1,0 +1,151 @@
+//! A standard TUF repository directory, as python-tuf, go-tuf and tuf-on-ci
+//! lay it out: `metadata/` (`1.root.json`, `2.root.json`, …, `root.json`,
+//! `timestamp.json`, `N.snapshot.json`, `N.ROLE.json`, or unversioned names
+//! without consistent snapshots) and `targets/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use vouch_keys::store::{Mode, write_atomic};
+
+use super::metadata_dir::encode_segment;
+use crate::tuf::TufError;
+use crate::tuf::metadata::{Snapshot, Timestamp};
+use crate::tuf::repo::{Expiries, Repository, Signed};
+
+/// Errors reading or writing a repository directory.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoDirError {
+    /// File-system trouble.
+    #[error("{path}: {source}")]
+    Io {
+        /// Where.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Metadata that does not parse.
+    #[error(transparent)]
+    Tuf(#[from] TufError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RepoDirError + '_ {
+    move |source| RepoDirError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), RepoDirError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    write_atomic(path, bytes, 0o644, Mode::Replace).map_err(io(path))
+}
+
+/// Writes the repository's metadata under `dir/metadata/`: targets roles
+/// first, then snapshot, then timestamp last, so a reader never sees a
+/// timestamp that points at files not yet written.
+pub fn write_metadata(repo: &Repository, dir: &Path) -> Result<(), RepoDirError> {
+    let meta = dir.join("metadata");
+    let consistent = repo.root.signed.consistent_snapshot;
+    for (i, root) in repo.root_history.iter().enumerate() {
+        write(&meta.join(format!("{}.root.json", i + 1)), root)?;
+    }
+    if let Some(latest) = repo.root_history.last() {
+        write(&meta.join("root.json"), latest)?;
+    }
+    let name = |role: &str, version: u64| {
+        let enc = encode_segment(role);
+        if consistent {
+            format!("{version}.{enc}.json")
+        } else {
+            format!("{enc}.json")
+        }
+    };
+    for (role, t) in &repo.targets {
+        write(&meta.join(name(role, t.signed.version)), &t.to_bytes()?)?;
+    }
+    write(
+        &meta.join(name("snapshot", repo.snapshot.signed.version)),
+        &repo.snapshot.to_bytes()?,
+    )?;
+    write(&meta.join("timestamp.json"), &repo.timestamp.to_bytes()?)?;
+    Ok(())
+}
+
+/// Writes a target file's content under `dir/targets/`: at its path, or
+/// with consistent snapshots at `dir/HASH.file` for each listed hash.
+pub fn write_target(
+    repo: &Repository,
+    dir: &Path,
+    path: &str,
+    hashes: &[String],
+    content: &[u8],
+) -> Result<(), RepoDirError> {
+    let target = crate::tuf::TargetPath::parse(path)?;
+    let base = dir.join("targets");
+    if repo.root.signed.consistent_snapshot {
+        for h in hashes {
+            write(&base.join(target.with_hash_prefix(h)), content)?;
+        }
+    } else {
+        write(&base.join(target.as_str()), content)?;
+    }
+    Ok(())
+}
+
+/// Reads a repository written by [`write_metadata`] (or any standard
+/// writer) back for editing: the root chain, and the current timestamp,
+/// snapshot and targets roles.
+pub fn read(dir: &Path, expiries: Expiries) -> Result<Repository, RepoDirError> {
+    let meta = dir.join("metadata");
+    let read = |name: &str| {
+        let p = meta.join(name);
+        std::fs::read(&p).map_err(io(&p))
+    };
+    let mut roots = Vec::new();
+    for v in 1.. {
+        match std::fs::read(meta.join(format!("{v}.root.json"))) {
+            Ok(b) => roots.push(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(io(&meta)(e)),
+        }
+    }
+    if roots.is_empty() {
+        roots.push(read("root.json")?);
+    }
+    let consistent = Signed::<crate::tuf::metadata::Root>::from_bytes(
+        "root",
+        roots.last().map(Vec::as_slice).unwrap_or_default(),
+    )?
+    .signed
+    .consistent_snapshot;
+    let timestamp = read("timestamp.json")?;
+    let ts: Signed<Timestamp> = Signed::from_bytes("timestamp", &timestamp)?;
+    let snap_version = ts
+        .signed
+        .meta
+        .get("snapshot.json")
+        .map(|m| m.version)
+        .unwrap_or(1);
+    let file = |role: &str, v: u64| {
+        let enc = encode_segment(role);
+        if consistent {
+            format!("{v}.{enc}.json")
+        } else {
+            format!("{enc}.json")
+        }
+    };
+    let snapshot = read(&file("snapshot", snap_version))?;
+    let snap: Signed<Snapshot> = Signed::from_bytes("snapshot", &snapshot)?;
+    let mut targets = BTreeMap::new();
+    for (name, m) in &snap.signed.meta {
+        let role = name.trim_end_matches(".json");
+        targets.insert(role.to_owned(), read(&file(role, m.version))?);
+    }
+    Ok(Repository::from_bytes(
+        roots, &timestamp, &snapshot, &targets, expiries,
+    )?)
+}

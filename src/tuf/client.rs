@@ -1,0 +1,711 @@
+//! The client update workflow of the TUF specification, section 5, as a
+//! sans-IO state machine: callers fetch bytes and hand them in one step at a
+//! time; [`TrustedSet`] decides. Nothing here reads the network, the disk
+//! or the clock — the update start time is given to [`TrustedSet::new`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use time::OffsetDateTime;
+
+use super::crypto::verify_threshold;
+use super::error::TufError;
+use super::limits::Limits;
+use super::metadata::{
+    DelegatedRole, Envelope, Key, MetaFile, Role, Root, Snapshot, TargetFile, Targets, Timestamp,
+};
+use super::path::{TargetPath, hash_prefix_matches, pattern_matches};
+
+/// Verified metadata and the exact bytes it was received as.
+#[derive(Clone, Debug)]
+pub struct Verified<T> {
+    /// The parsed envelope.
+    pub envelope: Envelope<T>,
+    /// The bytes received, to persist unchanged.
+    pub bytes: Vec<u8>,
+}
+
+impl<T> Verified<T> {
+    /// The typed role.
+    pub fn signed(&self) -> &T {
+        &self.envelope.signed
+    }
+}
+
+/// What [`TrustedSet::update_timestamp`] concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimestampUpdate {
+    /// A newer timestamp is now trusted.
+    Updated,
+    /// The same version as the trusted one, byte-identical: nothing changed,
+    /// so snapshot and targets need not be fetched (5.4.3.1).
+    Unchanged,
+}
+
+/// The result of one step of the target search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// The target, and the role that signed it.
+    Found {
+        /// The delegated (or top-level) role that lists the target.
+        role: String,
+        /// The target's metadata.
+        target: TargetFile,
+    },
+    /// No role the search reached lists the target.
+    NotFound,
+    /// The search needs this role: fetch it (see [`TrustedSet::role_request`])
+    /// and hand it to [`TrustedSet::update_delegated`], then search again.
+    Fetch {
+        /// The role to fetch.
+        role: String,
+        /// The role that delegates to it.
+        parent: String,
+    },
+}
+
+/// Which file to fetch for a role, and how much of it at most.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleRequest {
+    /// Role name.
+    pub role: String,
+    /// Version to fetch (for `VERSION.ROLE.json` with consistent snapshots).
+    pub version: Option<u64>,
+    /// Most bytes to read.
+    pub max_bytes: u64,
+}
+
+/// The keys, authorised key ids and threshold of a role.
+type Signers = (BTreeMap<String, Key>, Vec<String>, u64);
+
+/// The trusted metadata of one client, and the rules for changing it.
+#[derive(Debug)]
+pub struct TrustedSet {
+    now: OffsetDateTime,
+    limits: Limits,
+    root: Verified<Root>,
+    /// Key ids of timestamp and snapshot when the update began (5.3.11).
+    start_keys: (BTreeSet<String>, BTreeSet<String>),
+    root_rotations: u64,
+    timestamp: Option<Verified<Timestamp>>,
+    snapshot: Option<Verified<Snapshot>>,
+    targets: BTreeMap<String, Verified<Targets>>,
+}
+
+fn parse_verified<T: Role>(name: &str, bytes: &[u8], limit: u64) -> Result<Envelope<T>, TufError> {
+    if bytes.len() as u64 > limit {
+        return Err(TufError::TooLarge {
+            role: name.to_owned(),
+            limit,
+        });
+    }
+    Envelope::parse(name, bytes)
+}
+
+fn check_not_expired<T: Role>(name: &str, signed: &T, now: OffsetDateTime) -> Result<(), TufError> {
+    if signed.expires().at <= now {
+        return Err(TufError::Expired {
+            role: name.to_owned(),
+            version: signed.version(),
+            expires: signed.expires().as_str().to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks `bytes` against a `meta` entry's length and hashes, if listed.
+pub fn check_meta_file(what: &str, by: &str, meta: &MetaFile, bytes: &[u8]) -> Result<(), TufError> {
+    if let Some(len) = meta.length
+        && len != bytes.len() as u64
+    {
+        return Err(TufError::HashMismatch {
+            what: what.to_owned(),
+            by: by.to_owned(),
+            field: "length".to_owned(),
+        });
+    }
+    if let Some(hashes) = &meta.hashes {
+        check_hashes(what, by, hashes, bytes, false)?;
+    }
+    Ok(())
+}
+
+/// Checks a downloaded target against its metadata: length and every
+/// listed hash vouch supports (sha256, sha512; at least one must be listed).
+pub fn check_target(path: &str, by: &str, target: &TargetFile, bytes: &[u8]) -> Result<(), TufError> {
+    if target.length != bytes.len() as u64 {
+        return Err(TufError::HashMismatch {
+            what: format!("target {path}"),
+            by: by.to_owned(),
+            field: "length".to_owned(),
+        });
+    }
+    check_hashes(&format!("target {path}"), by, &target.hashes, bytes, true)
+}
+
+fn check_hashes(
+    what: &str,
+    by: &str,
+    hashes: &BTreeMap<String, String>,
+    bytes: &[u8],
+    need_one: bool,
+) -> Result<(), TufError> {
+    use sha2::Digest;
+    let mut checked = 0;
+    for (alg, expected) in hashes {
+        let actual = match alg.as_str() {
+            "sha256" => hex::encode(sha2::Sha256::digest(bytes)),
+            "sha512" => hex::encode(sha2::Sha512::digest(bytes)),
+            _ => continue,
+        };
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(TufError::HashMismatch {
+                what: what.to_owned(),
+                by: by.to_owned(),
+                field: alg.clone(),
+            });
+        }
+        checked += 1;
+    }
+    if checked == 0 && (need_one || !hashes.is_empty()) {
+        return Err(TufError::HashMismatch {
+            what: what.to_owned(),
+            by: by.to_owned(),
+            field: "hashes (no supported algorithm listed)".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn role_keys(root: &Root, role: &str) -> Result<(Vec<String>, u64), TufError> {
+    root.roles
+        .get(role)
+        .map(|r| (r.keyids.clone(), r.threshold))
+        .ok_or_else(|| TufError::malformed("root", format!("no `{role}` role")))
+}
+
+fn keyid_set(root: &Root, role: &str) -> BTreeSet<String> {
+    root.roles
+        .get(role)
+        .map(|r| r.keyids.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Verifies `env` against a top-level role of `root`.
+fn verify_top_level<T: Role>(root: &Root, role: &str, env: &Envelope<T>) -> Result<(), TufError> {
+    let (keyids, threshold) = role_keys(root, role)?;
+    verify_threshold(
+        role,
+        env.signed.version(),
+        &env.canonical,
+        &env.signatures,
+        &root.keys,
+        &keyids,
+        threshold,
+    )
+}
+
+fn validate_root(root: &Root) -> Result<(), TufError> {
+    for role in ["root", "timestamp", "snapshot", "targets"] {
+        let (_, threshold) = role_keys(root, role)?;
+        if threshold == 0 {
+            return Err(TufError::malformed("root", format!("`{role}` threshold is 0")));
+        }
+    }
+    Ok(())
+}
+
+impl TrustedSet {
+    /// 5.1 and 5.2: fixes the update start time `now` and loads the trusted
+    /// root (shipped with the client, pinned, or persisted). Its expiry does
+    /// not matter yet (5.3.10 checks it), but it must carry a threshold of
+    /// its own signatures.
+    pub fn new(root_bytes: &[u8], now: OffsetDateTime, limits: Limits) -> Result<TrustedSet, TufError> {
+        let env: Envelope<Root> = parse_verified("root", root_bytes, limits.max_root_bytes)?;
+        validate_root(&env.signed)?;
+        verify_top_level(&env.signed, "root", &env)?;
+        let start_keys = (
+            keyid_set(&env.signed, "timestamp"),
+            keyid_set(&env.signed, "snapshot"),
+        );
+        Ok(TrustedSet {
+            now,
+            limits,
+            root: Verified {
+                envelope: env,
+                bytes: root_bytes.to_vec(),
+            },
+            start_keys,
+            root_rotations: 0,
+            timestamp: None,
+            snapshot: None,
+            targets: BTreeMap::new(),
+        })
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The update start time.
+    pub fn now(&self) -> OffsetDateTime {
+        self.now
+    }
+
+    /// The trusted root.
+    pub fn root(&self) -> &Verified<Root> {
+        &self.root
+    }
+
+    /// The trusted timestamp, if any.
+    pub fn timestamp(&self) -> Option<&Verified<Timestamp>> {
+        self.timestamp.as_ref()
+    }
+
+    /// The trusted snapshot, if any.
+    pub fn snapshot(&self) -> Option<&Verified<Snapshot>> {
+        self.snapshot.as_ref()
+    }
+
+    /// A trusted targets role (top-level `targets` or delegated), if loaded.
+    pub fn targets(&self, role: &str) -> Option<&Verified<Targets>> {
+        self.targets.get(role)
+    }
+
+    /// Every trusted targets role.
+    pub fn all_targets(&self) -> &BTreeMap<String, Verified<Targets>> {
+        &self.targets
+    }
+
+    /// 5.3.3: the next root version to try, N+1, or `None` once the limit
+    /// of root versions per update (Y) is reached.
+    pub fn next_root_version(&self) -> Option<u64> {
+        (self.root_rotations < self.limits.max_root_rotations).then(|| self.root.signed().version + 1)
+    }
+
+    /// 5.3.4 to 5.3.8: one newer root, `N+1.root.json`.
+    pub fn update_root(&mut self, bytes: &[u8]) -> Result<(), TufError> {
+        let trusted = self.root.signed();
+        let new: Envelope<Root> = parse_verified("root", bytes, self.limits.max_root_bytes)?;
+        validate_root(&new.signed)?;
+        // 5.3.4: signed by a threshold of the trusted root's root keys…
+        verify_top_level(trusted, "root", &new)?;
+        // …and by a threshold of its own.
+        verify_top_level(&new.signed, "root", &new)?;
+        // 5.3.5: exactly N+1.
+        if new.signed.version != trusted.version + 1 {
+            return Err(TufError::Rollback {
+                role: "root".to_owned(),
+                trusted: trusted.version,
+                got: new.signed.version,
+            });
+        }
+        // 5.3.6: the intermediate root's expiry is checked in 5.3.10.
+        // 5.3.7: trust it (5.3.8, persisting, is the caller's: `root().bytes`).
+        self.root = Verified {
+            envelope: new,
+            bytes: bytes.to_vec(),
+        };
+        self.root_rotations += 1;
+        Ok(())
+    }
+
+    /// 5.3.10 to 5.3.12, once no newer root is available. Returns the roles
+    /// whose persisted metadata the caller must delete (5.3.11).
+    pub fn finish_root_update(&mut self) -> Result<Vec<&'static str>, TufError> {
+        let root = self.root.signed();
+        // 5.3.10: freeze attack on root.
+        check_not_expired("root", root, self.now)?;
+        // 5.3.11: after a timestamp or snapshot key rotation, forget the
+        // trusted timestamp and snapshot (fast-forward attack recovery).
+        let mut delete = Vec::new();
+        if keyid_set(root, "timestamp") != self.start_keys.0
+            || keyid_set(root, "snapshot") != self.start_keys.1
+        {
+            self.timestamp = None;
+            self.snapshot = None;
+            delete = vec!["timestamp", "snapshot"];
+        }
+        // 5.3.12: consistent snapshots are read from `root().signed()`.
+        Ok(delete)
+    }
+
+    /// Loads a persisted timestamp: it must be signed by the current root's
+    /// timestamp keys; expired or not, it becomes the reference for rollback
+    /// checks of the next one.
+    pub fn load_timestamp(&mut self, bytes: &[u8]) -> Result<(), TufError> {
+        let env: Envelope<Timestamp> = parse_verified("timestamp", bytes, self.limits.max_timestamp_bytes)?;
+        verify_top_level(self.root.signed(), "timestamp", &env)?;
+        self.timestamp = Some(Verified {
+            envelope: env,
+            bytes: bytes.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// 5.4.2 to 5.4.4: a newly downloaded timestamp (5.4.1 fetched at most
+    /// `limits().max_timestamp_bytes`). On success the caller persists
+    /// `timestamp().bytes` (5.4.5).
+    pub fn update_timestamp(&mut self, bytes: &[u8]) -> Result<TimestampUpdate, TufError> {
+        let new: Envelope<Timestamp> = parse_verified("timestamp", bytes, self.limits.max_timestamp_bytes)?;
+        // 5.4.2: arbitrary software attack.
+        verify_top_level(self.root.signed(), "timestamp", &new)?;
+        let new_snapshot = snapshot_meta(&new.signed)?;
+        if let Some(trusted) = &self.timestamp {
+            let old = trusted.signed();
+            // 5.4.3.1: rollback; an equal version ends the update normally,
+            // unless the content changed without a version bump.
+            if new.signed.version < old.version {
+                return Err(TufError::Rollback {
+                    role: "timestamp".to_owned(),
+                    trusted: old.version,
+                    got: new.signed.version,
+                });
+            }
+            if new.signed.version == old.version {
+                if new.canonical != trusted.envelope.canonical {
+                    return Err(TufError::SameVersionChanged {
+                        role: "timestamp".to_owned(),
+                        version: old.version,
+                    });
+                }
+                // off-spec: the spec discards the new file and aborts; an
+                // expired trusted timestamp must still stop the client.
+                check_not_expired("timestamp", old, self.now)?;
+                return Ok(TimestampUpdate::Unchanged);
+            }
+            // 5.4.3.2: the snapshot version it lists must not go back.
+            let old_snapshot = snapshot_meta(old)?;
+            if new_snapshot.version < old_snapshot.version {
+                return Err(TufError::Rollback {
+                    role: "snapshot".to_owned(),
+                    trusted: old_snapshot.version,
+                    got: new_snapshot.version,
+                });
+            }
+        }
+        // 5.4.4: freeze attack.
+        check_not_expired("timestamp", &new.signed, self.now)?;
+        self.timestamp = Some(Verified {
+            envelope: new,
+            bytes: bytes.to_vec(),
+        });
+        Ok(TimestampUpdate::Updated)
+    }
+
+    /// 5.5.1: which snapshot to fetch, and how many bytes at most.
+    pub fn snapshot_request(&self) -> Result<RoleRequest, TufError> {
+        let ts = self.trusted_timestamp()?;
+        let meta = snapshot_meta(ts.signed())?;
+        Ok(RoleRequest {
+            role: "snapshot".to_owned(),
+            version: self.root.signed().consistent_snapshot.then_some(meta.version),
+            max_bytes: meta.length.unwrap_or(self.limits.max_snapshot_bytes),
+        })
+    }
+
+    fn trusted_timestamp(&self) -> Result<&Verified<Timestamp>, TufError> {
+        self.timestamp.as_ref().ok_or(TufError::Missing {
+            role: "timestamp".to_owned(),
+            needed: "update the timestamp first",
+        })
+    }
+
+    /// Loads a persisted snapshot: signed by the root's snapshot keys; kept
+    /// as the reference for rollback checks (5.5.5). Whether it is current
+    /// is [`TrustedSet::snapshot_is_current`].
+    pub fn load_snapshot(&mut self, bytes: &[u8]) -> Result<(), TufError> {
+        let env: Envelope<Snapshot> = parse_verified("snapshot", bytes, self.limits.max_snapshot_bytes)?;
+        verify_top_level(self.root.signed(), "snapshot", &env)?;
+        self.snapshot = Some(Verified {
+            envelope: env,
+            bytes: bytes.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Whether the trusted snapshot is the one the trusted timestamp lists
+    /// (version and hashes) and has not expired — the checks of 5.5.2,
+    /// 5.5.4 and 5.5.6 applied to a persisted file.
+    pub fn snapshot_is_current(&self) -> Result<(), TufError> {
+        let ts = self.trusted_timestamp()?;
+        let snap = self.snapshot.as_ref().ok_or(TufError::Missing {
+            role: "snapshot".to_owned(),
+            needed: "fetch the snapshot",
+        })?;
+        let meta = snapshot_meta(ts.signed())?;
+        check_meta_file("snapshot", "timestamp", meta, &snap.bytes)?;
+        if snap.signed().version != meta.version {
+            return Err(TufError::VersionMismatch {
+                role: "snapshot".to_owned(),
+                by: "timestamp".to_owned(),
+                expected: meta.version,
+                got: snap.signed().version,
+            });
+        }
+        check_not_expired("snapshot", snap.signed(), self.now)
+    }
+
+    /// 5.5.2 to 5.5.6: a newly downloaded snapshot. On success the caller
+    /// persists `snapshot().bytes` (5.5.7).
+    pub fn update_snapshot(&mut self, bytes: &[u8]) -> Result<(), TufError> {
+        let ts = self.trusted_timestamp()?;
+        let meta = snapshot_meta(ts.signed())?;
+        if bytes.len() as u64 > meta.length.unwrap_or(self.limits.max_snapshot_bytes) {
+            return Err(TufError::TooLarge {
+                role: "snapshot".to_owned(),
+                limit: meta.length.unwrap_or(self.limits.max_snapshot_bytes),
+            });
+        }
+        // 5.5.2: hashes (and length) listed by timestamp.
+        check_meta_file("snapshot", "timestamp", meta, bytes)?;
+        let new: Envelope<Snapshot> = Envelope::parse("snapshot", bytes)?;
+        // 5.5.3: arbitrary software attack.
+        verify_top_level(self.root.signed(), "snapshot", &new)?;
+        // 5.5.4: the version timestamp lists.
+        if new.signed.version != meta.version {
+            return Err(TufError::VersionMismatch {
+                role: "snapshot".to_owned(),
+                by: "timestamp".to_owned(),
+                expected: meta.version,
+                got: new.signed.version,
+            });
+        }
+        // 5.5.5: no targets role goes back, none disappears.
+        if let Some(old) = &self.snapshot {
+            for (name, old_meta) in &old.signed().meta {
+                let Some(new_meta) = new.signed.meta.get(name) else {
+                    return Err(TufError::RoleRemoved {
+                        role: name.trim_end_matches(".json").to_owned(),
+                    });
+                };
+                if new_meta.version < old_meta.version {
+                    return Err(TufError::Rollback {
+                        role: name.trim_end_matches(".json").to_owned(),
+                        trusted: old_meta.version,
+                        got: new_meta.version,
+                    });
+                }
+            }
+        }
+        // 5.5.6: freeze attack.
+        check_not_expired("snapshot", &new.signed, self.now)?;
+        self.snapshot = Some(Verified {
+            envelope: new,
+            bytes: bytes.to_vec(),
+        });
+        // Targets metadata trusted under the old snapshot may be stale now.
+        let snap = self.snapshot.as_ref().map(|s| &s.envelope.signed);
+        self.targets.retain(|name, t| {
+            snap.and_then(|s| s.meta.get(&format!("{name}.json")))
+                .is_some_and(|m| m.version == t.signed().version)
+        });
+        Ok(())
+    }
+
+    fn trusted_snapshot(&self) -> Result<&Verified<Snapshot>, TufError> {
+        self.snapshot.as_ref().ok_or(TufError::Missing {
+            role: "snapshot".to_owned(),
+            needed: "update the snapshot first",
+        })
+    }
+
+    fn listed_in_snapshot(&self, role: &str) -> Result<&MetaFile, TufError> {
+        self.trusted_snapshot()?
+            .signed()
+            .meta
+            .get(&format!("{role}.json"))
+            .ok_or_else(|| TufError::NotListed {
+                role: role.to_owned(),
+                by: "snapshot".to_owned(),
+            })
+    }
+
+    /// 5.6.1: which targets metadata to fetch for `role`, and the most bytes.
+    pub fn role_request(&self, role: &str) -> Result<RoleRequest, TufError> {
+        let meta = self.listed_in_snapshot(role)?;
+        Ok(RoleRequest {
+            role: role.to_owned(),
+            version: self.root.signed().consistent_snapshot.then_some(meta.version),
+            max_bytes: meta.length.unwrap_or(self.limits.max_targets_bytes),
+        })
+    }
+
+    /// The keys, key ids and threshold that sign `role`, as its delegator
+    /// `parent` (or root, for `targets`) lists them.
+    fn signers(&self, role: &str, parent: &str) -> Result<Signers, TufError> {
+        if role == "targets" {
+            let root = self.root.signed();
+            let (ids, threshold) = role_keys(root, "targets")?;
+            return Ok((root.keys.clone(), ids, threshold));
+        }
+        let parent_md = self.targets.get(parent).ok_or(TufError::Missing {
+            role: parent.to_owned(),
+            needed: "load the delegating role first",
+        })?;
+        let not_delegated = || TufError::NotListed {
+            role: role.to_owned(),
+            by: format!("{parent}'s delegations"),
+        };
+        let delegations = parent_md
+            .signed()
+            .delegations
+            .as_ref()
+            .ok_or_else(not_delegated)?;
+        if let Some(r) = delegations.roles.iter().flatten().find(|r| r.name == role) {
+            return Ok((delegations.keys.clone(), r.keyids.clone(), r.threshold));
+        }
+        if let Some(bins) = &delegations.succinct_roles
+            && bins.is_bin(role)
+        {
+            return Ok((delegations.keys.clone(), bins.keyids.clone(), bins.threshold));
+        }
+        Err(not_delegated())
+    }
+
+    fn verify_targets(&self, role: &str, parent: &str, env: &Envelope<Targets>) -> Result<(), TufError> {
+        let (keys, keyids, threshold) = self.signers(role, parent)?;
+        if threshold == 0 {
+            return Err(TufError::malformed(parent, format!("threshold of {role} is 0")));
+        }
+        verify_threshold(
+            role,
+            env.signed.version,
+            &env.canonical,
+            &env.signatures,
+            &keys,
+            &keyids,
+            threshold,
+        )
+    }
+
+    /// Loads persisted targets metadata of `role` (delegated by `parent`;
+    /// use `"root"` for `targets`). It is kept only if it is exactly what the
+    /// trusted snapshot lists, signed by its delegator's keys and unexpired.
+    pub fn load_targets(&mut self, role: &str, parent: &str, bytes: &[u8]) -> Result<(), TufError> {
+        self.update_delegated(role, parent, bytes)
+    }
+
+    /// 5.6.2 to 5.6.5: targets metadata of `role`, delegated by `parent`
+    /// (`"root"` for the top-level `targets`). On success the caller
+    /// persists it (5.6.6) as `ROLE.json`.
+    pub fn update_delegated(&mut self, role: &str, parent: &str, bytes: &[u8]) -> Result<(), TufError> {
+        let meta = self.listed_in_snapshot(role)?.clone();
+        let limit = meta.length.unwrap_or(self.limits.max_targets_bytes);
+        if bytes.len() as u64 > limit {
+            return Err(TufError::TooLarge {
+                role: role.to_owned(),
+                limit,
+            });
+        }
+        // 5.6.2: hashes listed by snapshot (mix-and-match).
+        check_meta_file(role, "snapshot", &meta, bytes)?;
+        let new: Envelope<Targets> = Envelope::parse(role, bytes)?;
+        // 5.6.3: arbitrary software attack (delegations: unauthorised keys).
+        self.verify_targets(role, parent, &new)?;
+        // 5.6.4: the version snapshot lists.
+        if new.signed.version != meta.version {
+            return Err(TufError::VersionMismatch {
+                role: role.to_owned(),
+                by: "snapshot".to_owned(),
+                expected: meta.version,
+                got: new.signed.version,
+            });
+        }
+        // 5.6.5: freeze attack.
+        check_not_expired(role, &new.signed, self.now)?;
+        self.targets.insert(
+            role.to_owned(),
+            Verified {
+                envelope: new,
+                bytes: bytes.to_vec(),
+            },
+        );
+        Ok(())
+    }
+
+    /// 5.6.7: pre-order depth-first search for `path`, starting at the
+    /// top-level targets role. Lazy: when a role is needed that is not
+    /// loaded yet, returns [`Lookup::Fetch`]; load it and call again (the
+    /// search is deterministic and resumes where it stopped).
+    pub fn lookup(&self, path: &TargetPath) -> Result<Lookup, TufError> {
+        let path = path.as_str();
+        let mut visited = BTreeSet::new();
+        // (role, parent, depth); the top-level role is delegated by root.
+        let mut stack = vec![("targets".to_owned(), "root".to_owned(), 0u64)];
+        while let Some((role, parent, depth)) = stack.pop() {
+            // 5.6.7.1: skip roles seen before (cycles); stop at the limit.
+            if visited.contains(&role) {
+                continue;
+            }
+            if visited.len() as u64 >= self.limits.max_roles_visited {
+                return Err(TufError::LimitReached {
+                    what: "targets roles visited in one search",
+                    limit: self.limits.max_roles_visited,
+                });
+            }
+            let Some(md) = self.targets.get(&role) else {
+                return Ok(Lookup::Fetch { role, parent });
+            };
+            if let Some(target) = md.signed().targets.get(path) {
+                return Ok(Lookup::Found {
+                    role,
+                    target: target.clone(),
+                });
+            }
+            visited.insert(role.clone());
+            let Some(delegations) = &md.signed().delegations else {
+                continue;
+            };
+            if depth >= self.limits.max_delegation_depth {
+                continue;
+            }
+            // 5.6.7.2: delegations in order of appearance.
+            let mut children = Vec::new();
+            for (child, terminating) in roles_for_target(delegations, path) {
+                children.push((child, role.clone(), depth + 1));
+                if terminating {
+                    // 5.6.7.2.1: a terminating delegation ends the search
+                    // once its subtree is done.
+                    stack.clear();
+                    break;
+                }
+            }
+            children.reverse();
+            stack.extend(children);
+        }
+        Ok(Lookup::NotFound)
+    }
+}
+
+fn snapshot_meta(ts: &Timestamp) -> Result<&MetaFile, TufError> {
+    ts.meta
+        .get("snapshot.json")
+        .ok_or_else(|| TufError::malformed("timestamp", "no snapshot.json in meta"))
+}
+
+/// The delegated roles responsible for `path`, in order, with whether each
+/// is terminating.
+fn roles_for_target(delegations: &super::metadata::Delegations, path: &str) -> Vec<(String, bool)> {
+    if let Some(bins) = &delegations.succinct_roles {
+        // TAP 15: exactly one bin is responsible, and bins terminate.
+        return vec![(bins.bin_for(path), true)];
+    }
+    delegations
+        .roles
+        .iter()
+        .flatten()
+        .filter(|r| delegated_role_matches(r, path))
+        .map(|r| (r.name.clone(), r.terminating))
+        .collect()
+}
+
+/// Whether a delegated role may sign `path`: by `paths` patterns or by
+/// `path_hash_prefixes` (a role with neither signs nothing).
+pub fn delegated_role_matches(role: &DelegatedRole, path: &str) -> bool {
+    match (&role.paths, &role.path_hash_prefixes) {
+        (Some(patterns), _) => patterns.iter().any(|p| pattern_matches(p, path)),
+        (None, Some(prefixes)) => hash_prefix_matches(prefixes, path),
+        (None, None) => false,
+    }
+}

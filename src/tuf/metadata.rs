@@ -1,0 +1,430 @@
+//! The TUF metadata model (specification 1.0.x, section 4).
+//!
+//! Every object keeps the fields it does not know in `extra`, so that a
+//! parsed role serialises back to the same canonical JSON it was signed as.
+//! Signatures are always checked over the canonical form of the `signed`
+//! value exactly as received, never over a re-serialisation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::error::TufError;
+
+/// Fields a parser did not know, kept for re-serialisation.
+pub type Extra = BTreeMap<String, Value>;
+
+/// The spec version vouch writes.
+pub const SPEC_VERSION: &str = "1.0.31";
+
+/// An expiry time: the instant, and the exact text it was written as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expires {
+    /// The instant.
+    pub at: OffsetDateTime,
+    raw: String,
+}
+
+impl Expires {
+    /// An expiry at `at`, written with whole seconds (`2027-01-01T00:00:00Z`),
+    /// the form every TUF client reads.
+    pub fn new(at: OffsetDateTime) -> Expires {
+        let at = at
+            .replace_nanosecond(0)
+            .unwrap_or(at)
+            .to_offset(time::UtcOffset::UTC);
+        let raw = at.format(&Rfc3339).unwrap_or_default();
+        Expires { at, raw }
+    }
+
+    /// The text as written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+}
+
+impl Serialize for Expires {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.raw)
+    }
+}
+
+impl<'de> Deserialize<'de> for Expires {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        let at = OffsetDateTime::parse(&raw, &Rfc3339).map_err(serde::de::Error::custom)?;
+        Ok(Expires { at, raw })
+    }
+}
+
+/// A public key as TUF writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    /// `ed25519`, `ecdsa`, `ecdsa-sha2-nistp256`, `rsa`.
+    pub keytype: String,
+    /// `ed25519`, `ecdsa-sha2-nistp256`, `rsassa-pss-sha256`.
+    pub scheme: String,
+    /// The key value.
+    pub keyval: KeyVal,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `keyval` of a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyVal {
+    /// Hex (ed25519) or PEM (ecdsa, rsa) public key.
+    pub public: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Keys and threshold of a top-level role in root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleKeys {
+    /// Authorised key ids.
+    pub keyids: Vec<String>,
+    /// How many distinct authorised keys must sign.
+    pub threshold: u64,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `root.json`'s `signed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Root {
+    /// Always `root`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// Spec version.
+    pub spec_version: String,
+    /// Version.
+    pub version: u64,
+    /// Expiry.
+    pub expires: Expires,
+    /// Whether consistent snapshots are used.
+    pub consistent_snapshot: bool,
+    /// Every key of the top-level roles, by key id.
+    pub keys: BTreeMap<String, Key>,
+    /// root, targets, snapshot, timestamp.
+    pub roles: BTreeMap<String, RoleKeys>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A metadata file listed in timestamp or snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaFile {
+    /// Its version.
+    pub version: u64,
+    /// Its length in bytes, if listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+    /// Its hashes, if listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<BTreeMap<String, String>>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `timestamp.json`'s `signed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timestamp {
+    /// Always `timestamp`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// Spec version.
+    pub spec_version: String,
+    /// Version.
+    pub version: u64,
+    /// Expiry.
+    pub expires: Expires,
+    /// `snapshot.json` only.
+    pub meta: BTreeMap<String, MetaFile>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `snapshot.json`'s `signed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Always `snapshot`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// Spec version.
+    pub spec_version: String,
+    /// Version.
+    pub version: u64,
+    /// Expiry.
+    pub expires: Expires,
+    /// `targets.json` and every delegated role's `ROLE.json`.
+    pub meta: BTreeMap<String, MetaFile>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A target file (for vouch: an image manifest, named by tag).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetFile {
+    /// Length in bytes.
+    pub length: u64,
+    /// Hashes by algorithm (hex).
+    pub hashes: BTreeMap<String, String>,
+    /// Application data (vouch: the media type).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<Value>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A delegated role, as its delegator lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegatedRole {
+    /// Role name.
+    pub name: String,
+    /// Authorised key ids.
+    pub keyids: Vec<String>,
+    /// Threshold.
+    pub threshold: u64,
+    /// Whether the search stops here when the role's paths match.
+    #[serde(default)]
+    pub terminating: bool,
+    /// Shell-style path patterns the role may sign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
+    /// Hex prefixes of SHA-256(target path) the role may sign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_hash_prefixes: Option<Vec<String>>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Succinct hashed bins (TAP 15): `2^bit_length` roles named
+/// `{name_prefix}-{bin in hex}`, all with these keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuccinctRoles {
+    /// Authorised key ids of every bin.
+    pub keyids: Vec<String>,
+    /// Threshold of every bin.
+    pub threshold: u64,
+    /// Number of leading bits of SHA-256(target path) that select the bin.
+    pub bit_length: u32,
+    /// Prefix of the bin names.
+    pub name_prefix: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl SuccinctRoles {
+    /// Hex digits in a bin name.
+    pub fn suffix_len(&self) -> usize {
+        (self.bit_length as usize).div_ceil(4)
+    }
+
+    /// Number of bins.
+    pub fn bins(&self) -> u64 {
+        1u64 << self.bit_length
+    }
+
+    /// Name of bin `n`.
+    pub fn bin_name(&self, n: u64) -> String {
+        format!("{}-{:0width$x}", self.name_prefix, n, width = self.suffix_len())
+    }
+
+    /// The bin responsible for `path`.
+    pub fn bin_for(&self, path: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let h = Sha256::digest(path.as_bytes());
+        let first = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+        let bin = if self.bit_length == 0 {
+            0
+        } else {
+            u64::from(first >> (32 - self.bit_length))
+        };
+        self.bin_name(bin)
+    }
+
+    /// Whether `name` is one of the bins.
+    pub fn is_bin(&self, name: &str) -> bool {
+        let Some(suffix) = name
+            .strip_prefix(&self.name_prefix)
+            .and_then(|s| s.strip_prefix('-'))
+        else {
+            return false;
+        };
+        suffix.len() == self.suffix_len()
+            && u64::from_str_radix(suffix, 16).is_ok_and(|n| n < self.bins())
+            && suffix
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
+}
+
+/// `delegations` of a targets role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delegations {
+    /// Keys of the delegated roles, by key id.
+    pub keys: BTreeMap<String, Key>,
+    /// Delegated roles, in search order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<DelegatedRole>>,
+    /// Succinct hashed bins (instead of `roles`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succinct_roles: Option<SuccinctRoles>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `targets.json` (or a delegated role)'s `signed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Targets {
+    /// Always `targets`.
+    #[serde(rename = "_type")]
+    pub type_: String,
+    /// Spec version.
+    pub spec_version: String,
+    /// Version.
+    pub version: u64,
+    /// Expiry.
+    pub expires: Expires,
+    /// Target files by path.
+    pub targets: BTreeMap<String, TargetFile>,
+    /// Delegations, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegations: Option<Delegations>,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A signature in an envelope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    /// The signing key's id.
+    pub keyid: String,
+    /// Hex signature.
+    pub sig: String,
+    /// Unknown fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The common view of a role's `signed`, whatever its type.
+pub trait Role: Serialize + for<'de> Deserialize<'de> {
+    /// The `_type` value.
+    const TYPE: &'static str;
+    /// Version.
+    fn version(&self) -> u64;
+    /// Expiry.
+    fn expires(&self) -> &Expires;
+    /// Spec version.
+    fn spec_version(&self) -> &str;
+    /// `_type` as found.
+    fn type_field(&self) -> &str;
+}
+
+macro_rules! role_impl {
+    ($t:ty, $name:literal) => {
+        impl Role for $t {
+            const TYPE: &'static str = $name;
+            fn version(&self) -> u64 {
+                self.version
+            }
+            fn expires(&self) -> &Expires {
+                &self.expires
+            }
+            fn spec_version(&self) -> &str {
+                &self.spec_version
+            }
+            fn type_field(&self) -> &str {
+                &self.type_
+            }
+        }
+    };
+}
+role_impl!(Root, "root");
+role_impl!(Timestamp, "timestamp");
+role_impl!(Snapshot, "snapshot");
+role_impl!(Targets, "targets");
+
+/// A parsed envelope: the typed role, the canonical bytes of `signed` (what
+/// the signatures cover) and the signatures.
+#[derive(Clone, Debug)]
+pub struct Envelope<T> {
+    /// The typed role.
+    pub signed: T,
+    /// Canonical JSON of `signed` as received.
+    pub canonical: Vec<u8>,
+    /// The signatures.
+    pub signatures: Vec<Signature>,
+}
+
+#[derive(Deserialize)]
+struct RawEnvelope {
+    signed: Value,
+    signatures: Vec<Signature>,
+}
+
+/// OLPC canonical JSON of a value; fails on floats.
+pub fn canonical(value: &Value) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
+    value.serialize(&mut ser).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+impl<T: Role> Envelope<T> {
+    /// Parses metadata bytes of role `name` (used in errors). Checks shape,
+    /// `_type`, the spec major version and thresholds, not signatures.
+    pub fn parse(name: &str, bytes: &[u8]) -> Result<Envelope<T>, TufError> {
+        let raw: RawEnvelope = serde_json::from_slice(bytes).map_err(|e| TufError::malformed(name, e))?;
+        let canonical = canonical(&raw.signed).map_err(|e| TufError::malformed(name, e))?;
+        let signed: T = serde_json::from_value(raw.signed).map_err(|e| TufError::malformed(name, e))?;
+        if signed.type_field() != T::TYPE {
+            return Err(TufError::malformed(
+                name,
+                format!("_type is {:?}, expected {:?}", signed.type_field(), T::TYPE),
+            ));
+        }
+        if signed.spec_version().split('.').next() != Some("1") {
+            return Err(TufError::malformed(
+                name,
+                format!("unsupported spec_version {:?}", signed.spec_version()),
+            ));
+        }
+        Ok(Envelope {
+            signed,
+            canonical,
+            signatures: raw.signatures,
+        })
+    }
+}
+
+/// Serialises an envelope as vouch writes it: `{"signatures":…,"signed":…}`
+/// in canonical JSON (compact, sorted keys).
+pub fn to_bytes<T: Serialize>(signed: &T, signatures: &[Signature]) -> Result<Vec<u8>, String> {
+    let value = serde_json::json!({
+        "signed": serde_json::to_value(signed).map_err(|e| e.to_string())?,
+        "signatures": signatures,
+    });
+    canonical(&value)
+}
+
+/// Canonical bytes of a typed role (what gets signed).
+pub fn signed_bytes<T: Serialize>(signed: &T) -> Result<Vec<u8>, String> {
+    canonical(&serde_json::to_value(signed).map_err(|e| e.to_string())?)
+}

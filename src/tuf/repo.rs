@@ -1,0 +1,637 @@
+//! The repository side: creating, editing and signing TUF metadata.
+//!
+//! Image targets need no file: a target is a name, a length, hashes and
+//! `custom` data. Signing is k-of-n friendly: a role's signatures survive
+//! until its content changes, so one holder can sign now and another later;
+//! it verifies only once the threshold is met.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+use vouch_keys::{PrivateKey, PublicKey};
+
+use super::error::TufError;
+use super::metadata::{
+    DelegatedRole, Delegations, Envelope, Expires, Extra, Key, KeyVal, MetaFile, Role, RoleKeys, Root,
+    SPEC_VERSION, Signature, Snapshot, SuccinctRoles, TargetFile, Targets, Timestamp, signed_bytes, to_bytes,
+};
+
+/// How long each role's metadata stays valid after it is signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expiries {
+    /// Root: 365 days (offline keys; renewed rarely).
+    pub root: Duration,
+    /// Targets and delegated roles: 365 days (re-signed on release).
+    pub targets: Duration,
+    /// Snapshot: 30 days.
+    pub snapshot: Duration,
+    /// Timestamp: 7 days (re-signed by `vouch refresh` with the online key).
+    pub timestamp: Duration,
+}
+
+impl Default for Expiries {
+    fn default() -> Self {
+        Expiries {
+            root: Duration::days(365),
+            targets: Duration::days(365),
+            snapshot: Duration::days(30),
+            timestamp: Duration::days(7),
+        }
+    }
+}
+
+/// Metadata with its signatures, being edited.
+#[derive(Clone, Debug)]
+pub struct Signed<T> {
+    /// The role.
+    pub signed: T,
+    /// Signatures over the canonical form of `signed`.
+    pub signatures: Vec<Signature>,
+}
+
+impl<T: Serialize> Signed<T> {
+    fn new(signed: T) -> Self {
+        Signed {
+            signed,
+            signatures: Vec::new(),
+        }
+    }
+
+    /// Adds (or replaces) `key`'s signature over the current content.
+    pub fn sign(&mut self, key: &PrivateKey) -> Result<(), TufError> {
+        let bytes = signed_bytes(&self.signed).map_err(|e| TufError::malformed("metadata", e))?;
+        let keyid = key.public().key_id().to_string();
+        self.signatures.retain(|s| s.keyid != keyid);
+        self.signatures.push(Signature {
+            keyid,
+            sig: hex::encode(key.sign(&bytes)),
+            extra: Extra::new(),
+        });
+        self.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+        Ok(())
+    }
+
+    /// The envelope bytes as vouch writes them.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, TufError> {
+        to_bytes(&self.signed, &self.signatures).map_err(|e| TufError::malformed("metadata", e))
+    }
+}
+
+impl<T: Role + Clone> Signed<T> {
+    /// Reads metadata to edit, keeping its signatures.
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self, TufError> {
+        let env: Envelope<T> = Envelope::parse(name, bytes)?;
+        Ok(Signed {
+            signed: env.signed,
+            signatures: env.signatures,
+        })
+    }
+}
+
+/// The TUF form of a public key.
+pub fn tuf_key(public: &PublicKey) -> Key {
+    // `tuf_json` always has these three string fields.
+    let v = public.tuf_json();
+    let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+    Key {
+        keytype: s("keytype"),
+        scheme: s("scheme"),
+        keyval: KeyVal {
+            public: v["keyval"]["public"].as_str().unwrap_or_default().to_owned(),
+            extra: Extra::new(),
+        },
+        extra: Extra::new(),
+    }
+}
+
+/// Keys and threshold of one role.
+#[derive(Clone, Debug)]
+pub struct RoleSetup {
+    /// Public keys authorised for the role.
+    pub keys: Vec<PublicKey>,
+    /// How many must sign.
+    pub threshold: u64,
+}
+
+impl RoleSetup {
+    /// One key, threshold 1.
+    pub fn single(key: PublicKey) -> RoleSetup {
+        RoleSetup {
+            keys: vec![key],
+            threshold: 1,
+        }
+    }
+
+    fn role_keys(&self) -> RoleKeys {
+        let mut keyids: Vec<String> = self.keys.iter().map(|k| k.key_id().to_string()).collect();
+        keyids.sort();
+        keyids.dedup();
+        RoleKeys {
+            keyids,
+            threshold: self.threshold,
+            extra: Extra::new(),
+        }
+    }
+}
+
+/// A whole repository's metadata, being edited.
+#[derive(Clone, Debug)]
+pub struct Repository {
+    /// Root.
+    pub root: Signed<Root>,
+    /// Every root version this repository has published, oldest first
+    /// (bytes), so clients can walk the rotation chain.
+    pub root_history: Vec<Vec<u8>>,
+    /// Timestamp.
+    pub timestamp: Signed<Timestamp>,
+    /// Snapshot.
+    pub snapshot: Signed<Snapshot>,
+    /// `targets` and every delegated role, by name.
+    pub targets: BTreeMap<String, Signed<Targets>>,
+    /// Expiry durations used when a role changes.
+    pub expiries: Expiries,
+}
+
+fn new_targets(now: OffsetDateTime, valid: Duration) -> Targets {
+    Targets {
+        type_: "targets".to_owned(),
+        spec_version: SPEC_VERSION.to_owned(),
+        version: 1,
+        expires: Expires::new(now + valid),
+        targets: BTreeMap::new(),
+        delegations: None,
+        extra: Extra::new(),
+    }
+}
+
+fn not_found(role: &str) -> TufError {
+    TufError::Missing {
+        role: role.to_owned(),
+        needed: "no such role in this repository",
+    }
+}
+
+impl Repository {
+    /// A new repository at version 1 of every role (unsigned: call the
+    /// `sign_*` methods, then [`Repository::publish_root`]).
+    pub fn create(
+        root: &RoleSetup,
+        targets: &RoleSetup,
+        snapshot: &RoleSetup,
+        timestamp: &RoleSetup,
+        consistent_snapshot: bool,
+        now: OffsetDateTime,
+        expiries: Expiries,
+    ) -> Repository {
+        let mut keys = BTreeMap::new();
+        let mut roles = BTreeMap::new();
+        for (name, setup) in [
+            ("root", root),
+            ("targets", targets),
+            ("snapshot", snapshot),
+            ("timestamp", timestamp),
+        ] {
+            for k in &setup.keys {
+                keys.insert(k.key_id().to_string(), tuf_key(k));
+            }
+            roles.insert(name.to_owned(), setup.role_keys());
+        }
+        let root = Root {
+            type_: "root".to_owned(),
+            spec_version: SPEC_VERSION.to_owned(),
+            version: 1,
+            expires: Expires::new(now + expiries.root),
+            consistent_snapshot,
+            keys,
+            roles,
+            extra: Extra::new(),
+        };
+        let mut targets_map = BTreeMap::new();
+        targets_map.insert(
+            "targets".to_owned(),
+            Signed::new(new_targets(now, expiries.targets)),
+        );
+        let mut repo = Repository {
+            root: Signed::new(root),
+            root_history: Vec::new(),
+            timestamp: Signed::new(Timestamp {
+                type_: "timestamp".to_owned(),
+                spec_version: SPEC_VERSION.to_owned(),
+                version: 0,
+                expires: Expires::new(now + expiries.timestamp),
+                meta: BTreeMap::new(),
+                extra: Extra::new(),
+            }),
+            snapshot: Signed::new(Snapshot {
+                type_: "snapshot".to_owned(),
+                spec_version: SPEC_VERSION.to_owned(),
+                version: 0,
+                expires: Expires::new(now + expiries.snapshot),
+                meta: BTreeMap::new(),
+                extra: Extra::new(),
+            }),
+            targets: targets_map,
+            expiries,
+        };
+        repo.refresh_snapshot_meta();
+        repo
+    }
+
+    /// Reads an existing repository from its current metadata bytes.
+    pub fn from_bytes(
+        root_history: Vec<Vec<u8>>,
+        timestamp: &[u8],
+        snapshot: &[u8],
+        targets: &BTreeMap<String, Vec<u8>>,
+        expiries: Expiries,
+    ) -> Result<Repository, TufError> {
+        let last = root_history.last().ok_or_else(|| not_found("root"))?;
+        let mut map = BTreeMap::new();
+        for (name, bytes) in targets {
+            map.insert(name.clone(), Signed::from_bytes(name, bytes)?);
+        }
+        Ok(Repository {
+            root: Signed::from_bytes("root", last)?,
+            root_history,
+            timestamp: Signed::from_bytes("timestamp", timestamp)?,
+            snapshot: Signed::from_bytes("snapshot", snapshot)?,
+            targets: map,
+            expiries,
+        })
+    }
+
+    fn role_mut(&mut self, role: &str) -> Result<&mut Signed<Targets>, TufError> {
+        self.targets.get_mut(role).ok_or_else(|| not_found(role))
+    }
+
+    /// Marks a targets role changed: new version, new expiry, signatures
+    /// dropped (they covered the old content).
+    fn touch(&mut self, role: &str, now: OffsetDateTime) -> Result<(), TufError> {
+        let valid = self.expiries.targets;
+        let r = self.role_mut(role)?;
+        r.signed.version += 1;
+        r.signed.expires = Expires::new(now + valid);
+        r.signatures.clear();
+        Ok(())
+    }
+
+    /// Adds or replaces a target in `role`.
+    pub fn add_target(
+        &mut self,
+        role: &str,
+        path: &str,
+        target: TargetFile,
+        now: OffsetDateTime,
+    ) -> Result<(), TufError> {
+        super::path::TargetPath::parse(path)?;
+        self.role_mut(role)?
+            .signed
+            .targets
+            .insert(path.to_owned(), target);
+        self.touch(role, now)
+    }
+
+    /// Removes a target from `role`; returns whether it was there.
+    pub fn remove_target(&mut self, role: &str, path: &str, now: OffsetDateTime) -> Result<bool, TufError> {
+        let removed = self.role_mut(role)?.signed.targets.remove(path).is_some();
+        if removed {
+            self.touch(role, now)?;
+        }
+        Ok(removed)
+    }
+
+    /// Delegates from `parent` to a new role (appended last in search
+    /// order), authorising `keys` with `threshold`.
+    #[allow(clippy::too_many_arguments)] // each is one field of the delegation
+    pub fn add_delegation(
+        &mut self,
+        parent: &str,
+        name: &str,
+        keys: &[PublicKey],
+        threshold: u64,
+        paths: Option<Vec<String>>,
+        path_hash_prefixes: Option<Vec<String>>,
+        terminating: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), TufError> {
+        if self.targets.contains_key(name) || matches!(name, "root" | "snapshot" | "timestamp") {
+            return Err(TufError::malformed(parent, format!("role {name} already exists")));
+        }
+        let setup = RoleSetup {
+            keys: keys.to_vec(),
+            threshold,
+        };
+        let role_keys = setup.role_keys();
+        let parent_md = &mut self.role_mut(parent)?.signed;
+        let delegations = parent_md.delegations.get_or_insert_with(|| Delegations {
+            keys: BTreeMap::new(),
+            roles: Some(Vec::new()),
+            succinct_roles: None,
+            extra: Extra::new(),
+        });
+        if delegations.succinct_roles.is_some() {
+            return Err(TufError::malformed(
+                parent,
+                "already delegates to succinct hashed bins",
+            ));
+        }
+        for k in keys {
+            delegations.keys.insert(k.key_id().to_string(), tuf_key(k));
+        }
+        delegations
+            .roles
+            .get_or_insert_with(Vec::new)
+            .push(DelegatedRole {
+                name: name.to_owned(),
+                keyids: role_keys.keyids,
+                threshold,
+                terminating,
+                paths,
+                path_hash_prefixes,
+                extra: Extra::new(),
+            });
+        self.touch(parent, now)?;
+        self.targets.insert(
+            name.to_owned(),
+            Signed::new(new_targets(now, self.expiries.targets)),
+        );
+        Ok(())
+    }
+
+    /// Changes the keys of an existing delegated role (role key rotation).
+    pub fn set_delegation_keys(
+        &mut self,
+        parent: &str,
+        name: &str,
+        keys: &[PublicKey],
+        threshold: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), TufError> {
+        let setup = RoleSetup {
+            keys: keys.to_vec(),
+            threshold,
+        };
+        let delegations = self
+            .role_mut(parent)?
+            .signed
+            .delegations
+            .as_mut()
+            .ok_or_else(|| not_found(name))?;
+        let role = delegations
+            .roles
+            .iter_mut()
+            .flatten()
+            .find(|r| r.name == name)
+            .ok_or_else(|| not_found(name))?;
+        role.keyids = setup.role_keys().keyids;
+        role.threshold = threshold;
+        for k in keys {
+            delegations.keys.insert(k.key_id().to_string(), tuf_key(k));
+        }
+        prune_keys(delegations);
+        self.touch(parent, now)
+    }
+
+    /// Removes a delegated role from `parent` (its metadata stays listed in
+    /// snapshot, as the spec requires of snapshot, but nothing reaches it).
+    pub fn remove_delegation(
+        &mut self,
+        parent: &str,
+        name: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), TufError> {
+        let delegations = self
+            .role_mut(parent)?
+            .signed
+            .delegations
+            .as_mut()
+            .ok_or_else(|| not_found(name))?;
+        let roles = delegations.roles.get_or_insert_with(Vec::new);
+        let before = roles.len();
+        roles.retain(|r| r.name != name);
+        if roles.len() == before {
+            return Err(not_found(name));
+        }
+        prune_keys(delegations);
+        self.touch(parent, now)
+    }
+
+    /// Delegates all of `parent`'s paths to `2^bit_length` succinct hashed
+    /// bins named `{name_prefix}-{hex}` (TAP 15), and creates them empty.
+    pub fn add_succinct_bins(
+        &mut self,
+        parent: &str,
+        name_prefix: &str,
+        bit_length: u32,
+        keys: &[PublicKey],
+        threshold: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), TufError> {
+        if !(1..=32).contains(&bit_length) {
+            return Err(TufError::malformed(parent, "bit_length must be 1 to 32"));
+        }
+        let setup = RoleSetup {
+            keys: keys.to_vec(),
+            threshold,
+        };
+        let bins = SuccinctRoles {
+            keyids: setup.role_keys().keyids,
+            threshold,
+            bit_length,
+            name_prefix: name_prefix.to_owned(),
+            extra: Extra::new(),
+        };
+        let parent_md = &mut self.role_mut(parent)?.signed;
+        if parent_md.delegations.is_some() {
+            return Err(TufError::malformed(parent, "already has delegations"));
+        }
+        parent_md.delegations = Some(Delegations {
+            keys: keys
+                .iter()
+                .map(|k| (k.key_id().to_string(), tuf_key(k)))
+                .collect(),
+            roles: None,
+            succinct_roles: Some(bins.clone()),
+            extra: Extra::new(),
+        });
+        self.touch(parent, now)?;
+        for n in 0..bins.bins() {
+            self.targets.insert(
+                bins.bin_name(n),
+                Signed::new(new_targets(now, self.expiries.targets)),
+            );
+        }
+        Ok(())
+    }
+
+    /// The succinct bin of `parent` that holds `path`.
+    pub fn bin_for(&self, parent: &str, path: &str) -> Result<String, TufError> {
+        let parent_md = &self.targets.get(parent).ok_or_else(|| not_found(parent))?.signed;
+        let bins = parent_md
+            .delegations
+            .as_ref()
+            .and_then(|d| d.succinct_roles.as_ref())
+            .ok_or_else(|| TufError::Missing {
+                role: parent.to_owned(),
+                needed: "it has no succinct hashed bins",
+            })?;
+        Ok(bins.bin_for(path))
+    }
+
+    /// Replaces the root keys, or any top-level role's keys and threshold:
+    /// a new root version to be signed by a threshold of both the old and
+    /// the new root keys.
+    pub fn set_top_level_keys(
+        &mut self,
+        role: &str,
+        setup: &RoleSetup,
+        now: OffsetDateTime,
+    ) -> Result<(), TufError> {
+        if !matches!(role, "root" | "targets" | "snapshot" | "timestamp") {
+            return Err(not_found(role));
+        }
+        let root = &mut self.root.signed;
+        root.roles.insert(role.to_owned(), setup.role_keys());
+        for k in &setup.keys {
+            root.keys.insert(k.key_id().to_string(), tuf_key(k));
+        }
+        let used: std::collections::BTreeSet<String> = root
+            .roles
+            .values()
+            .flat_map(|r| r.keyids.iter().cloned())
+            .collect();
+        root.keys.retain(|id, _| used.contains(id));
+        self.bump_root(now);
+        Ok(())
+    }
+
+    /// A new root version with a fresh expiry (signatures dropped).
+    pub fn bump_root(&mut self, now: OffsetDateTime) {
+        let root = &mut self.root.signed;
+        // The previous version is kept in `root_history` once published.
+        if self.root_history.len() as u64 >= root.version {
+            root.version += 1;
+        }
+        root.expires = Expires::new(now + self.expiries.root);
+        self.root.signatures.clear();
+    }
+
+    /// Records the signed root as published (appends to the history when
+    /// its version is new, replaces it when more signatures were added).
+    pub fn publish_root(&mut self) -> Result<(), TufError> {
+        let bytes = self.root.to_bytes()?;
+        let v = self.root.signed.version as usize;
+        if self.root_history.len() >= v {
+            self.root_history[v - 1] = bytes;
+        } else {
+            self.root_history.push(bytes);
+        }
+        Ok(())
+    }
+
+    /// Lists every targets role's current version in snapshot.
+    fn refresh_snapshot_meta(&mut self) {
+        self.snapshot.signed.meta = self
+            .targets
+            .iter()
+            .map(|(name, t)| {
+                (
+                    format!("{name}.json"),
+                    MetaFile {
+                        version: t.signed.version,
+                        length: None,
+                        hashes: None,
+                        extra: Extra::new(),
+                    },
+                )
+            })
+            .collect();
+    }
+
+    /// A new snapshot version listing every targets role (signatures dropped).
+    pub fn bump_snapshot(&mut self, now: OffsetDateTime) {
+        self.refresh_snapshot_meta();
+        let s = &mut self.snapshot.signed;
+        s.version += 1;
+        s.expires = Expires::new(now + self.expiries.snapshot);
+        self.snapshot.signatures.clear();
+    }
+
+    /// A new timestamp version listing the current snapshot's version,
+    /// length and SHA-256 (signatures dropped). Needs only the timestamp
+    /// key to sign, so an online job can keep a repository fresh.
+    pub fn bump_timestamp(&mut self, now: OffsetDateTime) -> Result<(), TufError> {
+        use sha2::Digest;
+        let snap = self.snapshot.to_bytes()?;
+        let mut hashes = BTreeMap::new();
+        hashes.insert("sha256".to_owned(), hex::encode(sha2::Sha256::digest(&snap)));
+        let t = &mut self.timestamp.signed;
+        t.meta = BTreeMap::from([(
+            "snapshot.json".to_owned(),
+            MetaFile {
+                version: self.snapshot.signed.version,
+                length: Some(snap.len() as u64),
+                hashes: Some(hashes),
+                extra: Extra::new(),
+            },
+        )]);
+        t.version += 1;
+        t.expires = Expires::new(now + self.expiries.timestamp);
+        self.timestamp.signatures.clear();
+        Ok(())
+    }
+
+    /// Signs every targets role whose keys include `key` and that lacks its
+    /// signature (k-of-n: other holders' signatures are kept).
+    pub fn sign_targets_roles(&mut self, key: &PrivateKey) -> Result<Vec<String>, TufError> {
+        let id = key.public().key_id().to_string();
+        let mut authorised: Vec<String> = Vec::new();
+        if self
+            .root
+            .signed
+            .roles
+            .get("targets")
+            .is_some_and(|r| r.keyids.contains(&id))
+        {
+            authorised.push("targets".to_owned());
+        }
+        for t in self.targets.values() {
+            if let Some(d) = &t.signed.delegations {
+                for r in d.roles.iter().flatten() {
+                    if r.keyids.contains(&id) {
+                        authorised.push(r.name.clone());
+                    }
+                }
+                if let Some(bins) = &d.succinct_roles
+                    && bins.keyids.contains(&id)
+                {
+                    authorised.extend((0..bins.bins()).map(|n| bins.bin_name(n)));
+                }
+            }
+        }
+        let mut signed = Vec::new();
+        for name in authorised {
+            if let Some(role) = self.targets.get_mut(&name)
+                && !role.signatures.iter().any(|s| s.keyid == id)
+            {
+                role.sign(key)?;
+                signed.push(name);
+            }
+        }
+        Ok(signed)
+    }
+}
+
+fn prune_keys(delegations: &mut Delegations) {
+    let mut used: std::collections::BTreeSet<String> = delegations
+        .roles
+        .iter()
+        .flatten()
+        .flat_map(|r| r.keyids.iter().cloned())
+        .collect();
+    if let Some(b) = &delegations.succinct_roles {
+        used.extend(b.keyids.iter().cloned());
+    }
+    delegations.keys.retain(|id, _| used.contains(id));
+}
