@@ -265,12 +265,15 @@ impl Repository {
         self.targets.get_mut(role).ok_or_else(|| not_found(role))
     }
 
-    /// Marks a targets role changed: new version, new expiry, signatures
-    /// dropped (they covered the old content).
+    /// Marks a targets role changed: new expiry, signatures dropped (they
+    /// covered the old content), and a new version unless it was already
+    /// changed since it was last signed.
     fn touch(&mut self, role: &str, now: OffsetDateTime) -> Result<(), TufError> {
         let valid = self.expiries.targets;
         let r = self.role_mut(role)?;
-        r.signed.version += 1;
+        if !r.signatures.is_empty() {
+            r.signed.version += 1;
+        }
         r.signed.expires = Expires::new(now + valid);
         r.signatures.clear();
         Ok(())

@@ -1,0 +1,1 @@
+`pp image manifest v1

@@ -1,0 +1,1 @@
+a much longer malicious manifest than the real one
