@@ -414,14 +414,17 @@ impl<T: Role> Envelope<T> {
     }
 }
 
-/// Serialises an envelope as vouch writes it: `{"signatures":…,"signed":…}`
-/// in canonical JSON (compact, sorted keys).
+/// Serialises an envelope as vouch writes it: `{"signatures":…,"signed":…}`,
+/// compact with sorted keys. This is standard JSON (control characters in
+/// strings are escaped), unlike canonical JSON, which writes them raw and
+/// so cannot always be read back by a JSON parser; signatures cover the
+/// canonical form either way.
 pub fn to_bytes<T: Serialize>(signed: &T, signatures: &[Signature]) -> Result<Vec<u8>, String> {
     let value = serde_json::json!({
         "signed": serde_json::to_value(signed).map_err(|e| e.to_string())?,
         "signatures": signatures,
     });
-    canonical(&value)
+    serde_json::to_vec(&value).map_err(|e| e.to_string())
 }
 
 /// Canonical bytes of a typed role (what gets signed).

@@ -468,6 +468,61 @@ impl Repository {
         Ok(())
     }
 
+    /// Delegates from `parent` to `16^prefix_len` classic hashed bins (spec
+    /// 4.5): roles `{name_prefix}-{hex}` each owning one `path_hash_prefixes`
+    /// entry, for clients that predate TAP 15.
+    pub fn add_hashed_bins(
+        &mut self,
+        parent: &str,
+        name_prefix: &str,
+        prefix_len: usize,
+        keys: &[PublicKey],
+        threshold: u64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, TufError> {
+        if !(1..=4).contains(&prefix_len) {
+            return Err(TufError::malformed(
+                parent,
+                "hash prefix length must be 1 to 4 hex digits",
+            ));
+        }
+        let mut names = Vec::new();
+        for n in 0..16u64.pow(prefix_len as u32) {
+            let prefix = format!("{n:0prefix_len$x}");
+            let name = format!("{name_prefix}-{prefix}");
+            self.add_delegation(
+                parent,
+                &name,
+                keys,
+                threshold,
+                None,
+                Some(vec![prefix]),
+                true,
+                now,
+            )?;
+            names.push(name);
+        }
+        Ok(names)
+    }
+
+    /// The classic hashed bin of `parent` whose prefix matches `path`.
+    pub fn hashed_bin_for(&self, parent: &str, path: &str) -> Result<String, TufError> {
+        let parent_md = &self.targets.get(parent).ok_or_else(|| not_found(parent))?.signed;
+        parent_md
+            .delegations
+            .as_ref()
+            .and_then(|d| d.roles.as_ref())
+            .and_then(|roles| {
+                roles.iter().find(|r| {
+                    r.path_hash_prefixes
+                        .as_ref()
+                        .is_some_and(|p| super::path::hash_prefix_matches(p, path))
+                })
+            })
+            .map(|r| r.name.clone())
+            .ok_or_else(|| not_found(path))
+    }
+
     /// The succinct bin of `parent` that holds `path`.
     pub fn bin_for(&self, parent: &str, path: &str) -> Result<String, TufError> {
         let parent_md = &self.targets.get(parent).ok_or_else(|| not_found(parent))?.signed;
