@@ -248,3 +248,25 @@ fn vouch_cli_reads_a_python_tuf_repository_and_names_a_rollback() {
     let down = env.run(&["tuf", "refresh", "--metadata-dir", m, "--metadata-url", &url]);
     down.fails(2, "unreachable");
 }
+
+#[test]
+fn canonical_json_key_order_matches_python_tuf() {
+    // Keys that are prefixes of others followed by low characters, quotes,
+    // backslashes, control characters and non-ASCII.
+    let doc = serde_json::json!({
+        "a": 1, "a!": 2, "a\u{0}": 3, "": 4, "\"": 5, "\\": 6, "é": 7, "z": [true, null, -3, "x\"y\\z\u{1}"],
+        "nested": {"b": {"a": "", "a ": "v"}}
+    });
+    let file = tempfile::NamedTempFile::new().expect("tmp");
+    std::fs::write(file.path(), serde_json::to_vec(&doc).expect("json")).expect("write");
+    let out = std::process::Command::new(common::py::python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/canonical.py"))
+        .arg(file.path())
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&vouch::tuf::metadata::canonical(&doc).expect("canonical")),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -379,11 +379,68 @@ struct RawEnvelope {
     signatures: Vec<Signature>,
 }
 
-/// OLPC canonical JSON of a value; fails on floats.
+/// OLPC canonical JSON of a value, as TUF signs it: object keys sorted by
+/// their UTF-8 bytes, no whitespace, strings escaping only `"` and `\`,
+/// integers only (a float is an error).
+///
+/// Written here rather than through `olpc-cjson`'s serde formatter, which
+/// is about ten times slower on large targets roles; the tests check both
+/// produce the same bytes.
 pub fn canonical(value: &Value) -> Result<Vec<u8>, String> {
+    fn write(v: &Value, out: &mut Vec<u8>) -> Result<(), String> {
+        match v {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(true) => out.extend_from_slice(b"true"),
+            Value::Bool(false) => out.extend_from_slice(b"false"),
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    out.extend_from_slice(i.to_string().as_bytes());
+                } else if let Some(u) = n.as_u64() {
+                    out.extend_from_slice(u.to_string().as_bytes());
+                } else {
+                    return Err(format!("canonical JSON has no floats ({n})"));
+                }
+            }
+            Value::String(s) => write_str(s, out),
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write(item, out)?;
+                }
+                out.push(b']');
+            }
+            Value::Object(map) => {
+                // serde_json's map is a BTreeMap<String, _>: already in
+                // byte order of the keys.
+                out.push(b'{');
+                for (i, (k, item)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(k, out);
+                    out.push(b':');
+                    write(item, out)?;
+                }
+                out.push(b'}');
+            }
+        }
+        Ok(())
+    }
+    fn write_str(s: &str, out: &mut Vec<u8>) {
+        out.push(b'"');
+        for b in s.bytes() {
+            if b == b'"' || b == b'\\' {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    }
     let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, olpc_cjson::CanonicalFormatter::new());
-    value.serialize(&mut ser).map_err(|e| e.to_string())?;
+    write(value, &mut out)?;
     Ok(out)
 }
 
