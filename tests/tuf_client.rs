@@ -1,0 +1,312 @@
+//! Client behaviours the specification requires beyond the named attacks:
+//! no refetch on an unchanged timestamp, lazy delegation search honouring
+//! `terminating`, k-of-n signing, timestamp-only refresh, consistent
+//! snapshots off, exact bytes persisted.
+
+mod common;
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+
+use common::tuf::{APP, BASE, NOW, commit, key, keys, target};
+use vouch::store::metadata_dir::MetadataDir;
+use vouch::store::tuf_repo::write_metadata;
+use vouch::store::{DirFetcher, FetchError, Fetcher};
+use vouch::tuf::repo::{Expiries, Repository, RoleSetup};
+use vouch::tuf::{Limits, TargetPath, TufError};
+use vouch::update::{Client, UpdateError};
+
+/// Records every location fetched that existed.
+struct Recording {
+    inner: DirFetcher,
+    log: Rc<RefCell<Vec<String>>>,
+}
+
+impl Fetcher for Recording {
+    fn fetch(&mut self, location: &str, max: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        let got = self.inner.fetch(location, max)?;
+        if got.is_some() {
+            let name = Path::new(location)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+            self.log.borrow_mut().push(name.unwrap_or_default());
+        }
+        Ok(got)
+    }
+}
+
+struct Setup {
+    repo_dir: tempfile::TempDir,
+    meta: tempfile::TempDir,
+    log: Rc<RefCell<Vec<String>>>,
+}
+
+impl Setup {
+    fn new(repo: &Repository) -> Setup {
+        let repo_dir = tempfile::tempdir().expect("tmp");
+        write_metadata(repo, repo_dir.path()).expect("write");
+        let meta = tempfile::tempdir().expect("tmp");
+        std::fs::write(meta.path().join("root.json"), &repo.root_history[0]).expect("root");
+        Setup {
+            repo_dir,
+            meta,
+            log: Rc::default(),
+        }
+    }
+
+    fn publish(&self, repo: &Repository) {
+        write_metadata(repo, self.repo_dir.path()).expect("write");
+    }
+
+    /// Refreshes and resolves `paths`; returns the files fetched.
+    fn run(&self, paths: &[&str]) -> (Result<Vec<String>, UpdateError>, Vec<String>) {
+        self.log.borrow_mut().clear();
+        let mut fetcher = Recording {
+            inner: DirFetcher::new(""),
+            log: self.log.clone(),
+        };
+        let base = self.repo_dir.path().join("metadata").display().to_string();
+        let result = (|| {
+            let mut c = Client::open(
+                MetadataDir::new(self.meta.path()),
+                &mut fetcher,
+                &base,
+                NOW,
+                Limits::default(),
+            )?;
+            c.refresh()?;
+            let mut signers = Vec::new();
+            for p in paths {
+                signers.push(c.resolve(&TargetPath::parse(p)?)?.0);
+            }
+            Ok(signers)
+        })();
+        let log = self.log.borrow().clone();
+        (result, log)
+    }
+}
+
+fn simple_repo(consistent: bool) -> Repository {
+    let k = keys();
+    let single = |p: &vouch_keys::PrivateKey| RoleSetup::single(p.public());
+    let mut repo = Repository::create(
+        &single(&k.root),
+        &single(&k.targets),
+        &single(&k.snapshot),
+        &single(&k.timestamp),
+        consistent,
+        BASE,
+        Expiries::default(),
+    );
+    repo.root.sign(&k.root).expect("sign");
+    repo.publish_root().expect("publish");
+    repo.add_target("targets", "app", target(APP), BASE).expect("app");
+    commit(&mut repo, &k);
+    repo
+}
+
+#[test]
+fn unchanged_timestamp_means_no_snapshot_or_targets_fetch() {
+    let repo = simple_repo(true);
+    let s = Setup::new(&repo);
+    let (r, first) = s.run(&["app"]);
+    r.expect("first refresh");
+    assert_eq!(first, ["timestamp.json", "1.snapshot.json", "1.targets.json"]);
+    let (r, second) = s.run(&["app"]);
+    r.expect("second refresh");
+    assert_eq!(
+        second,
+        ["timestamp.json"],
+        "only the timestamp is fetched when nothing changed"
+    );
+}
+
+#[test]
+fn timestamp_changed_without_version_bump_is_refused() {
+    let k = keys();
+    let mut repo = simple_repo(true);
+    let s = Setup::new(&repo);
+    s.run(&[]).0.expect("first");
+    // Same version, different content (a new expiry), validly signed.
+    repo.timestamp.signed.expires = vouch::tuf::metadata::Expires::new(BASE + time::Duration::days(3));
+    repo.timestamp.signatures.clear();
+    repo.timestamp.sign(&k.timestamp).expect("sign");
+    s.publish(&repo);
+    match s.run(&[]).0 {
+        Err(UpdateError::Refused(TufError::SameVersionChanged { role, .. })) => assert_eq!(role, "timestamp"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn timestamp_only_refresh_needs_only_the_timestamp_key() {
+    let k = keys();
+    let mut repo = simple_repo(true);
+    let s = Setup::new(&repo);
+    s.run(&["app"]).0.expect("first");
+    repo.bump_timestamp(BASE + time::Duration::hours(6))
+        .expect("bump");
+    repo.timestamp.sign(&k.timestamp).expect("timestamp key only");
+    s.publish(&repo);
+    let (r, fetched) = s.run(&["app"]);
+    r.expect("refreshed");
+    assert_eq!(
+        fetched,
+        ["timestamp.json"],
+        "snapshot unchanged, so not fetched again"
+    );
+    let persisted = std::fs::read(s.meta.path().join("timestamp.json")).expect("persisted");
+    assert_eq!(
+        persisted,
+        repo.timestamp.to_bytes().expect("bytes"),
+        "exact bytes persisted"
+    );
+}
+
+#[test]
+fn lazy_search_fetches_only_needed_roles_and_honours_terminating() {
+    let k = keys();
+    let mut repo = simple_repo(true);
+    let d = [k.delegate.public()];
+    // a: terminating for a/*; b: everything (after a); c: never matches.
+    repo.add_delegation("targets", "a", &d, 1, Some(vec!["a/*".into()]), None, true, BASE)
+        .expect("a");
+    repo.add_delegation(
+        "targets",
+        "b",
+        &d,
+        1,
+        Some(vec!["*".into(), "*/*".into()]),
+        None,
+        false,
+        BASE,
+    )
+    .expect("b");
+    repo.add_delegation(
+        "targets",
+        "c",
+        &d,
+        1,
+        Some(vec!["zzz/*".into()]),
+        None,
+        false,
+        BASE,
+    )
+    .expect("c");
+    repo.add_target("b", "a/in-b", target(b"x"), BASE).expect("in b");
+    repo.add_target("b", "other", target(b"y"), BASE).expect("other");
+    commit(&mut repo, &k);
+    let s = Setup::new(&repo);
+
+    // `a/in-b` matches a (terminating, does not list it): the search stops
+    // there and b is never fetched.
+    let (r, fetched) = s.run(&["a/in-b"]);
+    assert!(matches!(r, Err(UpdateError::NoSuchTarget(_))), "{r:?}");
+    assert!(fetched.iter().any(|f| f.ends_with(".a.json")), "{fetched:?}");
+    assert!(
+        !fetched
+            .iter()
+            .any(|f| f.ends_with(".b.json") || f.ends_with(".c.json")),
+        "{fetched:?}"
+    );
+
+    // `other` does not match a or c: only b is fetched.
+    let (r, fetched) = s.run(&["other"]);
+    assert_eq!(r.expect("found"), ["b"]);
+    assert!(fetched.iter().any(|f| f.ends_with(".b.json")), "{fetched:?}");
+    assert!(!fetched.iter().any(|f| f.ends_with(".c.json")), "{fetched:?}");
+}
+
+#[test]
+fn k_of_n_verifies_only_once_the_threshold_is_met() {
+    let k = keys();
+    let mut repo = simple_repo(true);
+    let (alice, bob) = (key(20), key(21));
+    repo.add_delegation(
+        "targets",
+        "release",
+        &[alice.public(), bob.public()],
+        2,
+        Some(vec!["rel/*".into()]),
+        None,
+        true,
+        BASE,
+    )
+    .expect("2-of-2");
+    repo.add_target("release", "rel/v1", target(b"v1"), BASE)
+        .expect("target");
+    repo.sign_targets_roles(&k.targets).expect("targets");
+    // Alice signs now…
+    repo.sign_targets_roles(&alice).expect("alice");
+    commit(&mut repo, &k);
+    let s = Setup::new(&repo);
+    match s.run(&["rel/v1"]).0 {
+        Err(UpdateError::Refused(TufError::ThresholdNotMet {
+            role,
+            valid: 1,
+            threshold: 2,
+            ..
+        })) => {
+            assert_eq!(role, "release")
+        }
+        other => panic!("one of two signatures must not verify: {other:?}"),
+    }
+    // …Bob later, from the published bytes: Alice's signature is kept.
+    let published = repo.targets["release"].to_bytes().expect("bytes");
+    let mut release = vouch::tuf::repo::Signed::from_bytes("release", &published).expect("load");
+    release.sign(&bob).expect("bob");
+    assert_eq!(release.signatures.len(), 2);
+    repo.targets.insert("release".to_owned(), release);
+    repo.bump_snapshot(BASE);
+    repo.snapshot.sign(&k.snapshot).expect("sign");
+    repo.bump_timestamp(BASE).expect("ts");
+    repo.timestamp.sign(&k.timestamp).expect("sign");
+    s.publish(&repo);
+    assert_eq!(s.run(&["rel/v1"]).0.expect("two of two verify"), ["release"]);
+}
+
+#[test]
+fn consistent_snapshots_off_reads_unversioned_files() {
+    let repo = simple_repo(false);
+    let s = Setup::new(&repo);
+    let (r, fetched) = s.run(&["app"]);
+    assert_eq!(r.expect("resolves"), ["targets"]);
+    assert_eq!(fetched, ["timestamp.json", "snapshot.json", "targets.json"]);
+}
+
+#[test]
+fn root_rotation_chain_is_followed_and_old_root_keys_refused() {
+    let k = keys();
+    let mut repo = simple_repo(true);
+    let s = Setup::new(&repo);
+    s.run(&[]).0.expect("v1");
+    // v2 and v3, each cross-signed by the previous and the new root key.
+    let mut prev = k.root;
+    for seed in [30, 31] {
+        let next = key(seed);
+        repo.set_top_level_keys("root", &RoleSetup::single(next.public()), BASE)
+            .expect("rotate");
+        repo.root.sign(&prev).expect("old");
+        repo.root.sign(&next).expect("new");
+        repo.publish_root().expect("publish");
+        prev = next;
+    }
+    s.publish(&repo);
+    s.run(&[]).0.expect("walks to v3");
+    let trusted: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.meta.path().join("root.json")).expect("root")).expect("json");
+    assert_eq!(trusted["signed"]["version"], 3);
+    // A v4 signed only by the v1 key (no longer a root key) is refused.
+    repo.set_top_level_keys("root", &RoleSetup::single(key(1).public()), BASE)
+        .expect("rotate");
+    repo.root.sign(&key(1)).expect("old v1 key");
+    repo.publish_root().expect("publish");
+    s.publish(&repo);
+    match s.run(&[]).0 {
+        Err(UpdateError::Refused(TufError::ThresholdNotMet { role, version: 4, .. })) => {
+            assert_eq!(role, "root")
+        }
+        other => panic!("expected refusal of root v4: {other:?}"),
+    }
+}
