@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod policy;
+pub mod reference;
 pub mod store;
 pub mod tuf;
 pub mod update;

@@ -178,3 +178,52 @@ fn plain_pkcs8_and_sec1_keys_from_openssl_are_sealed_on_import() {
     .fails(2, "already in the trust directory");
     assert_eq!(common::snapshot(&env.trust()), before);
 }
+
+#[test]
+fn openssl_encrypted_pkcs8_keeps_its_passphrase() {
+    let env = Env::new();
+    let enc = env.home().join("enc.pem");
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-aes-256-cbc",
+        "-pass",
+        "pass:openssl-pass",
+        "-out",
+    ])
+    .arg(&enc);
+    assert_eq!(run_command(cmd, "").code, 0);
+    let out = env.run_with(
+        &[
+            "key",
+            "import",
+            enc.to_str().expect("p"),
+            "--name",
+            "ossl",
+            "--role",
+            "targets",
+        ],
+        &[("VOUCH_TARGETS_PASSPHRASE", "openssl-pass")],
+        "",
+    );
+    let id = out.ok().trim().to_owned();
+    let stored = env.trust().join("private").join(format!("{id}.key"));
+    // Same passphrase, now sealed with scrypt.
+    let mut cmd = Command::new("openssl");
+    cmd.args(["pkey", "-noout", "-passin", "pass:openssl-pass", "-in"])
+        .arg(&stored);
+    assert_eq!(run_command(cmd, "").code, 0);
+    // A wrong passphrase for it fails at once, changing nothing.
+    let other = Env::new();
+    let before = common::snapshot(&other.trust());
+    other
+        .run_with(
+            &["key", "import", enc.to_str().expect("p")],
+            &[("VOUCH_DELEGATION_PASSPHRASE", "nope")],
+            "",
+        )
+        .fails(2, "wrong passphrase");
+    assert_eq!(common::snapshot(&other.trust()), before);
+}

@@ -255,6 +255,7 @@ fn canonical_json_key_order_matches_python_tuf() {
     // backslashes, control characters and non-ASCII.
     let doc = serde_json::json!({
         "a": 1, "a!": 2, "a\u{0}": 3, "": 4, "\"": 5, "\\": 6, "é": 7, "z": [true, null, -3, "x\"y\\z\u{1}"],
+        "not NFC": "\u{fb9}e\u{301}",
         "nested": {"b": {"a": "", "a ": "v"}}
     });
     let file = tempfile::NamedTempFile::new().expect("tmp");

@@ -10,17 +10,17 @@ use vouch::tuf::repo::{Expiries, Repository, RoleSetup};
 use vouch::tuf::{Limits, TrustedSet};
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
-    json_value_with_keys(".*")
+    json_value_with(".*", ".*")
 }
 
-fn json_value_with_keys(keys: &'static str) -> impl Strategy<Value = serde_json::Value> {
+fn json_value_with(keys: &'static str, strings: &'static str) -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
         Just(serde_json::Value::Null),
         any::<bool>().prop_map(serde_json::Value::from),
         any::<i64>().prop_map(serde_json::Value::from),
         any::<u64>().prop_map(serde_json::Value::from),
-        // Any string, control characters, quotes and non-ASCII included.
-        ".*".prop_map(serde_json::Value::from),
+        // By default any string: control characters, quotes, non-ASCII.
+        strings.prop_map(serde_json::Value::from),
     ];
     leaf.prop_recursive(4, 64, 8, move |inner| {
         prop_oneof![
@@ -69,12 +69,13 @@ proptest! {
         prop_assert_eq!(canonical(&reparsed).expect("again"), once);
     }
 
-    // olpc-cjson sorts keys by their *encoded* form, quotes included, so a
-    // key that is a prefix of another followed by a character below '"'
-    // sorts differently from python-tuf; keys here avoid that case (see
-    // `canonical_json_key_order_matches_python_tuf` in tuf_interop.rs).
+    // olpc-cjson differs from python-tuf in two ways, so the comparison
+    // stays where they agree: it sorts keys by their *encoded* form (quotes
+    // included), which differs when a key is a prefix of another followed
+    // by a character below '"', and it NFC-normalises strings. See
+    // `canonical_json_key_order_matches_python_tuf` in tuf_interop.rs.
     #[test]
-    fn canonical_json_matches_olpc_cjson(v in json_value_with_keys("[a-z0-9/._-]{0,6}")) {
+    fn canonical_json_matches_olpc_cjson(v in json_value_with("[a-z0-9/._-]{0,6}", "[ -~]{0,12}")) {
         use serde::Serialize;
         let mut oracle = Vec::new();
         let mut ser = serde_json::Serializer::with_formatter(&mut oracle, olpc_cjson::CanonicalFormatter::new());

@@ -2,11 +2,17 @@
 
 mod completions;
 pub mod error;
+mod init;
 mod key;
 mod man;
 mod output;
 mod passphrase;
+mod pin;
+mod repo;
+mod resolve;
+mod sign;
 mod tuf;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +47,16 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a repository's keys and trust data, and pin its root
+    Init(init::Args),
+    /// Sign what tags mean (tag -> manifest digest)
+    Sign(sign::Args),
+    /// Verify a tag (or digest) against the repository's trust data
+    Verify(verify::Args),
+    /// Print REPO@sha256:… for a tag, from verified trust data
+    Resolve(resolve::Args),
+    /// Pin a repository to its root key ids
+    Pin(pin::Args),
     /// Manage signing keys: generate, import, list, export, change passphrase
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -89,6 +105,11 @@ impl GlobalArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = cli.global.context().and_then(|ctx| match cli.command {
+        Command::Init(a) => init::run(a, &ctx),
+        Command::Sign(a) => sign::run(a, &ctx),
+        Command::Verify(a) => verify::run(a, &ctx),
+        Command::Resolve(a) => resolve::run(a, &ctx),
+        Command::Pin(a) => pin::run(a, &ctx),
         Command::Key(cmd) => key::run(cmd, &ctx),
         Command::Tuf(cmd) => tuf::run(cmd),
         Command::Completions(args) => completions::run(args),

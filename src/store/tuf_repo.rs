@@ -49,29 +49,24 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), RepoDirError> {
 /// timestamp that points at files not yet written.
 pub fn write_metadata(repo: &Repository, dir: &Path) -> Result<(), RepoDirError> {
     let meta = dir.join("metadata");
-    let consistent = repo.root.signed.consistent_snapshot;
-    for (i, root) in repo.root_history.iter().enumerate() {
-        write(&meta.join(format!("{}.root.json", i + 1)), root)?;
+    let files = current_files(repo)?;
+    let rank = |name: &str| {
+        if name == "timestamp.json" {
+            2
+        } else if name.ends_with(".snapshot.json") || name == "snapshot.json" {
+            1
+        } else {
+            0
+        }
+    };
+    let mut ordered: Vec<(&String, &Vec<u8>)> = files.iter().collect();
+    ordered.sort_by_key(|(name, _)| rank(name));
+    for (name, bytes) in ordered {
+        write(&meta.join(name), bytes)?;
     }
     if let Some(latest) = repo.root_history.last() {
         write(&meta.join("root.json"), latest)?;
     }
-    let name = |role: &str, version: u64| {
-        let enc = encode_segment(role);
-        if consistent {
-            format!("{version}.{enc}.json")
-        } else {
-            format!("{enc}.json")
-        }
-    };
-    for (role, t) in &repo.targets {
-        write(&meta.join(name(role, t.signed.version)), &t.to_bytes()?)?;
-    }
-    write(
-        &meta.join(name("snapshot", repo.snapshot.signed.version)),
-        &repo.snapshot.to_bytes()?,
-    )?;
-    write(&meta.join("timestamp.json"), &repo.timestamp.to_bytes()?)?;
     Ok(())
 }
 
@@ -101,20 +96,39 @@ pub fn write_target(
 /// snapshot and targets roles.
 pub fn read(dir: &Path, expiries: Expiries) -> Result<Repository, RepoDirError> {
     let meta = dir.join("metadata");
-    let read = |name: &str| {
-        let p = meta.join(name);
-        std::fs::read(&p).map_err(io(&p))
+    read_with(
+        |name| match std::fs::read(meta.join(name)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&meta.join(name))(e)),
+        },
+        expiries,
+    )
+}
+
+/// Reads a repository through `read(file name)`, which returns `None` for
+/// a file that does not exist: the root chain (`1.root.json`, …), then the
+/// files the current timestamp and snapshot name.
+pub fn read_with(
+    mut read: impl FnMut(&str) -> Result<Option<Vec<u8>>, RepoDirError>,
+    expiries: Expiries,
+) -> Result<Repository, RepoDirError> {
+    let mut need = |name: &str| {
+        read(name)?.ok_or_else(|| RepoDirError::Io {
+            path: PathBuf::from(name),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "missing from the repository"),
+        })
     };
     let mut roots = Vec::new();
     for v in 1.. {
-        match std::fs::read(meta.join(format!("{v}.root.json"))) {
+        match need(&format!("{v}.root.json")) {
             Ok(b) => roots.push(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
-            Err(e) => return Err(io(&meta)(e)),
+            Err(_) if v > 1 => break,
+            Err(_) => {
+                roots.push(need("root.json")?);
+                break;
+            }
         }
-    }
-    if roots.is_empty() {
-        roots.push(read("root.json")?);
     }
     let consistent = Signed::<crate::tuf::metadata::Root>::from_bytes(
         "root",
@@ -122,7 +136,7 @@ pub fn read(dir: &Path, expiries: Expiries) -> Result<Repository, RepoDirError> 
     )?
     .signed
     .consistent_snapshot;
-    let timestamp = read("timestamp.json")?;
+    let timestamp = need("timestamp.json")?;
     let ts: Signed<Timestamp> = Signed::from_bytes("timestamp", &timestamp)?;
     let snap_version = ts
         .signed
@@ -138,14 +152,42 @@ pub fn read(dir: &Path, expiries: Expiries) -> Result<Repository, RepoDirError> 
             format!("{enc}.json")
         }
     };
-    let snapshot = read(&file("snapshot", snap_version))?;
+    let snapshot = need(&file("snapshot", snap_version))?;
     let snap: Signed<Snapshot> = Signed::from_bytes("snapshot", &snapshot)?;
     let mut targets = BTreeMap::new();
     for (name, m) in &snap.signed.meta {
         let role = name.trim_end_matches(".json");
-        targets.insert(role.to_owned(), read(&file(role, m.version))?);
+        targets.insert(role.to_owned(), need(&file(role, m.version))?);
     }
     Ok(Repository::from_bytes(
         roots, &timestamp, &snapshot, &targets, expiries,
     )?)
+}
+
+/// The files of a repository's current state, by standard file name (every
+/// root version, `timestamp.json`, and the current snapshot and targets
+/// roles, versioned when consistent snapshots are on).
+pub fn current_files(repo: &Repository) -> Result<BTreeMap<String, Vec<u8>>, TufError> {
+    let consistent = repo.root.signed.consistent_snapshot;
+    let name = |role: &str, version: u64| {
+        let enc = encode_segment(role);
+        if consistent {
+            format!("{version}.{enc}.json")
+        } else {
+            format!("{enc}.json")
+        }
+    };
+    let mut files = BTreeMap::new();
+    for (i, root) in repo.root_history.iter().enumerate() {
+        files.insert(format!("{}.root.json", i + 1), root.clone());
+    }
+    for (role, t) in &repo.targets {
+        files.insert(name(role, t.signed.version), t.to_bytes()?);
+    }
+    files.insert(
+        name("snapshot", repo.snapshot.signed.version),
+        repo.snapshot.to_bytes()?,
+    );
+    files.insert("timestamp.json".to_owned(), repo.timestamp.to_bytes()?);
+    Ok(files)
 }

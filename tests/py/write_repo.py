@@ -1,7 +1,8 @@
 """Writes a TUF repository with python-tuf's Metadata API, for vouch's client
 to read: consistent snapshots, a delegation with path patterns, a second
 root version (root key rotation), targets with sha256 and one with only
-sha512.
+sha512; ed25519 keys, an ECDSA P-256 snapshot key and an RSA-PSS timestamp
+key.
 
 usage: write_repo.py OUT_DIR
 Prints the target paths and their sha256 on stdout, one per line.
@@ -38,7 +39,10 @@ def main() -> int:
     os.makedirs(meta_dir, exist_ok=True)
     os.makedirs(targets_dir, exist_ok=True)
     signers = {name: CryptoSigner.generate_ed25519() for name in
-               ("root", "root2", "targets", "snapshot", "timestamp", "releases")}
+               ("root", "root2", "targets", "releases")}
+    # The other key types vouch's client verifies: ECDSA P-256 and RSA-PSS.
+    signers["snapshot"] = CryptoSigner.generate_ecdsa()
+    signers["timestamp"] = CryptoSigner.generate_rsa()
 
     root = Metadata(Root(expires=expiry(365)))
     for role in ("root", "targets", "snapshot", "timestamp"):

@@ -1,0 +1,322 @@
+//! Shared by the commands that work on an image repository's trust data:
+//! opening the store, reading and publishing the trust artifact, finding
+//! and unlocking the repository's keys.
+
+use std::collections::BTreeMap;
+
+use vouch_keys::passphrase::{PassphraseProvider, Purpose, Request};
+use vouch_keys::{KeyFile, KeyInfo, PrivateKey, Role, StoredKey, keyfile, sealed, unlock};
+
+use super::passphrase::Provider;
+use super::{CliError, Context, Failure};
+use crate::reference::{ImageRef, Location};
+use crate::store::StoreError;
+use crate::store::artifact::{self, TrustArtifact};
+use crate::store::oci_layout::OciLayout;
+use crate::store::tuf_repo::{RepoDirError, read_with};
+use crate::tuf::repo::{Expiries, Repository};
+
+/// Parses a reference, with the CLI's error shape.
+pub fn parse_ref(s: &str) -> Result<ImageRef, CliError> {
+    ImageRef::parse(s).map_err(|e| {
+        CliError::failed(
+            e.to_string(),
+            "references look like oci:DIR:TAG, REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:…",
+        )
+    })
+}
+
+/// Opens the store of a reference.
+pub fn open_store(r: &ImageRef, create: bool) -> Result<OciLayout, CliError> {
+    match &r.location {
+        Location::Layout(dir) => if create {
+            OciLayout::create(dir)
+        } else {
+            OciLayout::open(dir)
+        }
+        .map_err(store_error),
+        Location::Registry { .. } => Err(CliError::failed(
+            format!(
+                "{}: registry trust stores are not available in this build yet",
+                r.repository()
+            ),
+            "use an OCI image layout (oci:DIR:TAG), e.g. `skopeo copy docker://… oci:DIR:TAG`",
+        )),
+    }
+}
+
+/// A store error: could not decide (exit 2).
+pub fn store_error(e: StoreError) -> CliError {
+    CliError::failed(
+        e.to_string(),
+        "check the image store and try again; nothing was decided",
+    )
+}
+
+/// The trust artifact and the repository it holds, if initialised.
+pub fn load(layout: &OciLayout) -> Result<Option<(TrustArtifact, Repository)>, CliError> {
+    let Some(art) = artifact::read(layout).map_err(store_error)? else {
+        return Ok(None);
+    };
+    let repo = read_with(
+        |name| match art.files.get(name) {
+            None => Ok(None),
+            Some(d) => layout
+                .blob(&d.digest, 64 << 20)
+                .map(Some)
+                .map_err(|e| RepoDirError::Io {
+                    path: name.into(),
+                    source: std::io::Error::other(e.to_string()),
+                }),
+        },
+        Expiries::default(),
+    )
+    .map_err(|e| CliError {
+        failure: Failure::Refused,
+        message: format!("the trust data of {} is unreadable: {e}", layout.path().display()),
+        hint: "the trust artifact is damaged; restore it or re-initialise the repository".to_owned(),
+    })?;
+    Ok(Some((art, repo)))
+}
+
+/// The newest key of `role` scoped to `repo`.
+pub fn find_key(ctx: &Context, role: &str, repo: &str) -> Result<StoredKey, CliError> {
+    let listing = ctx.trust_dir.list()?;
+    listing
+        .keys
+        .into_iter()
+        .filter(|k| k.file.info.role.as_str() == role && k.file.info.repo.as_deref() == Some(repo))
+        .max_by_key(|k| k.file.info.created)
+        .ok_or_else(|| {
+            CliError::failed(
+                format!("no {role} key for {repo} in {}", ctx.trust_dir.path().display()),
+                format!(
+                    "`vouch init {repo}` creates the repository's keys; `vouch key import` adds existing ones"
+                ),
+            )
+        })
+}
+
+/// Unlocks a stored key with the usual passphrase sources.
+pub fn unlock_key(stored: &StoredKey, provider: &mut Provider) -> Result<PrivateKey, CliError> {
+    Ok(unlock(stored, provider)?.0)
+}
+
+/// Generates and stores a key for `role` of `repo`, named `{base}-{role}`
+/// (made unique), and returns it unlocked.
+pub fn generate_key(
+    ctx: &Context,
+    provider: &mut Provider,
+    base: &str,
+    role: &str,
+    repo: &str,
+) -> Result<PrivateKey, CliError> {
+    let role = Role::parse(role)?;
+    let existing: Vec<String> = ctx
+        .trust_dir
+        .list()?
+        .keys
+        .into_iter()
+        .map(|k| k.file.info.name)
+        .collect();
+    let mut name = format!("{base}-{role}");
+    let mut n = 2;
+    while existing.contains(&name) {
+        name = format!("{base}-{role}-{n}");
+        n += 1;
+    }
+    let what = format!("new {role} key {name} for {repo}");
+    let pass = provider.obtain(
+        &Request {
+            purpose: Purpose::Create,
+            what: &what,
+            class: role.class(),
+            key_id: None,
+        },
+        None,
+    )?;
+    let key = PrivateKey::generate_ed25519()?;
+    let file = KeyFile {
+        info: KeyInfo {
+            id: key.public().key_id(),
+            name,
+            role,
+            repo: Some(repo.to_owned()),
+            public: key.public(),
+            created: keyfile::now_utc(),
+        },
+        sealed: sealed::seal(&key, &pass.passphrase, sealed::ScryptCost::DEFAULT)?,
+    };
+    ctx.trust_dir.insert(&file)?;
+    Ok(key)
+}
+
+/// A key name base for a repository: its last path component.
+pub fn name_base(repo: &str) -> String {
+    let last = repo.rsplit('/').next().unwrap_or(repo);
+    let cleaned: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let trimmed = cleaned.trim_start_matches(['.', '-']);
+    if trimmed.is_empty() {
+        "repo".to_owned()
+    } else {
+        trimmed.chars().take(40).collect()
+    }
+}
+
+/// Signs a new snapshot and timestamp and publishes the repository if the
+/// trust tag still points at `expected`. `Ok(false)`: another writer won.
+pub fn publish(
+    layout: &OciLayout,
+    repo: &mut Repository,
+    snapshot: &PrivateKey,
+    timestamp: &PrivateKey,
+    expected: Option<&str>,
+) -> Result<bool, CliError> {
+    let now = time::OffsetDateTime::now_utc();
+    repo.bump_snapshot(now);
+    repo.snapshot.sign(snapshot).map_err(tuf_error)?;
+    repo.bump_timestamp(now).map_err(tuf_error)?;
+    repo.timestamp.sign(timestamp).map_err(tuf_error)?;
+    let files: BTreeMap<String, Vec<u8>> = crate::store::tuf_repo::current_files(repo).map_err(tuf_error)?;
+    artifact::publish(layout, &files, expected).map_err(store_error)
+}
+
+fn tuf_error(e: crate::tuf::TufError) -> CliError {
+    CliError::failed(e.to_string(), "report this as a bug")
+}
+
+/// The client metadata directory of a repository in the trust directory.
+pub fn metadata_dir(ctx: &Context, repo_id: &str) -> crate::store::metadata_dir::MetadataDir {
+    crate::store::metadata_dir::MetadataDir::new(
+        ctx.trust_dir
+            .path()
+            .join("tuf")
+            .join(crate::store::metadata_dir::encode_segment(repo_id)),
+    )
+}
+
+fn refused(message: String, hint: impl Into<String>) -> CliError {
+    CliError {
+        failure: Failure::Refused,
+        message,
+        hint: hint.into(),
+    }
+}
+
+/// Runs the TUF client against the repository's trust artifact, starting
+/// from a root signed by the pinned keys (or pinning on first use when
+/// `tofu`), and resolves `tag`. Returns the signing role and the target.
+pub fn trusted_target(
+    ctx: &Context,
+    r: &ImageRef,
+    layout: &OciLayout,
+    tag: Option<&str>,
+    tofu: bool,
+) -> Result<Option<(String, crate::tuf::metadata::TargetFile)>, CliError> {
+    use crate::tuf::metadata::{Envelope, Root};
+    let repo_id = r.repository();
+    let art = artifact::read(layout).map_err(store_error)?.ok_or_else(|| {
+        refused(
+            format!("{repo_id} has no trust data: nothing in it is signed"),
+            format!("the publisher runs `vouch init {repo_id}` and `vouch sign`"),
+        )
+    })?;
+    let meta = metadata_dir(ctx, &repo_id);
+    let local = |e: std::io::Error| {
+        CliError::failed(
+            format!("{}: {e}", meta.path().display()),
+            "check the trust directory",
+        )
+    };
+    if meta.read("root").map_err(local)?.is_none() {
+        // Creates the trust directory 0700 if this machine has none yet.
+        ctx.trust_dir.ensure()?;
+        let policy = crate::policy::Policy::load(ctx.trust_dir.path()).map_err(super::init::policy_error)?;
+        let scope = policy.lookup(&repo_id);
+        let pinned: Vec<String> = scope.map(|s| s.root_keys.clone()).unwrap_or_default();
+        let first = art.files.get("1.root.json").ok_or_else(|| {
+            refused(
+                format!("the trust data of {repo_id} has no 1.root.json"),
+                "the trust artifact is damaged",
+            )
+        })?;
+        let bytes = layout.blob(&first.digest, 512 * 1024).map_err(store_error)?;
+        let env: Envelope<Root> = Envelope::parse("root", &bytes)
+            .map_err(|e| refused(format!("{repo_id}: {e}"), "the trust artifact is damaged"))?;
+        let root = &env.signed;
+        let role = root.roles.get("root").ok_or_else(|| {
+            refused(
+                format!("{repo_id}: root has no root role"),
+                "the trust artifact is damaged",
+            )
+        })?;
+        if pinned.is_empty() {
+            if !(tofu || scope.is_some_and(|s| s.tofu)) {
+                let ids = role.keyids.join(" ");
+                return Err(refused(
+                    format!("{repo_id} is not pinned: vouch does not trust a root on first use"),
+                    format!(
+                        "check the root key with the publisher, then: vouch pin {repo_id} {ids}  (or pass --tofu)"
+                    ),
+                ));
+            }
+            eprintln!(
+                "WARNING: trusting {repo_id} on first use: pinning root key(s) {} without checking them with the publisher",
+                role.keyids.join(", ")
+            );
+            let mut policy = policy;
+            policy.pin(&repo_id, role.keyids.clone());
+            policy
+                .save(ctx.trust_dir.path())
+                .map_err(super::init::policy_error)?;
+        } else {
+            // The first root must be signed by a threshold of the pinned keys.
+            crate::tuf::crypto::verify_threshold(
+                "root",
+                1,
+                &env.canonical,
+                &env.signatures,
+                &root.keys,
+                &pinned,
+                role.threshold,
+            )
+            .map_err(|e| {
+                refused(
+                    format!("{repo_id}: its root is not signed by the pinned root keys ({e})"),
+                    "the repository's root changed or the trust data was replaced; check with the publisher",
+                )
+            })?;
+        }
+        std::fs::create_dir_all(meta.path()).map_err(local)?;
+        meta.write("root", &bytes).map_err(local)?;
+    }
+    let mut fetcher = artifact::ArtifactFetcher::new(layout, &art);
+    let mut client = crate::update::Client::open(
+        meta,
+        &mut fetcher,
+        "",
+        time::OffsetDateTime::now_utc(),
+        crate::tuf::Limits::default(),
+    )?;
+    client.refresh()?;
+    let Some(tag) = tag else { return Ok(None) };
+    let path =
+        crate::tuf::TargetPath::parse(tag).map_err(|e| CliError::failed(e.to_string(), "check the tag"))?;
+    match client.resolve(&path) {
+        Ok(found) => Ok(Some(found)),
+        Err(crate::update::UpdateError::NoSuchTarget(_)) => Err(refused(
+            format!("{repo_id}:{tag} is not signed"),
+            format!("the publisher signs it with `vouch sign {r}`", r = r),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,182 @@
+//! Which repositories must be verified, and against which root keys.
+//!
+//! `TRUST_DIR/policy.toml`:
+//!
+//! ```toml
+//! [[scope]]
+//! repository = "registry.example/team/*"   # `*` = one path component, `**` = any
+//! root_keys = ["3f5c…"]                     # pinned root key ids
+//! level = "enforce"                         # enforce | audit | off
+//! tofu = false                              # pin on first use (loud)
+//! ```
+//!
+//! The most specific matching scope wins: fewest wildcards, then the
+//! longest pattern. Without a matching scope a repository is unpinned.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use vouch_keys::store::{Mode, write_atomic};
+
+/// What to do for a repository.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Refuse anything that does not verify.
+    #[default]
+    Enforce,
+    /// Warn and allow.
+    Audit,
+    /// Do not check.
+    Off,
+}
+
+/// One scope of the policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Repository pattern.
+    pub repository: String,
+    /// Pinned root key ids.
+    #[serde(default)]
+    pub root_keys: Vec<String>,
+    /// Enforcement level.
+    #[serde(default)]
+    pub level: Level,
+    /// Allow pinning on first use.
+    #[serde(default)]
+    pub tofu: bool,
+}
+
+/// The policy file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Scopes, in any order.
+    #[serde(default)]
+    pub scope: Vec<Scope>,
+}
+
+/// Errors reading or writing the policy.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid policy TOML.
+    #[error("{path} is not a valid policy: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Whether `pattern` matches `repo`: `*` matches within one `/`-separated
+/// component, `**` across components; everything else literally.
+pub fn pattern_matches(pattern: &str, repo: &str) -> bool {
+    fn go(p: &[u8], s: &[u8]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some(b'*') if p.get(1) == Some(&b'*') => (0..=s.len()).any(|i| go(&p[2..], &s[i..])),
+            Some(b'*') => {
+                let stop = s.iter().position(|&c| c == b'/').unwrap_or(s.len());
+                (0..=stop).any(|i| go(&p[1..], &s[i..]))
+            }
+            Some(&c) => s.first() == Some(&c) && go(&p[1..], &s[1..]),
+        }
+    }
+    go(pattern.as_bytes(), repo.as_bytes())
+}
+
+impl Policy {
+    /// The policy file of a trust directory.
+    pub fn path(trust_dir: &Path) -> PathBuf {
+        trust_dir.join("policy.toml")
+    }
+
+    /// Reads the policy (an absent file is an empty policy).
+    pub fn load(trust_dir: &Path) -> Result<Policy, PolicyError> {
+        let path = Policy::path(trust_dir);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| PolicyError::Invalid {
+                path,
+                reason: e.to_string().lines().next().unwrap_or_default().to_owned(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
+            Err(source) => Err(PolicyError::Io { path, source }),
+        }
+    }
+
+    /// Writes the policy atomically.
+    pub fn save(&self, trust_dir: &Path) -> Result<(), PolicyError> {
+        let path = Policy::path(trust_dir);
+        let text = toml::to_string_pretty(self).map_err(|e| PolicyError::Invalid {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let header =
+            "# vouch policy: repository patterns -> pinned root keys and level. See `vouch --help`.\n";
+        write_atomic(&path, format!("{header}{text}").as_bytes(), 0o600, Mode::Replace)
+            .map_err(|source| PolicyError::Io { path, source })
+    }
+
+    /// The most specific scope matching `repo`.
+    pub fn lookup(&self, repo: &str) -> Option<&Scope> {
+        self.scope
+            .iter()
+            .filter(|s| pattern_matches(&s.repository, repo))
+            .min_by_key(|s| {
+                let wildcards = s.repository.matches('*').count();
+                (wildcards, std::cmp::Reverse(s.repository.len()))
+            })
+    }
+
+    /// Pins `repo` (an exact pattern) to `root_keys`, replacing an exact
+    /// scope for it if there is one.
+    pub fn pin(&mut self, repo: &str, root_keys: Vec<String>) {
+        self.scope.retain(|s| s.repository != repo);
+        self.scope.push(Scope {
+            repository: repo.to_owned(),
+            root_keys,
+            level: Level::Enforce,
+            tofu: false,
+        });
+        self.scope.sort_by(|a, b| a.repository.cmp(&b.repository));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn most_specific_scope_wins() {
+        let scope = |r: &str, level| Scope {
+            repository: r.to_owned(),
+            root_keys: vec![],
+            level,
+            tofu: false,
+        };
+        let p = Policy {
+            scope: vec![
+                scope("**", Level::Audit),
+                scope("reg.io/team/*", Level::Off),
+                scope("reg.io/team/app", Level::Enforce),
+            ],
+        };
+        assert_eq!(p.lookup("reg.io/team/app").map(|s| s.level), Some(Level::Enforce));
+        assert_eq!(p.lookup("reg.io/team/web").map(|s| s.level), Some(Level::Off));
+        assert_eq!(
+            p.lookup("reg.io/team/sub/web").map(|s| s.level),
+            Some(Level::Audit)
+        );
+        assert!(pattern_matches("*/team/app", "reg2.io:5000/team/app"));
+        assert!(!pattern_matches("reg.io/*", "reg.io/a/b"));
+    }
+}

@@ -1,0 +1,187 @@
+//! Image references: `oci:DIR[:TAG]`, `REGISTRY/REPO[:TAG]`,
+//! `REGISTRY/REPO@sha256:…`. Parsed once, at the boundary.
+
+use std::path::PathBuf;
+
+use crate::store::artifact::TRUST_TAG;
+
+/// Where an image lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// An OCI image layout directory.
+    Layout(PathBuf),
+    /// A repository in a registry.
+    Registry {
+        /// Host[:port].
+        registry: String,
+        /// Repository path.
+        repository: String,
+    },
+}
+
+/// A parsed image reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    /// The store and repository.
+    pub location: Location,
+    /// Tag, if given.
+    pub tag: Option<String>,
+    /// `sha256:…` digest, if given.
+    pub digest: Option<String>,
+}
+
+/// Why a reference was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid image reference {input:?}: {reason}")]
+pub struct RefError {
+    /// What was given.
+    pub input: String,
+    /// Why it is refused.
+    pub reason: &'static str,
+}
+
+/// Checks a tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`, and not vouch's own.
+pub fn valid_tag(tag: &str) -> bool {
+    let mut b = tag.bytes();
+    tag.len() <= 128
+        && tag != TRUST_TAG
+        && b.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))
+}
+
+fn valid_digest(d: &str) -> bool {
+    d.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+impl ImageRef {
+    /// Parses a reference.
+    pub fn parse(input: &str) -> Result<ImageRef, RefError> {
+        let err = |reason| RefError {
+            input: input.to_owned(),
+            reason,
+        };
+        let (rest, digest) = match input.split_once('@') {
+            Some((r, d)) if valid_digest(d) => (r, Some(d.to_owned())),
+            Some(_) => return Err(err("a digest must be sha256: and 64 lowercase hex digits")),
+            None => (input, None),
+        };
+        if let Some(path) = rest.strip_prefix("oci:") {
+            // The tag follows the last ':' after the last '/'.
+            let last = path.rfind('/').map(|i| i + 1).unwrap_or(0);
+            let (dir, tag) = match path[last..].rfind(':') {
+                Some(i) => (&path[..last + i], Some(&path[last + i + 1..])),
+                None => (path, None),
+            };
+            if dir.is_empty() {
+                return Err(err("oci: needs a directory"));
+            }
+            if let Some(t) = tag
+                && !valid_tag(t)
+            {
+                return Err(err(
+                    "a tag is 1-128 of A-Z a-z 0-9 _ . - (not starting with . or -)",
+                ));
+            }
+            let dir = std::path::absolute(dir).map_err(|_| err("cannot resolve the directory"))?;
+            return Ok(ImageRef {
+                location: Location::Layout(dir),
+                tag: tag.map(str::to_owned),
+                digest,
+            });
+        }
+        let (registry, path) = rest
+            .split_once('/')
+            .ok_or_else(|| err("expected REGISTRY/REPO[:TAG]"))?;
+        if registry.is_empty()
+            || !(registry.contains('.') || registry.contains(':') || registry == "localhost")
+        {
+            return Err(err(
+                "the first part must be a registry host (with a '.' or ':', or localhost)",
+            ));
+        }
+        let last = path.rfind('/').map(|i| i + 1).unwrap_or(0);
+        let (repository, tag) = match path[last..].rfind(':') {
+            Some(i) => (&path[..last + i], Some(&path[last + i + 1..])),
+            None => (path, None),
+        };
+        if repository.is_empty()
+            || !repository.split('/').all(|c| {
+                !c.is_empty()
+                    && c.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            })
+        {
+            return Err(err("a repository is lowercase path components of a-z 0-9 . _ -"));
+        }
+        if let Some(t) = tag
+            && !valid_tag(t)
+        {
+            return Err(err(
+                "a tag is 1-128 of A-Z a-z 0-9 _ . - (not starting with . or -)",
+            ));
+        }
+        Ok(ImageRef {
+            location: Location::Registry {
+                registry: registry.to_owned(),
+                repository: repository.to_owned(),
+            },
+            tag: tag.map(str::to_owned),
+            digest,
+        })
+    }
+
+    /// The repository's identity, for policy and caches: `oci:/abs/dir`
+    /// or `registry/repository`.
+    pub fn repository(&self) -> String {
+        match &self.location {
+            Location::Layout(dir) => format!("oci:{}", dir.display()),
+            Location::Registry { registry, repository } => format!("{registry}/{repository}"),
+        }
+    }
+}
+
+impl std::fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.repository())?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_forms() {
+        let r = ImageRef::parse("oci:/tmp/lay:v1").expect("layout");
+        assert_eq!(r.location, Location::Layout("/tmp/lay".into()));
+        assert_eq!(r.tag.as_deref(), Some("v1"));
+        let r = ImageRef::parse("127.0.0.1:5000/team/app:1.2").expect("registry");
+        assert_eq!(r.repository(), "127.0.0.1:5000/team/app");
+        assert_eq!(r.tag.as_deref(), Some("1.2"));
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = ImageRef::parse(&format!("localhost/app@{d}")).expect("digest");
+        assert_eq!(r.digest.as_deref(), Some(d.as_str()));
+        assert!(r.tag.is_none());
+        for bad in [
+            "app:1",
+            "oci:",
+            "x.io/App:1",
+            "x.io/app:-bad",
+            "oci:/d:_vouch-trust",
+            "x.io/app@sha256:zz",
+        ] {
+            assert!(ImageRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The trust artifact (see `docs/trust-format.md`): TUF metadata files as
+//! layers of one OCI manifest tagged `_vouch-trust`.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::oci_layout::{Descriptor, OciLayout, sha256_digest};
+use super::{FetchError, FetchErrorKind, Fetcher, StoreError};
+
+/// The tag of the trust artifact.
+pub const TRUST_TAG: &str = "_vouch-trust";
+/// `artifactType` of the trust manifest.
+pub const ARTIFACT_TYPE: &str = "application/vnd.vouch.trust.v1";
+/// Media type of each metadata layer.
+pub const METADATA_MEDIA_TYPE: &str = "application/vnd.vouch.tuf.metadata.v1+json";
+const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+const TITLE: &str = "org.opencontainers.image.title";
+/// Largest trust manifest read.
+pub const MAX_TRUST_MANIFEST: u64 = 4 << 20;
+
+/// A trust artifact as found in a store.
+#[derive(Clone, Debug)]
+pub struct TrustArtifact {
+    /// Digest of the trust manifest.
+    pub digest: String,
+    /// Metadata files by TUF file name.
+    pub files: BTreeMap<String, Descriptor>,
+}
+
+/// Reads the trust artifact of a layout, if it has one.
+pub fn read(layout: &OciLayout) -> Result<Option<TrustArtifact>, StoreError> {
+    let Some(desc) = layout.resolve(TRUST_TAG)? else {
+        return Ok(None);
+    };
+    let bytes = layout.blob(&desc.digest, MAX_TRUST_MANIFEST)?;
+    parse_manifest(&desc.digest, &bytes).map(Some)
+}
+
+fn parse_manifest(digest: &str, bytes: &[u8]) -> Result<TrustArtifact, StoreError> {
+    let bad = |reason: &str| StoreError::Malformed {
+        what: format!("trust manifest {digest}"),
+        reason: reason.to_owned(),
+    };
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(&e.to_string()))?;
+    if v["artifactType"] != ARTIFACT_TYPE {
+        return Err(bad("not a vouch trust artifact"));
+    }
+    let layers: Vec<Descriptor> =
+        serde_json::from_value(v["layers"].clone()).map_err(|e| bad(&format!("layers: {e}")))?;
+    let mut files = BTreeMap::new();
+    for l in layers {
+        let name = l
+            .annotations
+            .get(TITLE)
+            .cloned()
+            .ok_or_else(|| bad("a layer has no title"))?;
+        if name.contains('/') || name.starts_with('.') {
+            return Err(bad("a layer title is not a plain file name"));
+        }
+        files.insert(name, l);
+    }
+    Ok(TrustArtifact {
+        digest: digest.to_owned(),
+        files,
+    })
+}
+
+/// Publishes `files` as the new trust artifact if the trust tag still
+/// points at `expected` (the digest read before the change, or `None`).
+/// Returns `false` when another writer published first.
+pub fn publish(
+    layout: &OciLayout,
+    files: &BTreeMap<String, Vec<u8>>,
+    expected: Option<&str>,
+) -> Result<bool, StoreError> {
+    let empty = layout.put_blob(b"{}")?;
+    let mut layers = Vec::new();
+    for (name, bytes) in files {
+        let digest = layout.put_blob(bytes)?;
+        layers.push(json!({
+            "mediaType": METADATA_MEDIA_TYPE,
+            "digest": digest,
+            "size": bytes.len(),
+            "annotations": { TITLE: name },
+        }));
+    }
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "artifactType": ARTIFACT_TYPE,
+        "config": { "mediaType": EMPTY_MEDIA_TYPE, "digest": empty, "size": 2 },
+        "layers": layers,
+        "annotations": { "dev.vouch.trust.format": "1" },
+    });
+    let bytes = serde_json::to_vec(&manifest).map_err(|e| StoreError::Malformed {
+        what: "trust manifest".to_owned(),
+        reason: e.to_string(),
+    })?;
+    let digest = layout.put_blob(&bytes)?;
+    let desc = Descriptor {
+        media_type: MANIFEST_MEDIA_TYPE.to_owned(),
+        digest: sha256_digest(&bytes),
+        size: bytes.len() as u64,
+        annotations: Default::default(),
+        extra: serde_json::Map::from_iter([("artifactType".to_owned(), json!(ARTIFACT_TYPE))]),
+    };
+    debug_assert_eq!(desc.digest, digest);
+    layout.swap_tag(TRUST_TAG, &desc, expected)
+}
+
+/// Serves the files of a trust artifact to the TUF client by name.
+#[derive(Debug)]
+pub struct ArtifactFetcher<'a> {
+    layout: &'a OciLayout,
+    files: &'a BTreeMap<String, Descriptor>,
+}
+
+impl<'a> ArtifactFetcher<'a> {
+    /// A fetcher over `artifact`'s files in `layout`.
+    pub fn new(layout: &'a OciLayout, artifact: &'a TrustArtifact) -> Self {
+        ArtifactFetcher {
+            layout,
+            files: &artifact.files,
+        }
+    }
+}
+
+impl Fetcher for ArtifactFetcher<'_> {
+    fn fetch(&mut self, location: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        let Some(desc) = self.files.get(location) else {
+            return Ok(None);
+        };
+        if desc.size > max_bytes {
+            return Err(FetchError {
+                location: location.to_owned(),
+                kind: FetchErrorKind::TooLarge(max_bytes),
+                detail: String::new(),
+            });
+        }
+        self.layout
+            .blob(&desc.digest, max_bytes)
+            .map(Some)
+            .map_err(|e| FetchError {
+                location: location.to_owned(),
+                kind: match e {
+                    StoreError::TooLarge { limit, .. } => FetchErrorKind::TooLarge(limit),
+                    _ => FetchErrorKind::Io,
+                },
+                detail: e.to_string(),
+            })
+    }
+}

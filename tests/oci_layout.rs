@@ -1,0 +1,182 @@
+//! Sign → verify on the embedded default store, an OCI image layout
+//! directory, as a user runs it: images written the way skopeo writes
+//! them, the real `vouch` binary, no terminal.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Env, Run};
+
+/// Writes (or re-tags) an image in a layout with `scripts/make-oci-image`;
+/// returns its manifest digest.
+fn image(layout: &Path, tag: &str, message: &str) -> String {
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-oci-image"))
+        .arg(layout)
+        .arg(tag)
+        .arg(message)
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+struct Repo {
+    env: Env,
+    layout: PathBuf,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let mut env = Env::new();
+        for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP"] {
+            env.set(&format!("VOUCH_{role}_PASSPHRASE"), &format!("{role}-pass"));
+        }
+        let layout = env.home().join("layout");
+        Repo { env, layout }
+    }
+
+    fn r(&self, suffix: &str) -> String {
+        format!("oci:{}{suffix}", self.layout.display())
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        self.env.run(args)
+    }
+}
+
+#[test]
+fn sign_then_verify_then_refuse_a_moved_tag_and_an_unsigned_one() {
+    let repo = Repo::new();
+    let v1 = image(&repo.layout, "v1", "v1\n");
+    let root_id = repo.run(&["init", &repo.r("")]).ok().trim().to_owned();
+    assert_eq!(root_id.len(), 64);
+    let policy = std::fs::read_to_string(repo.env.trust().join("policy.toml")).expect("policy");
+    assert!(policy.contains(&root_id), "init pins the root: {policy}");
+
+    let signed = repo.run(&["sign", &repo.r(":v1")]);
+    assert!(signed.ok().contains(&v1), "{}", signed.stdout);
+    let verified = repo.run(&["verify", &repo.r(":v1")]);
+    assert_eq!(verified.ok().trim(), v1);
+    let resolved = repo.run(&["resolve", &repo.r(":v1")]);
+    assert_eq!(resolved.ok().trim(), format!("{}@{v1}", repo.r("")));
+
+    // A digest reference is allowed only when a signed tag maps to it.
+    assert_eq!(repo.run(&["verify", &repo.r(&format!("@{v1}"))]).ok().trim(), v1);
+
+    // Someone moves v1 to other content: refused, naming the mismatch.
+    let evil = image(&repo.layout, "v1", "not what was signed\n");
+    repo.run(&["verify", &repo.r(":v1")]).fails(1, "digest mismatch");
+    repo.run(&["verify", &repo.r(&format!("@{evil}"))])
+        .fails(1, "not a signed target");
+
+    // An unsigned tag is refused.
+    image(&repo.layout, "v2", "v2\n");
+    repo.run(&["verify", &repo.r(":v2")]).fails(1, "not signed");
+}
+
+#[test]
+fn unpinned_repositories_are_refused_unless_tofu() {
+    let repo = Repo::new();
+    let v1 = image(&repo.layout, "v1", "v1\n");
+    let root_id = repo.run(&["init", &repo.r("")]).ok().trim().to_owned();
+    repo.run(&["sign", &repo.r(":v1")]).ok();
+
+    // Another machine (trust directory) has no pin.
+    let other = Env::new();
+    let r = repo.r(":v1");
+    let refused = other.run(&["verify", &r]);
+    refused.fails(1, "not pinned");
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("vouch pin {} {root_id}", repo.r(""))),
+        "{}",
+        refused.stderr
+    );
+
+    let tofu = other.run(&["verify", &r, "--tofu"]);
+    assert_eq!(tofu.ok().trim(), v1);
+    assert!(
+        tofu.stderr.contains("WARNING: trusting") && tofu.stderr.contains("first use"),
+        "{}",
+        tofu.stderr
+    );
+    // Pinned now: no flag needed.
+    other.run(&["verify", &r]).ok();
+
+    // A third machine pins the right key explicitly.
+    let third = Env::new();
+    third.run(&["pin", &repo.r(""), &root_id]).ok();
+    assert_eq!(third.run(&["verify", &r]).ok().trim(), v1);
+
+    // A pin to another key refuses this root.
+    let fourth = Env::new();
+    fourth.run(&["pin", &repo.r(""), &"ab".repeat(32)]).ok();
+    fourth
+        .run(&["verify", &r])
+        .fails(1, "not signed by the pinned root keys");
+}
+
+#[test]
+fn rolled_back_trust_data_is_refused() {
+    let repo = Repo::new();
+    image(&repo.layout, "v1", "v1\n");
+    repo.run(&["init", &repo.r("")]).ok();
+    repo.run(&["sign", &repo.r(":v1")]).ok();
+    let old_index = std::fs::read(repo.layout.join("index.json")).expect("index");
+    image(&repo.layout, "v2", "v2\n");
+    repo.run(&["sign", &repo.r(":v2")]).ok();
+    repo.run(&["verify", &repo.r(":v2")]).ok();
+    // Serve the old trust artifact again (its blobs are still there).
+    std::fs::write(repo.layout.join("index.json"), old_index).expect("restore");
+    repo.run(&["verify", &repo.r(":v1")]).fails(1, "rollback");
+}
+
+#[test]
+fn concurrent_signers_lose_no_update() {
+    let repo = Repo::new();
+    let tags: Vec<String> = (0..8).map(|i| format!("t{i}")).collect();
+    let digests: Vec<String> = tags
+        .iter()
+        .map(|t| image(&repo.layout, t, &format!("{t}\n")))
+        .collect();
+    repo.run(&["init", &repo.r("")]).ok();
+    let children: Vec<_> = tags
+        .iter()
+        .map(|t| {
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
+            cmd.arg("--trust-dir")
+                .arg(repo.env.trust())
+                .arg("sign")
+                .arg(repo.r(&format!(":{t}")));
+            cmd.env("VOUCH_NON_INTERACTIVE", "1");
+            for (k, v) in &repo.env.vars {
+                cmd.env(k, v);
+            }
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().expect("spawn")
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    for (t, d) in tags.iter().zip(&digests) {
+        assert_eq!(
+            repo.run(&["verify", &repo.r(&format!(":{t}"))]).ok().trim(),
+            d,
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_store_is_could_not_decide() {
+    let repo = Repo::new();
+    repo.run(&["verify", "oci:/nonexistent/vouch-layout:v1"])
+        .fails(2, "no OCI image layout");
+}
