@@ -178,7 +178,7 @@ mod tests {
             "oci:",
             "x.io/App:1",
             "x.io/app:-bad",
-            "oci:/d:_vouch-trust",
+            "oci:/d:vouch-trust",
             "x.io/app@sha256:zz",
         ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad}");

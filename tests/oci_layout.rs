@@ -4,24 +4,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use common::{Env, Run};
-
-/// Writes (or re-tags) an image in a layout with `scripts/make-oci-image`;
-/// returns its manifest digest.
-fn image(layout: &Path, tag: &str, message: &str) -> String {
-    let out = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-oci-image"))
-        .arg(layout)
-        .arg(tag)
-        .arg(message)
-        .output()
-        .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use common::{Env, Run, oci_image};
 
 struct Repo {
     env: Env,
@@ -50,7 +36,7 @@ impl Repo {
 #[test]
 fn sign_then_verify_then_refuse_a_moved_tag_and_an_unsigned_one() {
     let repo = Repo::new();
-    let v1 = image(&repo.layout, "v1", "v1\n");
+    let v1 = oci_image(&repo.layout, "v1", "v1\n");
     let root_id = repo.run(&["init", &repo.r("")]).ok().trim().to_owned();
     assert_eq!(root_id.len(), 64);
     let policy = std::fs::read_to_string(repo.env.trust().join("policy.toml")).expect("policy");
@@ -67,20 +53,20 @@ fn sign_then_verify_then_refuse_a_moved_tag_and_an_unsigned_one() {
     assert_eq!(repo.run(&["verify", &repo.r(&format!("@{v1}"))]).ok().trim(), v1);
 
     // Someone moves v1 to other content: refused, naming the mismatch.
-    let evil = image(&repo.layout, "v1", "not what was signed\n");
+    let evil = oci_image(&repo.layout, "v1", "not what was signed\n");
     repo.run(&["verify", &repo.r(":v1")]).fails(1, "digest mismatch");
     repo.run(&["verify", &repo.r(&format!("@{evil}"))])
         .fails(1, "not a signed target");
 
     // An unsigned tag is refused.
-    image(&repo.layout, "v2", "v2\n");
+    oci_image(&repo.layout, "v2", "v2\n");
     repo.run(&["verify", &repo.r(":v2")]).fails(1, "not signed");
 }
 
 #[test]
 fn unpinned_repositories_are_refused_unless_tofu() {
     let repo = Repo::new();
-    let v1 = image(&repo.layout, "v1", "v1\n");
+    let v1 = oci_image(&repo.layout, "v1", "v1\n");
     let root_id = repo.run(&["init", &repo.r("")]).ok().trim().to_owned();
     repo.run(&["sign", &repo.r(":v1")]).ok();
 
@@ -123,11 +109,11 @@ fn unpinned_repositories_are_refused_unless_tofu() {
 #[test]
 fn rolled_back_trust_data_is_refused() {
     let repo = Repo::new();
-    image(&repo.layout, "v1", "v1\n");
+    oci_image(&repo.layout, "v1", "v1\n");
     repo.run(&["init", &repo.r("")]).ok();
     repo.run(&["sign", &repo.r(":v1")]).ok();
     let old_index = std::fs::read(repo.layout.join("index.json")).expect("index");
-    image(&repo.layout, "v2", "v2\n");
+    oci_image(&repo.layout, "v2", "v2\n");
     repo.run(&["sign", &repo.r(":v2")]).ok();
     repo.run(&["verify", &repo.r(":v2")]).ok();
     // Serve the old trust artifact again (its blobs are still there).
@@ -141,7 +127,7 @@ fn concurrent_signers_lose_no_update() {
     let tags: Vec<String> = (0..8).map(|i| format!("t{i}")).collect();
     let digests: Vec<String> = tags
         .iter()
-        .map(|t| image(&repo.layout, t, &format!("{t}\n")))
+        .map(|t| oci_image(&repo.layout, t, &format!("{t}\n")))
         .collect();
     repo.run(&["init", &repo.r("")]).ok();
     let children: Vec<_> = tags

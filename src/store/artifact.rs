@@ -1,5 +1,5 @@
 //! The trust artifact (see `docs/trust-format.md`): TUF metadata files as
-//! layers of one OCI manifest tagged `_vouch-trust`.
+//! layers of one OCI manifest tagged `vouch-trust`.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,7 @@ use super::oci_layout::{Descriptor, OciLayout, sha256_digest};
 use super::{FetchError, FetchErrorKind, Fetcher, StoreError};
 
 /// The tag of the trust artifact.
-pub const TRUST_TAG: &str = "_vouch-trust";
+pub const TRUST_TAG: &str = "vouch-trust";
 /// `artifactType` of the trust manifest.
 pub const ARTIFACT_TYPE: &str = "application/vnd.vouch.trust.v1";
 /// Media type of each metadata layer.

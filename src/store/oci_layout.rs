@@ -1,7 +1,7 @@
 //! An OCI image layout directory (what skopeo, buildah, podman and
 //! `buildx --output type=oci` write): `oci-layout`, `index.json`,
 //! `blobs/sha256/…`. vouch reads image manifests from it and keeps its trust
-//! artifact in it, tagged `_vouch-trust`.
+//! artifact in it, tagged `vouch-trust`.
 
 use std::fs::File;
 use std::io::Read;

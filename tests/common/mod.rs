@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod py;
+pub mod registry;
 pub mod tuf;
 
 use std::collections::BTreeMap;
@@ -185,4 +186,18 @@ pub fn only_key_file(env: &Env) -> PathBuf {
 
 pub fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).expect("metadata").permissions().mode() & 0o7777
+}
+
+/// Writes (or re-tags) an image in an OCI layout with
+/// `scripts/make-oci-image`, as skopeo would; returns its manifest digest.
+pub fn oci_image(layout: &Path, tag: &str, message: &str) -> String {
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-oci-image"))
+        .arg(layout)
+        .arg(tag)
+        .arg(message)
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
