@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod gate;
 pub mod policy;
 pub mod reference;
 pub mod store;

@@ -8,6 +8,7 @@ mod man;
 mod output;
 mod passphrase;
 mod pin;
+mod pull;
 mod repo;
 mod resolve;
 mod sign;
@@ -57,6 +58,8 @@ pub enum Command {
     Resolve(resolve::Args),
     /// Pin a repository to its root key ids
     Pin(pin::Args),
+    /// The gate: verify, then copy an image by digest into an OCI layout
+    Pull(pull::Args),
     /// Manage signing keys: generate, import, list, export, change passphrase
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -110,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Resolve(a) => resolve::run(a, &ctx),
         Command::Pin(a) => pin::run(a, &ctx),
+        Command::Pull(a) => pull::run(a, &ctx),
         Command::Key(cmd) => key::run(cmd, &ctx),
         Command::Tuf(cmd) => tuf::run(cmd),
         Command::Completions(args) => completions::run(args),

@@ -2,6 +2,8 @@
 
 use crate::cli::repo::{open_store, parse_ref, store_error, trusted_target};
 use crate::cli::{CliError, Context, Failure, output};
+use crate::reference::ImageRef;
+use crate::store::oci_layout::OciLayout;
 
 /// Check that a tag's current manifest is the one its trust data signs (or
 /// that a digest is a signed target). Exit 0 and print the trusted digest;
@@ -19,6 +21,19 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.reference)?;
     let layout = open_store(&r, false)?;
+    let (digest, how) = check(ctx, &r, &layout, args.tofu)?;
+    eprintln!("Verified {r} ({how})");
+    output::print(&format!("{digest}\n"))
+}
+
+/// Verifies a tag or digest reference against the repository's trust data
+/// and returns the trusted digest and how it was established.
+pub fn check(
+    ctx: &Context,
+    r: &ImageRef,
+    layout: &OciLayout,
+    tofu: bool,
+) -> Result<(String, String), CliError> {
     let repo_id = r.repository();
     let refused = |message: String, hint: &str| CliError {
         failure: Failure::Refused,
@@ -27,7 +42,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     };
     match (&r.tag, &r.digest) {
         (Some(tag), digest) => {
-            let (signer, target) = trusted_target(ctx, &r, &layout, Some(tag), args.tofu)?
+            let (signer, target) = trusted_target(ctx, r, layout, Some(tag), tofu)?
                 .ok_or_else(|| CliError::failed("no target was resolved", "report this as a bug"))?;
             let trusted = format!(
                 "sha256:{}",
@@ -43,19 +58,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                     "the tag was moved or tampered with after signing; do not deploy it",
                 ));
             }
-            eprintln!("Verified {repo_id}:{tag} (signed by {signer})");
-            output::print(&format!("{trusted}\n"))
+            Ok((trusted, format!("signed by {signer}")))
         }
         (None, Some(digest)) => {
-            trusted_target(ctx, &r, &layout, None, args.tofu)?;
+            trusted_target(ctx, r, layout, None, tofu)?;
             let meta = crate::cli::repo::metadata_dir(ctx, &repo_id);
             let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-            let signed_tag = signed_tags(&meta).into_iter().find(|(_, h)| h == hex);
-            match signed_tag {
-                Some((tag, _)) => {
-                    eprintln!("Verified {repo_id}@{digest} (signed as {tag})");
-                    output::print(&format!("{digest}\n"))
-                }
+            match signed_tags(&meta).into_iter().find(|(_, h)| h == hex) {
+                Some((tag, _)) => Ok((digest.clone(), format!("signed as {tag}"))),
                 None => Err(refused(
                     format!("{repo_id}@{digest} is not a signed target: no signed tag maps to it"),
                     "only digests that trust data maps a tag to are allowed",
@@ -63,8 +73,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             }
         }
         (None, None) => Err(CliError::failed(
-            "verify needs a tag or a digest",
-            "give oci:DIR:TAG",
+            "a tag or a digest is needed",
+            "give REPO:TAG or REPO@sha256:…",
         )),
     }
 }

@@ -199,6 +199,20 @@ impl OciLayout {
     /// `index.json` atomically. Returns `false` (and changes nothing) when
     /// the tag moved meanwhile.
     pub fn swap_tag(&self, tag: &str, desc: &Descriptor, expected: Option<&str>) -> Result<bool, StoreError> {
+        self.update_tag(tag, desc, Some(expected))
+    }
+
+    /// Points `tag` at `desc`, whatever it pointed at.
+    pub fn set_tag(&self, tag: &str, desc: &Descriptor) -> Result<(), StoreError> {
+        self.update_tag(tag, desc, None).map(|_| ())
+    }
+
+    fn update_tag(
+        &self,
+        tag: &str,
+        desc: &Descriptor,
+        expected: Option<Option<&str>>,
+    ) -> Result<bool, StoreError> {
         // Writers serialise on a lock of the layout directory itself, so no
         // lock file is added to the layout.
         let lock = File::open(&self.dir).map_err(|e| StoreError::io(&self.dir, e))?;
@@ -209,7 +223,9 @@ impl OciLayout {
             .manifests
             .iter()
             .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(tag));
-        if current.map(|d| d.digest.as_str()) != expected {
+        if let Some(expected) = expected
+            && current.map(|d| d.digest.as_str()) != expected
+        {
             return Ok(false);
         }
         index

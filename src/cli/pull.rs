@@ -1,0 +1,145 @@
+//! `vouch pull REF --to oci:DIR[:TAG]` — the gate.
+
+use std::collections::BTreeSet;
+
+use crate::cli::repo::{open_store, parse_ref, store_error};
+use crate::cli::{CliError, Context, output};
+use crate::policy::{Level, Policy};
+use crate::reference::Location;
+use crate::store::oci_layout::{Descriptor, OciLayout};
+
+/// Verify, then copy the image by its trusted digest into an OCI layout.
+/// With `VOUCH_CONTENT_TRUST=1` (or Docker's `DOCKER_CONTENT_TRUST=1`) a
+/// reference that does not verify is refused (exit 1) and nothing is
+/// written; `audit` warns and copies; unset or `0` copies without checking.
+/// A policy scope can lower the level for its repositories.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// oci:DIR:TAG or oci:DIR@sha256:…
+    pub reference: String,
+    /// Destination layout: oci:DIR[:TAG] (the tag defaults to the source tag)
+    #[arg(long, value_name = "oci:DIR[:TAG]")]
+    pub to: String,
+    /// Pin the repository's root on first use if it is not pinned (loud)
+    #[arg(long)]
+    pub tofu: bool,
+}
+
+/// Largest manifest or index copied.
+const MAX_MANIFEST: u64 = 4 << 20;
+/// Largest blob copied.
+const MAX_BLOB: u64 = 16 << 30;
+
+pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
+    let env_level = crate::gate::mode_from_env().ok_or_else(|| {
+        CliError::failed(
+            "VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit",
+            "unset it to fall back to DOCKER_CONTENT_TRUST",
+        )
+    })?;
+    let r = parse_ref(&args.reference)?;
+    let dest = parse_ref(&args.to)?;
+    let Location::Layout(dest_dir) = &dest.location else {
+        return Err(CliError::failed(
+            "--to must be an OCI layout (oci:DIR[:TAG])",
+            "give oci:DIR",
+        ));
+    };
+    let tag = dest.tag.clone().or(r.tag.clone()).ok_or_else(|| {
+        CliError::failed(
+            "the destination needs a tag",
+            "give --to oci:DIR:TAG when pulling by digest",
+        )
+    })?;
+    let policy = Policy::load(ctx.trust_dir.path()).map_err(crate::cli::init::policy_error)?;
+    let level = crate::gate::effective(env_level, policy.lookup(&r.repository()).map(|s| s.level));
+    let src = open_store(&r, false)?;
+    let current = || -> Result<String, CliError> {
+        match (&r.digest, &r.tag) {
+            (Some(d), _) => Ok(d.clone()),
+            (None, Some(t)) => src
+                .resolve(t)
+                .map_err(store_error)?
+                .map(|d| d.digest)
+                .ok_or_else(|| {
+                    CliError::failed(format!("{} has no tag {t}", r.repository()), "check the tag")
+                }),
+            (None, None) => Err(CliError::failed("pull needs a tag or a digest", "give REPO:TAG")),
+        }
+    };
+    let digest = match level {
+        Level::Off => current()?,
+        Level::Enforce => crate::cli::verify::check(ctx, &r, &src, args.tofu)?.0,
+        Level::Audit => match crate::cli::verify::check(ctx, &r, &src, args.tofu) {
+            Ok((d, _)) => d,
+            Err(e) => {
+                eprintln!(
+                    "warning: {} (content trust in audit mode: pulling anyway)",
+                    e.message
+                );
+                current()?
+            }
+        },
+    };
+    // Verified (or not required): only now is the destination touched.
+    let manifest = src.blob(&digest, MAX_MANIFEST).map_err(store_error)?;
+    let media_type = serde_json::from_slice::<serde_json::Value>(&manifest)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_owned());
+    let dst = OciLayout::create(dest_dir).map_err(store_error)?;
+    let mut seen = BTreeSet::new();
+    copy_manifest(&src, &dst, &manifest, &mut seen)?;
+    dst.put_blob(&manifest).map_err(store_error)?;
+    let desc = Descriptor {
+        media_type,
+        digest: digest.clone(),
+        size: manifest.len() as u64,
+        annotations: Default::default(),
+        extra: Default::default(),
+    };
+    dst.set_tag(&tag, &desc).map_err(store_error)?;
+    eprintln!("Pulled {r} ({digest}) into oci:{}:{tag}", dest_dir.display());
+    output::print(&format!("{digest}\n"))
+}
+
+/// Copies what a manifest or index references (config, layers, child
+/// manifests), each blob checked against its digest on the way.
+fn copy_manifest(
+    src: &OciLayout,
+    dst: &OciLayout,
+    manifest: &[u8],
+    seen: &mut BTreeSet<String>,
+) -> Result<(), CliError> {
+    let v: serde_json::Value = serde_json::from_slice(manifest)
+        .map_err(|e| CliError::failed(format!("the manifest is not JSON: {e}"), "the image is damaged"))?;
+    let mut descriptors: Vec<&serde_json::Value> = Vec::new();
+    if v.get("config").is_some() {
+        descriptors.push(&v["config"]);
+    }
+    for key in ["layers", "manifests"] {
+        descriptors.extend(v[key].as_array().into_iter().flatten());
+    }
+    for d in descriptors {
+        let Some(digest) = d["digest"].as_str() else {
+            continue;
+        };
+        if !seen.insert(digest.to_owned()) {
+            continue;
+        }
+        let is_manifest = v
+            .get("manifests")
+            .is_some_and(|m| m.as_array().is_some_and(|a| a.contains(d)));
+        let limit = if is_manifest {
+            MAX_MANIFEST
+        } else {
+            d["size"].as_u64().unwrap_or(MAX_BLOB).min(MAX_BLOB)
+        };
+        let bytes = src.blob(digest, limit).map_err(store_error)?;
+        if is_manifest {
+            copy_manifest(src, dst, &bytes, seen)?;
+        }
+        dst.put_blob(&bytes).map_err(store_error)?;
+    }
+    Ok(())
+}
