@@ -202,6 +202,37 @@ impl<'a> Client<'a> {
         self.dir.write(role, &bytes).map_err(local(&self.dir))
     }
 
+    /// Loads every targets role reachable from `targets` (breadth-first, at
+    /// most `max` roles), for listings such as `vouch inspect`.
+    pub fn load_all_roles(&mut self, max: usize) -> Result<(), UpdateError> {
+        let mut queue = std::collections::VecDeque::from([("targets".to_owned(), "root".to_owned())]);
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some((role, parent)) = queue.pop_front() {
+            if seen.len() >= max || !seen.insert(role.clone()) {
+                continue;
+            }
+            if self.set.targets(&role).is_none() {
+                self.load_role(&role, &parent)?;
+            }
+            let Some(d) = self
+                .set
+                .targets(&role)
+                .and_then(|t| t.signed().delegations.clone())
+            else {
+                continue;
+            };
+            for r in d.roles.iter().flatten() {
+                queue.push_back((r.name.clone(), role.clone()));
+            }
+            if let Some(bins) = &d.succinct_roles {
+                for n in 0..bins.bins().min(max as u64) {
+                    queue.push_back((bins.bin_name(n), role.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// 5.6.7: finds `path`, fetching only the delegated roles the search
     /// needs. Returns the signing role and the target's metadata.
     pub fn resolve(&mut self, path: &TargetPath) -> Result<(String, TargetFile), UpdateError> {

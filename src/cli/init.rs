@@ -60,7 +60,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     repo.root.sign(&root).map_err(sign_err)?;
     repo.publish_root().map_err(sign_err)?;
     repo.sign_targets_roles(&targets).map_err(sign_err)?;
-    if !publish(&layout, &mut repo, &snapshot, &timestamp, None)? {
+    if !publish(&layout, &mut repo, Some(&snapshot), &timestamp, None)? {
         return Err(CliError::failed(
             format!("another writer initialised {repo_id} at the same time"),
             "`vouch inspect` shows the trust data that won",

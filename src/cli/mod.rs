@@ -3,14 +3,17 @@
 mod completions;
 pub mod error;
 mod init;
+mod inspect;
 mod key;
 mod man;
 mod output;
 mod passphrase;
 mod pin;
 mod pull;
+mod refresh;
 mod repo;
 mod resolve;
+mod revoke;
 mod sign;
 mod tuf;
 mod verify;
@@ -56,10 +59,16 @@ pub enum Command {
     Verify(verify::Args),
     /// Print REPO@sha256:… for a tag, from verified trust data
     Resolve(resolve::Args),
+    /// Show signed tags, signers, role keys, thresholds and expiries
+    Inspect(inspect::Args),
     /// Pin a repository to its root key ids
     Pin(pin::Args),
     /// The gate: verify, then copy an image by digest into an OCI layout
     Pull(pull::Args),
+    /// Re-sign the timestamp (and snapshot when needed) with the online key
+    Refresh(refresh::Args),
+    /// Remove a tag's signature, or every tag's with --all
+    Revoke(revoke::Args),
     /// Manage signing keys: generate, import, list, export, change passphrase
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -112,8 +121,11 @@ pub fn main() -> ExitCode {
         Command::Sign(a) => sign::run(a, &ctx),
         Command::Verify(a) => verify::run(a, &ctx),
         Command::Resolve(a) => resolve::run(a, &ctx),
+        Command::Inspect(a) => inspect::run(a, &ctx),
         Command::Pin(a) => pin::run(a, &ctx),
         Command::Pull(a) => pull::run(a, &ctx),
+        Command::Refresh(a) => refresh::run(a, &ctx),
+        Command::Revoke(a) => revoke::run(a, &ctx),
         Command::Key(cmd) => key::run(cmd, &ctx),
         Command::Tuf(cmd) => tuf::run(cmd),
         Command::Completions(args) => completions::run(args),

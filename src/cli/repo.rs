@@ -172,18 +172,21 @@ pub fn name_base(repo: &str) -> String {
     }
 }
 
-/// Signs a new snapshot and timestamp and publishes the repository if the
-/// trust tag still points at `expected`. `Ok(false)`: another writer won.
+/// Signs a new snapshot (when its key is given) and timestamp and
+/// publishes the repository if the trust tag still points at `expected`.
+/// `Ok(false)`: another writer won.
 pub fn publish(
     layout: &OciLayout,
     repo: &mut Repository,
-    snapshot: &PrivateKey,
+    snapshot: Option<&PrivateKey>,
     timestamp: &PrivateKey,
     expected: Option<&str>,
 ) -> Result<bool, CliError> {
     let now = time::OffsetDateTime::now_utc();
-    repo.bump_snapshot(now);
-    repo.snapshot.sign(snapshot).map_err(tuf_error)?;
+    if let Some(snapshot) = snapshot {
+        repo.bump_snapshot(now);
+        repo.snapshot.sign(snapshot).map_err(tuf_error)?;
+    }
     repo.bump_timestamp(now).map_err(tuf_error)?;
     repo.timestamp.sign(timestamp).map_err(tuf_error)?;
     let files: BTreeMap<String, Vec<u8>> = crate::store::tuf_repo::current_files(repo).map_err(tuf_error)?;
@@ -212,9 +215,8 @@ fn refused(message: String, hint: impl Into<String>) -> CliError {
     }
 }
 
-/// Runs the TUF client against the repository's trust artifact, starting
-/// from a root signed by the pinned keys (or pinning on first use when
-/// `tofu`), and resolves `tag`. Returns the signing role and the target.
+/// Refreshes the repository's trust data (see [`with_trusted`]) and
+/// resolves `tag`. Returns the signing role and the target.
 pub fn trusted_target(
     ctx: &Context,
     r: &ImageRef,
@@ -222,6 +224,31 @@ pub fn trusted_target(
     tag: Option<&str>,
     tofu: bool,
 ) -> Result<Option<(String, crate::tuf::metadata::TargetFile)>, CliError> {
+    with_trusted(ctx, r, layout, tofu, |client| {
+        let Some(tag) = tag else { return Ok(None) };
+        let path = crate::tuf::TargetPath::parse(tag)
+            .map_err(|e| CliError::failed(e.to_string(), "check the tag"))?;
+        match client.resolve(&path) {
+            Ok(found) => Ok(Some(found)),
+            Err(crate::update::UpdateError::NoSuchTarget(_)) => Err(refused(
+                format!("{}:{tag} is not signed", r.repository()),
+                format!("the publisher signs it with `vouch sign {r}`"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+/// Runs the TUF client against the repository's trust artifact, starting
+/// from a root signed by the pinned keys (or pinning on first use when
+/// `tofu`), refreshes, and hands the client to `f`.
+pub fn with_trusted<T>(
+    ctx: &Context,
+    r: &ImageRef,
+    layout: &OciLayout,
+    tofu: bool,
+    f: impl FnOnce(&mut crate::update::Client<'_>) -> Result<T, CliError>,
+) -> Result<T, CliError> {
     use crate::tuf::metadata::{Envelope, Root};
     let repo_id = r.repository();
     let art = artifact::read(layout).map_err(store_error)?.ok_or_else(|| {
@@ -308,15 +335,5 @@ pub fn trusted_target(
         crate::tuf::Limits::default(),
     )?;
     client.refresh()?;
-    let Some(tag) = tag else { return Ok(None) };
-    let path =
-        crate::tuf::TargetPath::parse(tag).map_err(|e| CliError::failed(e.to_string(), "check the tag"))?;
-    match client.resolve(&path) {
-        Ok(found) => Ok(Some(found)),
-        Err(crate::update::UpdateError::NoSuchTarget(_)) => Err(refused(
-            format!("{repo_id}:{tag} is not signed"),
-            format!("the publisher signs it with `vouch sign {r}`", r = r),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    f(&mut client)
 }

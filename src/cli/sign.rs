@@ -82,7 +82,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             if publish(
                 &layout,
                 &mut repo,
-                &snapshot_key,
+                Some(&snapshot_key),
                 &timestamp_key,
                 Some(&art.digest),
             )? {
