@@ -202,6 +202,24 @@ impl<'a> Client<'a> {
         self.dir.write(role, &bytes).map_err(local(&self.dir))
     }
 
+    /// Looks `path` up in one delegated role only (Docker Content Trust's
+    /// rule: a tag resolves through `targets/releases` when it exists).
+    pub fn resolve_in(
+        &mut self,
+        role: &str,
+        parent: &str,
+        path: &TargetPath,
+    ) -> Result<TargetFile, UpdateError> {
+        if self.set.targets(parent).is_none() {
+            return Err(UpdateError::NoSuchTarget(path.to_string()));
+        }
+        self.load_role(role, parent)?;
+        self.set
+            .targets(role)
+            .and_then(|t| t.signed().targets.get(path.as_str()).cloned())
+            .ok_or_else(|| UpdateError::NoSuchTarget(path.to_string()))
+    }
+
     /// Loads every targets role reachable from `targets` (breadth-first, at
     /// most `max` roles), for listings such as `vouch inspect`.
     pub fn load_all_roles(&mut self, max: usize) -> Result<(), UpdateError> {

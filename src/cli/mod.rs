@@ -15,6 +15,7 @@ mod repo;
 mod resolve;
 mod revoke;
 mod sign;
+mod signer;
 mod tuf;
 mod verify;
 
@@ -69,6 +70,9 @@ pub enum Command {
     Refresh(refresh::Args),
     /// Remove a tag's signature, or every tag's with --all
     Revoke(revoke::Args),
+    /// Add or remove signers (delegated roles, with a threshold)
+    #[command(subcommand)]
+    Signer(signer::SignerCommand),
     /// Manage signing keys: generate, import, list, export, change passphrase
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -126,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Pull(a) => pull::run(a, &ctx),
         Command::Refresh(a) => refresh::run(a, &ctx),
         Command::Revoke(a) => revoke::run(a, &ctx),
+        Command::Signer(cmd) => signer::run(cmd, &ctx),
         Command::Key(cmd) => key::run(cmd, &ctx),
         Command::Tuf(cmd) => tuf::run(cmd),
         Command::Completions(args) => completions::run(args),

@@ -16,6 +16,9 @@ use crate::store::oci_layout::OciLayout;
 use crate::store::tuf_repo::{RepoDirError, read_with};
 use crate::tuf::repo::{Expiries, Repository};
 
+/// The delegated role signers sign tags into (Docker Content Trust's name).
+pub const RELEASES: &str = "targets/releases";
+
 /// Parses a reference, with the CLI's error shape.
 pub fn parse_ref(s: &str) -> Result<ImageRef, CliError> {
     ImageRef::parse(s).map_err(|e| {
@@ -228,7 +231,21 @@ pub fn trusted_target(
         let Some(tag) = tag else { return Ok(None) };
         let path = crate::tuf::TargetPath::parse(tag)
             .map_err(|e| CliError::failed(e.to_string(), "check the tag"))?;
-        match client.resolve(&path) {
+        // Docker Content Trust's rule: when targets/releases exists, a tag
+        // resolves through it (and needs its threshold), else through targets.
+        let releases = client
+            .trusted()
+            .targets("targets")
+            .and_then(|t| t.signed().delegations.as_ref())
+            .is_some_and(|d| d.roles.iter().flatten().any(|r| r.name == RELEASES));
+        let found = if releases {
+            client
+                .resolve_in(RELEASES, "targets", &path)
+                .map(|t| (RELEASES.to_owned(), t))
+        } else {
+            client.resolve(&path)
+        };
+        match found {
             Ok(found) => Ok(Some(found)),
             Err(crate::update::UpdateError::NoSuchTarget(_)) => Err(refused(
                 format!("{}:{tag} is not signed", r.repository()),

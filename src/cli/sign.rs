@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{find_key, load, open_store, parse_ref, publish, store_error, unlock_key};
+use crate::cli::repo::{RELEASES, find_key, load, open_store, parse_ref, publish, store_error, unlock_key};
 use crate::cli::{CliError, Context, output};
 use crate::tuf::metadata::TargetFile;
 
@@ -14,6 +14,10 @@ pub struct Args {
     /// Tags to sign: oci:DIR:TAG
     #[arg(required = true)]
     pub references: Vec<String>,
+    /// Sign only with these signer keys (key names); default: every signer
+    /// key of the repository in the trust directory
+    #[arg(long, value_name = "NAME")]
+    pub signer: Vec<String>,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -61,9 +65,41 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             };
             targets.push((tag, desc.digest, target));
         }
-        let targets_key = unlock_key(&find_key(ctx, "targets", &repo_id)?, &mut provider)?;
+        // With signers (targets/releases), tags are signed into every role
+        // the user holds a key for; otherwise into targets with its key.
+        let (_, probe) = load(&layout)?.ok_or_else(|| {
+            CliError::failed(
+                format!("{repo_id} has no trust data"),
+                format!("run `vouch init {repo_id}` first"),
+            )
+        })?;
+        let signing_keys = match probe.delegation("targets", RELEASES) {
+            Some((ids, _)) => {
+                let held: Vec<_> = ctx
+                    .trust_dir
+                    .list()?
+                    .keys
+                    .into_iter()
+                    .filter(|k| ids.contains(&k.file.info.id.to_string()))
+                    .filter(|k| args.signer.is_empty() || args.signer.contains(&k.file.info.name))
+                    .collect();
+                if held.is_empty() {
+                    return Err(CliError::failed(
+                        format!(
+                            "{repo_id} has signers ({RELEASES}) and none of their keys is in this trust directory"
+                        ),
+                        "import your signer key (`vouch key import`), or check --signer",
+                    ));
+                }
+                held.iter()
+                    .map(|k| unlock_key(k, &mut provider))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            None => vec![unlock_key(&find_key(ctx, "targets", &repo_id)?, &mut provider)?],
+        };
         let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
         let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
+        let bug = |e: crate::tuf::TufError| CliError::failed(e.to_string(), "report this as a bug");
         let mut published = false;
         for _ in 0..MAX_ATTEMPTS {
             let (art, mut repo) = load(&layout)?.ok_or_else(|| {
@@ -73,12 +109,35 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                 )
             })?;
             let now = time::OffsetDateTime::now_utc();
-            for (tag, _, target) in &targets {
-                repo.add_target("targets", tag, target.clone(), now)
-                    .map_err(|e| CliError::failed(e.to_string(), "check the tag"))?;
+            let with_signers = repo.delegation("targets", RELEASES).is_some();
+            for key in &signing_keys {
+                let id = key.public().key_id().to_string();
+                let roles: Vec<String> = if with_signers {
+                    repo.targets["targets"]
+                        .signed
+                        .delegations
+                        .iter()
+                        .flat_map(|d| d.roles.iter().flatten())
+                        .filter(|r| r.keyids.contains(&id))
+                        .map(|r| r.name.clone())
+                        .collect()
+                } else {
+                    vec!["targets".to_owned()]
+                };
+                for role in &roles {
+                    for (tag, _, target) in &targets {
+                        repo.add_target(role, tag, target.clone(), now)
+                            .map_err(|e| CliError::failed(e.to_string(), "check the tag"))?;
+                    }
+                }
+                for role in &roles {
+                    repo.targets
+                        .get_mut(role)
+                        .map(|r| r.sign(key))
+                        .transpose()
+                        .map_err(bug)?;
+                }
             }
-            repo.sign_targets_roles(&targets_key)
-                .map_err(|e| CliError::failed(e.to_string(), "report this as a bug"))?;
             if publish(
                 &layout,
                 &mut repo,

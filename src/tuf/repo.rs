@@ -279,7 +279,9 @@ impl Repository {
         Ok(())
     }
 
-    /// Adds or replaces a target in `role`.
+    /// Adds or replaces a target in `role`. Adding a target exactly as it
+    /// is already listed changes nothing (so its signatures stay: k-of-n
+    /// signers can each "add" the same tag).
     pub fn add_target(
         &mut self,
         role: &str,
@@ -288,11 +290,31 @@ impl Repository {
         now: OffsetDateTime,
     ) -> Result<(), TufError> {
         super::path::TargetPath::parse(path)?;
-        self.role_mut(role)?
-            .signed
-            .targets
-            .insert(path.to_owned(), target);
+        let r = self.role_mut(role)?;
+        if r.signed.targets.get(path) == Some(&target) {
+            return Ok(());
+        }
+        r.signed.targets.insert(path.to_owned(), target);
         self.touch(role, now)
+    }
+
+    /// The key ids and threshold of a role delegated by `parent`.
+    pub fn delegation(&self, parent: &str, name: &str) -> Option<(Vec<String>, u64)> {
+        let d = self.targets.get(parent)?.signed.delegations.as_ref()?;
+        d.roles
+            .iter()
+            .flatten()
+            .find(|r| r.name == name)
+            .map(|r| (r.keyids.clone(), r.threshold))
+    }
+
+    /// The public keys `parent` lists for its delegations, by key id.
+    pub fn delegation_keys(&self, parent: &str) -> BTreeMap<String, Key> {
+        self.targets
+            .get(parent)
+            .and_then(|t| t.signed.delegations.as_ref())
+            .map(|d| d.keys.clone())
+            .unwrap_or_default()
     }
 
     /// Removes a target from `role`; returns whether it was there.
@@ -394,6 +416,67 @@ impl Repository {
         }
         prune_keys(delegations);
         self.touch(parent, now)
+    }
+
+    /// Authorises one more key for a delegated role (and sets its
+    /// threshold, when given).
+    pub fn add_delegation_key(
+        &mut self,
+        parent: &str,
+        name: &str,
+        key: &PublicKey,
+        threshold: Option<u64>,
+        now: OffsetDateTime,
+    ) -> Result<(), TufError> {
+        let delegations = self
+            .role_mut(parent)?
+            .signed
+            .delegations
+            .as_mut()
+            .ok_or_else(|| not_found(name))?;
+        let role = delegations
+            .roles
+            .iter_mut()
+            .flatten()
+            .find(|r| r.name == name)
+            .ok_or_else(|| not_found(name))?;
+        let id = key.key_id().to_string();
+        if !role.keyids.contains(&id) {
+            role.keyids.push(id.clone());
+            role.keyids.sort();
+        }
+        if let Some(t) = threshold {
+            role.threshold = t;
+        }
+        delegations.keys.insert(id, tuf_key(key));
+        self.touch(parent, now)
+    }
+
+    /// Withdraws keys from a delegated role; returns how many keys remain.
+    pub fn remove_delegation_keys(
+        &mut self,
+        parent: &str,
+        name: &str,
+        keyids: &[String],
+        now: OffsetDateTime,
+    ) -> Result<usize, TufError> {
+        let delegations = self
+            .role_mut(parent)?
+            .signed
+            .delegations
+            .as_mut()
+            .ok_or_else(|| not_found(name))?;
+        let role = delegations
+            .roles
+            .iter_mut()
+            .flatten()
+            .find(|r| r.name == name)
+            .ok_or_else(|| not_found(name))?;
+        role.keyids.retain(|k| !keyids.contains(k));
+        let left = role.keyids.len();
+        prune_keys(delegations);
+        self.touch(parent, now)?;
+        Ok(left)
     }
 
     /// Removes a delegated role from `parent` (its metadata stays listed in
