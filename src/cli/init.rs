@@ -27,8 +27,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         ));
     }
     let repo_id = r.repository();
-    let layout = open_store(&r, true)?;
-    if crate::store::artifact::read(&layout)
+    let store = open_store(ctx, &r, true)?;
+    let layout = store.as_ref();
+    if crate::store::artifact::read(layout)
         .map_err(crate::cli::repo::store_error)?
         .is_some()
     {
@@ -60,7 +61,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     repo.root.sign(&root).map_err(sign_err)?;
     repo.publish_root().map_err(sign_err)?;
     repo.sign_targets_roles(&targets).map_err(sign_err)?;
-    if !publish(&layout, &mut repo, Some(&snapshot), &timestamp, None)? {
+    if !publish(layout, &mut repo, Some(&snapshot), &timestamp, None)? {
         return Err(CliError::failed(
             format!("another writer initialised {repo_id} at the same time"),
             "`vouch inspect` shows the trust data that won",

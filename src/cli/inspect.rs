@@ -68,8 +68,9 @@ fn warn_window(role: &str) -> Duration {
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.reference)?;
-    let layout = open_store(&r, false)?;
-    let report = with_trusted(ctx, &r, &layout, args.tofu, |client| {
+    let store = open_store(ctx, &r, false)?;
+    let layout = store.as_ref();
+    let report = with_trusted(ctx, &r, layout, args.tofu, |client| {
         client.load_all_roles(4096)?;
         let t = client.trusted();
         let now = OffsetDateTime::now_utc();

@@ -6,6 +6,7 @@ use crate::cli::repo::{open_store, parse_ref, store_error};
 use crate::cli::{CliError, Context, output};
 use crate::policy::{Level, Policy};
 use crate::reference::Location;
+use crate::store::Store;
 use crate::store::oci_layout::{Descriptor, OciLayout};
 
 /// Verify, then copy the image by its trusted digest into an OCI layout.
@@ -53,7 +54,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     })?;
     let policy = Policy::load(ctx.trust_dir.path()).map_err(crate::cli::init::policy_error)?;
     let level = crate::gate::effective(env_level, policy.lookup(&r.repository()).map(|s| s.level));
-    let src = open_store(&r, false)?;
+    let src_store = open_store(ctx, &r, false)?;
+    let src = src_store.as_ref();
     let current = || -> Result<String, CliError> {
         match (&r.digest, &r.tag) {
             (Some(d), _) => Ok(d.clone()),
@@ -69,8 +71,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     };
     let digest = match level {
         Level::Off => current()?,
-        Level::Enforce => crate::cli::verify::check(ctx, &r, &src, args.tofu)?.0,
-        Level::Audit => match crate::cli::verify::check(ctx, &r, &src, args.tofu) {
+        Level::Enforce => crate::cli::verify::check(ctx, &r, src, args.tofu)?.0,
+        Level::Audit => match crate::cli::verify::check(ctx, &r, src, args.tofu) {
             Ok((d, _)) => d,
             Err(e) => {
                 eprintln!(
@@ -82,14 +84,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         },
     };
     // Verified (or not required): only now is the destination touched.
-    let manifest = src.blob(&digest, MAX_MANIFEST).map_err(store_error)?;
+    let manifest = src.manifest(&digest, MAX_MANIFEST).map_err(store_error)?;
     let media_type = serde_json::from_slice::<serde_json::Value>(&manifest)
         .ok()
         .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_owned());
     let dst = OciLayout::create(dest_dir).map_err(store_error)?;
     let mut seen = BTreeSet::new();
-    copy_manifest(&src, &dst, &manifest, &mut seen)?;
+    copy_manifest(src, &dst, &manifest, &mut seen)?;
     dst.put_blob(&manifest).map_err(store_error)?;
     let desc = Descriptor {
         media_type,
@@ -106,7 +108,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 /// Copies what a manifest or index references (config, layers, child
 /// manifests), each blob checked against its digest on the way.
 fn copy_manifest(
-    src: &OciLayout,
+    src: &dyn Store,
     dst: &OciLayout,
     manifest: &[u8],
     seen: &mut BTreeSet<String>,
@@ -135,7 +137,12 @@ fn copy_manifest(
         } else {
             d["size"].as_u64().unwrap_or(MAX_BLOB).min(MAX_BLOB)
         };
-        let bytes = src.blob(digest, limit).map_err(store_error)?;
+        let bytes = if is_manifest {
+            src.manifest(digest, limit)
+        } else {
+            src.blob(digest, limit)
+        }
+        .map_err(store_error)?;
         if is_manifest {
             copy_manifest(src, dst, &bytes, seen)?;
         }

@@ -21,12 +21,13 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.repository)?;
     let repo_id = r.repository();
-    let layout = open_store(&r, false)?;
+    let store = open_store(ctx, &r, false)?;
+    let layout = store.as_ref();
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
     let mut snapshot_key = None;
     for _ in 0..20 {
-        let (art, mut repo) = load(&layout)?.ok_or_else(|| {
+        let (art, mut repo) = load(layout)?.ok_or_else(|| {
             CliError::failed(
                 format!("{repo_id} has no trust data"),
                 format!("run `vouch init {repo_id}` first"),
@@ -38,7 +39,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             snapshot_key = Some(unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?);
         }
         if publish(
-            &layout,
+            layout,
             &mut repo,
             snapshot_key.as_ref(),
             &timestamp_key,

@@ -10,10 +10,11 @@ use vouch_keys::{KeyFile, KeyInfo, PrivateKey, Role, StoredKey, keyfile, sealed,
 use super::passphrase::Provider;
 use super::{CliError, Context, Failure};
 use crate::reference::{ImageRef, Location};
-use crate::store::StoreError;
 use crate::store::artifact::{self, TrustArtifact};
 use crate::store::oci_layout::OciLayout;
+use crate::store::registry::Registry;
 use crate::store::tuf_repo::{RepoDirError, read_with};
+use crate::store::{Store, StoreError};
 use crate::tuf::repo::{Expiries, Repository};
 
 /// The delegated role signers sign tags into (Docker Content Trust's name).
@@ -29,22 +30,33 @@ pub fn parse_ref(s: &str) -> Result<ImageRef, CliError> {
     })
 }
 
-/// Opens the store of a reference.
-pub fn open_store(r: &ImageRef, create: bool) -> Result<OciLayout, CliError> {
+/// Opens the store of a reference (creating an empty layout when `create`).
+pub fn open_store(ctx: &Context, r: &ImageRef, create: bool) -> Result<Box<dyn Store>, CliError> {
     match &r.location {
-        Location::Layout(dir) => if create {
-            OciLayout::create(dir)
-        } else {
-            OciLayout::open(dir)
+        Location::Layout(dir) => {
+            let layout = if create {
+                OciLayout::create(dir)
+            } else {
+                OciLayout::open(dir)
+            }
+            .map_err(store_error)?;
+            Ok(Box::new(layout))
         }
-        .map_err(store_error),
-        Location::Registry { .. } => Err(CliError::failed(
-            format!(
-                "{}: registry trust stores are not available in this build yet",
-                r.repository()
-            ),
-            "use an OCI image layout (oci:DIR:TAG), e.g. `skopeo copy docker://… oci:DIR:TAG`",
-        )),
+        Location::Registry { registry, repository } => {
+            let auth = crate::auth::for_registry(registry).map_err(|e| {
+                CliError::failed(
+                    e.to_string(),
+                    "check ~/.docker/config.json (or $DOCKER_CONFIG) and its credential helper",
+                )
+            })?;
+            let lock = ctx.trust_dir.path().join("locks").join(format!(
+                "{}.lock",
+                crate::store::metadata_dir::encode_segment(&r.repository())
+            ));
+            Ok(Box::new(
+                Registry::new(registry, repository, auth, lock).map_err(store_error)?,
+            ))
+        }
     }
 }
 
@@ -57,7 +69,7 @@ pub fn store_error(e: StoreError) -> CliError {
 }
 
 /// The trust artifact and the repository it holds, if initialised.
-pub fn load(layout: &OciLayout) -> Result<Option<(TrustArtifact, Repository)>, CliError> {
+pub fn load(layout: &dyn Store) -> Result<Option<(TrustArtifact, Repository)>, CliError> {
     let Some(art) = artifact::read(layout).map_err(store_error)? else {
         return Ok(None);
     };
@@ -76,7 +88,7 @@ pub fn load(layout: &OciLayout) -> Result<Option<(TrustArtifact, Repository)>, C
     )
     .map_err(|e| CliError {
         failure: Failure::Refused,
-        message: format!("the trust data of {} is unreadable: {e}", layout.path().display()),
+        message: format!("the trust data of {} is unreadable: {e}", layout.describe()),
         hint: "the trust artifact is damaged; restore it or re-initialise the repository".to_owned(),
     })?;
     Ok(Some((art, repo)))
@@ -179,7 +191,7 @@ pub fn name_base(repo: &str) -> String {
 /// publishes the repository if the trust tag still points at `expected`.
 /// `Ok(false)`: another writer won.
 pub fn publish(
-    layout: &OciLayout,
+    layout: &dyn Store,
     repo: &mut Repository,
     snapshot: Option<&PrivateKey>,
     timestamp: &PrivateKey,
@@ -223,7 +235,7 @@ fn refused(message: String, hint: impl Into<String>) -> CliError {
 pub fn trusted_target(
     ctx: &Context,
     r: &ImageRef,
-    layout: &OciLayout,
+    layout: &dyn Store,
     tag: Option<&str>,
     tofu: bool,
 ) -> Result<Option<(String, crate::tuf::metadata::TargetFile)>, CliError> {
@@ -262,7 +274,7 @@ pub fn trusted_target(
 pub fn with_trusted<T>(
     ctx: &Context,
     r: &ImageRef,
-    layout: &OciLayout,
+    layout: &dyn Store,
     tofu: bool,
     f: impl FnOnce(&mut crate::update::Client<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {

@@ -19,8 +19,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let Some(tag) = r.tag.clone() else {
         return Err(CliError::failed("resolve needs a tag", "give REPO:TAG"));
     };
-    let layout = open_store(&r, false)?;
-    let (_, target) = trusted_target(ctx, &r, &layout, Some(&tag), args.tofu)?
+    let store = open_store(ctx, &r, false)?;
+    let layout = store.as_ref();
+    let (_, target) = trusted_target(ctx, &r, layout, Some(&tag), args.tofu)?
         .ok_or_else(|| CliError::failed("no target was resolved", "report this as a bug"))?;
     let hex = target.hashes.get("sha256").cloned().unwrap_or_default();
     output::print(&format!("{}@sha256:{hex}\n", r.repository()))

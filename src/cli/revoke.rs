@@ -26,13 +26,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         ));
     }
     let repo_id = r.repository();
-    let layout = open_store(&r, false)?;
+    let store = open_store(ctx, &r, false)?;
+    let layout = store.as_ref();
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let targets_key = unlock_key(&find_key(ctx, "targets", &repo_id)?, &mut provider)?;
     let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
     let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
     for _ in 0..20 {
-        let (art, mut repo) = load(&layout)?.ok_or_else(|| {
+        let (art, mut repo) = load(layout)?.ok_or_else(|| {
             CliError::failed(
                 format!("{repo_id} has no trust data"),
                 format!("run `vouch init {repo_id}` first"),
@@ -61,7 +62,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         repo.sign_targets_roles(&targets_key)
             .map_err(|e| CliError::failed(e.to_string(), "report this as a bug"))?;
         if publish(
-            &layout,
+            layout,
             &mut repo,
             Some(&snapshot_key),
             &timestamp_key,

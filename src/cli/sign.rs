@@ -41,7 +41,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let mut out = String::new();
     for (repo_id, refs) in by_repo {
-        let layout = open_store(&refs[0], false)?;
+        let store = open_store(ctx, &refs[0], false)?;
+        let layout = store.as_ref();
         // Resolve every tag first: a missing tag signs nothing.
         let mut targets = Vec::new();
         for r in &refs {
@@ -67,7 +68,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         }
         // With signers (targets/releases), tags are signed into every role
         // the user holds a key for; otherwise into targets with its key.
-        let (_, probe) = load(&layout)?.ok_or_else(|| {
+        let (_, probe) = load(layout)?.ok_or_else(|| {
             CliError::failed(
                 format!("{repo_id} has no trust data"),
                 format!("run `vouch init {repo_id}` first"),
@@ -102,7 +103,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         let bug = |e: crate::tuf::TufError| CliError::failed(e.to_string(), "report this as a bug");
         let mut published = false;
         for _ in 0..MAX_ATTEMPTS {
-            let (art, mut repo) = load(&layout)?.ok_or_else(|| {
+            let (art, mut repo) = load(layout)?.ok_or_else(|| {
                 CliError::failed(
                     format!("{repo_id} has no trust data"),
                     format!("run `vouch init {repo_id}` first"),
@@ -139,7 +140,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                 }
             }
             if publish(
-                &layout,
+                layout,
                 &mut repo,
                 Some(&snapshot_key),
                 &timestamp_key,

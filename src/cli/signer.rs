@@ -81,14 +81,15 @@ fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
     let public = read_public(&args.key)?;
     let r = parse_ref(&args.repository)?;
     let repo_id = r.repository();
-    let layout = open_store(&r, false)?;
+    let store = open_store(ctx, &r, false)?;
+    let layout = store.as_ref();
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let targets_key = unlock_key(&find_key(ctx, "targets", &repo_id)?, &mut provider)?;
     let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
     let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
     let role = format!("targets/{}", args.name);
     for _ in 0..20 {
-        let (art, mut repo) = load(&layout)?.ok_or_else(|| {
+        let (art, mut repo) = load(layout)?.ok_or_else(|| {
             CliError::failed(
                 format!("{repo_id} has no trust data"),
                 format!("run `vouch init {repo_id}` first"),
@@ -132,7 +133,7 @@ fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
         .map_err(err)?;
         repo.sign_targets_roles(&targets_key).map_err(err)?;
         if publish(
-            &layout,
+            layout,
             &mut repo,
             Some(&snapshot_key),
             &timestamp_key,
@@ -163,14 +164,15 @@ fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
 fn remove(args: RemoveArgs, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.repository)?;
     let repo_id = r.repository();
-    let layout = open_store(&r, false)?;
+    let store = open_store(ctx, &r, false)?;
+    let layout = store.as_ref();
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let targets_key = unlock_key(&find_key(ctx, "targets", &repo_id)?, &mut provider)?;
     let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
     let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
     let role = format!("targets/{}", args.name);
     for _ in 0..20 {
-        let (art, mut repo) = load(&layout)?.ok_or_else(|| {
+        let (art, mut repo) = load(layout)?.ok_or_else(|| {
             CliError::failed(
                 format!("{repo_id} has no trust data"),
                 format!("run `vouch init {repo_id}` first"),
@@ -192,7 +194,7 @@ fn remove(args: RemoveArgs, ctx: &Context) -> Result<(), CliError> {
         repo.remove_delegation("targets", &role, now).map_err(err)?;
         repo.sign_targets_roles(&targets_key).map_err(err)?;
         if publish(
-            &layout,
+            layout,
             &mut repo,
             Some(&snapshot_key),
             &timestamp_key,

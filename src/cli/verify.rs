@@ -3,7 +3,7 @@
 use crate::cli::repo::{open_store, parse_ref, store_error, trusted_target};
 use crate::cli::{CliError, Context, Failure, output};
 use crate::reference::ImageRef;
-use crate::store::oci_layout::OciLayout;
+use crate::store::Store;
 
 /// Check that a tag's current manifest is the one its trust data signs (or
 /// that a digest is a signed target). Exit 0 and print the trusted digest;
@@ -20,8 +20,9 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.reference)?;
-    let layout = open_store(&r, false)?;
-    let (digest, how) = check(ctx, &r, &layout, args.tofu)?;
+    let store = open_store(ctx, &r, false)?;
+    let layout = store.as_ref();
+    let (digest, how) = check(ctx, &r, layout, args.tofu)?;
     eprintln!("Verified {r} ({how})");
     output::print(&format!("{digest}\n"))
 }
@@ -31,7 +32,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 pub fn check(
     ctx: &Context,
     r: &ImageRef,
-    layout: &OciLayout,
+    layout: &dyn Store,
     tofu: bool,
 ) -> Result<(String, String), CliError> {
     let repo_id = r.repository();

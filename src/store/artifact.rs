@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::oci_layout::{Descriptor, OciLayout, sha256_digest};
-use super::{FetchError, FetchErrorKind, Fetcher, StoreError};
+use super::oci_layout::Descriptor;
+use super::{FetchError, FetchErrorKind, Fetcher, Store, StoreError};
 
 /// The tag of the trust artifact.
 pub const TRUST_TAG: &str = "vouch-trust";
@@ -29,12 +29,12 @@ pub struct TrustArtifact {
     pub files: BTreeMap<String, Descriptor>,
 }
 
-/// Reads the trust artifact of a layout, if it has one.
-pub fn read(layout: &OciLayout) -> Result<Option<TrustArtifact>, StoreError> {
-    let Some(desc) = layout.resolve(TRUST_TAG)? else {
+/// Reads the trust artifact of a store, if it has one.
+pub fn read(store: &dyn Store) -> Result<Option<TrustArtifact>, StoreError> {
+    let Some(desc) = store.resolve(TRUST_TAG)? else {
         return Ok(None);
     };
-    let bytes = layout.blob(&desc.digest, MAX_TRUST_MANIFEST)?;
+    let bytes = store.manifest(&desc.digest, MAX_TRUST_MANIFEST)?;
     parse_manifest(&desc.digest, &bytes).map(Some)
 }
 
@@ -71,14 +71,14 @@ fn parse_manifest(digest: &str, bytes: &[u8]) -> Result<TrustArtifact, StoreErro
 /// points at `expected` (the digest read before the change, or `None`).
 /// Returns `false` when another writer published first.
 pub fn publish(
-    layout: &OciLayout,
+    store: &dyn Store,
     files: &BTreeMap<String, Vec<u8>>,
     expected: Option<&str>,
 ) -> Result<bool, StoreError> {
-    let empty = layout.put_blob(b"{}")?;
+    let empty = store.put_blob(b"{}")?;
     let mut layers = Vec::new();
     for (name, bytes) in files {
-        let digest = layout.put_blob(bytes)?;
+        let digest = store.put_blob(bytes)?;
         layers.push(json!({
             "mediaType": METADATA_MEDIA_TYPE,
             "digest": digest,
@@ -98,30 +98,21 @@ pub fn publish(
         what: "trust manifest".to_owned(),
         reason: e.to_string(),
     })?;
-    let digest = layout.put_blob(&bytes)?;
-    let desc = Descriptor {
-        media_type: MANIFEST_MEDIA_TYPE.to_owned(),
-        digest: sha256_digest(&bytes),
-        size: bytes.len() as u64,
-        annotations: Default::default(),
-        extra: serde_json::Map::from_iter([("artifactType".to_owned(), json!(ARTIFACT_TYPE))]),
-    };
-    debug_assert_eq!(desc.digest, digest);
-    layout.swap_tag(TRUST_TAG, &desc, expected)
+    store.put_manifest(TRUST_TAG, &bytes, MANIFEST_MEDIA_TYPE, Some(expected))
 }
 
 /// Serves the files of a trust artifact to the TUF client by name.
 #[derive(Debug)]
 pub struct ArtifactFetcher<'a> {
-    layout: &'a OciLayout,
+    store: &'a dyn Store,
     files: &'a BTreeMap<String, Descriptor>,
 }
 
 impl<'a> ArtifactFetcher<'a> {
-    /// A fetcher over `artifact`'s files in `layout`.
-    pub fn new(layout: &'a OciLayout, artifact: &'a TrustArtifact) -> Self {
+    /// A fetcher over `artifact`'s files in `store`.
+    pub fn new(store: &'a dyn Store, artifact: &'a TrustArtifact) -> Self {
         ArtifactFetcher {
-            layout,
+            store,
             files: &artifact.files,
         }
     }
@@ -139,7 +130,7 @@ impl Fetcher for ArtifactFetcher<'_> {
                 detail: String::new(),
             });
         }
-        self.layout
+        self.store
             .blob(&desc.digest, max_bytes)
             .map(Some)
             .map_err(|e| FetchError {

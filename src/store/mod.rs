@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod fetch;
 pub mod metadata_dir;
 pub mod oci_layout;
+pub mod registry;
 pub mod tuf_repo;
 
 pub use fetch::{DirFetcher, FetchError, FetchErrorKind, Fetcher, HttpFetcher};
@@ -37,6 +38,14 @@ pub enum StoreError {
         /// The limit.
         limit: u64,
     },
+    /// The registry could not be reached or answered with an error.
+    #[error("{what}: {detail}")]
+    Registry {
+        /// What was being done.
+        what: String,
+        /// What went wrong (unreachable, HTTP status, authentication).
+        detail: String,
+    },
     /// File-system trouble.
     #[error("{path}: {source}")]
     Io {
@@ -55,4 +64,28 @@ impl StoreError {
             source,
         }
     }
+}
+
+/// Where images and trust artifacts live: an OCI layout or a registry.
+pub trait Store: std::fmt::Debug {
+    /// For messages: `oci:/dir` or `registry/repo`.
+    fn describe(&self) -> String;
+    /// The manifest a tag points at, if the tag exists.
+    fn resolve(&self, tag: &str) -> Result<Option<oci_layout::Descriptor>, StoreError>;
+    /// A manifest by digest (checked), at most `max` bytes.
+    fn manifest(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError>;
+    /// A blob by digest (checked), at most `max` bytes.
+    fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError>;
+    /// Stores a blob; returns its digest.
+    fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError>;
+    /// Stores a manifest and points `tag` at it — only if the tag points at
+    /// `expected` (`Some(None)`: untagged) when `expected` is given.
+    /// Returns `false`, changing nothing, when the tag moved.
+    fn put_manifest(
+        &self,
+        tag: &str,
+        bytes: &[u8],
+        media_type: &str,
+        expected: Option<Option<&str>>,
+    ) -> Result<bool, StoreError>;
 }

@@ -244,3 +244,43 @@ impl OciLayout {
         Ok(true)
     }
 }
+
+impl super::Store for OciLayout {
+    fn describe(&self) -> String {
+        format!("oci:{}", self.dir.display())
+    }
+
+    fn resolve(&self, tag: &str) -> Result<Option<Descriptor>, StoreError> {
+        OciLayout::resolve(self, tag)
+    }
+
+    fn manifest(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
+        OciLayout::blob(self, digest, max)
+    }
+
+    fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
+        OciLayout::blob(self, digest, max)
+    }
+
+    fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
+        OciLayout::put_blob(self, bytes)
+    }
+
+    fn put_manifest(
+        &self,
+        tag: &str,
+        bytes: &[u8],
+        media_type: &str,
+        expected: Option<Option<&str>>,
+    ) -> Result<bool, StoreError> {
+        let digest = OciLayout::put_blob(self, bytes)?;
+        let desc = Descriptor {
+            media_type: media_type.to_owned(),
+            digest,
+            size: bytes.len() as u64,
+            annotations: Default::default(),
+            extra: Default::default(),
+        };
+        self.update_tag(tag, &desc, expected)
+    }
+}

@@ -1,0 +1,165 @@
+//! Registry credentials from Docker's configuration, as `docker login`
+//! leaves them: `$DOCKER_CONFIG/config.json` (default `~/.docker`), with
+//! `credHelpers` (per registry), `auths` (basic credentials) and
+//! `credsStore` (the default helper), in that order. Helpers are run as
+//! `docker-credential-NAME get`. No configuration: anonymous.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use oci_client::secrets::RegistryAuth;
+use serde::Deserialize;
+
+/// Why credentials could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The configuration is unreadable.
+    #[error("{path}: {reason}")]
+    Config {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A credential helper failed.
+    #[error("credential helper docker-credential-{helper} failed: {reason}")]
+    Helper {
+        /// The helper's name.
+        helper: String,
+        /// Why (its stderr, without secrets).
+        reason: String,
+    },
+}
+
+#[derive(Deserialize, Default)]
+struct Config {
+    #[serde(default)]
+    auths: std::collections::BTreeMap<String, AuthEntry>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HelperOutput {
+    #[serde(rename = "Username")]
+    username: String,
+    #[serde(rename = "Secret")]
+    secret: String,
+}
+
+fn keys_for(registry: &str) -> [String; 3] {
+    [
+        registry.to_owned(),
+        format!("https://{registry}"),
+        format!("http://{registry}"),
+    ]
+}
+
+/// Credentials for `registry` (host[:port]).
+pub fn for_registry(registry: &str) -> Result<RegistryAuth, AuthError> {
+    let dir = std::env::var_os("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".docker")));
+    let Some(dir) = dir else {
+        return Ok(RegistryAuth::Anonymous);
+    };
+    let path = dir.join("config.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RegistryAuth::Anonymous),
+        Err(e) => {
+            return Err(AuthError::Config {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            });
+        }
+    };
+    let config: Config = serde_json::from_str(&text).map_err(|e| AuthError::Config {
+        path: path.display().to_string(),
+        reason: format!("not valid JSON ({e})"),
+    })?;
+    let keys = keys_for(registry);
+    if let Some(helper) = keys.iter().find_map(|k| config.cred_helpers.get(k)) {
+        return run_helper(helper, registry);
+    }
+    if let Some(entry) = keys.iter().find_map(|k| config.auths.get(k)) {
+        if let Some(encoded) = &entry.auth {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| AuthError::Config {
+                    path: path.display().to_string(),
+                    reason: format!("the auth entry for {registry} is not base64"),
+                })?;
+            let text = String::from_utf8(decoded).map_err(|_| AuthError::Config {
+                path: path.display().to_string(),
+                reason: format!("the auth entry for {registry} is not UTF-8"),
+            })?;
+            if let Some((user, pass)) = text.split_once(':') {
+                return Ok(RegistryAuth::Basic(user.to_owned(), pass.to_owned()));
+            }
+        }
+        if let (Some(u), Some(p)) = (&entry.username, &entry.password) {
+            return Ok(RegistryAuth::Basic(u.clone(), p.clone()));
+        }
+    }
+    if let Some(store) = &config.creds_store {
+        return match run_helper(store, registry) {
+            // The default store may simply have nothing for this registry.
+            Err(AuthError::Helper { reason, .. }) if reason.contains("not found") => {
+                Ok(RegistryAuth::Anonymous)
+            }
+            other => other,
+        };
+    }
+    Ok(RegistryAuth::Anonymous)
+}
+
+fn run_helper(helper: &str, registry: &str) -> Result<RegistryAuth, AuthError> {
+    let fail = |reason: String| AuthError::Helper {
+        helper: helper.to_owned(),
+        reason,
+    };
+    if !helper
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err(fail("invalid helper name".to_owned()));
+    }
+    let mut child = Command::new(format!("docker-credential-{helper}"))
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| fail(e.to_string()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(registry.as_bytes())
+            .map_err(|e| fail(e.to_string()))?;
+    }
+    let out = child.wait_with_output().map_err(|e| fail(e.to_string()))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        return Err(fail(if msg.is_empty() {
+            format!("exit {}", out.status)
+        } else {
+            msg
+        }));
+    }
+    let parsed: HelperOutput = serde_json::from_slice(&out.stdout)
+        .map_err(|_| fail("its output is not the expected JSON".to_owned()))?;
+    Ok(RegistryAuth::Basic(parsed.username, parsed.secret))
+}

@@ -1,0 +1,148 @@
+//! Sign and verify against a real registry (CNCF distribution, started on a
+//! free loopback port), with images pushed by the real skopeo.
+
+mod common;
+
+use common::registry::{Registry, layout_ref, skopeo};
+use common::{Env, oci_image};
+
+fn publisher() -> Env {
+    let mut env = Env::new();
+    for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP"] {
+        env.set(&format!("VOUCH_{role}_PASSPHRASE"), &format!("{role}-p"));
+    }
+    env
+}
+
+fn push(env: &Env, reg: &Registry, repo: &str, tag: &str, message: &str) -> String {
+    let layout = env.home().join(format!("build-{tag}"));
+    let digest = oci_image(&layout, tag, message);
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &layout_ref(&layout, tag),
+        &format!("docker://{}/{repo}:{tag}", reg.addr),
+    ]);
+    digest
+}
+
+#[test]
+fn sign_verify_tamper_gate_and_registry_down() {
+    let reg = Registry::start();
+    let env = publisher();
+    let repo = format!("{}/team/app", reg.addr);
+    let v1 = push(&env, &reg, "team/app", "v1", "v1\n");
+    env.run(&["init", &repo]).ok();
+    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    assert_eq!(env.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
+    assert_eq!(
+        env.run(&["resolve", &format!("{repo}:v1")]).ok().trim(),
+        format!("{repo}@{v1}")
+    );
+
+    // A different image copied over the tag: refused, and the gate writes nothing.
+    push(&env, &reg, "team/app", "v1", "something else\n");
+    env.run(&["verify", &format!("{repo}:v1")])
+        .fails(1, "digest mismatch");
+    let dest = env.home().join("pulled");
+    let to = format!("oci:{}", dest.display());
+    for var in ["VOUCH_CONTENT_TRUST", "DOCKER_CONTENT_TRUST"] {
+        env.run_with(&["pull", &format!("{repo}:v1"), "--to", &to], &[(var, "1")], "")
+            .fails(1, "digest mismatch");
+        assert!(!dest.exists(), "nothing written with {var}=1");
+    }
+
+    // A signed tag pulls through the gate into a layout skopeo can read.
+    let v2 = push(&env, &reg, "team/app", "v2", "v2\n");
+    env.run(&["sign", &format!("{repo}:v2")]).ok();
+    let pulled = env.run_with(
+        &["pull", &format!("{repo}:v2"), "--to", &to],
+        &[("VOUCH_CONTENT_TRUST", "1")],
+        "",
+    );
+    assert_eq!(pulled.ok().trim(), v2);
+    skopeo(&["inspect", &layout_ref(&dest, "v2")]);
+
+    // Registry down: could not decide, never "unsigned" or "verified".
+    drop(reg);
+    let down = env.run(&["verify", &format!("{repo}:v2")]);
+    down.fails(2, "unreachable");
+}
+
+#[test]
+fn unpinned_is_refused_tofu_pins_and_a_synced_copy_verifies_with_the_same_root() {
+    let reg = Registry::start();
+    let env = publisher();
+    let repo = format!("{}/team/app", reg.addr);
+    let v1 = push(&env, &reg, "team/app", "v1", "v1\n");
+    let root_id = env.run(&["init", &repo]).ok().trim().to_owned();
+    env.run(&["sign", &format!("{repo}:v1")]).ok();
+
+    let user = Env::new();
+    user.run(&["verify", &format!("{repo}:v1")])
+        .fails(1, "not pinned");
+    let tofu = user.run(&["verify", "--tofu", &format!("{repo}:v1")]);
+    assert_eq!(tofu.ok().trim(), v1);
+    assert!(tofu.stderr.contains("WARNING"), "{}", tofu.stderr);
+
+    // Mirror the repository (images and trust artifact) to another path.
+    skopeo(&[
+        "sync",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        "--src",
+        "docker",
+        "--dest",
+        "docker",
+        &repo,
+        &format!("{}/mirror", reg.addr),
+    ]);
+    // Trust is bound to the root key: one pin covers every copy.
+    let consumer = Env::new();
+    consumer.run(&["pin", "**/app", &root_id]).ok();
+    assert_eq!(
+        consumer
+            .run(&["verify", &format!("{}/mirror/app:v1", reg.addr)])
+            .ok()
+            .trim(),
+        v1
+    );
+    assert_eq!(consumer.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
+}
+
+#[test]
+fn eight_concurrent_signers_lose_no_update() {
+    let reg = Registry::start();
+    let env = publisher();
+    let repo = format!("{}/team/app", reg.addr);
+    let tags: Vec<String> = (0..8).map(|i| format!("t{i}")).collect();
+    let digests: Vec<String> = tags
+        .iter()
+        .map(|t| push(&env, &reg, "team/app", t, &format!("{t}\n")))
+        .collect();
+    env.run(&["init", &repo]).ok();
+    let children: Vec<_> = tags
+        .iter()
+        .map(|t| {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"));
+            cmd.arg("--trust-dir")
+                .arg(env.trust())
+                .arg("sign")
+                .arg(format!("{repo}:{t}"));
+            cmd.env("VOUCH_NON_INTERACTIVE", "1").env("HOME", env.home());
+            for (k, v) in &env.vars {
+                cmd.env(k, v);
+            }
+            cmd.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().expect("spawn")
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    for (t, d) in tags.iter().zip(&digests) {
+        assert_eq!(env.run(&["verify", &format!("{repo}:{t}")]).ok().trim(), d, "{t}");
+    }
+}
