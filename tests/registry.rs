@@ -146,3 +146,117 @@ fn eight_concurrent_signers_lose_no_update() {
         assert_eq!(env.run(&["verify", &format!("{repo}:{t}")]).ok().trim(), d, "{t}");
     }
 }
+
+#[test]
+fn push_copies_and_signs_in_one_step() {
+    let reg = Registry::start();
+    let env = publisher();
+    let repo = format!("{}/team/app", reg.addr);
+    let layout = env.home().join("build");
+    let digest = oci_image(&layout, "1.0", "pushed\n");
+    env.run(&["init", &repo]).ok();
+    env.run(&["push", &layout_ref(&layout, "1.0"), &repo]).ok();
+    assert_eq!(env.run(&["verify", &format!("{repo}:1.0")]).ok().trim(), digest);
+    skopeo(&["inspect", "--tls-verify=false", &format!("docker://{repo}:1.0")]);
+}
+
+#[test]
+fn credentials_come_from_docker_config_and_credential_helpers() {
+    let reg = Registry::start_with_auth(Some(("alice", "s3cret")));
+    let mut env = publisher();
+    let repo = format!("{}/team/app", reg.addr);
+    let layout = env.home().join("build");
+    let digest = oci_image(&layout, "v1", "private\n");
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        "alice:s3cret",
+        &layout_ref(&layout, "v1"),
+        &format!("docker://{repo}:v1"),
+    ]);
+    // No credentials: an authentication failure is could-not-decide.
+    let docker_config = env.home().join("docker-config");
+    std::fs::create_dir_all(&docker_config).expect("mkdir");
+    env.set("DOCKER_CONFIG", docker_config.to_str().expect("utf8"));
+    let denied = env.run(&["init", &repo]);
+    denied.fails(2, &repo);
+    assert!(
+        denied.stderr.to_lowercase().contains("auth"),
+        "names the authentication failure: {}",
+        denied.stderr
+    );
+
+    // `auths` basic credentials, as `docker login` writes them.
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+    std::fs::write(
+        docker_config.join("config.json"),
+        format!(r#"{{"auths": {{"{}": {{"auth": "{basic}"}}}}}}"#, reg.addr),
+    )
+    .expect("config");
+    env.run(&["init", &repo]).ok();
+    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    assert_eq!(env.run(&["verify", &format!("{repo}:v1")]).ok().trim(), digest);
+
+    // A credential helper (credHelpers), run as docker-credential-NAME get.
+    let bin = env.home().join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let helper = bin.join("docker-credential-vouchtest");
+    std::fs::write(&helper, "#!/bin/sh\nread server\necho '{\"ServerURL\":\"'$server'\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}'\n")
+        .expect("helper");
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    std::fs::write(
+        docker_config.join("config.json"),
+        format!(r#"{{"credHelpers": {{"{}": "vouchtest"}}}}"#, reg.addr),
+    )
+    .expect("config");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = env.run_with(&["verify", &format!("{repo}:v1")], &[("PATH", &path)], "");
+    assert_eq!(out.ok().trim(), digest);
+    // A helper that fails: exit 2, naming the helper.
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\necho 'credentials not reachable' >&2\nexit 1\n",
+    )
+    .expect("helper");
+    env.run_with(&["verify", &format!("{repo}:v1")], &[("PATH", &path)], "")
+        .fails(2, "docker-credential-vouchtest");
+}
+
+#[test]
+fn kill_9_during_sign_leaves_a_verifiable_repository() {
+    let reg = Registry::start();
+    let env = publisher();
+    let repo = format!("{}/team/app", reg.addr);
+    push(&env, &reg, "team/app", "base", "base\n");
+    env.run(&["init", &repo]).ok();
+    env.run(&["sign", &format!("{repo}:base")]).ok();
+    for (i, delay_ms) in [10u64, 300, 700, 1100, 1400, 1700, 2000, 2400]
+        .into_iter()
+        .enumerate()
+    {
+        let tag = format!("k{i}");
+        let digest = push(&env, &reg, "team/app", &tag, &format!("{tag}\n"));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"));
+        cmd.arg("--trust-dir")
+            .arg(env.trust())
+            .arg("sign")
+            .arg(format!("{repo}:{tag}"));
+        cmd.env("VOUCH_NON_INTERACTIVE", "1").env("HOME", env.home());
+        for (k, v) in &env.vars {
+            cmd.env(k, v);
+        }
+        cmd.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = cmd.spawn().expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        // Old state or new, the repository verifies.
+        env.run(&["verify", &format!("{repo}:base")]).ok();
+        // Re-running the sign completes.
+        env.run(&["sign", &format!("{repo}:{tag}")]).ok();
+        assert_eq!(env.run(&["verify", &format!("{repo}:{tag}")]).ok().trim(), digest);
+    }
+}

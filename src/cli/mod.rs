@@ -10,6 +10,7 @@ mod output;
 mod passphrase;
 mod pin;
 mod pull;
+mod push;
 mod refresh;
 mod repo;
 mod resolve;
@@ -66,6 +67,8 @@ pub enum Command {
     Pin(pin::Args),
     /// The gate: verify, then copy an image by digest into an OCI layout
     Pull(pull::Args),
+    /// Copy an image from an OCI layout to a registry, then sign it
+    Push(push::Args),
     /// Re-sign the timestamp (and snapshot when needed) with the online key
     Refresh(refresh::Args),
     /// Remove a tag's signature, or every tag's with --all
@@ -128,6 +131,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a, &ctx),
         Command::Pin(a) => pin::run(a, &ctx),
         Command::Pull(a) => pull::run(a, &ctx),
+        Command::Push(a) => push::run(a, &ctx),
         Command::Refresh(a) => refresh::run(a, &ctx),
         Command::Revoke(a) => revoke::run(a, &ctx),
         Command::Signer(cmd) => signer::run(cmd, &ctx),

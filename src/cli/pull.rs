@@ -1,13 +1,10 @@
 //! `vouch pull REF --to oci:DIR[:TAG]` — the gate.
 
-use std::collections::BTreeSet;
-
 use crate::cli::repo::{open_store, parse_ref, store_error};
 use crate::cli::{CliError, Context, output};
 use crate::policy::{Level, Policy};
 use crate::reference::Location;
-use crate::store::Store;
-use crate::store::oci_layout::{Descriptor, OciLayout};
+use crate::store::oci_layout::OciLayout;
 
 /// Verify, then copy the image by its trusted digest into an OCI layout.
 /// With `VOUCH_CONTENT_TRUST=1` (or Docker's `DOCKER_CONTENT_TRUST=1`) a
@@ -26,10 +23,7 @@ pub struct Args {
     pub tofu: bool,
 }
 
-/// Largest manifest or index copied.
-const MAX_MANIFEST: u64 = 4 << 20;
-/// Largest blob copied.
-const MAX_BLOB: u64 = 16 << 30;
+use crate::store::copy::MAX_MANIFEST;
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let env_level = crate::gate::mode_from_env().ok_or_else(|| {
@@ -90,63 +84,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_owned());
     let dst = OciLayout::create(dest_dir).map_err(store_error)?;
-    let mut seen = BTreeSet::new();
-    copy_manifest(src, &dst, &manifest, &mut seen)?;
-    dst.put_blob(&manifest).map_err(store_error)?;
-    let desc = Descriptor {
-        media_type,
-        digest: digest.clone(),
-        size: manifest.len() as u64,
-        annotations: Default::default(),
-        extra: Default::default(),
-    };
-    dst.set_tag(&tag, &desc).map_err(store_error)?;
+    crate::store::copy::image(src, &dst, &manifest, &media_type, &tag).map_err(store_error)?;
     eprintln!("Pulled {r} ({digest}) into oci:{}:{tag}", dest_dir.display());
     output::print(&format!("{digest}\n"))
-}
-
-/// Copies what a manifest or index references (config, layers, child
-/// manifests), each blob checked against its digest on the way.
-fn copy_manifest(
-    src: &dyn Store,
-    dst: &OciLayout,
-    manifest: &[u8],
-    seen: &mut BTreeSet<String>,
-) -> Result<(), CliError> {
-    let v: serde_json::Value = serde_json::from_slice(manifest)
-        .map_err(|e| CliError::failed(format!("the manifest is not JSON: {e}"), "the image is damaged"))?;
-    let mut descriptors: Vec<&serde_json::Value> = Vec::new();
-    if v.get("config").is_some() {
-        descriptors.push(&v["config"]);
-    }
-    for key in ["layers", "manifests"] {
-        descriptors.extend(v[key].as_array().into_iter().flatten());
-    }
-    for d in descriptors {
-        let Some(digest) = d["digest"].as_str() else {
-            continue;
-        };
-        if !seen.insert(digest.to_owned()) {
-            continue;
-        }
-        let is_manifest = v
-            .get("manifests")
-            .is_some_and(|m| m.as_array().is_some_and(|a| a.contains(d)));
-        let limit = if is_manifest {
-            MAX_MANIFEST
-        } else {
-            d["size"].as_u64().unwrap_or(MAX_BLOB).min(MAX_BLOB)
-        };
-        let bytes = if is_manifest {
-            src.manifest(digest, limit)
-        } else {
-            src.blob(digest, limit)
-        }
-        .map_err(store_error)?;
-        if is_manifest {
-            copy_manifest(src, dst, &bytes, seen)?;
-        }
-        dst.put_blob(&bytes).map_err(store_error)?;
-    }
-    Ok(())
 }

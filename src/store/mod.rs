@@ -2,6 +2,7 @@
 //! decides what the bytes mean.
 
 pub mod artifact;
+pub mod copy;
 pub mod fetch;
 pub mod metadata_dir;
 pub mod oci_layout;
@@ -78,6 +79,8 @@ pub trait Store: std::fmt::Debug {
     fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError>;
     /// Stores a blob; returns its digest.
     fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError>;
+    /// Stores a manifest by digest (no tag): children of an image index.
+    fn put_manifest_by_digest(&self, bytes: &[u8], media_type: &str) -> Result<String, StoreError>;
     /// Stores a manifest and points `tag` at it — only if the tag points at
     /// `expected` (`Some(None)`: untagged) when `expected` is given.
     /// Returns `false`, changing nothing, when the tag moved.

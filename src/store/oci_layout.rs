@@ -266,6 +266,10 @@ impl super::Store for OciLayout {
         OciLayout::put_blob(self, bytes)
     }
 
+    fn put_manifest_by_digest(&self, bytes: &[u8], _media_type: &str) -> Result<String, StoreError> {
+        OciLayout::put_blob(self, bytes)
+    }
+
     fn put_manifest(
         &self,
         tag: &str,

@@ -214,6 +214,22 @@ impl Store for Registry {
         Ok(digest)
     }
 
+    fn put_manifest_by_digest(&self, bytes: &[u8], media_type: &str) -> Result<String, StoreError> {
+        let digest = sha256_digest(bytes);
+        let content_type =
+            reqwest::header::HeaderValue::from_str(media_type).map_err(|_| StoreError::Malformed {
+                what: "media type".to_owned(),
+                reason: media_type.to_owned(),
+            })?;
+        self.rt
+            .block_on(
+                self.client
+                    .push_manifest_raw(&self.digest_ref(&digest), bytes.to_vec(), content_type),
+            )
+            .map_err(|e| self.error(&format!("pushing manifest {digest}"), e))?;
+        Ok(digest)
+    }
+
     fn put_manifest(
         &self,
         tag: &str,

@@ -19,11 +19,30 @@ fn free_port() -> u16 {
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::start_with_auth(None)
+    }
+
+    /// With htpasswd authentication for `(user, password)`.
+    pub fn start_with_auth(user: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().expect("tmp");
+        let mut auth = String::new();
+        if let Some((u, p)) = user {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", u, p])
+                .output()
+                .expect("htpasswd (apache2-utils)");
+            assert!(out.status.success());
+            let file = dir.path().join("htpasswd");
+            std::fs::write(&file, &out.stdout).expect("write htpasswd");
+            auth = format!(
+                "auth:\n  htpasswd:\n    realm: vouch-test\n    path: {}\n",
+                file.display()
+            );
+        }
         for _ in 0..5 {
             let addr = format!("127.0.0.1:{}", free_port());
             let config = format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n{auth}",
                 dir.path().join("data").display()
             );
             let cfg = dir.path().join("config.yml");
