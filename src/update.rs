@@ -187,6 +187,37 @@ impl<'a> Client<'a> {
         self.load_role("targets", "root")
     }
 
+    /// Uses only the persisted metadata: no fetch at all. Every file must
+    /// verify, agree with the one that lists it, and be unexpired at `now`
+    /// (offline mode, and the fast path when the repository is unchanged).
+    pub fn load_cached(&mut self) -> Result<(), UpdateError> {
+        let missing = |role: &str| UpdateError::Unavailable {
+            what: format!("cached {role} metadata"),
+        };
+        self.set.finish_root_update()?;
+        let ts = self
+            .dir
+            .read("timestamp")
+            .map_err(local(&self.dir))?
+            .ok_or_else(|| missing("timestamp"))?;
+        self.set.load_timestamp(&ts)?;
+        self.set.timestamp_is_current()?;
+        let snap = self
+            .dir
+            .read("snapshot")
+            .map_err(local(&self.dir))?
+            .ok_or_else(|| missing("snapshot"))?;
+        self.set.load_snapshot(&snap)?;
+        self.set.snapshot_is_current()?;
+        let targets = self
+            .dir
+            .read("targets")
+            .map_err(local(&self.dir))?
+            .ok_or_else(|| missing("targets"))?;
+        self.set.load_targets("targets", "root", &targets)?;
+        Ok(())
+    }
+
     /// Loads a targets role from the metadata directory if it is the
     /// current one, else fetches it (5.6.1 to 5.6.6).
     fn load_role(&mut self, role: &str, parent: &str) -> Result<(), UpdateError> {

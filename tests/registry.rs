@@ -260,3 +260,32 @@ fn kill_9_during_sign_leaves_a_verifiable_repository() {
         assert_eq!(env.run(&["verify", &format!("{repo}:{tag}")]).ok().trim(), digest);
     }
 }
+
+#[test]
+fn warm_verify_reuses_cached_trust_data_and_offline_needs_no_registry() {
+    let reg = Registry::start();
+    let env = publisher();
+    let repo = format!("{}/team/app", reg.addr);
+    let v1 = push(&env, &reg, "team/app", "v1", "v1\n");
+    env.run(&["init", &repo]).ok();
+    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    assert_eq!(env.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
+    // Warm: same answer, and a new signature is still picked up.
+    assert_eq!(env.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
+    let v2 = push(&env, &reg, "team/app", "v2", "v2\n");
+    env.run(&["sign", &format!("{repo}:v2")]).ok();
+    assert_eq!(env.run(&["verify", &format!("{repo}:v2")]).ok().trim(), v2);
+
+    // Offline: no registry at all, cached trust data answers and says how
+    // long it stays fresh.
+    drop(reg);
+    let offline = env.run(&["verify", "--offline", &format!("{repo}:v2")]);
+    assert_eq!(offline.ok().trim(), v2);
+    assert!(offline.stderr.contains("fresh until"), "{}", offline.stderr);
+    env.run(&["verify", "--offline", &format!("{repo}:nope")])
+        .fails(1, "not signed");
+    let fresh = Env::new();
+    fresh
+        .run(&["verify", "--offline", &format!("{repo}:v2")])
+        .fails(2, "no cached trust data");
+}

@@ -49,6 +49,11 @@ pub struct GlobalArgs {
     /// confirmation is needed and no other source gives it
     #[arg(long, global = true, env = "VOUCH_NON_INTERACTIVE", value_parser = clap::builder::BoolishValueParser::new())]
     pub non_interactive: bool,
+
+    /// Verify from cached trust data only: no network at all (a tag's
+    /// current manifest is then not checked; deploy by the printed digest)
+    #[arg(long, global = true)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +100,8 @@ pub struct Context {
     pub trust_dir: TrustDir,
     /// Whether prompting on a terminal is allowed.
     pub interactive: bool,
+    /// Use cached trust data only.
+    pub offline: bool,
 }
 
 impl GlobalArgs {
@@ -116,6 +123,7 @@ impl GlobalArgs {
         Ok(Context {
             trust_dir: TrustDir::at(dir),
             interactive: !self.non_interactive,
+            offline: self.offline,
         })
     }
 }

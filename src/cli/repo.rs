@@ -279,13 +279,8 @@ pub fn with_trusted<T>(
     f: impl FnOnce(&mut crate::update::Client<'_>) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
     use crate::tuf::metadata::{Envelope, Root};
+    use crate::update::Client;
     let repo_id = r.repository();
-    let art = artifact::read(layout).map_err(store_error)?.ok_or_else(|| {
-        refused(
-            format!("{repo_id} has no trust data: nothing in it is signed"),
-            format!("the publisher runs `vouch init {repo_id}` and `vouch sign`"),
-        )
-    })?;
     let meta = metadata_dir(ctx, &repo_id);
     let local = |e: std::io::Error| {
         CliError::failed(
@@ -293,9 +288,46 @@ pub fn with_trusted<T>(
             "check the trust directory",
         )
     };
+    let now = time::OffsetDateTime::now_utc();
+    let limits = crate::tuf::Limits::default();
+    if ctx.offline {
+        // Zero network: only what an earlier verification persisted.
+        if meta.read("root").map_err(local)?.is_none() {
+            return Err(CliError::failed(
+                format!("no cached trust data for {repo_id}"),
+                "verify once online; --offline then uses what that verification kept",
+            ));
+        }
+        let mut fetcher = crate::store::fetch::Offline;
+        let mut client = Client::open(meta.clone(), &mut fetcher, "", now, limits)?;
+        client.load_cached()?;
+        if let Some(until) = client.trusted().fresh_until() {
+            eprintln!(
+                "offline: cached trust data of {repo_id} stays fresh until {}",
+                until.as_str()
+            );
+        }
+        return f(&mut client);
+    }
+    // One request tells whether the trust data changed since last time.
+    let current = layout
+        .head(artifact::TRUST_TAG)
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            refused(
+                format!("{repo_id} has no trust data: nothing in it is signed"),
+                format!("the publisher runs `vouch init {repo_id}` and `vouch sign`"),
+            )
+        })?;
     if meta.read("root").map_err(local)?.is_none() {
         // Creates the trust directory 0700 if this machine has none yet.
         ctx.trust_dir.ensure()?;
+        let art = artifact::read(layout).map_err(store_error)?.ok_or_else(|| {
+            refused(
+                format!("{repo_id} has no trust data: nothing in it is signed"),
+                "ask the publisher to sign it",
+            )
+        })?;
         let policy = crate::policy::Policy::load(ctx.trust_dir.path()).map_err(super::init::policy_error)?;
         let scope = policy.lookup(&repo_id);
         let pinned: Vec<String> = scope.map(|s| s.root_keys.clone()).unwrap_or_default();
@@ -355,14 +387,25 @@ pub fn with_trusted<T>(
         std::fs::create_dir_all(meta.path()).map_err(local)?;
         meta.write("root", &bytes).map_err(local)?;
     }
-    let mut fetcher = artifact::ArtifactFetcher::new(layout, &art);
-    let mut client = crate::update::Client::open(
-        meta,
-        &mut fetcher,
-        "",
-        time::OffsetDateTime::now_utc(),
-        crate::tuf::Limits::default(),
-    )?;
+    let state = meta.path().join("state").join("trust-manifest");
+    let unchanged = std::fs::read_to_string(&state).is_ok_and(|d| d.trim() == current);
+    let mut fetcher = artifact::ArtifactFetcher::new(layout);
+    if unchanged {
+        // Nothing changed since the last verification: the cached metadata
+        // is used as long as it is still fresh.
+        let mut client = Client::open(meta.clone(), &mut fetcher, "", now, limits)?;
+        if client.load_cached().is_ok() {
+            return f(&mut client);
+        }
+    }
+    let mut client = Client::open(meta.clone(), &mut fetcher, "", now, limits)?;
     client.refresh()?;
-    f(&mut client)
+    let result = f(&mut client);
+    drop(client);
+    if let Some(digest) = fetcher.digest() {
+        std::fs::create_dir_all(state.parent().unwrap_or(meta.path())).map_err(local)?;
+        vouch_keys::store::write_atomic(&state, digest.as_bytes(), 0o644, vouch_keys::store::Mode::Replace)
+            .map_err(local)?;
+    }
+    result
 }

@@ -49,8 +49,20 @@ pub fn check(
                 "sha256:{}",
                 target.hashes.get("sha256").cloned().unwrap_or_default()
             );
-            let current = layout.resolve(tag).map_err(store_error)?.map(|d| d.digest);
-            let compare = digest.clone().or(current).unwrap_or_default();
+            let current = match (digest, ctx.offline) {
+                (Some(_), _) => None,
+                (None, true) => {
+                    eprintln!("offline: {repo_id}:{tag} was not looked up; deploy by the trusted digest");
+                    Some(trusted.clone())
+                }
+                (None, false) => layout.head(tag).map_err(store_error)?,
+            };
+            let compare = digest.clone().or(current).ok_or_else(|| {
+                refused(
+                    format!("{repo_id} has no tag {tag}"),
+                    "the tag is signed but not in the store",
+                )
+            })?;
             if compare != trusted {
                 return Err(refused(
                     format!(

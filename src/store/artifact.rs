@@ -101,26 +101,47 @@ pub fn publish(
     store.put_manifest(TRUST_TAG, &bytes, MANIFEST_MEDIA_TYPE, Some(expected))
 }
 
-/// Serves the files of a trust artifact to the TUF client by name.
+/// Serves the files of a trust artifact to the TUF client by name. The
+/// artifact's manifest is read on the first request, so a client that
+/// needs nothing (cached metadata is current) makes no request at all.
 #[derive(Debug)]
 pub struct ArtifactFetcher<'a> {
     store: &'a dyn Store,
-    files: &'a BTreeMap<String, Descriptor>,
+    artifact: Option<TrustArtifact>,
 }
 
 impl<'a> ArtifactFetcher<'a> {
-    /// A fetcher over `artifact`'s files in `store`.
-    pub fn new(store: &'a dyn Store, artifact: &'a TrustArtifact) -> Self {
+    /// A fetcher that reads the store's trust artifact when first needed.
+    pub fn new(store: &'a dyn Store) -> Self {
         ArtifactFetcher {
             store,
-            files: &artifact.files,
+            artifact: None,
+        }
+    }
+
+    /// The digest of the artifact served, once read.
+    pub fn digest(&self) -> Option<&str> {
+        self.artifact.as_ref().map(|a| a.digest.as_str())
+    }
+
+    fn io(location: &str, e: &StoreError) -> FetchError {
+        FetchError {
+            location: location.to_owned(),
+            kind: match e {
+                StoreError::TooLarge { limit, .. } => FetchErrorKind::TooLarge(*limit),
+                _ => FetchErrorKind::Io,
+            },
+            detail: e.to_string(),
         }
     }
 }
 
 impl Fetcher for ArtifactFetcher<'_> {
     fn fetch(&mut self, location: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, FetchError> {
-        let Some(desc) = self.files.get(location) else {
+        if self.artifact.is_none() {
+            self.artifact = read(self.store).map_err(|e| Self::io(location, &e))?;
+        }
+        let Some(desc) = self.artifact.as_ref().and_then(|a| a.files.get(location)) else {
             return Ok(None);
         };
         if desc.size > max_bytes {
@@ -133,13 +154,6 @@ impl Fetcher for ArtifactFetcher<'_> {
         self.store
             .blob(&desc.digest, max_bytes)
             .map(Some)
-            .map_err(|e| FetchError {
-                location: location.to_owned(),
-                kind: match e {
-                    StoreError::TooLarge { limit, .. } => FetchErrorKind::TooLarge(limit),
-                    _ => FetchErrorKind::Io,
-                },
-                detail: e.to_string(),
-            })
+            .map_err(|e| Self::io(location, &e))
     }
 }

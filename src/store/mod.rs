@@ -71,6 +71,11 @@ impl StoreError {
 pub trait Store: std::fmt::Debug {
     /// For messages: `oci:/dir` or `registry/repo`.
     fn describe(&self) -> String;
+    /// The digest a tag points at, if the tag exists (a HEAD request on a
+    /// registry).
+    fn head(&self, tag: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.resolve(tag)?.map(|d| d.digest))
+    }
     /// The manifest a tag points at, if the tag exists.
     fn resolve(&self, tag: &str) -> Result<Option<oci_layout::Descriptor>, StoreError>;
     /// A manifest by digest (checked), at most `max` bytes.

@@ -154,6 +154,17 @@ impl Store for Registry {
         format!("{}/{}", self.registry, self.repository)
     }
 
+    fn head(&self, tag: &str) -> Result<Option<String>, StoreError> {
+        match self
+            .rt
+            .block_on(self.client.fetch_manifest_digest(&self.tag_ref(tag), &self.auth))
+        {
+            Ok(digest) => Ok(Some(digest)),
+            Err(e) if Self::not_found(&e) => Ok(None),
+            Err(e) => Err(self.error(&format!("tag {tag}"), e)),
+        }
+    }
+
     fn resolve(&self, tag: &str) -> Result<Option<Descriptor>, StoreError> {
         let r = self.tag_ref(tag);
         match self

@@ -393,6 +393,22 @@ impl TrustedSet {
         Ok(TimestampUpdate::Updated)
     }
 
+    /// Whether the trusted timestamp has not expired (for cached use).
+    pub fn timestamp_is_current(&self) -> Result<(), TufError> {
+        let ts = self.trusted_timestamp()?;
+        check_not_expired("timestamp", ts.signed(), self.now)
+    }
+
+    /// The earliest expiry among the trusted root, timestamp, snapshot and
+    /// targets roles: how long cached trust data stays usable.
+    pub fn fresh_until(&self) -> Option<&super::metadata::Expires> {
+        let mut all = vec![&self.root.signed().expires];
+        all.extend(self.timestamp.as_ref().map(|t| &t.signed().expires));
+        all.extend(self.snapshot.as_ref().map(|s| &s.signed().expires));
+        all.extend(self.targets.values().map(|t| &t.signed().expires));
+        all.into_iter().min_by_key(|e| e.at)
+    }
+
     /// 5.5.1: which snapshot to fetch, and how many bytes at most.
     pub fn snapshot_request(&self) -> Result<RoleRequest, TufError> {
         let ts = self.trusted_timestamp()?;

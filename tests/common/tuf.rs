@@ -406,7 +406,8 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
 
     // Unauthorised delegation: `releases` signed by a key targets never listed.
     let mut un = repo.clone();
-    un.add_target("releases", "apps/rel", target(RELEASE), BASE)
+    // New content, signed only by a key `targets` never listed.
+    un.add_target("releases", "apps/evil", target(b"evil"), BASE)
         .expect("touch");
     un.targets
         .get_mut("releases")
