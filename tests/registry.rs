@@ -85,7 +85,8 @@ fn unpinned_is_refused_tofu_pins_and_a_synced_copy_verifies_with_the_same_root()
     assert_eq!(tofu.ok().trim(), v1);
     assert!(tofu.stderr.contains("WARNING"), "{}", tofu.stderr);
 
-    // Mirror the repository (images and trust artifact) to another path.
+    // Mirror the repository (images and trust artifact) to a second registry.
+    let reg2 = Registry::start();
     skopeo(&[
         "sync",
         "--src-tls-verify=false",
@@ -95,18 +96,13 @@ fn unpinned_is_refused_tofu_pins_and_a_synced_copy_verifies_with_the_same_root()
         "--dest",
         "docker",
         &repo,
-        &format!("{}/mirror", reg.addr),
+        &format!("{}/mirror", reg2.addr),
     ]);
-    // Trust is bound to the root key: one pin covers every copy.
+    // Trust is bound to the root key, not the hostname: one pin covers
+    // every copy.
     let consumer = Env::new();
     consumer.run(&["pin", "**/app", &root_id]).ok();
-    assert_eq!(
-        consumer
-            .run(&["verify", &format!("{}/mirror/app:v1", reg.addr)])
-            .ok()
-            .trim(),
-        v1
-    );
+    assert_eq!(consumer.run(&["verify", &format!("{}/mirror/app:v1", reg2.addr)]).ok().trim(), v1);
     assert_eq!(consumer.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
 }
 
