@@ -102,7 +102,13 @@ fn unpinned_is_refused_tofu_pins_and_a_synced_copy_verifies_with_the_same_root()
     // every copy.
     let consumer = Env::new();
     consumer.run(&["pin", "**/app", &root_id]).ok();
-    assert_eq!(consumer.run(&["verify", &format!("{}/mirror/app:v1", reg2.addr)]).ok().trim(), v1);
+    assert_eq!(
+        consumer
+            .run(&["verify", &format!("{}/mirror/app:v1", reg2.addr)])
+            .ok()
+            .trim(),
+        v1
+    );
     assert_eq!(consumer.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
 }
 

@@ -44,10 +44,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         let store = open_store(ctx, &refs[0], false)?;
         let layout = store.as_ref();
         // Resolve every tag first: a missing tag signs nothing.
+        let tags: Vec<String> = refs.iter().map(|r| r.tag.clone().unwrap_or_default()).collect();
         let mut targets = Vec::new();
-        for r in &refs {
-            let tag = r.tag.clone().unwrap_or_default();
-            let desc = layout.resolve(&tag).map_err(store_error)?.ok_or_else(|| {
+        for (tag, desc) in tags.iter().zip(layout.resolve_many(&tags).map_err(store_error)?) {
+            let desc = desc.ok_or_else(|| {
                 CliError::failed(
                     format!("{repo_id} has no tag {tag}"),
                     "push or tag the image first",
@@ -64,7 +64,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                 custom: Some(serde_json::json!({ "mediaType": desc.media_type })),
                 extra: Default::default(),
             };
-            targets.push((tag, desc.digest, target));
+            targets.push((tag.clone(), desc.digest, target));
         }
         // With signers (targets/releases), tags are signed into every role
         // the user holds a key for; otherwise into targets with its key.

@@ -78,6 +78,11 @@ pub trait Store: std::fmt::Debug {
     }
     /// The manifest a tag points at, if the tag exists.
     fn resolve(&self, tag: &str) -> Result<Option<oci_layout::Descriptor>, StoreError>;
+    /// [`Store::resolve`] for many tags, in order (a registry asks in
+    /// parallel).
+    fn resolve_many(&self, tags: &[String]) -> Result<Vec<Option<oci_layout::Descriptor>>, StoreError> {
+        tags.iter().map(|t| self.resolve(t)).collect()
+    }
     /// A manifest by digest (checked), at most `max` bytes.
     fn manifest(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError>;
     /// A blob by digest (checked), at most `max` bytes.

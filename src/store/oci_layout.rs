@@ -254,6 +254,12 @@ impl super::Store for OciLayout {
         OciLayout::resolve(self, tag)
     }
 
+    fn resolve_many(&self, tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
+        // index.json is read once, not once per tag.
+        let all: std::collections::BTreeMap<String, Descriptor> = self.tags()?.into_iter().collect();
+        Ok(tags.iter().map(|t| all.get(t).cloned()).collect())
+    }
+
     fn manifest(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
         OciLayout::blob(self, digest, max)
     }

@@ -186,6 +186,37 @@ impl Store for Registry {
         }
     }
 
+    fn resolve_many(&self, tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        /// Requests in flight at once.
+        const PARALLEL: usize = 16;
+        self.rt.block_on(
+            stream::iter(tags.iter().map(|tag| async move {
+                let r = self.tag_ref(tag);
+                match self
+                    .client
+                    .pull_manifest_raw(&r, &self.auth, MANIFEST_TYPES)
+                    .await
+                {
+                    Ok((bytes, digest)) => {
+                        self.check("manifest", &bytes, &digest, 4 << 20)?;
+                        Ok(Some(Descriptor {
+                            media_type: media_type_of(&bytes),
+                            digest,
+                            size: bytes.len() as u64,
+                            annotations: Default::default(),
+                            extra: Default::default(),
+                        }))
+                    }
+                    Err(e) if Self::not_found(&e) => Ok(None),
+                    Err(e) => Err(self.error(&format!("tag {tag}"), e)),
+                }
+            }))
+            .buffered(PARALLEL)
+            .try_collect(),
+        )
+    }
+
     fn manifest(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
         let r = self.digest_ref(digest);
         let (bytes, _) = self
