@@ -1,7 +1,7 @@
 //! `vouch refresh REPO`
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{find_key, load, open_store, parse_ref, publish, unlock_key};
+use crate::cli::repo::{find_key, load, no_trust_data, open_store, parse_ref, unlock_key, update};
 use crate::cli::{CliError, Context};
 
 /// Keep a repository's trust data fresh: re-sign the timestamp with the
@@ -25,45 +25,28 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let layout = store.as_ref();
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
-    let mut snapshot_key = None;
-    for _ in 0..20 {
-        let (art, mut repo) = load(layout)?.ok_or_else(|| {
-            CliError::failed(
-                format!("{repo_id} has no trust data"),
-                format!("run `vouch init {repo_id}` first"),
-            )
-        })?;
-        let soon =
-            repo.snapshot.signed.expires.at - time::OffsetDateTime::now_utc() < time::Duration::days(7);
-        if (args.snapshot || soon) && snapshot_key.is_none() {
-            snapshot_key = Some(unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?);
-        }
-        if publish(
-            layout,
-            &mut repo,
-            snapshot_key.as_ref(),
-            &timestamp_key,
-            Some(&art.digest),
-        )? {
-            eprintln!(
-                "Refreshed {repo_id}: timestamp v{} expires {}{}",
-                repo.timestamp.signed.version,
-                repo.timestamp.signed.expires.as_str(),
-                if snapshot_key.is_some() {
-                    format!(
-                        "; snapshot v{} expires {}",
-                        repo.snapshot.signed.version,
-                        repo.snapshot.signed.expires.as_str()
-                    )
-                } else {
-                    String::new()
-                }
-            );
-            return Ok(());
-        }
-    }
-    Err(CliError::failed(
-        format!("{repo_id}: gave up after 20 concurrent updates"),
-        "try again",
-    ))
+    let (_, current) = load(layout)?.ok_or_else(|| no_trust_data(&repo_id))?;
+    let soon = current.snapshot.signed.expires.at - time::OffsetDateTime::now_utc() < time::Duration::days(7);
+    let snapshot_key = if args.snapshot || soon {
+        Some(unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?)
+    } else {
+        None
+    };
+    let ((), repo) = update(layout, &repo_id, snapshot_key.as_ref(), &timestamp_key, |_, _| {
+        Ok(())
+    })?;
+    let snapshot = match &snapshot_key {
+        Some(_) => format!(
+            "; snapshot v{} expires {}",
+            repo.snapshot.signed.version,
+            repo.snapshot.signed.expires.as_str()
+        ),
+        None => String::new(),
+    };
+    eprintln!(
+        "Refreshed {repo_id}: timestamp v{} expires {}{snapshot}",
+        repo.timestamp.signed.version,
+        repo.timestamp.signed.expires.as_str()
+    );
+    Ok(())
 }

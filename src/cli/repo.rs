@@ -208,6 +208,46 @@ pub fn publish(
     artifact::publish(layout, &files, expected).map_err(store_error)
 }
 
+/// Attempts to publish before giving up on concurrent writers.
+pub const MAX_ATTEMPTS: usize = 20;
+
+/// The error for a repository without trust data.
+pub fn no_trust_data(repo_id: &str) -> CliError {
+    CliError::failed(
+        format!("{repo_id} has no trust data"),
+        format!("run `vouch init {repo_id}` first"),
+    )
+}
+
+/// Reads the repository's trust data, applies `change`, signs a new
+/// snapshot (when its key is given) and timestamp, and publishes — starting
+/// over from the new state when another writer published first, so no
+/// update is lost. Returns what `change` returned and the published state.
+pub fn update<R>(
+    store: &dyn Store,
+    repo_id: &str,
+    snapshot: Option<&PrivateKey>,
+    timestamp: &PrivateKey,
+    mut change: impl FnMut(&mut Repository, time::OffsetDateTime) -> Result<R, CliError>,
+) -> Result<(R, Repository), CliError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let (art, mut repo) = load(store)?.ok_or_else(|| no_trust_data(repo_id))?;
+        let out = change(&mut repo, time::OffsetDateTime::now_utc())?;
+        if publish(store, &mut repo, snapshot, timestamp, Some(&art.digest))? {
+            return Ok((out, repo));
+        }
+    }
+    Err(CliError::failed(
+        format!("{repo_id}: gave up after {MAX_ATTEMPTS} concurrent updates"),
+        "try again",
+    ))
+}
+
+/// A TUF error where none is expected.
+pub fn bug(e: crate::tuf::TufError) -> CliError {
+    CliError::failed(e.to_string(), "report this as a bug")
+}
+
 fn tuf_error(e: crate::tuf::TufError) -> CliError {
     CliError::failed(e.to_string(), "report this as a bug")
 }

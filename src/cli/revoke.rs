@@ -1,7 +1,7 @@
 //! `vouch revoke REF` and `vouch revoke REPO --all`
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{find_key, load, open_store, parse_ref, publish, unlock_key};
+use crate::cli::repo::{bug, find_key, open_store, parse_ref, unlock_key, update};
 use crate::cli::{CliError, Context};
 
 /// Remove a tag's signature (or every tag's, with --all): verification of
@@ -32,50 +32,34 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let targets_key = unlock_key(&find_key(ctx, "targets", &repo_id)?, &mut provider)?;
     let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
     let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
-    for _ in 0..20 {
-        let (art, mut repo) = load(layout)?.ok_or_else(|| {
-            CliError::failed(
-                format!("{repo_id} has no trust data"),
-                format!("run `vouch init {repo_id}` first"),
-            )
-        })?;
-        let now = time::OffsetDateTime::now_utc();
-        let tags: Vec<String> = match &r.tag {
-            Some(t) => vec![t.clone()],
-            None => repo.targets["targets"].signed.targets.keys().cloned().collect(),
-        };
-        let mut removed = Vec::new();
-        for tag in &tags {
-            if repo
-                .remove_target("targets", tag, now)
-                .map_err(|e| CliError::failed(e.to_string(), "report this as a bug"))?
-            {
-                removed.push(tag.clone());
+    let (removed, _) = update(
+        layout,
+        &repo_id,
+        Some(&snapshot_key),
+        &timestamp_key,
+        |repo, now| {
+            let tags: Vec<String> = match &r.tag {
+                Some(t) => vec![t.clone()],
+                None => repo.targets["targets"].signed.targets.keys().cloned().collect(),
+            };
+            let mut removed = Vec::new();
+            for tag in tags {
+                if repo.remove_target("targets", &tag, now).map_err(bug)? {
+                    removed.push(tag);
+                }
             }
-        }
-        if removed.is_empty() {
-            return Err(CliError::failed(
-                format!("{} has no signed tag to revoke", r),
-                "`vouch inspect` lists the signed tags",
-            ));
-        }
-        repo.sign_targets_roles(&targets_key)
-            .map_err(|e| CliError::failed(e.to_string(), "report this as a bug"))?;
-        if publish(
-            layout,
-            &mut repo,
-            Some(&snapshot_key),
-            &timestamp_key,
-            Some(&art.digest),
-        )? {
-            for tag in removed {
-                eprintln!("Revoked {repo_id}:{tag}");
+            if removed.is_empty() {
+                return Err(CliError::failed(
+                    format!("{r} has no signed tag to revoke"),
+                    "`vouch inspect` lists the signed tags",
+                ));
             }
-            return Ok(());
-        }
+            repo.sign_targets_roles(&targets_key).map_err(bug)?;
+            Ok(removed)
+        },
+    )?;
+    for tag in removed {
+        eprintln!("Revoked {repo_id}:{tag}");
     }
-    Err(CliError::failed(
-        format!("{repo_id}: gave up after 20 concurrent updates"),
-        "try again",
-    ))
+    Ok(())
 }

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{RELEASES, find_key, load, open_store, parse_ref, publish, store_error, unlock_key};
+use crate::cli::repo::{
+    RELEASES, bug, find_key, load, no_trust_data, open_store, parse_ref, store_error, unlock_key, update,
+};
 use crate::cli::{CliError, Context, output};
 use crate::tuf::metadata::TargetFile;
 
@@ -21,9 +23,6 @@ pub struct Args {
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
-
-/// Attempts to publish before giving up on concurrent writers.
-const MAX_ATTEMPTS: usize = 20;
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let refs = args
@@ -68,12 +67,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         }
         // With signers (targets/releases), tags are signed into every role
         // the user holds a key for; otherwise into targets with its key.
-        let (_, probe) = load(layout)?.ok_or_else(|| {
-            CliError::failed(
-                format!("{repo_id} has no trust data"),
-                format!("run `vouch init {repo_id}` first"),
-            )
-        })?;
+        let (_, probe) = load(layout)?.ok_or_else(|| no_trust_data(&repo_id))?;
         let signing_keys = match probe.delegation("targets", RELEASES) {
             Some((ids, _)) => {
                 let held: Vec<_> = ctx
@@ -100,63 +94,44 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         };
         let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
         let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
-        let bug = |e: crate::tuf::TufError| CliError::failed(e.to_string(), "report this as a bug");
-        let mut published = false;
-        for _ in 0..MAX_ATTEMPTS {
-            let (art, mut repo) = load(layout)?.ok_or_else(|| {
-                CliError::failed(
-                    format!("{repo_id} has no trust data"),
-                    format!("run `vouch init {repo_id}` first"),
-                )
-            })?;
-            let now = time::OffsetDateTime::now_utc();
-            let with_signers = repo.delegation("targets", RELEASES).is_some();
-            for key in &signing_keys {
-                let id = key.public().key_id().to_string();
-                let roles: Vec<String> = if with_signers {
-                    repo.targets["targets"]
-                        .signed
-                        .delegations
-                        .iter()
-                        .flat_map(|d| d.roles.iter().flatten())
-                        .filter(|r| r.keyids.contains(&id))
-                        .map(|r| r.name.clone())
-                        .collect()
-                } else {
-                    vec!["targets".to_owned()]
-                };
-                for role in &roles {
-                    for (tag, _, target) in &targets {
-                        repo.add_target(role, tag, target.clone(), now)
-                            .map_err(|e| CliError::failed(e.to_string(), "check the tag"))?;
+        update(
+            layout,
+            &repo_id,
+            Some(&snapshot_key),
+            &timestamp_key,
+            |repo, now| {
+                let with_signers = repo.delegation("targets", RELEASES).is_some();
+                for key in &signing_keys {
+                    let id = key.public().key_id().to_string();
+                    let roles: Vec<String> = if with_signers {
+                        repo.targets["targets"]
+                            .signed
+                            .delegations
+                            .iter()
+                            .flat_map(|d| d.roles.iter().flatten())
+                            .filter(|r| r.keyids.contains(&id))
+                            .map(|r| r.name.clone())
+                            .collect()
+                    } else {
+                        vec!["targets".to_owned()]
+                    };
+                    for role in &roles {
+                        for (tag, _, target) in &targets {
+                            repo.add_target(role, tag, target.clone(), now)
+                                .map_err(|e| CliError::failed(e.to_string(), "check the tag"))?;
+                        }
+                    }
+                    for role in &roles {
+                        repo.targets
+                            .get_mut(role)
+                            .map(|r| r.sign(key))
+                            .transpose()
+                            .map_err(bug)?;
                     }
                 }
-                for role in &roles {
-                    repo.targets
-                        .get_mut(role)
-                        .map(|r| r.sign(key))
-                        .transpose()
-                        .map_err(bug)?;
-                }
-            }
-            if publish(
-                layout,
-                &mut repo,
-                Some(&snapshot_key),
-                &timestamp_key,
-                Some(&art.digest),
-            )? {
-                published = true;
-                break;
-            }
-            // Another signer published first: start over from its state.
-        }
-        if !published {
-            return Err(CliError::failed(
-                format!("{repo_id}: gave up after {MAX_ATTEMPTS} concurrent updates"),
-                "try again",
-            ));
-        }
+                Ok(())
+            },
+        )?;
         for (tag, digest, _) in &targets {
             eprintln!("Signed {repo_id}:{tag} -> {digest}");
             out.push_str(&format!("{repo_id}:{tag} {digest}\n"));

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{RELEASES, find_key, load, open_store, parse_ref, publish, unlock_key};
+use crate::cli::repo::{RELEASES, find_key, open_store, parse_ref, unlock_key, update};
 use crate::cli::{CliError, Context};
 
 #[derive(Debug, Subcommand)]
@@ -88,77 +88,57 @@ fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
     let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
     let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
     let role = format!("targets/{}", args.name);
-    for _ in 0..20 {
-        let (art, mut repo) = load(layout)?.ok_or_else(|| {
-            CliError::failed(
-                format!("{repo_id} has no trust data"),
-                format!("run `vouch init {repo_id}` first"),
-            )
-        })?;
-        let now = time::OffsetDateTime::now_utc();
-        if repo.delegation("targets", &role).is_some() {
-            return Err(CliError::failed(
-                format!("{repo_id} already has a signer {}", args.name),
-                "remove it first, or choose another name",
-            ));
-        }
-        let all = Some(vec!["*".to_owned()]);
-        match repo.delegation("targets", RELEASES) {
-            None => repo
-                .add_delegation(
-                    "targets",
-                    RELEASES,
-                    std::slice::from_ref(&public),
-                    args.threshold.unwrap_or(1),
-                    all.clone(),
-                    None,
-                    false,
-                    now,
-                )
-                .map_err(err)?,
-            Some(_) => repo
-                .add_delegation_key("targets", RELEASES, &public, args.threshold, now)
-                .map_err(err)?,
-        }
-        repo.add_delegation(
-            "targets",
-            &role,
-            std::slice::from_ref(&public),
-            1,
-            all,
-            None,
-            false,
-            now,
-        )
-        .map_err(err)?;
-        repo.sign_targets_roles(&targets_key).map_err(err)?;
-        if publish(
-            layout,
-            &mut repo,
-            Some(&snapshot_key),
-            &timestamp_key,
-            Some(&art.digest),
-        )? {
-            let (keys, threshold) = repo.delegation("targets", RELEASES).unwrap_or_default();
-            if (keys.len() as u64) < threshold {
-                eprintln!(
-                    "warning: {RELEASES} needs {threshold} signatures but has {} signer key(s): add more signers",
-                    keys.len()
-                );
+    let ((), repo) = update(
+        layout,
+        &repo_id,
+        Some(&snapshot_key),
+        &timestamp_key,
+        |repo, now| {
+            if repo.delegation("targets", &role).is_some() {
+                return Err(CliError::failed(
+                    format!("{repo_id} already has a signer {}", args.name),
+                    "remove it first, or choose another name",
+                ));
             }
-            eprintln!(
-                "Added signer {} ({}) to {repo_id}: {RELEASES} has {} key(s), threshold {threshold}",
-                args.name,
-                public.key_id().short(),
-                keys.len()
-            );
-            return Ok(());
-        }
+            let all = Some(vec!["*".to_owned()]);
+            let key = std::slice::from_ref(&public);
+            match repo.delegation("targets", RELEASES) {
+                None => repo
+                    .add_delegation(
+                        "targets",
+                        RELEASES,
+                        key,
+                        args.threshold.unwrap_or(1),
+                        all.clone(),
+                        None,
+                        false,
+                        now,
+                    )
+                    .map_err(err)?,
+                Some(_) => repo
+                    .add_delegation_key("targets", RELEASES, &public, args.threshold, now)
+                    .map_err(err)?,
+            }
+            repo.add_delegation("targets", &role, key, 1, all, None, false, now)
+                .map_err(err)?;
+            repo.sign_targets_roles(&targets_key).map_err(err)?;
+            Ok(())
+        },
+    )?;
+    let (keys, threshold) = repo.delegation("targets", RELEASES).unwrap_or_default();
+    if (keys.len() as u64) < threshold {
+        eprintln!(
+            "warning: {RELEASES} needs {threshold} signatures but has {} signer key(s): add more signers",
+            keys.len()
+        );
     }
-    Err(CliError::failed(
-        format!("{repo_id}: gave up after 20 concurrent updates"),
-        "try again",
-    ))
+    eprintln!(
+        "Added signer {} ({}) to {repo_id}: {RELEASES} has {} key(s), threshold {threshold}",
+        args.name,
+        public.key_id().short(),
+        keys.len()
+    );
+    Ok(())
 }
 
 fn remove(args: RemoveArgs, ctx: &Context) -> Result<(), CliError> {
@@ -171,41 +151,30 @@ fn remove(args: RemoveArgs, ctx: &Context) -> Result<(), CliError> {
     let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
     let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
     let role = format!("targets/{}", args.name);
-    for _ in 0..20 {
-        let (art, mut repo) = load(layout)?.ok_or_else(|| {
-            CliError::failed(
-                format!("{repo_id} has no trust data"),
-                format!("run `vouch init {repo_id}` first"),
-            )
-        })?;
-        let now = time::OffsetDateTime::now_utc();
-        let (keys, _) = repo.delegation("targets", &role).ok_or_else(|| {
-            CliError::failed(
-                format!("{repo_id} has no signer {}", args.name),
-                "`vouch inspect` lists the roles",
-            )
-        })?;
-        let left = repo
-            .remove_delegation_keys("targets", RELEASES, &keys, now)
-            .map_err(err)?;
-        if left == 0 {
-            repo.remove_delegation("targets", RELEASES, now).map_err(err)?;
-        }
-        repo.remove_delegation("targets", &role, now).map_err(err)?;
-        repo.sign_targets_roles(&targets_key).map_err(err)?;
-        if publish(
-            layout,
-            &mut repo,
-            Some(&snapshot_key),
-            &timestamp_key,
-            Some(&art.digest),
-        )? {
-            eprintln!("Removed signer {} from {repo_id}", args.name);
-            return Ok(());
-        }
-    }
-    Err(CliError::failed(
-        format!("{repo_id}: gave up after 20 concurrent updates"),
-        "try again",
-    ))
+    update(
+        layout,
+        &repo_id,
+        Some(&snapshot_key),
+        &timestamp_key,
+        |repo, now| {
+            let (keys, _) = repo.delegation("targets", &role).ok_or_else(|| {
+                CliError::failed(
+                    format!("{repo_id} has no signer {}", args.name),
+                    "`vouch inspect` lists the roles",
+                )
+            })?;
+            if repo
+                .remove_delegation_keys("targets", RELEASES, &keys, now)
+                .map_err(err)?
+                == 0
+            {
+                repo.remove_delegation("targets", RELEASES, now).map_err(err)?;
+            }
+            repo.remove_delegation("targets", &role, now).map_err(err)?;
+            repo.sign_targets_roles(&targets_key).map_err(err)?;
+            Ok(())
+        },
+    )?;
+    eprintln!("Removed signer {} from {repo_id}", args.name);
+    Ok(())
 }
