@@ -142,6 +142,20 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// The descriptor of a manifest fetched by tag, after checking it.
+    fn descriptor(&self, bytes: &[u8], digest: String) -> Result<Descriptor, StoreError> {
+        self.check("manifest", bytes, &digest, super::copy::MAX_MANIFEST)?;
+        Ok(Descriptor {
+            media_type: media_type_of(bytes),
+            digest,
+            size: bytes.len() as u64,
+            annotations: Default::default(),
+            extra: Default::default(),
+        })
+    }
+}
+
 fn media_type_of(bytes: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(bytes)
         .ok()
@@ -171,16 +185,7 @@ impl Store for Registry {
             .rt
             .block_on(self.client.pull_manifest_raw(&r, &self.auth, MANIFEST_TYPES))
         {
-            Ok((bytes, digest)) => {
-                self.check("manifest", &bytes, &digest, 4 << 20)?;
-                Ok(Some(Descriptor {
-                    media_type: media_type_of(&bytes),
-                    digest,
-                    size: bytes.len() as u64,
-                    annotations: Default::default(),
-                    extra: Default::default(),
-                }))
-            }
+            Ok((bytes, digest)) => self.descriptor(&bytes, digest).map(Some),
             Err(e) if Self::not_found(&e) => Ok(None),
             Err(e) => Err(self.error(&format!("tag {tag}"), e)),
         }
@@ -198,16 +203,7 @@ impl Store for Registry {
                     .pull_manifest_raw(&r, &self.auth, MANIFEST_TYPES)
                     .await
                 {
-                    Ok((bytes, digest)) => {
-                        self.check("manifest", &bytes, &digest, 4 << 20)?;
-                        Ok(Some(Descriptor {
-                            media_type: media_type_of(&bytes),
-                            digest,
-                            size: bytes.len() as u64,
-                            annotations: Default::default(),
-                            extra: Default::default(),
-                        }))
-                    }
+                    Ok((bytes, digest)) => self.descriptor(&bytes, digest).map(Some),
                     Err(e) if Self::not_found(&e) => Ok(None),
                     Err(e) => Err(self.error(&format!("tag {tag}"), e)),
                 }
