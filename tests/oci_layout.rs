@@ -166,3 +166,36 @@ fn a_missing_store_is_could_not_decide() {
     repo.run(&["verify", "oci:/nonexistent/vouch-layout:v1"])
         .fails(2, "no OCI image layout");
 }
+
+#[test]
+fn recursive_signing_covers_each_platform_of_an_index() {
+    let repo = Repo::new();
+    let index = common::oci_image_index(&repo.layout, "multi");
+    repo.run(&["init", &repo.r("")]).ok();
+    // Without --recursive only the index is signed.
+    repo.run(&["sign", &repo.r(":multi")]).ok();
+    assert_eq!(repo.run(&["verify", &repo.r(":multi")]).ok().trim(), index);
+    let children = common::index_children(&repo.layout, &index);
+    repo.run(&["verify", &repo.r(&format!("@{}", children[0]))])
+        .fails(1, "not a signed target");
+    // With it, each platform manifest is a signed target too.
+    repo.run(&["sign", "--recursive", &repo.r(":multi")]).ok();
+    for child in &children {
+        assert_eq!(
+            repo.run(&["verify", &repo.r(&format!("@{child}"))]).ok().trim(),
+            child
+        );
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(repo.run(&["inspect", &repo.r("")]).ok()).expect("json");
+    let tags: Vec<&str> = report["signedTags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| t["tag"].as_str().expect("tag"))
+        .collect();
+    assert!(
+        tags.contains(&"multi@linux-amd64") && tags.contains(&"multi@linux-arm64"),
+        "{tags:?}"
+    );
+}

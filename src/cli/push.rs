@@ -62,6 +62,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         sign::Args {
             references: vec![dest_ref.to_string()],
             signer: args.signer,
+            recursive: true,
             passphrase: args.passphrase,
         },
         ctx,

@@ -20,6 +20,10 @@ pub struct Args {
     /// key of the repository in the trust directory
     #[arg(long, value_name = "NAME")]
     pub signer: Vec<String>,
+    /// For an image index, also sign each platform manifest, as the target
+    /// TAG@OS-ARCH[-VARIANT] (so pulling a platform by digest verifies)
+    #[arg(long)]
+    pub recursive: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -63,6 +67,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                 custom: Some(serde_json::json!({ "mediaType": desc.media_type })),
                 extra: Default::default(),
             };
+            if args.recursive && is_index(&desc.media_type) {
+                targets.extend(platform_targets(layout, tag, &desc.digest)?);
+            }
             targets.push((tag.clone(), desc.digest, target));
         }
         // With signers (targets/releases), tags are signed into every role
@@ -138,4 +145,57 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         }
     }
     output::print(&out)
+}
+
+fn is_index(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        "application/vnd.oci.image.index.v1+json"
+            | "application/vnd.docker.distribution.manifest.list.v2+json"
+    )
+}
+
+/// The platform manifests of an image index, as targets `TAG@OS-ARCH[-VARIANT]`.
+fn platform_targets(
+    store: &dyn crate::store::Store,
+    tag: &str,
+    digest: &str,
+) -> Result<Vec<(String, String, TargetFile)>, CliError> {
+    let bytes = store
+        .manifest(digest, crate::store::copy::MAX_MANIFEST)
+        .map_err(store_error)?;
+    let index: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        CliError::failed(
+            format!("the index of {tag} is not JSON: {e}"),
+            "the image is damaged",
+        )
+    })?;
+    let mut out = Vec::new();
+    for m in index["manifests"].as_array().into_iter().flatten() {
+        let (Some(child), Some(size)) = (m["digest"].as_str(), m["size"].as_u64()) else {
+            continue;
+        };
+        let p = &m["platform"];
+        let (Some(os), Some(arch)) = (p["os"].as_str(), p["architecture"].as_str()) else {
+            continue;
+        };
+        let mut name = format!("{tag}@{os}-{arch}");
+        if let Some(v) = p["variant"].as_str() {
+            name.push('-');
+            name.push_str(v);
+        }
+        let hex = child.strip_prefix("sha256:").unwrap_or(child).to_owned();
+        let target = TargetFile {
+            length: size,
+            hashes: BTreeMap::from([("sha256".to_owned(), hex)]),
+            custom: Some(serde_json::json!({
+                "mediaType": m["mediaType"],
+                "platform": p,
+                "index": digest,
+            })),
+            extra: Default::default(),
+        };
+        out.push((name, child.to_owned(), target));
+    }
+    Ok(out)
 }

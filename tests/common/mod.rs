@@ -201,3 +201,31 @@ pub fn oci_image(layout: &Path, tag: &str, message: &str) -> String {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Writes an image index (linux/amd64 + linux/arm64) tagged `tag`;
+/// returns the index digest.
+pub fn oci_image_index(layout: &Path, tag: &str) -> String {
+    let out = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-oci-image"))
+        .arg(layout)
+        .arg(tag)
+        .arg("multi-arch")
+        .arg("--index")
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The child manifest digests of an index in a layout.
+pub fn index_children(layout: &Path, digest: &str) -> Vec<String> {
+    let hex = digest.trim_start_matches("sha256:");
+    let bytes = std::fs::read(layout.join("blobs/sha256").join(hex)).expect("index blob");
+    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+    v["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .map(|m| m["digest"].as_str().expect("d").to_owned())
+        .collect()
+}
