@@ -1,7 +1,7 @@
 //! `vouch refresh REPO`
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{find_key, load, no_trust_data, open_store, parse_ref, unlock_key, update};
+use crate::cli::repo::{load, no_trust_data, open_store, parse_ref, role_key, update};
 use crate::cli::{CliError, Context};
 
 /// Keep a repository's trust data fresh: re-sign the timestamp with the
@@ -24,11 +24,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let store = open_store(ctx, &r, false)?;
     let layout = store.as_ref();
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
+    let timestamp_key = role_key(ctx, &mut provider, "timestamp", &repo_id)?;
     let (_, current) = load(layout)?.ok_or_else(|| no_trust_data(&repo_id))?;
     let soon = current.snapshot.signed.expires.at - time::OffsetDateTime::now_utc() < time::Duration::days(7);
     let snapshot_key = if args.snapshot || soon {
-        Some(unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?)
+        Some(role_key(ctx, &mut provider, "snapshot", &repo_id)?)
     } else {
         None
     };

@@ -112,6 +112,35 @@ pub fn find_key(ctx: &Context, role: &str, repo: &str) -> Result<StoredKey, CliE
         })
 }
 
+/// Unlocks the repository's key for `role` from the trust directory.
+pub fn role_key(
+    ctx: &Context,
+    provider: &mut Provider,
+    role: &str,
+    repo: &str,
+) -> Result<PrivateKey, CliError> {
+    unlock_key(&find_key(ctx, role, repo)?, provider)
+}
+
+/// The keys the repository's owner changes its trust data with.
+pub struct OwnerKeys {
+    /// The top-level targets key.
+    pub targets: PrivateKey,
+    /// The snapshot key.
+    pub snapshot: PrivateKey,
+    /// The timestamp key.
+    pub timestamp: PrivateKey,
+}
+
+/// Unlocks the owner's targets, snapshot and timestamp keys.
+pub fn owner_keys(ctx: &Context, provider: &mut Provider, repo: &str) -> Result<OwnerKeys, CliError> {
+    Ok(OwnerKeys {
+        targets: role_key(ctx, provider, "targets", repo)?,
+        snapshot: role_key(ctx, provider, "snapshot", repo)?,
+        timestamp: role_key(ctx, provider, "timestamp", repo)?,
+    })
+}
+
 /// Unlocks a stored key with the usual passphrase sources.
 pub fn unlock_key(stored: &StoredKey, provider: &mut Provider) -> Result<PrivateKey, CliError> {
     Ok(unlock(stored, provider)?.0)

@@ -1,7 +1,7 @@
 //! `vouch revoke REF` and `vouch revoke REPO --all`
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{bug, find_key, open_store, parse_ref, unlock_key, update};
+use crate::cli::repo::{bug, open_store, owner_keys, parse_ref, update};
 use crate::cli::{CliError, Context};
 
 /// Remove a tag's signature (or every tag's, with --all): verification of
@@ -29,14 +29,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let store = open_store(ctx, &r, false)?;
     let layout = store.as_ref();
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let targets_key = unlock_key(&find_key(ctx, "targets", &repo_id)?, &mut provider)?;
-    let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
-    let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
+    let keys = owner_keys(ctx, &mut provider, &repo_id)?;
     let (removed, _) = update(
         layout,
         &repo_id,
-        Some(&snapshot_key),
-        &timestamp_key,
+        Some(&keys.snapshot),
+        &keys.timestamp,
         |repo, now| {
             let tags: Vec<String> = match &r.tag {
                 Some(t) => vec![t.clone()],
@@ -54,7 +52,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                     "`vouch inspect` lists the signed tags",
                 ));
             }
-            repo.sign_targets_roles(&targets_key).map_err(bug)?;
+            repo.sign_targets_roles(&keys.targets).map_err(bug)?;
             Ok(removed)
         },
     )?;

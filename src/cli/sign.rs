@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
 use crate::cli::repo::{
-    RELEASES, bug, find_key, load, no_trust_data, open_store, parse_ref, store_error, unlock_key, update,
+    RELEASES, bug, load, no_trust_data, open_store, parse_ref, role_key, store_error, unlock_key, update,
 };
 use crate::cli::{CliError, Context, output};
 use crate::tuf::metadata::TargetFile;
@@ -97,10 +97,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                     .map(|k| unlock_key(k, &mut provider))
                     .collect::<Result<Vec<_>, _>>()?
             }
-            None => vec![unlock_key(&find_key(ctx, "targets", &repo_id)?, &mut provider)?],
+            None => vec![role_key(ctx, &mut provider, "targets", &repo_id)?],
         };
-        let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
-        let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
+        let snapshot_key = role_key(ctx, &mut provider, "snapshot", &repo_id)?;
+        let timestamp_key = role_key(ctx, &mut provider, "timestamp", &repo_id)?;
         update(
             layout,
             &repo_id,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{RELEASES, find_key, open_store, parse_ref, unlock_key, update};
+use crate::cli::repo::{RELEASES, open_store, owner_keys, parse_ref, update};
 use crate::cli::{CliError, Context};
 
 #[derive(Debug, Subcommand)]
@@ -84,15 +84,13 @@ fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
     let store = open_store(ctx, &r, false)?;
     let layout = store.as_ref();
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let targets_key = unlock_key(&find_key(ctx, "targets", &repo_id)?, &mut provider)?;
-    let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
-    let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
+    let keys = owner_keys(ctx, &mut provider, &repo_id)?;
     let role = format!("targets/{}", args.name);
     let ((), repo) = update(
         layout,
         &repo_id,
-        Some(&snapshot_key),
-        &timestamp_key,
+        Some(&keys.snapshot),
+        &keys.timestamp,
         |repo, now| {
             if repo.delegation("targets", &role).is_some() {
                 return Err(CliError::failed(
@@ -121,7 +119,7 @@ fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
             }
             repo.add_delegation("targets", &role, key, 1, all, None, false, now)
                 .map_err(err)?;
-            repo.sign_targets_roles(&targets_key).map_err(err)?;
+            repo.sign_targets_roles(&keys.targets).map_err(err)?;
             Ok(())
         },
     )?;
@@ -147,31 +145,29 @@ fn remove(args: RemoveArgs, ctx: &Context) -> Result<(), CliError> {
     let store = open_store(ctx, &r, false)?;
     let layout = store.as_ref();
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let targets_key = unlock_key(&find_key(ctx, "targets", &repo_id)?, &mut provider)?;
-    let snapshot_key = unlock_key(&find_key(ctx, "snapshot", &repo_id)?, &mut provider)?;
-    let timestamp_key = unlock_key(&find_key(ctx, "timestamp", &repo_id)?, &mut provider)?;
+    let keys = owner_keys(ctx, &mut provider, &repo_id)?;
     let role = format!("targets/{}", args.name);
     update(
         layout,
         &repo_id,
-        Some(&snapshot_key),
-        &timestamp_key,
+        Some(&keys.snapshot),
+        &keys.timestamp,
         |repo, now| {
-            let (keys, _) = repo.delegation("targets", &role).ok_or_else(|| {
+            let (signer_keys, _) = repo.delegation("targets", &role).ok_or_else(|| {
                 CliError::failed(
                     format!("{repo_id} has no signer {}", args.name),
                     "`vouch inspect` lists the roles",
                 )
             })?;
             if repo
-                .remove_delegation_keys("targets", RELEASES, &keys, now)
+                .remove_delegation_keys("targets", RELEASES, &signer_keys, now)
                 .map_err(err)?
                 == 0
             {
                 repo.remove_delegation("targets", RELEASES, now).map_err(err)?;
             }
             repo.remove_delegation("targets", &role, now).map_err(err)?;
-            repo.sign_targets_roles(&targets_key).map_err(err)?;
+            repo.sign_targets_roles(&keys.targets).map_err(err)?;
             Ok(())
         },
     )?;
