@@ -265,6 +265,16 @@ impl Repository {
         self.targets.get_mut(role).ok_or_else(|| not_found(role))
     }
 
+    /// The delegations of `parent`; `name` is the role being looked for,
+    /// for the error.
+    fn delegations_mut(&mut self, parent: &str, name: &str) -> Result<&mut Delegations, TufError> {
+        self.role_mut(parent)?
+            .signed
+            .delegations
+            .as_mut()
+            .ok_or_else(|| not_found(name))
+    }
+
     /// Marks a targets role changed: new expiry, signatures dropped (they
     /// covered the old content), and a new version unless it was already
     /// changed since it was last signed.
@@ -397,18 +407,8 @@ impl Repository {
             keys: keys.to_vec(),
             threshold,
         };
-        let delegations = self
-            .role_mut(parent)?
-            .signed
-            .delegations
-            .as_mut()
-            .ok_or_else(|| not_found(name))?;
-        let role = delegations
-            .roles
-            .iter_mut()
-            .flatten()
-            .find(|r| r.name == name)
-            .ok_or_else(|| not_found(name))?;
+        let delegations = self.delegations_mut(parent, name)?;
+        let role = delegated_role_mut(&mut delegations.roles, name)?;
         role.keyids = setup.role_keys().keyids;
         role.threshold = threshold;
         for k in keys {
@@ -428,18 +428,8 @@ impl Repository {
         threshold: Option<u64>,
         now: OffsetDateTime,
     ) -> Result<(), TufError> {
-        let delegations = self
-            .role_mut(parent)?
-            .signed
-            .delegations
-            .as_mut()
-            .ok_or_else(|| not_found(name))?;
-        let role = delegations
-            .roles
-            .iter_mut()
-            .flatten()
-            .find(|r| r.name == name)
-            .ok_or_else(|| not_found(name))?;
+        let delegations = self.delegations_mut(parent, name)?;
+        let role = delegated_role_mut(&mut delegations.roles, name)?;
         let id = key.key_id().to_string();
         if !role.keyids.contains(&id) {
             role.keyids.push(id.clone());
@@ -460,18 +450,8 @@ impl Repository {
         keyids: &[String],
         now: OffsetDateTime,
     ) -> Result<usize, TufError> {
-        let delegations = self
-            .role_mut(parent)?
-            .signed
-            .delegations
-            .as_mut()
-            .ok_or_else(|| not_found(name))?;
-        let role = delegations
-            .roles
-            .iter_mut()
-            .flatten()
-            .find(|r| r.name == name)
-            .ok_or_else(|| not_found(name))?;
+        let delegations = self.delegations_mut(parent, name)?;
+        let role = delegated_role_mut(&mut delegations.roles, name)?;
         role.keyids.retain(|k| !keyids.contains(k));
         let left = role.keyids.len();
         prune_keys(delegations);
@@ -487,12 +467,7 @@ impl Repository {
         name: &str,
         now: OffsetDateTime,
     ) -> Result<(), TufError> {
-        let delegations = self
-            .role_mut(parent)?
-            .signed
-            .delegations
-            .as_mut()
-            .ok_or_else(|| not_found(name))?;
+        let delegations = self.delegations_mut(parent, name)?;
         let roles = delegations.roles.get_or_insert_with(Vec::new);
         let before = roles.len();
         roles.retain(|r| r.name != name);
@@ -762,6 +737,18 @@ impl Repository {
         }
         Ok(signed)
     }
+}
+
+/// The delegated role `name` among `roles`.
+fn delegated_role_mut<'a>(
+    roles: &'a mut Option<Vec<DelegatedRole>>,
+    name: &str,
+) -> Result<&'a mut DelegatedRole, TufError> {
+    roles
+        .iter_mut()
+        .flatten()
+        .find(|r| r.name == name)
+        .ok_or_else(|| not_found(name))
 }
 
 fn prune_keys(delegations: &mut Delegations) {
