@@ -140,16 +140,14 @@ fn concurrent_generators_do_not_corrupt_the_trust_dir() {
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
-            cmd.arg("--trust-dir")
-                .arg(env.trust())
-                .args(["key", "generate", name, "--public-out"]);
-            cmd.arg(env.home().join(format!("{name}-{i}.pub")));
-            cmd.env("VOUCH_DELEGATION_PASSPHRASE", "p")
-                .env("VOUCH_NON_INTERACTIVE", "1");
-            cmd.stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            cmd.spawn().expect("spawn")
+            let public = env.home().join(format!("{name}-{i}.pub"));
+            env.spawn(&[
+                "key",
+                "generate",
+                name,
+                "--public-out",
+                public.to_str().expect("utf8"),
+            ])
         })
         .collect();
     let codes: Vec<i32> = children

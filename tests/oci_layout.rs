@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use common::{Env, Run, oci_image};
 
@@ -132,20 +131,7 @@ fn concurrent_signers_lose_no_update() {
     repo.run(&["init", &repo.r("")]).ok();
     let children: Vec<_> = tags
         .iter()
-        .map(|t| {
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
-            cmd.arg("--trust-dir")
-                .arg(repo.env.trust())
-                .arg("sign")
-                .arg(repo.r(&format!(":{t}")));
-            cmd.env("VOUCH_NON_INTERACTIVE", "1");
-            for (k, v) in &repo.env.vars {
-                cmd.env(k, v);
-            }
-            cmd.stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped());
-            cmd.spawn().expect("spawn")
-        })
+        .map(|t| repo.env.spawn(&["sign", &repo.r(&format!(":{t}"))]))
         .collect();
     for c in children {
         let out = c.wait_with_output().expect("wait");

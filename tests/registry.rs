@@ -125,20 +125,7 @@ fn eight_concurrent_signers_lose_no_update() {
     env.run(&["init", &repo]).ok();
     let children: Vec<_> = tags
         .iter()
-        .map(|t| {
-            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"));
-            cmd.arg("--trust-dir")
-                .arg(env.trust())
-                .arg("sign")
-                .arg(format!("{repo}:{t}"));
-            cmd.env("VOUCH_NON_INTERACTIVE", "1").env("HOME", env.home());
-            for (k, v) in &env.vars {
-                cmd.env(k, v);
-            }
-            cmd.stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped());
-            cmd.spawn().expect("spawn")
-        })
+        .map(|t| env.spawn(&["sign", &format!("{repo}:{t}")]))
         .collect();
     for c in children {
         let out = c.wait_with_output().expect("wait");
@@ -240,18 +227,7 @@ fn kill_9_during_sign_leaves_a_verifiable_repository() {
     {
         let tag = format!("k{i}");
         let digest = push(&env, &reg, "team/app", &tag, &format!("{tag}\n"));
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vouch"));
-        cmd.arg("--trust-dir")
-            .arg(env.trust())
-            .arg("sign")
-            .arg(format!("{repo}:{tag}"));
-        cmd.env("VOUCH_NON_INTERACTIVE", "1").env("HOME", env.home());
-        for (k, v) in &env.vars {
-            cmd.env(k, v);
-        }
-        cmd.stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let mut child = cmd.spawn().expect("spawn");
+        let mut child = env.spawn(&["sign", &format!("{repo}:{tag}")]);
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();

@@ -119,6 +119,21 @@ impl Env {
         cmd
     }
 
+    /// Starts `vouch --trust-dir TRUST ARGS` in the background, without a
+    /// terminal prompt, with this environment's variables; stderr piped.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
+        cmd.arg("--trust-dir").arg(self.trust()).args(args);
+        cmd.env("VOUCH_NON_INTERACTIVE", "1").env("HOME", self.home());
+        for (k, v) in &self.vars {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd.spawn().expect("spawn vouch")
+    }
+
     pub fn run_with(&self, args: &[&str], extra: &[(&str, &str)], stdin: &str) -> Run {
         let mut cmd = self.command(args, &self.vars);
         for (k, v) in extra {
