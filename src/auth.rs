@@ -8,7 +8,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use base64::Engine;
-use oci_client::secrets::RegistryAuth;
+use zeroize::Zeroizing;
+
+use crate::store::registry::Credentials;
 use serde::Deserialize;
 
 /// Why credentials could not be read.
@@ -60,6 +62,13 @@ struct HelperOutput {
     secret: String,
 }
 
+fn basic(username: String, password: String) -> Credentials {
+    Credentials::Basic {
+        username,
+        password: Zeroizing::new(password),
+    }
+}
+
 fn keys_for(registry: &str) -> [String; 3] {
     [
         registry.to_owned(),
@@ -69,17 +78,17 @@ fn keys_for(registry: &str) -> [String; 3] {
 }
 
 /// Credentials for `registry` (host[:port]).
-pub fn for_registry(registry: &str) -> Result<RegistryAuth, AuthError> {
+pub fn for_registry(registry: &str) -> Result<Credentials, AuthError> {
     let dir = std::env::var_os("DOCKER_CONFIG")
         .map(std::path::PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".docker")));
     let Some(dir) = dir else {
-        return Ok(RegistryAuth::Anonymous);
+        return Ok(Credentials::Anonymous);
     };
     let path = dir.join("config.json");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RegistryAuth::Anonymous),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Credentials::Anonymous),
         Err(e) => {
             return Err(AuthError::Config {
                 path: path.display().to_string(),
@@ -103,31 +112,31 @@ pub fn for_registry(registry: &str) -> Result<RegistryAuth, AuthError> {
                     path: path.display().to_string(),
                     reason: format!("the auth entry for {registry} is not base64"),
                 })?;
-            let text = String::from_utf8(decoded).map_err(|_| AuthError::Config {
+            let text = Zeroizing::new(String::from_utf8(decoded).map_err(|_| AuthError::Config {
                 path: path.display().to_string(),
                 reason: format!("the auth entry for {registry} is not UTF-8"),
-            })?;
+            })?);
             if let Some((user, pass)) = text.split_once(':') {
-                return Ok(RegistryAuth::Basic(user.to_owned(), pass.to_owned()));
+                return Ok(basic(user.to_owned(), pass.to_owned()));
             }
         }
         if let (Some(u), Some(p)) = (&entry.username, &entry.password) {
-            return Ok(RegistryAuth::Basic(u.clone(), p.clone()));
+            return Ok(basic(u.clone(), p.clone()));
         }
     }
     if let Some(store) = &config.creds_store {
         return match run_helper(store, registry) {
             // The default store may simply have nothing for this registry.
             Err(AuthError::Helper { reason, .. }) if reason.contains("not found") => {
-                Ok(RegistryAuth::Anonymous)
+                Ok(Credentials::Anonymous)
             }
             other => other,
         };
     }
-    Ok(RegistryAuth::Anonymous)
+    Ok(Credentials::Anonymous)
 }
 
-fn run_helper(helper: &str, registry: &str) -> Result<RegistryAuth, AuthError> {
+fn run_helper(helper: &str, registry: &str) -> Result<Credentials, AuthError> {
     let fail = |reason: String| AuthError::Helper {
         helper: helper.to_owned(),
         reason,
@@ -161,5 +170,5 @@ fn run_helper(helper: &str, registry: &str) -> Result<RegistryAuth, AuthError> {
     }
     let parsed: HelperOutput = serde_json::from_slice(&out.stdout)
         .map_err(|_| fail("its output is not the expected JSON".to_owned()))?;
-    Ok(RegistryAuth::Basic(parsed.username, parsed.secret))
+    Ok(basic(parsed.username, parsed.secret))
 }

@@ -31,11 +31,10 @@ pub struct TrustArtifact {
 
 /// Reads the trust artifact of a store, if it has one.
 pub fn read(store: &dyn Store) -> Result<Option<TrustArtifact>, StoreError> {
-    let Some(desc) = store.resolve(TRUST_TAG)? else {
+    let Some((bytes, digest)) = store.tagged_manifest(TRUST_TAG, MAX_TRUST_MANIFEST)? else {
         return Ok(None);
     };
-    let bytes = store.manifest(&desc.digest, MAX_TRUST_MANIFEST)?;
-    parse_manifest(&desc.digest, &bytes).map(Some)
+    parse_manifest(&digest, &bytes).map(Some)
 }
 
 fn parse_manifest(digest: &str, bytes: &[u8]) -> Result<TrustArtifact, StoreError> {
@@ -124,13 +123,13 @@ impl<'a> ArtifactFetcher<'a> {
         self.artifact.as_ref().map(|a| a.digest.as_str())
     }
 
+    /// A store error: the registry or layout failed to serve what the
+    /// artifact lists (a body longer than its descriptor included), so
+    /// nothing can be decided.
     fn io(location: &str, e: &StoreError) -> FetchError {
         FetchError {
             location: location.to_owned(),
-            kind: match e {
-                StoreError::TooLarge { limit, .. } => FetchErrorKind::TooLarge(*limit),
-                _ => FetchErrorKind::Io,
-            },
+            kind: FetchErrorKind::Io,
             detail: e.to_string(),
         }
     }
@@ -144,6 +143,7 @@ impl Fetcher for ArtifactFetcher<'_> {
         let Some(desc) = self.artifact.as_ref().and_then(|a| a.files.get(location)) else {
             return Ok(None);
         };
+        // Metadata larger than its role may be: the TUF client refuses it.
         if desc.size > max_bytes {
             return Err(FetchError {
                 location: location.to_owned(),
@@ -152,7 +152,7 @@ impl Fetcher for ArtifactFetcher<'_> {
             });
         }
         self.store
-            .blob(&desc.digest, max_bytes)
+            .blob(&desc.digest, desc.size)
             .map(Some)
             .map_err(|e| Self::io(location, &e))
     }

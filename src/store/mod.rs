@@ -83,6 +83,14 @@ pub trait Store: std::fmt::Debug {
     fn resolve_many(&self, tags: &[String]) -> Result<Vec<Option<oci_layout::Descriptor>>, StoreError> {
         tags.iter().map(|t| self.resolve(t)).collect()
     }
+    /// The manifest a tag points at, at most `max` bytes, and its digest
+    /// (one request on a registry).
+    fn tagged_manifest(&self, tag: &str, max: u64) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        match self.resolve(tag)? {
+            None => Ok(None),
+            Some(d) => Ok(Some((self.manifest(&d.digest, max)?, d.digest))),
+        }
+    }
     /// A manifest by digest (checked), at most `max` bytes.
     fn manifest(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError>;
     /// A blob by digest (checked), at most `max` bytes.

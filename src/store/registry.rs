@@ -1,32 +1,114 @@
-//! A repository in an OCI registry (oci-client; plain HTTP for loopback
-//! hosts, HTTPS otherwise). Every failure to talk to the registry is a
-//! [`StoreError::Registry`]: could not decide, never "unsigned".
+//! A repository in an OCI registry, spoken to over the distribution API
+//! (plain HTTP for loopback hosts, HTTPS otherwise).
+//!
+//! Every answer that is not the one asked for is a
+//! [`StoreError::Registry`] naming its cause (unreachable, an HTTP status,
+//! rate limiting, authentication, a truncated body): could not decide,
+//! never "unsigned". Bodies are read against a limit as they arrive, so a
+//! hostile registry cannot make vouch hold more than the limit in memory.
+//!
+//! Authentication follows the distribution token protocol: a request goes
+//! out as it is; a `401` with a `Basic` challenge is answered with the
+//! configured credentials, a `Bearer` challenge by asking the named realm
+//! for a token (with the credentials, if any). What was learnt is kept for
+//! the rest of the process, so an anonymous registry costs no extra round
+//! trip and an authenticated one costs one per access level.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
 
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use base64::Engine;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use zeroize::Zeroizing;
 
 use super::oci_layout::{Descriptor, sha256_digest};
 use super::{Store, StoreError};
 
 /// Manifest media types vouch reads.
-const MANIFEST_TYPES: &[&str] = &[
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-];
+const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, \
+     application/vnd.oci.image.index.v1+json, \
+     application/vnd.docker.distribution.manifest.v2+json, \
+     application/vnd.docker.distribution.manifest.list.v2+json";
+
+/// Largest answer read from a token endpoint.
+const MAX_TOKEN: u64 = 1 << 20;
+/// Largest error body quoted from (the rest is not read).
+const MAX_ERROR_BODY: u64 = 16 << 10;
+/// Requests in flight at once when resolving many tags.
+const PARALLEL: usize = 16;
+/// Pauses before each retry of a transient failure.
+const RETRY_DELAYS_MS: &[u64] = &[100, 400];
+
+/// Credentials for a registry, as Docker's configuration gives them.
+#[derive(Clone, Default)]
+pub enum Credentials {
+    /// No credentials.
+    #[default]
+    Anonymous,
+    /// A user name and a password (or a token a helper returned).
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password; never printed.
+        password: Zeroizing<String>,
+    },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Anonymous => f.write_str("Anonymous"),
+            Credentials::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+impl Credentials {
+    fn basic_header(&self) -> Option<HeaderValue> {
+        let Credentials::Basic { username, password } = self else {
+            return None;
+        };
+        let plain = Zeroizing::new(format!("{username}:{}", password.as_str()));
+        let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(plain.as_bytes()));
+        let mut value = HeaderValue::from_str(&format!("Basic {}", encoded.as_str())).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
+
+/// What a request needs the registry to allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Pull,
+    Push,
+}
+
+impl Access {
+    fn scope(self, repository: &str) -> String {
+        match self {
+            Access::Pull => format!("repository:{repository}:pull"),
+            Access::Push => format!("repository:{repository}:pull,push"),
+        }
+    }
+}
 
 /// A registry repository.
 pub struct Registry {
-    client: Client,
+    http: reqwest::Client,
     rt: tokio::runtime::Runtime,
+    /// `http://host:port` or `https://host`.
+    base: String,
     registry: String,
     repository: String,
-    auth: RegistryAuth,
+    credentials: Credentials,
+    /// The `Authorization` value that works, per access level.
+    authorization: Mutex<[Option<HeaderValue>; 2]>,
     /// Serialises this machine's writers of the trust tag.
     lock: PathBuf,
 }
@@ -46,24 +128,58 @@ pub fn is_loopback(registry: &str) -> bool {
     matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
 }
 
+/// The answer to a request: success or 404.
+struct Answer {
+    status: StatusCode,
+    response: reqwest::Response,
+}
+
+/// An error status, with the registry's error code.
+struct Failure {
+    status: StatusCode,
+    code: String,
+    error: StoreError,
+}
+
+impl Failure {
+    /// Whether trying again may succeed: a gateway or server hiccup, or
+    /// CNCF distribution's filesystem storage reading a blob link another
+    /// client is rewriting (it then answers 500, and rejects a manifest
+    /// naming that blob with DIGEST_INVALID). Every request vouch makes is
+    /// idempotent: content-addressed, or a tag move under a lock.
+    fn transient(&self, method: &Method, url: &str) -> bool {
+        match self.status {
+            StatusCode::INTERNAL_SERVER_ERROR
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => true,
+            StatusCode::BAD_REQUEST => {
+                *method == Method::PUT && url.contains("/manifests/") && self.code == "DIGEST_INVALID"
+            }
+            _ => false,
+        }
+    }
+}
+
 impl Registry {
     /// A client for `registry/repository`; `lock` is a file this machine's
     /// writers lock while they move the trust tag.
     pub fn new(
         registry: &str,
         repository: &str,
-        auth: RegistryAuth,
+        credentials: Credentials,
         lock: PathBuf,
     ) -> Result<Registry, StoreError> {
-        let protocol = if is_loopback(registry) {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        };
-        let client = Client::new(ClientConfig {
-            protocol,
-            ..ClientConfig::default()
-        });
+        let scheme = if is_loopback(registry) { "http" } else { "https" };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| StoreError::Registry {
+                what: format!("setting up a client for {registry}"),
+                detail: e.to_string(),
+            })?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -72,88 +188,317 @@ impl Registry {
                 source: e,
             })?;
         Ok(Registry {
-            client,
+            http,
             rt,
+            base: format!("{scheme}://{registry}"),
             registry: registry.to_owned(),
             repository: repository.to_owned(),
-            auth,
+            credentials,
+            authorization: Mutex::new([None, None]),
             lock,
         })
     }
 
-    fn tag_ref(&self, tag: &str) -> Reference {
-        Reference::with_tag(self.registry.clone(), self.repository.clone(), tag.to_owned())
+    fn url(&self, kind: &str, reference: &str) -> String {
+        format!("{}/v2/{}/{kind}/{reference}", self.base, self.repository)
     }
 
-    fn digest_ref(&self, digest: &str) -> Reference {
-        Reference::with_digest(self.registry.clone(), self.repository.clone(), digest.to_owned())
-    }
-
-    fn error(&self, what: &str, e: OciDistributionError) -> StoreError {
-        let detail = match &e {
-            OciDistributionError::RequestError(r) => {
-                let mut s = r.to_string();
-                let mut src = std::error::Error::source(r);
-                while let Some(inner) = src {
-                    s = format!("{s}: {inner}");
-                    src = inner.source();
-                }
-                format!("unreachable: {s}")
-            }
-            OciDistributionError::ServerError { code, message, .. } => format!("HTTP {code}: {message}"),
-            OciDistributionError::UnauthorizedError { url } => format!("authentication failed for {url}"),
-            OciDistributionError::AuthenticationFailure(m) => format!("authentication failed: {m}"),
-            other => other.to_string(),
-        };
+    fn fail(&self, what: &str, detail: impl Into<String>) -> StoreError {
         StoreError::Registry {
             what: format!("{what} in {}/{}", self.registry, self.repository),
-            detail,
+            detail: detail.into(),
         }
     }
 
-    fn not_found(e: &OciDistributionError) -> bool {
-        match e {
-            OciDistributionError::ImageManifestNotFoundError(_) => true,
-            OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|x| {
-                matches!(
-                    x.code,
-                    OciErrorCode::ManifestUnknown | OciErrorCode::NotFound | OciErrorCode::NameUnknown
-                )
+    fn unreachable(&self, what: &str, e: &reqwest::Error) -> StoreError {
+        let mut detail = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(inner) = source {
+            detail = format!("{detail}: {inner}");
+            source = inner.source();
+        }
+        let kind = if e.is_timeout() {
+            "timed out"
+        } else if e.is_body() || e.is_decode() {
+            "the answer was cut short"
+        } else {
+            "unreachable"
+        };
+        self.fail(what, format!("{kind}: {detail}"))
+    }
+
+    fn stored_authorization(&self, access: Access) -> Option<HeaderValue> {
+        let slots = self.authorization.lock().unwrap_or_else(|p| p.into_inner());
+        slots[access as usize].clone()
+    }
+
+    fn store_authorization(&self, access: Access, value: HeaderValue) {
+        let mut slots = self.authorization.lock().unwrap_or_else(|p| p.into_inner());
+        slots[access as usize] = Some(value.clone());
+        // A token for pushing also allows pulling.
+        if access == Access::Push && slots[Access::Pull as usize].is_none() {
+            slots[Access::Pull as usize] = Some(value);
+        }
+    }
+
+    /// Sends a request, answering one authentication challenge and
+    /// retrying what the registry reports as transient. Success and 404 are
+    /// returned; every other status is an error naming it.
+    async fn send(
+        &self,
+        what: &str,
+        access: Access,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+    ) -> Result<Answer, StoreError> {
+        let mut challenged = false;
+        let mut retries = RETRY_DELAYS_MS.iter();
+        loop {
+            let mut request = self.http.request(method.clone(), url).headers(headers.clone());
+            if let Some(auth) = self.stored_authorization(access) {
+                request = request.header(header::AUTHORIZATION, auth);
+            }
+            if let Some(body) = &body {
+                request = request.body(body.clone());
+            }
+            let response = request.send().await.map_err(|e| self.unreachable(what, &e))?;
+            let status = response.status();
+            if status.is_success() || status == StatusCode::NOT_FOUND {
+                return Ok(Answer { status, response });
+            }
+            if status == StatusCode::UNAUTHORIZED && !challenged {
+                challenged = true;
+                let challenge = response
+                    .headers()
+                    .get(header::WWW_AUTHENTICATE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(Challenge::parse);
+                let value = self.answer(what, access, challenge).await?;
+                self.store_authorization(access, value);
+                continue;
+            }
+            let failure = self.failure(what, status, response).await;
+            match retries.next() {
+                Some(ms) if failure.transient(&method, url) => {
+                    tokio::time::sleep(Duration::from_millis(*ms)).await;
+                }
+                _ => return Err(failure.error),
+            }
+        }
+    }
+
+    /// The `Authorization` value that answers a challenge.
+    async fn answer(
+        &self,
+        what: &str,
+        access: Access,
+        challenge: Option<Challenge>,
+    ) -> Result<HeaderValue, StoreError> {
+        let refused = |why: &str| self.fail(what, format!("authentication failed: {why}"));
+        match challenge {
+            Some(Challenge::Bearer { realm, service }) => {
+                let mut request = self
+                    .http
+                    .get(&realm)
+                    .query(&[("scope", access.scope(&self.repository))]);
+                if let Some(service) = &service {
+                    request = request.query(&[("service", service)]);
+                }
+                if let Some(basic) = self.credentials.basic_header() {
+                    request = request.header(header::AUTHORIZATION, basic);
+                }
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| self.unreachable(&format!("{what} (token from {realm})"), &e))?;
+                if !response.status().is_success() {
+                    return Err(refused(&format!("the token service {realm} answered {}", response.status())));
+                }
+                let body = self.read(what, response, MAX_TOKEN).await?;
+                let token: TokenAnswer = serde_json::from_slice(&body)
+                    .map_err(|_| refused(&format!("the token service {realm} did not answer with a token")))?;
+                let token = Zeroizing::new(token.token.or(token.access_token).unwrap_or_default());
+                if token.is_empty() {
+                    return Err(refused(&format!("the token service {realm} gave no token")));
+                }
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.as_str()))
+                    .map_err(|_| refused("the token is not a valid header value"))?;
+                value.set_sensitive(true);
+                Ok(value)
+            }
+            Some(Challenge::Basic) => self.credentials.basic_header().ok_or_else(|| {
+                refused("the registry asks for credentials and none are configured (docker login, or DOCKER_CONFIG)")
             }),
-            OciDistributionError::ServerError { code, .. } => *code == 404,
-            _ => false,
+            Some(Challenge::Other(scheme)) => Err(refused(&format!("unsupported scheme {scheme}"))),
+            None => Err(refused("HTTP 401 without a challenge")),
         }
     }
 
-    fn check(&self, what: &str, bytes: &[u8], digest: &str, max: u64) -> Result<(), StoreError> {
-        if bytes.len() as u64 > max {
+    /// What an error status means, read from the answer.
+    async fn failure(&self, what: &str, status: StatusCode, response: reqwest::Response) -> Failure {
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let (code, message) = self.error_message(response).await;
+        let detail = match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                format!("authentication failed (HTTP {status}){message}")
+            }
+            StatusCode::TOO_MANY_REQUESTS => format!(
+                "rate limited (HTTP 429){}{message}",
+                retry_after
+                    .map(|s| format!(", retry after {s} s"))
+                    .unwrap_or_default()
+            ),
+            _ => format!("HTTP {status}{message}"),
+        };
+        Failure {
+            status,
+            code,
+            error: self.fail(what, detail),
+        }
+    }
+
+    /// The registry's error code and message (`": CODE: message"`), if
+    /// its body carries them.
+    async fn error_message(&self, response: reqwest::Response) -> (String, String) {
+        let Ok(body) = self.read("error", response, MAX_ERROR_BODY).await else {
+            return (String::new(), String::new());
+        };
+        let parsed: Option<ErrorsAnswer> = serde_json::from_slice(&body).ok();
+        let (code, text) = match parsed.and_then(|p| p.errors.into_iter().next()) {
+            Some(e) => (e.code.clone(), format!("{}: {}", e.code, e.message)),
+            None => (
+                String::new(),
+                String::from_utf8_lossy(&body).trim().chars().take(200).collect(),
+            ),
+        };
+        let text: String = text.chars().filter(|c| !c.is_control()).collect();
+        (
+            code,
+            if text.is_empty() {
+                text
+            } else {
+                format!(": {text}")
+            },
+        )
+    }
+
+    /// Reads a body of at most `max` bytes as it arrives.
+    async fn read(
+        &self,
+        what: &str,
+        mut response: reqwest::Response,
+        max: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let declared = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max) {
             return Err(StoreError::TooLarge {
-                what: format!("{what} {digest}"),
+                what: what.to_owned(),
                 limit: max,
             });
         }
-        if sha256_digest(bytes) != digest {
+        let mut body = Vec::with_capacity(declared.unwrap_or(0).min(max) as usize);
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(what, &e))? {
+            if (body.len() + chunk.len()) as u64 > max {
+                return Err(StoreError::TooLarge {
+                    what: what.to_owned(),
+                    limit: max,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        if let Some(n) = declared
+            && n != body.len() as u64
+        {
+            return Err(self.fail(
+                what,
+                format!("the answer was cut short: {} of {n} bytes", body.len()),
+            ));
+        }
+        Ok(body)
+    }
+
+    /// A manifest by tag or digest: `None` when the registry has none.
+    async fn get_manifest(&self, reference: &str, max: u64) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        let what = if reference.starts_with("sha256:") {
+            format!("manifest {reference}")
+        } else {
+            format!("tag {reference}")
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(MANIFEST_TYPES));
+        let answer = self
+            .send(
+                &what,
+                Access::Pull,
+                Method::GET,
+                &self.url("manifests", reference),
+                headers,
+                None,
+            )
+            .await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let claimed = digest_header(answer.response.headers());
+        let body = self.read(&what, answer.response, max).await?;
+        let digest = sha256_digest(&body);
+        if let Some(claimed) = claimed
+            && claimed.starts_with("sha256:")
+            && claimed != digest
+        {
             return Err(StoreError::Malformed {
-                what: format!("{what} {digest}"),
-                reason: "content does not match its digest".to_owned(),
+                what,
+                reason: format!("the registry says its digest is {claimed}, but it is {digest}"),
             });
+        }
+        Ok(Some((body, digest)))
+    }
+
+    async fn resolve_async(&self, tag: &str) -> Result<Option<Descriptor>, StoreError> {
+        let Some((bytes, digest)) = self.get_manifest(tag, super::copy::MAX_MANIFEST).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Descriptor {
+            media_type: media_type_of(&bytes),
+            digest,
+            size: bytes.len() as u64,
+            annotations: Default::default(),
+            extra: Default::default(),
+        }))
+    }
+
+    async fn put(&self, what: &str, url: &str, content_type: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        let mut headers = HeaderMap::new();
+        let value = HeaderValue::from_str(content_type).map_err(|_| StoreError::Malformed {
+            what: "media type".to_owned(),
+            reason: content_type.to_owned(),
+        })?;
+        headers.insert(header::CONTENT_TYPE, value);
+        let answer = self
+            .send(what, Access::Push, Method::PUT, url, headers, Some(body))
+            .await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Err(self.fail(what, "HTTP 404 Not Found"));
         }
         Ok(())
     }
 }
 
-impl Registry {
-    /// The descriptor of a manifest fetched by tag, after checking it.
-    fn descriptor(&self, bytes: &[u8], digest: String) -> Result<Descriptor, StoreError> {
-        self.check("manifest", bytes, &digest, super::copy::MAX_MANIFEST)?;
-        Ok(Descriptor {
-            media_type: media_type_of(bytes),
-            digest,
-            size: bytes.len() as u64,
-            annotations: Default::default(),
-            extra: Default::default(),
-        })
-    }
+fn digest_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn media_type_of(bytes: &[u8]) -> String {
@@ -163,108 +508,228 @@ fn media_type_of(bytes: &[u8]) -> String {
         .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_owned())
 }
 
+/// A `WWW-Authenticate` challenge.
+#[derive(Debug, PartialEq, Eq)]
+enum Challenge {
+    Basic,
+    Bearer { realm: String, service: Option<String> },
+    Other(String),
+}
+
+impl Challenge {
+    fn parse(value: &str) -> Challenge {
+        let value = value.trim();
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("basic") {
+            return Challenge::Basic;
+        }
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Challenge::Other(scheme.chars().take(32).collect());
+        }
+        let params = auth_params(rest);
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        match get("realm") {
+            Some(realm) => Challenge::Bearer {
+                realm,
+                service: get("service"),
+            },
+            None => Challenge::Other("Bearer without a realm".to_owned()),
+        }
+    }
+}
+
+/// `key="value", key=token, …` (quoted values may hold commas and `\"`).
+fn auth_params(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
+        if key.is_empty() {
+            return out;
+        }
+        if chars.next_if_eq(&'=').is_none() {
+            continue;
+        }
+        let mut value = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => value.extend(chars.next()),
+                    c => value.push(c),
+                }
+            }
+        } else {
+            value = std::iter::from_fn(|| chars.next_if(|c| *c != ',')).collect();
+        }
+        out.push((key.trim().to_owned(), value.trim().to_owned()));
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    access_token: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorsAnswer {
+    #[serde(default)]
+    errors: Vec<ErrorEntry>,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorEntry {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
 impl Store for Registry {
     fn describe(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
     }
 
     fn head(&self, tag: &str) -> Result<Option<String>, StoreError> {
-        match self
-            .rt
-            .block_on(self.client.fetch_manifest_digest(&self.tag_ref(tag), &self.auth))
-        {
-            Ok(digest) => Ok(Some(digest)),
-            Err(e) if Self::not_found(&e) => Ok(None),
-            Err(e) => Err(self.error(&format!("tag {tag}"), e)),
-        }
+        let what = format!("tag {tag}");
+        self.rt.block_on(async {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_static(MANIFEST_TYPES));
+            let answer = self
+                .send(
+                    &what,
+                    Access::Pull,
+                    Method::HEAD,
+                    &self.url("manifests", tag),
+                    headers,
+                    None,
+                )
+                .await?;
+            if answer.status == StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            match digest_header(answer.response.headers()) {
+                Some(d) => Ok(Some(d)),
+                // A registry that does not say: fetch and hash.
+                None => Ok(self
+                    .get_manifest(tag, super::copy::MAX_MANIFEST)
+                    .await?
+                    .map(|(_, d)| d)),
+            }
+        })
     }
 
     fn resolve(&self, tag: &str) -> Result<Option<Descriptor>, StoreError> {
-        let r = self.tag_ref(tag);
-        match self
-            .rt
-            .block_on(self.client.pull_manifest_raw(&r, &self.auth, MANIFEST_TYPES))
-        {
-            Ok((bytes, digest)) => self.descriptor(&bytes, digest).map(Some),
-            Err(e) if Self::not_found(&e) => Ok(None),
-            Err(e) => Err(self.error(&format!("tag {tag}"), e)),
-        }
+        self.rt.block_on(self.resolve_async(tag))
     }
 
     fn resolve_many(&self, tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
         use futures_util::stream::{self, StreamExt, TryStreamExt};
-        /// Requests in flight at once.
-        const PARALLEL: usize = 16;
         self.rt.block_on(
-            stream::iter(tags.iter().map(|tag| async move {
-                let r = self.tag_ref(tag);
-                match self
-                    .client
-                    .pull_manifest_raw(&r, &self.auth, MANIFEST_TYPES)
-                    .await
-                {
-                    Ok((bytes, digest)) => self.descriptor(&bytes, digest).map(Some),
-                    Err(e) if Self::not_found(&e) => Ok(None),
-                    Err(e) => Err(self.error(&format!("tag {tag}"), e)),
-                }
-            }))
-            .buffered(PARALLEL)
-            .try_collect(),
+            stream::iter(tags.iter().map(|tag| self.resolve_async(tag)))
+                .buffered(PARALLEL)
+                .try_collect(),
         )
     }
 
+    fn tagged_manifest(&self, tag: &str, max: u64) -> Result<Option<(Vec<u8>, String)>, StoreError> {
+        self.rt.block_on(self.get_manifest(tag, max))
+    }
+
     fn manifest(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
-        let r = self.digest_ref(digest);
-        let (bytes, _) = self
-            .rt
-            .block_on(self.client.pull_manifest_raw(&r, &self.auth, MANIFEST_TYPES))
-            .map_err(|e| self.error(&format!("manifest {digest}"), e))?;
-        self.check("manifest", &bytes, digest, max)?;
-        Ok(bytes.to_vec())
+        match self.rt.block_on(self.get_manifest(digest, max))? {
+            Some((bytes, actual)) if actual == digest => Ok(bytes),
+            Some(_) => Err(StoreError::Malformed {
+                what: format!("manifest {digest}"),
+                reason: "content does not match its digest".to_owned(),
+            }),
+            None => Err(self.fail(&format!("manifest {digest}"), "HTTP 404 Not Found")),
+        }
     }
 
     fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
-        let r = self.digest_ref(digest);
-        let desc = oci_client::manifest::OciDescriptor {
-            digest: digest.to_owned(),
-            ..Default::default()
-        };
-        let mut out = Vec::new();
-        self.rt
-            .block_on(self.client.pull_blob(&r, &desc, &mut out))
-            .map_err(|e| self.error(&format!("blob {digest}"), e))?;
-        self.check("blob", &out, digest, max)?;
-        Ok(out)
+        let what = format!("blob {digest}");
+        let bytes = self.rt.block_on(async {
+            let answer = self
+                .send(
+                    &what,
+                    Access::Pull,
+                    Method::GET,
+                    &self.url("blobs", digest),
+                    HeaderMap::new(),
+                    None,
+                )
+                .await?;
+            if answer.status == StatusCode::NOT_FOUND {
+                return Err(self.fail(&what, "HTTP 404 Not Found"));
+            }
+            self.read(&what, answer.response, max).await
+        })?;
+        if sha256_digest(&bytes) != digest {
+            return Err(StoreError::Malformed {
+                what,
+                reason: "content does not match its digest".to_owned(),
+            });
+        }
+        Ok(bytes)
     }
 
     fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let digest = sha256_digest(bytes);
-        let r = self.digest_ref(&digest);
-        let exists = self
-            .rt
-            .block_on(self.client.blob_exists(&r, &digest))
-            .unwrap_or(false);
-        if !exists {
-            self.rt
-                .block_on(self.client.push_blob(&r, bytes.to_vec(), &digest))
-                .map_err(|e| self.error(&format!("uploading blob {digest}"), e))?;
-        }
+        let what = format!("uploading blob {digest}");
+        self.rt.block_on(async {
+            // Only a shortcut: any answer but "here it is" means upload.
+            // (distribution answers 500 while another client commits the
+            // same blob.)
+            let exists = self
+                .send(
+                    &what,
+                    Access::Push,
+                    Method::HEAD,
+                    &self.url("blobs", &digest),
+                    HeaderMap::new(),
+                    None,
+                )
+                .await;
+            if exists.is_ok_and(|a| a.status.is_success()) {
+                return Ok(());
+            }
+            let start = format!("{}/v2/{}/blobs/uploads/", self.base, self.repository);
+            let answer = self
+                .send(&what, Access::Push, Method::POST, &start, HeaderMap::new(), None)
+                .await?;
+            let location = answer
+                .response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| self.fail(&what, "the registry gave no upload location"))?;
+            let mut url = reqwest::Url::parse(&self.base)
+                .and_then(|base| base.join(location))
+                .map_err(|_| self.fail(&what, "the registry gave an invalid upload location"))?;
+            url.query_pairs_mut().append_pair("digest", &digest);
+            self.put(&what, url.as_str(), "application/octet-stream", bytes.to_vec())
+                .await
+        })?;
         Ok(digest)
     }
 
     fn put_manifest_by_digest(&self, bytes: &[u8], media_type: &str) -> Result<String, StoreError> {
         let digest = sha256_digest(bytes);
-        let content_type =
-            reqwest::header::HeaderValue::from_str(media_type).map_err(|_| StoreError::Malformed {
-                what: "media type".to_owned(),
-                reason: media_type.to_owned(),
-            })?;
+        let what = format!("pushing manifest {digest}");
         self.rt
-            .block_on(
-                self.client
-                    .push_manifest_raw(&self.digest_ref(&digest), bytes.to_vec(), content_type),
-            )
-            .map_err(|e| self.error(&format!("pushing manifest {digest}"), e))?;
+            .block_on(self.put(&what, &self.url("manifests", &digest), media_type, bytes.to_vec()))?;
         Ok(digest)
     }
 
@@ -291,17 +756,70 @@ impl Store for Registry {
                 return Ok(false);
             }
         }
-        let content_type =
-            reqwest::header::HeaderValue::from_str(media_type).map_err(|_| StoreError::Malformed {
-                what: "media type".to_owned(),
-                reason: media_type.to_owned(),
-            })?;
+        let what = format!("pushing tag {tag}");
         self.rt
-            .block_on(
-                self.client
-                    .push_manifest_raw(&self.tag_ref(tag), bytes.to_vec(), content_type),
-            )
-            .map_err(|e| self.error(&format!("pushing tag {tag}"), e))?;
+            .block_on(self.put(&what, &self.url("manifests", tag), media_type, bytes.to_vec()))?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_parse() {
+        assert_eq!(
+            Challenge::parse("Basic realm=\"Registry Realm\""),
+            Challenge::Basic
+        );
+        assert_eq!(
+            Challenge::parse(
+                "Bearer realm=\"https://auth.example/token\",service=\"registry.example\",scope=\"repository:a/b:pull,push\""
+            ),
+            Challenge::Bearer {
+                realm: "https://auth.example/token".to_owned(),
+                service: Some("registry.example".to_owned()),
+            }
+        );
+        assert_eq!(
+            Challenge::parse("bearer service=x, realm=https://t.example/a"),
+            Challenge::Bearer {
+                realm: "https://t.example/a".to_owned(),
+                service: Some("x".to_owned()),
+            }
+        );
+        assert_eq!(
+            Challenge::parse("Bearer service=\"x\""),
+            Challenge::Other("Bearer without a realm".to_owned())
+        );
+        assert_eq!(
+            Challenge::parse("Negotiate abc"),
+            Challenge::Other("Negotiate".to_owned())
+        );
+    }
+
+    #[test]
+    fn quoted_values_keep_commas_and_escapes() {
+        assert_eq!(
+            auth_params(r#"a="x,y", b="q\"r",c=plain"#),
+            vec![
+                ("a".to_owned(), "x,y".to_owned()),
+                ("b".to_owned(), "q\"r".to_owned()),
+                ("c".to_owned(), "plain".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn credentials_never_print_the_password() {
+        let c = Credentials::Basic {
+            username: "alice".to_owned(),
+            password: Zeroizing::new("hunter2".to_owned()),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let header = c.basic_header().expect("header");
+        assert!(header.is_sensitive());
+        assert!(!format!("{header:?}").contains("aHVudGVy"));
     }
 }
