@@ -3,28 +3,8 @@
 
 mod common;
 
-use common::registry::{Registry, layout_ref, skopeo};
+use common::registry::{Registry, layout_ref, publisher, push, skopeo};
 use common::{Env, oci_image};
-
-fn publisher() -> Env {
-    let mut env = Env::new();
-    for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP"] {
-        env.set(&format!("VOUCH_{role}_PASSPHRASE"), &format!("{role}-p"));
-    }
-    env
-}
-
-fn push(env: &Env, reg: &Registry, repo: &str, tag: &str, message: &str) -> String {
-    let layout = env.home().join(format!("build-{tag}"));
-    let digest = oci_image(&layout, tag, message);
-    skopeo(&[
-        "copy",
-        "--dest-tls-verify=false",
-        &layout_ref(&layout, tag),
-        &format!("docker://{}/{repo}:{tag}", reg.addr),
-    ]);
-    digest
-}
 
 #[test]
 fn sign_verify_tamper_gate_and_registry_down() {

@@ -83,8 +83,31 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         .ok()
         .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_owned());
-    let dst = OciLayout::create(dest_dir).map_err(store_error)?;
-    crate::store::copy::image(src, &dst, &manifest, &media_type, &tag).map_err(store_error)?;
+    // A new destination is filled under a temporary name next to it and
+    // renamed when complete, so a failed copy leaves nothing behind. An
+    // existing layout only gains checked blobs until the tag is written.
+    let staging = match (dest_dir.exists(), dest_dir.file_name()) {
+        (false, Some(name)) => Some(dest_dir.with_file_name(format!(
+            ".{}.vouch-partial-{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ))),
+        _ => None,
+    };
+    let target = staging.as_deref().unwrap_or(dest_dir);
+    let copied = OciLayout::create(target)
+        .and_then(|dst| crate::store::copy::image(src, &dst, &manifest, &media_type, &tag));
+    if let Some(staging) = &staging {
+        let placed = copied.and_then(|()| {
+            std::fs::rename(staging, dest_dir).map_err(|e| crate::store::StoreError::io(dest_dir, e))
+        });
+        if let Err(e) = placed {
+            let _ = std::fs::remove_dir_all(staging);
+            return Err(store_error(e));
+        }
+    } else {
+        copied.map_err(store_error)?;
+    }
     eprintln!("Pulled {r} ({digest}) into oci:{}:{tag}", dest_dir.display());
     output::print(&format!("{digest}\n"))
 }

@@ -5,6 +5,31 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::{Env, oci_image};
+
+/// A user holding the passphrases of a repository's four role keys.
+pub fn publisher() -> Env {
+    let mut env = Env::new();
+    for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP"] {
+        env.set(&format!("VOUCH_{role}_PASSPHRASE"), &format!("{role}-p"));
+    }
+    env
+}
+
+/// Builds an image and pushes it with skopeo as `repo:tag` (the repository
+/// path, without the registry); returns its digest.
+pub fn push(env: &Env, reg: &Registry, repo: &str, tag: &str, message: &str) -> String {
+    let layout = env.home().join(format!("build-{tag}"));
+    let digest = oci_image(&layout, tag, message);
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        &layout_ref(&layout, tag),
+        &format!("docker://{}/{repo}:{tag}", reg.addr),
+    ]);
+    digest
+}
+
 /// A running `docker-registry serve`, stopped (by pid) on drop.
 pub struct Registry {
     child: Child,
@@ -97,4 +122,59 @@ pub fn skopeo(args: &[&str]) {
 
 pub fn layout_ref(dir: &Path, tag: &str) -> String {
     format!("oci:{}:{tag}", dir.display())
+}
+
+/// A fault-injecting proxy (`tests/py/fault_proxy.py`) in front of a real
+/// registry: what the proxy does not break, the registry answers.
+pub struct FaultProxy {
+    child: Child,
+    pub addr: String,
+    control: tempfile::NamedTempFile,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str) -> FaultProxy {
+        use std::io::BufRead;
+        let control = tempfile::NamedTempFile::new().expect("control file");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/fault_proxy.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(upstream)
+            .arg(control.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("port");
+        let port: u16 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no port in {line:?}"));
+        FaultProxy {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+            control,
+        }
+    }
+
+    /// From now on, requests whose `METHOD PATH` matches `pattern` get
+    /// `mode` (see the script).
+    pub fn fault(&self, mode: &str, pattern: &str) {
+        std::fs::write(self.control.path(), format!("{mode} {pattern}")).expect("control");
+    }
+
+    /// Pass everything through.
+    pub fn clear(&self) {
+        std::fs::write(self.control.path(), "").expect("control");
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

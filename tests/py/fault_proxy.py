@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""A fault-injecting HTTP proxy in front of a real registry, for tests.
+
+    fault_proxy.py UPSTREAM CONTROL
+
+CONTROL is a file read at each request; when it holds "MODE PATTERN",
+requests whose "METHOD PATH" matches the regular expression PATTERN get the
+fault MODE. Every other request is passed to UPSTREAM (host:port) and its
+answer passed back unchanged. Prints the port it listens on, then serves.
+
+MODE is one of:
+  status:N    answer with HTTP status N and a distribution error body
+              (429 also says Retry-After: 7)
+  truncate    pass the request on, then send only half of the answer's body
+              (with the full Content-Length) and close the connection
+  endless     answer 200 with a body that does not end (no length)
+  huge        answer 200 declaring a Content-Length of 1 TB
+"""
+import http.client
+import http.server
+import re
+import sys
+
+UPSTREAM, CONTROL = sys.argv[1], sys.argv[2]
+HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def rule(self):
+        """The fault for this request, if any."""
+        try:
+            with open(CONTROL) as f:
+                mode, pattern = f.read().split(maxsplit=1)
+        except (OSError, ValueError):
+            return None
+        return mode if re.search(pattern.strip(), f"{self.command} {self.path}") else None
+
+    def fault(self, mode) -> bool:
+        if mode is None:
+            return False
+        if mode.startswith("status:"):
+            code = int(mode.split(":", 1)[1])
+            body = b'{"errors":[{"code":"UNAVAILABLE","message":"injected fault"}]}'
+            self.send_response(code)
+            if code == 429:
+                self.send_header("Retry-After", "7")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            return True
+        if mode in ("endless", "huge") and self.command == "GET":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            if mode == "huge":
+                self.send_header("Content-Length", str(10**12))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            chunk = b"{" * 65536
+            try:
+                for _ in range(1 << 15):  # 2 GiB at most
+                    self.wfile.write(chunk)
+            except OSError:
+                pass  # the client hung up, as it should
+            return True
+        return False
+
+    def forward(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        mode = self.rule()
+        if self.fault(mode):
+            return
+        # The Host header is kept, so the registry's Location headers name
+        # the proxy.
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        upstream = http.client.HTTPConnection(UPSTREAM, timeout=60)
+        upstream.request(self.command, self.path, body=body, headers=headers)
+        answer = upstream.getresponse()
+        data = answer.read()
+        declared = answer.getheader("Content-Length")
+        upstream.close()
+        cut = mode == "truncate" and self.command == "GET"
+        self.send_response(answer.status)
+        for k, v in answer.getheaders():
+            if k.lower() not in HOP:
+                self.send_header(k, v)
+        if self.command == "HEAD" and declared is not None:
+            self.send_header("Content-Length", declared)
+        else:
+            self.send_header("Content-Length", str(len(data)))
+        if cut:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        if cut:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(data)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = forward
+
+
+def main():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

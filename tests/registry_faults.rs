@@ -1,0 +1,141 @@
+//! A registry that fails: 5xx, 429, a body cut short, a body that does not
+//! end or claims to be huge. A real registry sits behind a fault-injecting
+//! proxy (`tests/py/fault_proxy.py`), which breaks the requests a test names
+//! and passes the rest through. Every fault is "could not decide" (exit 2)
+//! with its cause, never "unsigned" and never "verified", and nothing is
+//! lost: the repository verifies again once the registry recovers.
+
+mod common;
+
+use common::registry::{FaultProxy, Registry, publisher, push};
+use common::{Env, Run};
+
+/// Exit 2 naming `cause`, and neither a verdict of "unsigned" nor a digest.
+fn undecided(run: &Run, cause: &str, digest: &str) {
+    run.fails(2, cause);
+    assert!(!run.all().contains("not signed"), "{}", run.all());
+    assert!(!run.stdout.contains(digest), "{}", run.all());
+}
+
+/// A reader who pinned the repository's root and has no cached trust data.
+fn cold_reader(root_id: &str) -> Env {
+    let reader = Env::new();
+    reader.run(&["pin", "**/app", root_id]).ok();
+    reader
+}
+
+#[test]
+fn registry_faults_are_undecided_with_their_cause_and_lose_nothing() {
+    let reg = Registry::start();
+    let proxy = FaultProxy::start(&reg.addr);
+    let env = publisher();
+    let repo = format!("{}/team/app", proxy.addr);
+    let v1 = push(&env, &reg, "team/app", "v1", "v1\n");
+    let root_id = env.run(&["init", &repo]).ok().trim().to_owned();
+    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    let tag = format!("{repo}:v1");
+    assert_eq!(env.run(&["verify", &tag]).ok().trim(), v1);
+
+    // Warm reader: the HEAD of the trust tag fails.
+    proxy.fault("status:503", "HEAD .*/manifests/vouch-trust");
+    undecided(&env.run(&["verify", &tag]), "HTTP 503", &v1);
+    proxy.fault("status:429", "/manifests/");
+    let limited = env.run(&["verify", &tag]);
+    undecided(&limited, "rate limited (HTTP 429), retry after 7 s", &v1);
+    proxy.fault("status:500", "HEAD .*/manifests/v1");
+    undecided(&env.run(&["verify", &tag]), "HTTP 500", &v1);
+
+    // Cold readers: each download of the trust data fails in its own way.
+    let faults = [
+        ("status:502", "GET .*/blobs/", "HTTP 502"),
+        ("truncate", "GET .*/blobs/", "cut short"),
+        ("truncate", "GET .*/manifests/vouch-trust", "cut short"),
+        ("endless", "GET .*/blobs/", "larger than the limit"),
+        ("huge", "GET .*/blobs/", "larger than the limit"),
+        (
+            "huge",
+            "GET .*/manifests/vouch-trust",
+            "larger than the limit of 4194304 bytes",
+        ),
+        (
+            "endless",
+            "GET .*/manifests/vouch-trust",
+            "larger than the limit of 4194304 bytes",
+        ),
+    ];
+    for (mode, pattern, cause) in faults {
+        proxy.fault(mode, pattern);
+        let reader = cold_reader(&root_id);
+        let run = reader.run(&["verify", &tag]);
+        assert_eq!(run.code, 2, "{mode} {pattern}: {}", run.all());
+        undecided(&run, cause, &v1);
+        // The reader trusts nothing it could not check: once the registry
+        // recovers, the same reader verifies.
+        proxy.clear();
+        assert_eq!(
+            reader.run(&["verify", &tag]).ok().trim(),
+            v1,
+            "after {mode} {pattern}"
+        );
+    }
+
+    // A publisher whose upload of the new trust data fails loses nothing.
+    let v2 = push(&env, &reg, "team/app", "v2", "v2\n");
+    proxy.fault("status:500", "PUT .*/manifests/vouch-trust");
+    env.run(&["sign", &format!("{repo}:v2")]).fails(2, "HTTP 500");
+    proxy.fault("truncate", "GET .*/manifests/v2");
+    env.run(&["sign", &format!("{repo}:v2")]).fails(2, "cut short");
+    proxy.clear();
+    assert_eq!(env.run(&["verify", &tag]).ok().trim(), v1);
+    env.run(&["verify", &format!("{repo}:v2")]).fails(1, "not signed");
+    env.run(&["sign", &format!("{repo}:v2")]).ok();
+    assert_eq!(env.run(&["verify", &format!("{repo}:v2")]).ok().trim(), v2);
+
+    // The gate: a layer cut short during the copy writes nothing.
+    let dest = env.home().join("pulled");
+    let to = format!("oci:{}", dest.display());
+    proxy.fault("truncate", "GET .*/blobs/");
+    let pull = env.run_with(&["pull", &tag, "--to", &to], &[("VOUCH_CONTENT_TRUST", "1")], "");
+    pull.fails(2, "cut short");
+    assert!(!dest.exists(), "nothing written");
+    let leftovers: Vec<_> = std::fs::read_dir(env.home())
+        .expect("home")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    proxy.clear();
+    env.run_with(&["pull", &tag, "--to", &to], &[("VOUCH_CONTENT_TRUST", "1")], "")
+        .ok();
+}
+
+#[test]
+fn an_authentication_failure_is_undecided() {
+    let reg = Registry::start_with_auth(Some(("alice", "right")));
+    let proxy = FaultProxy::start(&reg.addr);
+    let env = Env::new();
+    let config = env.home().join("docker");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    let wrong = base64_basic("alice", "Xq9-wrong-pass");
+    std::fs::write(
+        config.join("config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"{wrong}"}}}}}}"#, proxy.addr),
+    )
+    .expect("config");
+    let run = env.run_with(
+        &["verify", "--tofu", &format!("{}/team/app:v1", proxy.addr)],
+        &[("DOCKER_CONFIG", config.to_str().expect("utf-8"))],
+        "",
+    );
+    undecided(&run, "authentication failed", "sha256:");
+    assert!(
+        !run.all().contains("Xq9-wrong-pass"),
+        "no secret in the output: {}",
+        run.all()
+    );
+}
+
+fn base64_basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
