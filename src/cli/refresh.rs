@@ -14,6 +14,15 @@ pub struct Args {
     /// Re-sign the snapshot as well
     #[arg(long)]
     pub snapshot: bool,
+    /// How long the new timestamp stays valid: a number with s, m, h or d
+    /// (default 7d). Shorter means a frozen view is noticed sooner; the job
+    /// must then run more often.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timestamp_expiry: Option<time::Duration>,
+    /// How long a new snapshot stays valid (default 30d); re-signs the
+    /// snapshot
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub snapshot_expiry: Option<time::Duration>,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -27,14 +36,26 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let timestamp_key = role_key(ctx, &mut provider, "timestamp", &repo_id)?;
     let (_, current) = load(layout)?.ok_or_else(|| no_trust_data(&repo_id))?;
     let soon = current.snapshot.signed.expires.at - time::OffsetDateTime::now_utc() < time::Duration::days(7);
-    let snapshot_key = if args.snapshot || soon {
+    let snapshot_key = if args.snapshot || args.snapshot_expiry.is_some() || soon {
         Some(role_key(ctx, &mut provider, "snapshot", &repo_id)?)
     } else {
         None
     };
-    let ((), repo) = update(layout, &repo_id, snapshot_key.as_ref(), &timestamp_key, |_, _| {
-        Ok(())
-    })?;
+    let ((), repo) = update(
+        layout,
+        &repo_id,
+        snapshot_key.as_ref(),
+        &timestamp_key,
+        |repo, _| {
+            if let Some(d) = args.timestamp_expiry {
+                repo.expiries.timestamp = d;
+            }
+            if let Some(d) = args.snapshot_expiry {
+                repo.expiries.snapshot = d;
+            }
+            Ok(())
+        },
+    )?;
     let snapshot = match &snapshot_key {
         Some(_) => format!(
             "; snapshot v{} expires {}",
@@ -49,4 +70,54 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         repo.timestamp.signed.expires.as_str()
     );
     Ok(())
+}
+
+/// `90s`, `15m`, `12h`, `7d`: at least a second, at most 366 days.
+fn parse_duration(text: &str) -> Result<time::Duration, String> {
+    let bad = || format!("{text:?} is not a duration: write a number and s, m, h or d (e.g. 12h, 7d)");
+    let split = text
+        .len()
+        .checked_sub(1)
+        .filter(|&i| text.is_char_boundary(i))
+        .ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let unit: i64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(bad()),
+    };
+    match n.checked_mul(unit) {
+        Some(s) if (1..=366 * 86400).contains(&s) => Ok(time::Duration::seconds(s)),
+        _ => Err(format!("{text} is out of range: from 1s to 366d")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(time::Duration::seconds(90)));
+        assert_eq!(parse_duration("12h"), Ok(time::Duration::hours(12)));
+        assert_eq!(parse_duration("7d"), Ok(time::Duration::days(7)));
+        for bad in [
+            "",
+            "d",
+            "7",
+            "7w",
+            "-1d",
+            "0s",
+            "367d",
+            "1.5h",
+            "9999999999999999999d",
+            "99999999999999d",
+            "7дн",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }
