@@ -247,3 +247,48 @@ fn warm_verify_reuses_cached_trust_data_and_offline_needs_no_registry() {
         .run(&["verify", "--offline", &format!("{repo}:v2")])
         .fails(2, "no cached trust data");
 }
+
+#[test]
+fn near_expiry_is_warned_about_and_expired_data_is_refused_online_and_offline() {
+    let reg = Registry::start();
+    let env = publisher();
+    let repo = format!("{}/team/app", reg.addr);
+    let v1 = push(&env, &reg, "team/app", "v1", "v1\n");
+    env.run(&["init", &repo]).ok();
+    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    let tag = format!("{repo}:v1");
+
+    // Fresh for a week: no warning. A day left: inspect warns.
+    let calm = env.run(&["inspect", &repo]);
+    calm.ok();
+    assert!(!calm.stderr.contains("warning"), "{}", calm.stderr);
+    env.run(&["refresh", &repo, "--timestamp-expiry", "1d"]).ok();
+    let warned = env.run(&["inspect", &repo]);
+    warned.ok();
+    assert!(
+        warned.stderr.contains("warning: timestamp expires at") && warned.stderr.contains("vouch refresh"),
+        "{}",
+        warned.stderr
+    );
+
+    // Three seconds left: cached and verified while fresh, refused after,
+    // from the registry and from the cache alike.
+    env.run(&["refresh", &repo, "--timestamp-expiry", "3s"]).ok();
+    assert_eq!(env.run(&["verify", &tag]).ok().trim(), v1);
+    assert_eq!(env.run(&["verify", "--offline", &tag]).ok().trim(), v1);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    env.run(&["verify", "--offline", &tag]).fails(1, "expired");
+    env.run(&["verify", &tag]).fails(1, "expired");
+    let dest = env.home().join("pulled");
+    env.run_with(
+        &["pull", &tag, "--to", &format!("oci:{}", dest.display())],
+        &[("VOUCH_CONTENT_TRUST", "1")],
+        "",
+    )
+    .fails(1, "expired");
+    assert!(!dest.exists());
+
+    // The cron job's refresh brings it back.
+    env.run(&["refresh", &repo]).ok();
+    assert_eq!(env.run(&["verify", &tag]).ok().trim(), v1);
+}
