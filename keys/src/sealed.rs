@@ -46,9 +46,15 @@ impl ScryptCost {
         p: 1,
     };
 
-    /// Memory scrypt needs for these parameters, in bytes (128·r·N).
+    /// Memory one scrypt lane needs, in bytes (128·r·N).
     pub fn memory_bytes(&self) -> u128 {
         128u128 * u128::from(self.r) * (1u128 << self.log_n)
+    }
+
+    /// Memory when all `p` lanes run at once, as they may: vouch derives
+    /// the lanes in parallel on as many cores as the machine has.
+    pub fn peak_memory_bytes(&self) -> u128 {
+        self.memory_bytes() * u128::from(self.p)
     }
 }
 
@@ -61,7 +67,7 @@ impl std::fmt::Display for ScryptCost {
 /// The most key-derivation work a key file may ask of us.
 #[derive(Clone, Copy, Debug)]
 pub struct KdfCap {
-    /// Maximum scrypt memory, 128·r·N bytes.
+    /// Maximum scrypt memory with every lane at once, 128·r·N·p bytes.
     pub max_scrypt_memory: u128,
     /// Maximum scrypt parallelism p.
     pub max_scrypt_p: u32,
@@ -70,8 +76,9 @@ pub struct KdfCap {
 }
 
 impl KdfCap {
-    /// 1 GiB of scrypt memory (8× vouch's default), p ≤ 16, and 10 million
-    /// PBKDF2 iterations (Notary v1 writes 2,048).
+    /// 1 GiB of scrypt memory over all lanes (7× vouch's default, 8× the
+    /// strong setting), p ≤ 16, and 10 million PBKDF2 iterations (Notary
+    /// v1 writes 2,048).
     pub const DEFAULT: KdfCap = KdfCap {
         max_scrypt_memory: 1 << 30,
         max_scrypt_p: 16,
@@ -168,12 +175,14 @@ fn describe_scheme(scheme: &EncryptionScheme, path: &str) -> Result<KdfDescripti
 
 fn check_cap(kdf: KdfDescription, cap: &KdfCap, path: &str) -> Result<()> {
     match kdf {
-        KdfDescription::Scrypt(c) if c.memory_bytes() > cap.max_scrypt_memory || c.p > cap.max_scrypt_p => {
+        KdfDescription::Scrypt(c)
+            if c.peak_memory_bytes() > cap.max_scrypt_memory || c.p > cap.max_scrypt_p =>
+        {
             Err(KeyError::KdfCostTooHigh {
                 path: path.to_owned(),
-                cost: format!("{c}, {} MiB", c.memory_bytes() >> 20),
+                cost: format!("{c}, {} MiB over its lanes", c.peak_memory_bytes() >> 20),
                 cap: format!(
-                    "{} MiB of scrypt memory and p <= {}",
+                    "{} MiB of scrypt memory over all lanes and p <= {}",
                     cap.max_scrypt_memory >> 20,
                     cap.max_scrypt_p
                 ),
