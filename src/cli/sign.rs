@@ -8,6 +8,7 @@ use crate::cli::repo::{
 };
 use crate::cli::{CliError, Context, output};
 use crate::tuf::metadata::TargetFile;
+use vouch_keys::PrivateKey;
 
 /// Sign what tags mean: each tag's manifest digest, size and media type
 /// become a TUF target (name = tag). Signing many tags publishes once.
@@ -46,61 +47,24 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     for (repo_id, refs) in by_repo {
         let store = open_store(ctx, &refs[0], false)?;
         let layout = store.as_ref();
-        // Resolve every tag first: a missing tag signs nothing.
         let tags: Vec<String> = refs.iter().map(|r| r.tag.clone().unwrap_or_default()).collect();
-        let mut targets = Vec::new();
-        for (tag, desc) in tags.iter().zip(layout.resolve_many(&tags).map_err(store_error)?) {
-            let desc = desc.ok_or_else(|| {
-                CliError::failed(
-                    format!("{repo_id} has no tag {tag}"),
-                    "push or tag the image first",
-                )
-            })?;
-            let hex = desc
-                .digest
-                .strip_prefix("sha256:")
-                .unwrap_or(&desc.digest)
-                .to_owned();
-            let target = TargetFile {
-                length: desc.size,
-                hashes: BTreeMap::from([("sha256".to_owned(), hex)]),
-                custom: Some(serde_json::json!({ "mediaType": desc.media_type })),
-                extra: Default::default(),
-            };
-            if args.recursive && is_index(&desc.media_type) {
-                targets.extend(platform_targets(layout, tag, &desc.digest)?);
-            }
-            targets.push((tag.clone(), desc.digest, target));
-        }
-        // With signers (targets/releases), tags are signed into every role
-        // the user holds a key for; otherwise into targets with its key.
         let (_, probe) = load(layout)?.ok_or_else(|| no_trust_data(&repo_id))?;
-        let signing_keys = match probe.delegation("targets", RELEASES) {
-            Some((ids, _)) => {
-                let held: Vec<_> = ctx
-                    .trust_dir
-                    .list()?
-                    .keys
-                    .into_iter()
-                    .filter(|k| ids.contains(&k.file.info.id.to_string()))
-                    .filter(|k| args.signer.is_empty() || args.signer.contains(&k.file.info.name))
-                    .collect();
-                if held.is_empty() {
-                    return Err(CliError::failed(
-                        format!(
-                            "{repo_id} has signers ({RELEASES}) and none of their keys is in this trust directory"
-                        ),
-                        "import your signer key (`vouch key import`), or check --signer",
-                    ));
-                }
-                held.iter()
-                    .map(|k| unlock_key(k, &mut provider))
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-            None => vec![role_key(ctx, &mut provider, "targets", &repo_id)?],
-        };
-        let snapshot_key = role_key(ctx, &mut provider, "snapshot", &repo_id)?;
-        let timestamp_key = role_key(ctx, &mut provider, "timestamp", &repo_id)?;
+        // The tags are looked up while the keys are unlocked: one waits on
+        // the registry, the other is the KDF's CPU work.
+        let (targets, keys) = std::thread::scope(|scope| {
+            let resolving = scope.spawn(|| resolve_targets(layout, &repo_id, &tags, args.recursive));
+            let keys = signing_keys(ctx, &mut provider, &probe, &repo_id, &args.signer);
+            let targets = resolving.join().unwrap_or_else(|_| {
+                Err(CliError::failed(
+                    "looking up the tags failed",
+                    "report this as a bug",
+                ))
+            });
+            (targets, keys)
+        });
+        // A missing tag signs nothing, and is reported first.
+        let targets = targets?;
+        let (signing_keys, snapshot_key, timestamp_key) = keys?;
         update(
             layout,
             &repo_id,
@@ -139,12 +103,87 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                 Ok(())
             },
         )?;
+        let mut said = String::new();
         for (tag, digest, _) in &targets {
-            eprintln!("Signed {repo_id}:{tag} -> {digest}");
+            said.push_str(&format!("Signed {repo_id}:{tag} -> {digest}\n"));
             out.push_str(&format!("{repo_id}:{tag} {digest}\n"));
         }
+        eprint!("{said}");
     }
     output::print(&out)
+}
+
+/// Each tag's target (and with `recursive`, each platform manifest's).
+fn resolve_targets(
+    layout: &dyn crate::store::Store,
+    repo_id: &str,
+    tags: &[String],
+    recursive: bool,
+) -> Result<Vec<(String, String, TargetFile)>, CliError> {
+    let mut targets = Vec::new();
+    for (tag, desc) in tags.iter().zip(layout.resolve_many(tags).map_err(store_error)?) {
+        let desc = desc.ok_or_else(|| {
+            CliError::failed(
+                format!("{repo_id} has no tag {tag}"),
+                "push or tag the image first",
+            )
+        })?;
+        let hex = desc
+            .digest
+            .strip_prefix("sha256:")
+            .unwrap_or(&desc.digest)
+            .to_owned();
+        let target = TargetFile {
+            length: desc.size,
+            hashes: BTreeMap::from([("sha256".to_owned(), hex)]),
+            custom: Some(serde_json::json!({ "mediaType": desc.media_type })),
+            extra: Default::default(),
+        };
+        if recursive && is_index(&desc.media_type) {
+            targets.extend(platform_targets(layout, tag, &desc.digest)?);
+        }
+        targets.push((tag.clone(), desc.digest, target));
+    }
+    Ok(targets)
+}
+
+/// The keys `sign` signs with: with signers (targets/releases), every
+/// signer key the user holds (or those named by --signer); otherwise the
+/// targets key. Then the snapshot and timestamp keys.
+fn signing_keys(
+    ctx: &Context,
+    provider: &mut Provider,
+    probe: &crate::tuf::repo::Repository,
+    repo_id: &str,
+    only: &[String],
+) -> Result<(Vec<PrivateKey>, PrivateKey, PrivateKey), CliError> {
+    let signers = match probe.delegation("targets", RELEASES) {
+        Some((ids, _)) => {
+            let held: Vec<_> = ctx
+                .trust_dir
+                .list()?
+                .keys
+                .into_iter()
+                .filter(|k| ids.contains(&k.file.info.id.to_string()))
+                .filter(|k| only.is_empty() || only.contains(&k.file.info.name))
+                .collect();
+            if held.is_empty() {
+                return Err(CliError::failed(
+                    format!(
+                        "{repo_id} has signers ({RELEASES}) and none of their keys is in this trust directory"
+                    ),
+                    "import your signer key (`vouch key import`), or check --signer",
+                ));
+            }
+            held.iter()
+                .map(|k| unlock_key(k, provider))
+                .collect::<Result<Vec<_>, _>>()?
+        }
+        None => vec![role_key(ctx, provider, "targets", repo_id)?],
+    };
+    let snapshot = role_key(ctx, provider, "snapshot", repo_id)?;
+    let timestamp = role_key(ctx, provider, "timestamp", repo_id)?;
+    Ok((signers, snapshot, timestamp))
 }
 
 fn is_index(media_type: &str) -> bool {

@@ -68,7 +68,7 @@ impl StoreError {
 }
 
 /// Where images and trust artifacts live: an OCI layout or a registry.
-pub trait Store: std::fmt::Debug {
+pub trait Store: std::fmt::Debug + Send + Sync {
     /// For messages: `oci:/dir` or `registry/repo`.
     fn describe(&self) -> String;
     /// The digest a tag points at, if the tag exists (a HEAD request on a
