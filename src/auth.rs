@@ -29,8 +29,14 @@ pub enum AuthError {
     Helper {
         /// The helper's name.
         helper: String,
-        /// Why (its stderr, without secrets).
+        /// Why (what it printed, which holds no secret when it fails).
         reason: String,
+    },
+    /// A credential helper is not installed.
+    #[error("credential helper docker-credential-{helper} is not installed")]
+    HelperMissing {
+        /// The helper's name.
+        helper: String,
     },
 }
 
@@ -69,12 +75,18 @@ fn basic(username: String, password: String) -> Credentials {
     }
 }
 
-fn keys_for(registry: &str) -> [String; 3] {
-    [
+/// The names `docker login` may have stored a registry's entry under
+/// (Docker Hub's is its old index URL).
+fn keys_for(registry: &str) -> Vec<String> {
+    let mut keys = vec![
         registry.to_owned(),
         format!("https://{registry}"),
         format!("http://{registry}"),
-    ]
+    ];
+    if matches!(registry, "docker.io" | "index.docker.io" | "registry-1.docker.io") {
+        keys.push("https://index.docker.io/v1/".to_owned());
+    }
+    keys
 }
 
 /// Credentials for `registry` (host[:port]).
@@ -130,6 +142,15 @@ pub fn for_registry(registry: &str) -> Result<Credentials, AuthError> {
             Err(AuthError::Helper { reason, .. }) if reason.contains("not found") => {
                 Ok(Credentials::Anonymous)
             }
+            // A default store left behind by another machine (Docker
+            // Desktop's, say) must not stop public pulls.
+            Err(AuthError::HelperMissing { helper }) => {
+                eprintln!(
+                    "warning: credsStore names docker-credential-{helper}, which is not installed; \
+                     asking {registry} without credentials"
+                );
+                Ok(Credentials::Anonymous)
+            }
             other => other,
         };
     }
@@ -153,7 +174,12 @@ fn run_helper(helper: &str, registry: &str) -> Result<Credentials, AuthError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => AuthError::HelperMissing {
+                helper: helper.to_owned(),
+            },
+            _ => fail(e.to_string()),
+        })?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(registry.as_bytes())

@@ -191,6 +191,29 @@ fn credentials_come_from_docker_config_and_credential_helpers() {
     .expect("helper");
     env.run_with(&["verify", &format!("{repo}:v1")], &[("PATH", &path)], "")
         .fails(2, "docker-credential-vouchtest");
+
+    // A default store whose helper is not installed (left by Docker
+    // Desktop, say) does not stop a registry that needs no credentials.
+    let open = Registry::start();
+    let public = format!("{}/team/public", open.addr);
+    let public_digest = push(&env, &open, "team/public", "v1", "public\n");
+    std::fs::write(
+        docker_config.join("config.json"),
+        r#"{"credsStore": "vouch-absent"}"#,
+    )
+    .expect("config");
+    let init = env.run(&["init", &public]);
+    init.ok();
+    assert!(
+        init.stderr.contains("docker-credential-vouch-absent"),
+        "{}",
+        init.stderr
+    );
+    env.run(&["sign", &format!("{public}:v1")]).ok();
+    assert_eq!(
+        env.run(&["verify", &format!("{public}:v1")]).ok().trim(),
+        public_digest
+    );
 }
 
 #[test]

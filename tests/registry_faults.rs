@@ -42,6 +42,14 @@ fn registry_faults_are_undecided_with_their_cause_and_lose_nothing() {
     proxy.fault("status:429", "/manifests/");
     let limited = env.run(&["verify", &tag]);
     undecided(&limited, "rate limited (HTTP 429), retry after 7 s", &v1);
+    // A 404 that does not come from a registry (a proxy, a wrong path) is
+    // not "no trust data".
+    proxy.fault("status:404", "/manifests/vouch-trust");
+    undecided(
+        &env.run(&["verify", &tag]),
+        "HTTP 404 without a registry error code",
+        &v1,
+    );
     proxy.fault("status:500", "HEAD .*/manifests/v1");
     undecided(&env.run(&["verify", &tag]), "HTTP 500", &v1);
 

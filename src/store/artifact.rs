@@ -106,7 +106,8 @@ pub fn publish(
 #[derive(Debug)]
 pub struct ArtifactFetcher<'a> {
     store: &'a dyn Store,
-    artifact: Option<TrustArtifact>,
+    /// `None` until read; `Some(None)` when the store has no artifact.
+    artifact: Option<Option<TrustArtifact>>,
 }
 
 impl<'a> ArtifactFetcher<'a> {
@@ -120,7 +121,10 @@ impl<'a> ArtifactFetcher<'a> {
 
     /// The digest of the artifact served, once read.
     pub fn digest(&self) -> Option<&str> {
-        self.artifact.as_ref().map(|a| a.digest.as_str())
+        self.artifact
+            .as_ref()
+            .and_then(|a| a.as_ref())
+            .map(|a| a.digest.as_str())
     }
 
     /// A store error: the registry or layout failed to serve what the
@@ -138,9 +142,14 @@ impl<'a> ArtifactFetcher<'a> {
 impl Fetcher for ArtifactFetcher<'_> {
     fn fetch(&mut self, location: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, FetchError> {
         if self.artifact.is_none() {
-            self.artifact = read(self.store).map_err(|e| Self::io(location, &e))?;
+            self.artifact = Some(read(self.store).map_err(|e| Self::io(location, &e))?);
         }
-        let Some(desc) = self.artifact.as_ref().and_then(|a| a.files.get(location)) else {
+        let Some(desc) = self
+            .artifact
+            .as_ref()
+            .and_then(|a| a.as_ref())
+            .and_then(|a| a.files.get(location))
+        else {
             return Ok(None);
         };
         // Metadata larger than its role may be: the TUF client refuses it.

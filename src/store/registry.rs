@@ -19,6 +19,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine;
+use bytes::Bytes;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
 use zeroize::Zeroizing;
@@ -82,6 +83,29 @@ impl Credentials {
     }
 }
 
+/// What a request does, which decides its access level and whether a
+/// transient failure is retried on the spot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// GET or HEAD: retried.
+    Read,
+    /// A step of a blob upload: not retried alone (a retried PUT would
+    /// find its upload session gone); `put_blob` retries the whole upload.
+    Upload,
+    /// A manifest PUT: retried (content-addressed, or a tag move under the
+    /// lock).
+    Manifest,
+}
+
+impl Op {
+    fn access(self) -> Access {
+        match self {
+            Op::Read => Access::Pull,
+            Op::Upload | Op::Manifest => Access::Push,
+        }
+    }
+}
+
 /// What a request needs the registry to allow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Access {
@@ -104,6 +128,8 @@ pub struct Registry {
     rt: tokio::runtime::Runtime,
     /// `http://host:port` or `https://host`.
     base: String,
+    /// The same, parsed: credentials go only to this origin.
+    origin: reqwest::Url,
     registry: String,
     repository: String,
     credentials: Credentials,
@@ -124,8 +150,11 @@ impl std::fmt::Debug for Registry {
 
 /// Whether a registry host is on loopback (plain HTTP is used there).
 pub fn is_loopback(registry: &str) -> bool {
-    let host = registry.rsplit_once(':').map(|(h, _)| h).unwrap_or(registry);
-    matches!(host, "localhost" | "[::1]") || host.starts_with("127.")
+    let host = match registry.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => registry.rsplit_once(':').map(|(h, _)| h).unwrap_or(registry),
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The answer to a request: success or 404.
@@ -145,17 +174,19 @@ impl Failure {
     /// Whether trying again may succeed: a gateway or server hiccup, or
     /// CNCF distribution's filesystem storage reading a blob link another
     /// client is rewriting (it then answers 500, and rejects a manifest
-    /// naming that blob with DIGEST_INVALID). Every request vouch makes is
-    /// idempotent: content-addressed, or a tag move under a lock.
-    fn transient(&self, method: &Method, url: &str) -> bool {
-        match self.status {
-            StatusCode::INTERNAL_SERVER_ERROR
-            | StatusCode::BAD_GATEWAY
-            | StatusCode::SERVICE_UNAVAILABLE
-            | StatusCode::GATEWAY_TIMEOUT => true,
-            StatusCode::BAD_REQUEST => {
-                *method == Method::PUT && url.contains("/manifests/") && self.code == "DIGEST_INVALID"
-            }
+    /// naming that blob with DIGEST_INVALID). Reads and manifest puts
+    /// are idempotent: content-addressed, or a tag move under a lock.
+    fn transient(&self, op: Op) -> bool {
+        match (op, self.status) {
+            (Op::Upload, _) => false,
+            (
+                _,
+                StatusCode::INTERNAL_SERVER_ERROR
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT,
+            ) => true,
+            (Op::Manifest, StatusCode::BAD_REQUEST) => self.code == "DIGEST_INVALID",
             _ => false,
         }
     }
@@ -187,10 +218,16 @@ impl Registry {
                 path: "tokio runtime".to_owned(),
                 source: e,
             })?;
+        let base = format!("{scheme}://{registry}");
+        let origin = reqwest::Url::parse(&base).map_err(|_| StoreError::Registry {
+            what: format!("the registry name {registry}"),
+            detail: "not a host[:port]".to_owned(),
+        })?;
         Ok(Registry {
             http,
             rt,
-            base: format!("{scheme}://{registry}"),
+            base,
+            origin,
             registry: registry.to_owned(),
             repository: repository.to_owned(),
             credentials,
@@ -199,8 +236,30 @@ impl Registry {
         })
     }
 
-    fn url(&self, kind: &str, reference: &str) -> String {
-        format!("{}/v2/{}/{kind}/{reference}", self.base, self.repository)
+    /// The URL of a manifest or blob. A reference that is neither a
+    /// sha256 digest nor a tag (say, a digest read from a hostile manifest)
+    /// never reaches a URL.
+    fn url(&self, kind: &str, reference: &str) -> Result<String, StoreError> {
+        let ok = match reference.strip_prefix("sha256:") {
+            Some(hex) => hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+            None => {
+                (1..=128).contains(&reference.len())
+                    && reference
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            }
+        };
+        if !ok {
+            return Err(StoreError::Malformed {
+                what: format!("reference {:?}", reference.chars().take(80).collect::<String>()),
+                reason: "not a sha256 digest or a tag".to_owned(),
+            });
+        }
+        Ok(format!("{}/v2/{}/{kind}/{reference}", self.base, self.repository))
+    }
+
+    fn same_origin(&self, url: &reqwest::Url) -> bool {
+        url.origin() == self.origin.origin()
     }
 
     fn fail(&self, what: &str, detail: impl Into<String>) -> StoreError {
@@ -210,9 +269,12 @@ impl Registry {
         }
     }
 
-    fn unreachable(&self, what: &str, e: &reqwest::Error) -> StoreError {
+    /// A transport error, without its URL (which may carry a signed
+    /// redirect or an upload session's state).
+    fn unreachable(&self, what: &str, e: reqwest::Error) -> StoreError {
+        let e = e.without_url();
         let mut detail = e.to_string();
-        let mut source = std::error::Error::source(e);
+        let mut source = std::error::Error::source(&e);
         while let Some(inner) = source {
             detail = format!("{detail}: {inner}");
             source = inner.source();
@@ -243,32 +305,42 @@ impl Registry {
 
     /// Sends a request, answering one authentication challenge and
     /// retrying what the registry reports as transient. Success and 404 are
-    /// returned; every other status is an error naming it.
+    /// returned; every other status is an error naming it. Credentials go
+    /// only to the registry's own origin.
     async fn send(
         &self,
         what: &str,
-        access: Access,
+        op: Op,
         method: Method,
         url: &str,
         headers: HeaderMap,
-        body: Option<Vec<u8>>,
+        body: Option<Bytes>,
     ) -> Result<Answer, StoreError> {
+        let access = op.access();
+        let target =
+            reqwest::Url::parse(url).map_err(|_| self.fail(what, "the registry gave an invalid URL"))?;
+        let ours = self.same_origin(&target);
         let mut challenged = false;
         let mut retries = RETRY_DELAYS_MS.iter();
         loop {
-            let mut request = self.http.request(method.clone(), url).headers(headers.clone());
-            if let Some(auth) = self.stored_authorization(access) {
+            let mut request = self
+                .http
+                .request(method.clone(), target.clone())
+                .headers(headers.clone());
+            if ours && let Some(auth) = self.stored_authorization(access) {
                 request = request.header(header::AUTHORIZATION, auth);
             }
             if let Some(body) = &body {
                 request = request.body(body.clone());
             }
-            let response = request.send().await.map_err(|e| self.unreachable(what, &e))?;
+            let response = request.send().await.map_err(|e| self.unreachable(what, e))?;
             let status = response.status();
             if status.is_success() || status == StatusCode::NOT_FOUND {
                 return Ok(Answer { status, response });
             }
-            if status == StatusCode::UNAUTHORIZED && !challenged {
+            // Only the registry itself (not a host it redirected to) may
+            // ask for the credentials.
+            if status == StatusCode::UNAUTHORIZED && !challenged && self.same_origin(response.url()) {
                 challenged = true;
                 let challenge = response
                     .headers()
@@ -281,7 +353,7 @@ impl Registry {
             }
             let failure = self.failure(what, status, response).await;
             match retries.next() {
-                Some(ms) if failure.transient(&method, url) => {
+                Some(ms) if failure.transient(op) => {
                     tokio::time::sleep(Duration::from_millis(*ms)).await;
                 }
                 _ => return Err(failure.error),
@@ -299,9 +371,16 @@ impl Registry {
         let refused = |why: &str| self.fail(what, format!("authentication failed: {why}"));
         match challenge {
             Some(Challenge::Bearer { realm, service }) => {
+                let realm_url = reqwest::Url::parse(&realm)
+                    .map_err(|_| refused(&format!("the token service {realm:?} is not a URL")))?;
+                if realm_url.scheme() != "https" && !is_loopback(&self.registry) {
+                    return Err(refused(&format!(
+                        "the token service {realm} is not HTTPS; vouch does not send credentials there"
+                    )));
+                }
                 let mut request = self
                     .http
-                    .get(&realm)
+                    .get(realm_url)
                     .query(&[("scope", access.scope(&self.repository))]);
                 if let Some(service) = &service {
                     request = request.query(&[("service", service)]);
@@ -312,7 +391,7 @@ impl Registry {
                 let response = request
                     .send()
                     .await
-                    .map_err(|e| self.unreachable(&format!("{what} (token from {realm})"), &e))?;
+                    .map_err(|e| self.unreachable(&format!("{what} (token from {realm})"), e))?;
                 if !response.status().is_success() {
                     return Err(refused(&format!("the token service {realm} answered {}", response.status())));
                 }
@@ -406,8 +485,9 @@ impl Registry {
                 limit: max,
             });
         }
-        let mut body = Vec::with_capacity(declared.unwrap_or(0).min(max) as usize);
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(what, &e))? {
+        // A declared length is a claim: reserve at most 1 MiB up front.
+        let mut body = Vec::with_capacity(declared.unwrap_or(0).min(max).min(1 << 20) as usize);
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(what, e))? {
             if (body.len() + chunk.len()) as u64 > max {
                 return Err(StoreError::TooLarge {
                     what: what.to_owned(),
@@ -436,18 +516,12 @@ impl Registry {
         };
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static(MANIFEST_TYPES));
+        let url = self.url("manifests", reference)?;
         let answer = self
-            .send(
-                &what,
-                Access::Pull,
-                Method::GET,
-                &self.url("manifests", reference),
-                headers,
-                None,
-            )
+            .send(&what, Op::Read, Method::GET, &url, headers, None)
             .await?;
         if answer.status == StatusCode::NOT_FOUND {
-            return Ok(None);
+            return self.absent(&what, answer.response).await.map(|()| None);
         }
         let claimed = digest_header(answer.response.headers());
         let body = self.read(&what, answer.response, max).await?;
@@ -477,20 +551,84 @@ impl Registry {
         }))
     }
 
-    async fn put(&self, what: &str, url: &str, content_type: &str, body: Vec<u8>) -> Result<(), StoreError> {
+    /// A 404 that really says "no such manifest": the registry names the
+    /// manifest or repository unknown. A 404 without that (a proxy, a
+    /// gateway, a wrong path) decides nothing.
+    async fn absent(&self, what: &str, response: reqwest::Response) -> Result<(), StoreError> {
+        let (code, message) = self.error_message(response).await;
+        match code.as_str() {
+            "MANIFEST_UNKNOWN" | "NAME_UNKNOWN" | "NOT_FOUND" => Ok(()),
+            _ => Err(self.fail(
+                what,
+                format!("HTTP 404 without a registry error code{message}: is this a registry?"),
+            )),
+        }
+    }
+
+    /// A 404 where something must exist.
+    async fn missing(&self, what: &str, response: reqwest::Response) -> StoreError {
+        let (_, message) = self.error_message(response).await;
+        self.fail(what, format!("HTTP 404 Not Found{message}"))
+    }
+
+    async fn put(
+        &self,
+        what: &str,
+        op: Op,
+        url: &str,
+        content_type: &str,
+        body: Bytes,
+    ) -> Result<(), StoreError> {
         let mut headers = HeaderMap::new();
         let value = HeaderValue::from_str(content_type).map_err(|_| StoreError::Malformed {
             what: "media type".to_owned(),
             reason: content_type.to_owned(),
         })?;
         headers.insert(header::CONTENT_TYPE, value);
-        let answer = self
-            .send(what, Access::Push, Method::PUT, url, headers, Some(body))
-            .await?;
+        let answer = self.send(what, op, Method::PUT, url, headers, Some(body)).await?;
         if answer.status == StatusCode::NOT_FOUND {
-            return Err(self.fail(what, "HTTP 404 Not Found"));
+            return Err(self.missing(what, answer.response).await);
         }
         Ok(())
+    }
+
+    /// One attempt at uploading a blob: HEAD (a shortcut), POST, PUT.
+    async fn upload(&self, what: &str, digest: &str, bytes: &Bytes) -> Result<(), StoreError> {
+        let url = self.url("blobs", digest)?;
+        // Any answer but "here it is" means upload. (distribution answers
+        // 500 while another client commits the same blob.)
+        let exists = self
+            .send(what, Op::Upload, Method::HEAD, &url, HeaderMap::new(), None)
+            .await;
+        if exists.is_ok_and(|a| a.status.is_success()) {
+            return Ok(());
+        }
+        let start = format!("{}/v2/{}/blobs/uploads/", self.base, self.repository);
+        let answer = self
+            .send(what, Op::Upload, Method::POST, &start, HeaderMap::new(), None)
+            .await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Err(self.missing(what, answer.response).await);
+        }
+        let location = answer
+            .response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| self.fail(what, "the registry gave no upload location"))?;
+        let mut url = self
+            .origin
+            .join(location)
+            .map_err(|_| self.fail(what, "the registry gave an invalid upload location"))?;
+        url.query_pairs_mut().append_pair("digest", digest);
+        self.put(
+            what,
+            Op::Upload,
+            url.as_str(),
+            "application/octet-stream",
+            bytes.clone(),
+        )
+        .await
     }
 }
 
@@ -606,27 +744,22 @@ impl Store for Registry {
         self.rt.block_on(async {
             let mut headers = HeaderMap::new();
             headers.insert(header::ACCEPT, HeaderValue::from_static(MANIFEST_TYPES));
+            let url = self.url("manifests", tag)?;
             let answer = self
-                .send(
-                    &what,
-                    Access::Pull,
-                    Method::HEAD,
-                    &self.url("manifests", tag),
-                    headers,
-                    None,
-                )
+                .send(&what, Op::Read, Method::HEAD, &url, headers, None)
                 .await?;
-            if answer.status == StatusCode::NOT_FOUND {
-                return Ok(None);
+            let claimed = digest_header(answer.response.headers()).filter(|d| d.starts_with("sha256:"));
+            match (answer.status, claimed) {
+                (StatusCode::NOT_FOUND, _) => {}
+                (_, Some(d)) => return Ok(Some(d)),
+                _ => {}
             }
-            match digest_header(answer.response.headers()) {
-                Some(d) => Ok(Some(d)),
-                // A registry that does not say: fetch and hash.
-                None => Ok(self
-                    .get_manifest(tag, super::copy::MAX_MANIFEST)
-                    .await?
-                    .map(|(_, d)| d)),
-            }
+            // A HEAD 404 has no body to say what is missing, and a registry
+            // may not say the digest (or say another algorithm's): GET.
+            Ok(self
+                .get_manifest(tag, super::copy::MAX_MANIFEST)
+                .await?
+                .map(|(_, d)| d))
         })
     }
 
@@ -636,11 +769,20 @@ impl Store for Registry {
 
     fn resolve_many(&self, tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
         use futures_util::stream::{self, StreamExt, TryStreamExt};
-        self.rt.block_on(
-            stream::iter(tags.iter().map(|tag| self.resolve_async(tag)))
+        let Some((first, rest)) = tags.split_first() else {
+            return Ok(Vec::new());
+        };
+        self.rt.block_on(async {
+            // One request alone first, so that an authentication challenge
+            // is answered once, not by every request in flight.
+            let mut out = vec![self.resolve_async(first).await?];
+            let more: Vec<_> = stream::iter(rest.iter().map(|tag| self.resolve_async(tag)))
                 .buffered(PARALLEL)
-                .try_collect(),
-        )
+                .try_collect()
+                .await?;
+            out.extend(more);
+            Ok(out)
+        })
     }
 
     fn tagged_manifest(&self, tag: &str, max: u64) -> Result<Option<(Vec<u8>, String)>, StoreError> {
@@ -661,18 +803,12 @@ impl Store for Registry {
     fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
         let what = format!("blob {digest}");
         let bytes = self.rt.block_on(async {
+            let url = self.url("blobs", digest)?;
             let answer = self
-                .send(
-                    &what,
-                    Access::Pull,
-                    Method::GET,
-                    &self.url("blobs", digest),
-                    HeaderMap::new(),
-                    None,
-                )
+                .send(&what, Op::Read, Method::GET, &url, HeaderMap::new(), None)
                 .await?;
             if answer.status == StatusCode::NOT_FOUND {
-                return Err(self.fail(&what, "HTTP 404 Not Found"));
+                return Err(self.missing(&what, answer.response).await);
             }
             self.read(&what, answer.response, max).await
         })?;
@@ -688,39 +824,20 @@ impl Store for Registry {
     fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let digest = sha256_digest(bytes);
         let what = format!("uploading blob {digest}");
+        let bytes = Bytes::copy_from_slice(bytes);
         self.rt.block_on(async {
-            // Only a shortcut: any answer but "here it is" means upload.
-            // (distribution answers 500 while another client commits the
-            // same blob.)
-            let exists = self
-                .send(
-                    &what,
-                    Access::Push,
-                    Method::HEAD,
-                    &self.url("blobs", &digest),
-                    HeaderMap::new(),
-                    None,
-                )
-                .await;
-            if exists.is_ok_and(|a| a.status.is_success()) {
-                return Ok(());
+            // The whole upload is retried: a session whose PUT failed may
+            // be gone, and blobs are content-addressed.
+            let mut retries = RETRY_DELAYS_MS.iter();
+            loop {
+                match self.upload(&what, &digest, &bytes).await {
+                    Err(e @ StoreError::Registry { .. }) => match retries.next() {
+                        Some(ms) => tokio::time::sleep(Duration::from_millis(*ms)).await,
+                        None => return Err(e),
+                    },
+                    other => return other,
+                }
             }
-            let start = format!("{}/v2/{}/blobs/uploads/", self.base, self.repository);
-            let answer = self
-                .send(&what, Access::Push, Method::POST, &start, HeaderMap::new(), None)
-                .await?;
-            let location = answer
-                .response
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| self.fail(&what, "the registry gave no upload location"))?;
-            let mut url = reqwest::Url::parse(&self.base)
-                .and_then(|base| base.join(location))
-                .map_err(|_| self.fail(&what, "the registry gave an invalid upload location"))?;
-            url.query_pairs_mut().append_pair("digest", &digest);
-            self.put(&what, url.as_str(), "application/octet-stream", bytes.to_vec())
-                .await
         })?;
         Ok(digest)
     }
@@ -728,8 +845,14 @@ impl Store for Registry {
     fn put_manifest_by_digest(&self, bytes: &[u8], media_type: &str) -> Result<String, StoreError> {
         let digest = sha256_digest(bytes);
         let what = format!("pushing manifest {digest}");
-        self.rt
-            .block_on(self.put(&what, &self.url("manifests", &digest), media_type, bytes.to_vec()))?;
+        let url = self.url("manifests", &digest)?;
+        self.rt.block_on(self.put(
+            &what,
+            Op::Manifest,
+            &url,
+            media_type,
+            Bytes::copy_from_slice(bytes),
+        ))?;
         Ok(digest)
     }
 
@@ -757,8 +880,14 @@ impl Store for Registry {
             }
         }
         let what = format!("pushing tag {tag}");
-        self.rt
-            .block_on(self.put(&what, &self.url("manifests", tag), media_type, bytes.to_vec()))?;
+        let url = self.url("manifests", tag)?;
+        self.rt.block_on(self.put(
+            &what,
+            Op::Manifest,
+            &url,
+            media_type,
+            Bytes::copy_from_slice(bytes),
+        ))?;
         Ok(true)
     }
 }
@@ -797,6 +926,53 @@ mod tests {
             Challenge::parse("Negotiate abc"),
             Challenge::Other("Negotiate".to_owned())
         );
+    }
+
+    #[test]
+    fn loopback_means_a_loopback_address() {
+        for host in [
+            "127.0.0.1:5000",
+            "127.1.2.3",
+            "localhost",
+            "localhost:5000",
+            "[::1]:5000",
+            "[::1]",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "127.attacker.example",
+            "127.0.0.1.nip.io:5000",
+            "localhost.example",
+            "10.0.0.1:5000",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn only_digests_and_tags_reach_a_url() {
+        let r = Registry::new(
+            "127.0.0.1:1",
+            "team/app",
+            Credentials::Anonymous,
+            "/nonexistent".into(),
+        )
+        .expect("client");
+        let hex = "a".repeat(64);
+        assert!(r.url("blobs", &format!("sha256:{hex}")).is_ok());
+        assert!(r.url("manifests", "v1.2_rc-3").is_ok());
+        for bad in [
+            "sha256:../../v2/other/manifests/x".to_owned(),
+            format!("sha256:{}", "A".repeat(64)),
+            format!("sha512:{hex}"),
+            "a/b".to_owned(),
+            "x?y".to_owned(),
+            String::new(),
+            "t".repeat(129),
+        ] {
+            assert!(r.url("blobs", &bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
