@@ -6,14 +6,21 @@ mod common;
 use common::registry::{Registry, layout_ref, publisher, push, skopeo};
 use common::{Env, oci_image};
 
+/// A registry repository `team/app` with `v1` pushed and signed: the
+/// publisher, the repository and v1's digest.
+fn signed_v1(reg: &Registry) -> (Env, String, String) {
+    let env = publisher();
+    let repo = format!("{}/team/app", reg.addr);
+    let v1 = push(&env, reg, "team/app", "v1", "v1\n");
+    env.run(&["init", &repo]).ok();
+    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    (env, repo, v1)
+}
+
 #[test]
 fn sign_verify_tamper_gate_and_registry_down() {
     let reg = Registry::start();
-    let env = publisher();
-    let repo = format!("{}/team/app", reg.addr);
-    let v1 = push(&env, &reg, "team/app", "v1", "v1\n");
-    env.run(&["init", &repo]).ok();
-    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    let (env, repo, v1) = signed_v1(&reg);
     assert_eq!(env.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
     assert_eq!(
         env.run(&["resolve", &format!("{repo}:v1")]).ok().trim(),
@@ -245,11 +252,7 @@ fn kill_9_during_sign_leaves_a_verifiable_repository() {
 #[test]
 fn warm_verify_reuses_cached_trust_data_and_offline_needs_no_registry() {
     let reg = Registry::start();
-    let env = publisher();
-    let repo = format!("{}/team/app", reg.addr);
-    let v1 = push(&env, &reg, "team/app", "v1", "v1\n");
-    env.run(&["init", &repo]).ok();
-    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    let (env, repo, v1) = signed_v1(&reg);
     assert_eq!(env.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
     // Warm: same answer, and a new signature is still picked up.
     assert_eq!(env.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
@@ -274,11 +277,7 @@ fn warm_verify_reuses_cached_trust_data_and_offline_needs_no_registry() {
 #[test]
 fn near_expiry_is_warned_about_and_expired_data_is_refused_online_and_offline() {
     let reg = Registry::start();
-    let env = publisher();
-    let repo = format!("{}/team/app", reg.addr);
-    let v1 = push(&env, &reg, "team/app", "v1", "v1\n");
-    env.run(&["init", &repo]).ok();
-    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    let (env, repo, v1) = signed_v1(&reg);
     let tag = format!("{repo}:v1");
 
     // Fresh for a week: no warning. A day left: inspect warns.

@@ -632,6 +632,21 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Puts a manifest at a tag or at its digest.
+    fn put_manifest_at(&self, reference: &str, bytes: &[u8], media_type: &str) -> Result<(), StoreError> {
+        let what = format!("pushing manifest {reference}");
+        let url = self.url("manifests", reference)?;
+        self.rt.block_on(self.put(
+            &what,
+            Op::Manifest,
+            &url,
+            media_type,
+            Bytes::copy_from_slice(bytes),
+        ))
+    }
+}
+
 fn digest_header(headers: &HeaderMap) -> Option<String> {
     headers
         .get("docker-content-digest")
@@ -844,15 +859,7 @@ impl Store for Registry {
 
     fn put_manifest_by_digest(&self, bytes: &[u8], media_type: &str) -> Result<String, StoreError> {
         let digest = sha256_digest(bytes);
-        let what = format!("pushing manifest {digest}");
-        let url = self.url("manifests", &digest)?;
-        self.rt.block_on(self.put(
-            &what,
-            Op::Manifest,
-            &url,
-            media_type,
-            Bytes::copy_from_slice(bytes),
-        ))?;
+        self.put_manifest_at(&digest, bytes, media_type)?;
         Ok(digest)
     }
 
@@ -879,15 +886,7 @@ impl Store for Registry {
                 return Ok(false);
             }
         }
-        let what = format!("pushing tag {tag}");
-        let url = self.url("manifests", tag)?;
-        self.rt.block_on(self.put(
-            &what,
-            Op::Manifest,
-            &url,
-            media_type,
-            Bytes::copy_from_slice(bytes),
-        ))?;
+        self.put_manifest_at(tag, bytes, media_type)?;
         Ok(true)
     }
 }
