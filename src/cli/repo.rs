@@ -197,8 +197,14 @@ pub fn generate_key(
 
 /// A key name base for a repository: its last path component.
 pub fn name_base(repo: &str) -> String {
-    let last = repo.rsplit('/').next().unwrap_or(repo);
-    let cleaned: String = last
+    key_name_from(repo.rsplit('/').next().unwrap_or(repo), "repo", 40)
+}
+
+/// A key name from arbitrary text: characters a name may not hold become
+/// '-', leading dots and dashes go, at most `max` characters; `fallback`
+/// when nothing is left.
+pub fn key_name_from(text: &str, fallback: &str, max: usize) -> String {
+    let cleaned: String = text
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "._-".contains(c) {
@@ -210,9 +216,9 @@ pub fn name_base(repo: &str) -> String {
         .collect();
     let trimmed = cleaned.trim_start_matches(['.', '-']);
     if trimmed.is_empty() {
-        "repo".to_owned()
+        fallback.to_owned()
     } else {
-        trimmed.chars().take(40).collect()
+        trimmed.chars().take(max).collect()
     }
 }
 

@@ -176,22 +176,5 @@ fn read_text(path: &PathBuf) -> Result<String, CliError> {
 
 /// A key name from arbitrary text: disallowed characters become '-'.
 fn sanitize(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let trimmed = cleaned.trim_start_matches(['.', '-']);
-    let mut name: String = if trimmed.is_empty() {
-        "key".to_owned()
-    } else {
-        trimmed.to_owned()
-    };
-    name.truncate(48);
-    name
+    crate::cli::repo::key_name_from(s, "key", 48)
 }
