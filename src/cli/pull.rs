@@ -79,10 +79,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     };
     // Verified (or not required): only now is the destination touched.
     let manifest = src.manifest(&digest, MAX_MANIFEST).map_err(store_error)?;
-    let media_type = serde_json::from_slice::<serde_json::Value>(&manifest)
-        .ok()
-        .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_owned());
+    let media_type = crate::store::media_type_of(&manifest);
     // A new destination is filled under a temporary name next to it and
     // renamed when complete, so a failed copy leaves nothing behind. An
     // existing layout only gains checked blobs until the tag is written.

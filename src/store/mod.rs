@@ -67,6 +67,15 @@ impl StoreError {
     }
 }
 
+/// A manifest's own `mediaType`, or the OCI image manifest type when it
+/// names none.
+pub fn media_type_of(manifest: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(manifest)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_owned())
+}
+
 /// Where images and trust artifacts live: an OCI layout or a registry.
 pub trait Store: std::fmt::Debug + Send + Sync {
     /// For messages: `oci:/dir` or `registry/repo`.

@@ -25,7 +25,7 @@ use reqwest::{Method, StatusCode};
 use zeroize::Zeroizing;
 
 use super::oci_layout::{Descriptor, sha256_digest};
-use super::{Store, StoreError};
+use super::{Store, StoreError, media_type_of};
 
 /// Manifest media types vouch reads.
 const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, \
@@ -652,13 +652,6 @@ fn digest_header(headers: &HeaderMap) -> Option<String> {
         .get("docker-content-digest")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-}
-
-fn media_type_of(bytes: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(bytes)
-        .ok()
-        .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_owned())
 }
 
 /// A `WWW-Authenticate` challenge.
