@@ -2,8 +2,16 @@
 //!
 //! A team signs what an image tag means (tag → manifest digest) when it
 //! pushes, and verifies it before it deploys, with the guarantees of The
-//! Update Framework. This crate holds the command-line interface; keys live
-//! in the `vouch-keys` crate.
+//! Update Framework. Keys live in the `vouch-keys` crate.
+//!
+//! * [`tuf`]: the sans-IO TUF core (bytes and a clock in, decisions out).
+//! * [`trust`]: the trust layer every command goes through: pins bound to
+//!   key material, the verified cache, the edit session, and one function
+//!   per trust decision.
+//! * [`store`]: adapters at the edge (registry, OCI layout, TUF
+//!   repositories), which move bytes and decide nothing.
+//! * [`cli`]: the `vouch` command line, which parses, calls the layers
+//!   above, and prints.
 
 #![forbid(unsafe_code)]
 
@@ -13,5 +21,6 @@ pub mod gate;
 pub mod policy;
 pub mod reference;
 pub mod store;
+pub mod trust;
 pub mod tuf;
 pub mod update;

@@ -6,6 +6,7 @@
 //! [[scope]]
 //! repository = "registry.example/team/*"   # `*` = one path component, `**` = any
 //! root_keys = ["3f5c…"]                     # pinned root key ids
+//! threshold = 1                             # how many of them must sign the first root
 //! level = "enforce"                         # enforce | audit | off
 //! tofu = false                              # pin on first use (loud)
 //! ```
@@ -39,12 +40,19 @@ pub struct Scope {
     /// Pinned root key ids.
     #[serde(default)]
     pub root_keys: Vec<String>,
+    /// How many pinned keys must sign the first root (default 1).
+    #[serde(default = "one")]
+    pub threshold: u64,
     /// Enforcement level.
     #[serde(default)]
     pub level: Level,
     /// Allow pinning on first use.
     #[serde(default)]
     pub tofu: bool,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// The policy file.
@@ -137,13 +145,14 @@ impl Policy {
             })
     }
 
-    /// Pins `repo` (an exact pattern) to `root_keys`, replacing an exact
-    /// scope for it if there is one.
-    pub fn pin(&mut self, repo: &str, root_keys: Vec<String>) {
+    /// Pins `repo` (an exact pattern) to `root_keys`, `threshold` of which
+    /// must sign, replacing an exact scope for it if there is one.
+    pub fn pin(&mut self, repo: &str, root_keys: Vec<String>, threshold: u64) {
         self.scope.retain(|s| s.repository != repo);
         self.scope.push(Scope {
             repository: repo.to_owned(),
             root_keys,
+            threshold,
             level: Level::Enforce,
             tofu: false,
         });
@@ -160,6 +169,7 @@ mod tests {
         let scope = |r: &str, level| Scope {
             repository: r.to_owned(),
             root_keys: vec![],
+            threshold: 1,
             level,
             tofu: false,
         };

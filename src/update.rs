@@ -58,16 +58,27 @@ fn local(dir: &MetadataDir) -> impl Fn(std::io::Error) -> UpdateError + '_ {
     }
 }
 
-/// A TUF client: a metadata directory, a repository to fetch from, and the
-/// trusted set after [`Client::refresh`].
-pub struct Client<'a> {
-    dir: MetadataDir,
-    fetcher: &'a mut dyn Fetcher,
-    metadata_base: String,
-    set: TrustedSet,
+/// How a client keeps the roots it trusts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootRecord {
+    /// `root.json`: the newest trusted root only (standard TUF clients).
+    Latest,
+    /// `roots/N.root.json` for every root from the first trusted one on,
+    /// so that the first can be checked against a pin on every run.
+    Chain,
 }
 
-impl std::fmt::Debug for Client<'_> {
+/// A TUF client: a metadata directory, a repository to fetch from, and the
+/// trusted set after [`Client::refresh`].
+pub struct Client<F: Fetcher> {
+    dir: MetadataDir,
+    fetcher: F,
+    metadata_base: String,
+    set: TrustedSet,
+    roots: RootRecord,
+}
+
+impl<F: Fetcher> std::fmt::Debug for Client<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("dir", &self.dir)
@@ -84,16 +95,16 @@ fn join(base: &str, name: &str) -> String {
     }
 }
 
-impl<'a> Client<'a> {
+impl<F: Fetcher> Client<F> {
     /// 5.1 and 5.2: fixes `now` and loads `root.json` from the metadata
     /// directory (put there by `vouch tuf init`).
     pub fn open(
         dir: MetadataDir,
-        fetcher: &'a mut dyn Fetcher,
+        fetcher: F,
         metadata_base: &str,
         now: OffsetDateTime,
         limits: Limits,
-    ) -> Result<Client<'a>, UpdateError> {
+    ) -> Result<Client<F>, UpdateError> {
         let root = dir
             .read("root")
             .map_err(local(&dir))?
@@ -110,12 +121,31 @@ impl<'a> Client<'a> {
             fetcher,
             metadata_base: metadata_base.to_owned(),
             set,
+            roots: RootRecord::Latest,
         })
+    }
+
+    /// A client that starts from a trusted set its caller built (a root
+    /// checked against a pin, and the cached chain after it) and records
+    /// each newer root as `roots/N.root.json`.
+    pub fn from_trusted(dir: MetadataDir, fetcher: F, metadata_base: &str, set: TrustedSet) -> Client<F> {
+        Client {
+            dir,
+            fetcher,
+            metadata_base: metadata_base.to_owned(),
+            set,
+            roots: RootRecord::Chain,
+        }
     }
 
     /// The trusted set.
     pub fn trusted(&self) -> &TrustedSet {
         &self.set
+    }
+
+    /// The fetcher.
+    pub fn fetcher(&self) -> &F {
+        &self.fetcher
     }
 
     fn fetch_metadata(&mut self, name: &str, role: &str, max: u64) -> Result<Option<Vec<u8>>, UpdateError> {
@@ -154,16 +184,24 @@ impl<'a> Client<'a> {
             };
             self.set.update_root(&bytes)?;
             // 5.3.8: persist.
-            self.dir.write("root", &bytes).map_err(local(&self.dir))?;
+            match self.roots {
+                RootRecord::Latest => self.dir.write("root", &bytes),
+                RootRecord::Chain => self.dir.write_root_version(v, &bytes),
+            }
+            .map_err(local(&self.dir))?;
         }
         // 5.3.10 to 5.3.12.
         for role in self.set.finish_root_update()? {
             self.dir.remove(role).map_err(local(&self.dir))?;
         }
-        // The persisted timestamp is the reference for rollback checks; one
-        // that no longer verifies (tampered, or keys rotated) is ignored.
+        // The persisted timestamp is the reference for rollback checks. It
+        // was verified when it was stored and its keys did not change
+        // (5.3.11 deleted it otherwise): one that no longer verifies is
+        // damaged, and using none would silently drop rollback protection.
         if let Some(old) = self.dir.read("timestamp").map_err(local(&self.dir))? {
-            let _ = self.set.load_timestamp(&old);
+            self.set
+                .load_timestamp(&old)
+                .map_err(|e| self.damaged("timestamp", &e))?;
         }
         // 5.4.1 to 5.4.5.
         let ts = self.require("timestamp.json", "timestamp", limits.max_timestamp_bytes)?;
@@ -173,7 +211,9 @@ impl<'a> Client<'a> {
         // 5.5: use the persisted snapshot when it is the current one
         // (nothing is fetched when the timestamp did not change).
         if let Some(old) = self.dir.read("snapshot").map_err(local(&self.dir))? {
-            let _ = self.set.load_snapshot(&old);
+            self.set
+                .load_snapshot(&old)
+                .map_err(|e| self.damaged("snapshot", &e))?;
         }
         if self.set.snapshot_is_current().is_err() {
             let req = self.set.snapshot_request()?;
@@ -185,6 +225,15 @@ impl<'a> Client<'a> {
         }
         // 5.6: top-level targets.
         self.load_role("targets", "root")
+    }
+
+    fn damaged(&self, role: &str, e: &TufError) -> UpdateError {
+        UpdateError::Local {
+            path: self.dir.file(role).display().to_string(),
+            source: std::io::Error::other(format!(
+                "the cached {role} metadata no longer verifies ({e}); remove the directory to start over"
+            )),
+        }
     }
 
     /// Uses only the persisted metadata: no fetch at all. Every file must
@@ -233,35 +282,27 @@ impl<'a> Client<'a> {
         self.dir.write(role, &bytes).map_err(local(&self.dir))
     }
 
-    /// Looks `path` up in one delegated role only (Docker Content Trust's
-    /// rule: a tag resolves through `targets/releases` when it exists).
-    pub fn resolve_in(
-        &mut self,
-        role: &str,
-        parent: &str,
-        path: &TargetPath,
-    ) -> Result<TargetFile, UpdateError> {
-        if self.set.targets(parent).is_none() {
-            return Err(UpdateError::NoSuchTarget(path.to_string()));
-        }
-        self.load_role(role, parent)?;
-        self.set
-            .targets(role)
-            .and_then(|t| t.signed().targets.get(path.as_str()).cloned())
-            .ok_or_else(|| UpdateError::NoSuchTarget(path.to_string()))
-    }
-
     /// Loads every targets role reachable from `targets` (breadth-first, at
-    /// most `max` roles), for listings such as `vouch inspect`.
-    pub fn load_all_roles(&mut self, max: usize) -> Result<(), UpdateError> {
+    /// most `max` roles), for listings such as `vouch inspect`. A role
+    /// that is refused is not descended into; the refusals are returned,
+    /// by role (a fetch failure still ends the walk: nothing was decided).
+    pub fn load_all_roles(&mut self, max: usize) -> Result<Vec<(String, TufError)>, UpdateError> {
         let mut queue = std::collections::VecDeque::from([("targets".to_owned(), "root".to_owned())]);
         let mut seen = std::collections::BTreeSet::new();
+        let mut refused = Vec::new();
         while let Some((role, parent)) = queue.pop_front() {
             if seen.len() >= max || !seen.insert(role.clone()) {
                 continue;
             }
             if self.set.targets(&role).is_none() {
-                self.load_role(&role, &parent)?;
+                match self.load_role(&role, &parent) {
+                    Ok(()) => {}
+                    Err(UpdateError::Refused(e)) if role != "targets" => {
+                        refused.push((role, e));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             let Some(d) = self
                 .set
@@ -279,14 +320,25 @@ impl<'a> Client<'a> {
                 }
             }
         }
-        Ok(())
+        Ok(refused)
     }
 
     /// 5.6.7: finds `path`, fetching only the delegated roles the search
     /// needs. Returns the signing role and the target's metadata.
     pub fn resolve(&mut self, path: &TargetPath) -> Result<(String, TargetFile), UpdateError> {
+        self.resolve_in(path, "targets", "root")
+    }
+
+    /// 5.6.7 from `role` (delegated by `parent`) down: see
+    /// [`TrustedSet::lookup_in`].
+    pub fn resolve_in(
+        &mut self,
+        path: &TargetPath,
+        role: &str,
+        parent: &str,
+    ) -> Result<(String, TargetFile), UpdateError> {
         loop {
-            match self.set.lookup(path)? {
+            match self.set.lookup_in(path, role, parent)? {
                 Lookup::Found { role, target } => return Ok((role, target)),
                 Lookup::NotFound => return Err(UpdateError::NoSuchTarget(path.to_string())),
                 Lookup::Fetch { role, parent } => self.load_role(&role, &parent)?,

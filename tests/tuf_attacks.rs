@@ -85,11 +85,14 @@ fn valid_repository_resolves_through_delegation_and_downloads() {
     let files = out.result.expect("valid repository");
     assert_eq!(std::fs::read(&files[0]).expect("app"), APP);
     assert_eq!(std::fs::read(&files[1]).expect("rel"), RELEASE);
-    for role in ["root", "timestamp", "snapshot", "targets", "releases"] {
-        assert!(
-            out.meta.path().join(format!("{role}.json")).is_file(),
-            "{role} persisted"
-        );
+    for file in [
+        "root.json",
+        "timestamp.json",
+        "snapshot.json",
+        "targets.json",
+        "delegated/releases.json",
+    ] {
+        assert!(out.meta.path().join(file).is_file(), "{file} persisted");
     }
 }
 
@@ -182,23 +185,92 @@ fn wrong_target_hash_is_refused() {
 }
 
 #[test]
-fn threshold_not_met_by_duplicate_root_signatures() {
-    let e = refused("threshold_duplicate_root_signature", &[], "signature", "root");
+fn duplicate_root_signatures_make_the_root_invalid() {
+    // Root v2 needs two root signatures; one key signed it twice.
+    let e = refused(
+        "threshold_duplicate_root_signature",
+        &[],
+        "duplicate signature",
+        "root",
+    );
+    assert!(e.to_string().contains("listed twice"), "{e}");
+}
+
+#[test]
+fn a_delegation_listing_one_key_id_twice_is_refused() {
+    // `targets` authorises the delegate's key id twice for a threshold of
+    // 2 (and the delegate signed twice): the delegating role is malformed.
+    let e = refused(
+        "threshold_duplicate_delegation_signature",
+        &["apps/rel"],
+        "malformed",
+        "targets",
+    );
+    assert!(e.to_string().contains("key id twice"), "{e}");
+}
+
+/// Spec: a signatures array naming one key id twice makes the metadata
+/// invalid, even when the key alone meets the threshold.
+#[test]
+fn duplicate_key_id_in_signatures_makes_metadata_invalid() {
+    let e = refused(
+        "duplicate_signature_keyid",
+        &["app"],
+        "duplicate signature",
+        "targets",
+    );
+    assert!(e.to_string().contains("listed twice"), "{e}");
+}
+
+/// Attack 6 of the trust-layer issue: one key under two ids (its public
+/// hex in lower and upper case) meets a threshold of 2. Keys are compared
+/// by their parsed bytes, so it counts once.
+#[test]
+fn one_key_under_two_ids_counts_once() {
+    let e = refused("one_key_counted_twice", &[], "signature", "root");
     assert!(
         e.to_string().contains("1 valid signature(s)") && e.to_string().contains("threshold is 2"),
         "{e}"
     );
 }
 
+/// Attack 1 of the trust-layer issue, in the core: a root that lists the
+/// attacker's key under the real root key's id. Key ids are recomputed.
 #[test]
-fn threshold_not_met_by_duplicate_delegation_key_and_signature() {
+fn key_id_that_is_not_the_hash_of_its_key_is_refused() {
+    let e = refused("key_id_not_the_hash_of_its_key", &[], "key id mismatch", "root");
+    assert!(e.to_string().contains("not that key's id"), "{e}");
+}
+
+/// A delegated role may not take a top-level role's name (it could stand
+/// in for the real timestamp in a client's metadata directory).
+#[test]
+fn delegated_role_named_timestamp_is_refused() {
     let e = refused(
-        "threshold_duplicate_delegation_signature",
-        &["apps/rel"],
-        "signature",
-        "releases",
+        "delegated_role_named_timestamp",
+        &["app"],
+        "malformed",
+        "timestamp",
     );
-    assert!(e.to_string().contains("threshold is 2"), "{e}");
+    assert!(e.to_string().contains("reserved name"), "{e}");
+}
+
+/// Spec: when two delegators delegate one role name to different keys, a
+/// cached copy of the role is verified against the delegator through which
+/// the current lookup reached it: valid through `a` is not valid through `b`.
+#[test]
+fn a_cached_role_is_verified_against_the_current_delegator() {
+    run("two_delegators_same_role", &["a/x"])
+        .result
+        .expect("a/x through a verifies");
+    refused("two_delegators_same_role", &["b/evil"], "signature", "shared");
+    // The same client, `shared` already trusted through `a`.
+    refused(
+        "two_delegators_same_role",
+        &["a/x", "b/evil"],
+        "signature",
+        "shared",
+    );
 }
 
 #[test]

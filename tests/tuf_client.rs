@@ -122,21 +122,33 @@ fn unchanged_timestamp_means_no_snapshot_or_targets_fetch() {
     );
 }
 
+/// Spec 5.4.3.1 (and REFERENCE.md, corrected): a new timestamp with the
+/// trusted version is ignored, even when its content differs. The trusted
+/// timestamp stays, nothing else is fetched, and the refresh succeeds.
 #[test]
-fn timestamp_changed_without_version_bump_is_refused() {
+fn same_version_timestamp_with_other_content_is_ignored() {
     let k = keys();
     let mut repo = simple_repo(true);
     let s = Setup::new(&repo);
-    s.run(&[]).0.expect("first");
+    s.run(&["app"]).0.expect("first");
+    let trusted = std::fs::read(s.meta.path().join("timestamp.json")).expect("persisted");
     // Same version, different content (a new expiry), validly signed.
     repo.timestamp.signed.expires = vouch::tuf::metadata::Expires::new(BASE + time::Duration::days(3));
     repo.timestamp.signatures.clear();
     repo.timestamp.sign(&k.timestamp).expect("sign");
     s.publish(&repo);
-    match s.run(&[]).0 {
-        Err(UpdateError::Refused(TufError::SameVersionChanged { role, .. })) => assert_eq!(role, "timestamp"),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    let (r, fetched) = s.run(&["app"]);
+    r.expect("the refresh succeeds");
+    assert_eq!(
+        fetched,
+        ["timestamp.json"],
+        "nothing but the timestamp is fetched"
+    );
+    assert_eq!(
+        std::fs::read(s.meta.path().join("timestamp.json")).expect("persisted"),
+        trusted,
+        "the trusted timestamp is kept"
+    );
 }
 
 #[test]

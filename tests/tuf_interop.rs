@@ -221,13 +221,16 @@ fn vouch_cli_reads_a_python_tuf_repository_and_names_a_rollback() {
     assert_eq!(
         files,
         [
-            "releases.json",
+            "delegated",
             "root.json",
             "snapshot.json",
             "targets.json",
             "timestamp.json"
         ]
     );
+    // Delegated roles have their own directory: no role name can stand in
+    // for a top-level file.
+    assert!(meta.join("delegated/releases.json").is_file());
 
     // A second download of the same target is not fetched again.
     let again = env.run(&args[..11]);

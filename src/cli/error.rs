@@ -112,3 +112,27 @@ impl From<KeyError> for CliError {
         CliError::failed(e.to_string(), hint)
     }
 }
+
+impl From<crate::trust::TrustError> for CliError {
+    fn from(e: crate::trust::TrustError) -> Self {
+        use crate::trust::TrustError;
+        match e {
+            TrustError::Key(k) => k.into(),
+            e => CliError {
+                failure: if e.is_refusal() {
+                    Failure::Refused
+                } else {
+                    Failure::Failed
+                },
+                hint: e.hint(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<crate::policy::PolicyError> for CliError {
+    fn from(e: crate::policy::PolicyError) -> Self {
+        CliError::failed(e.to_string(), "fix or remove the policy file")
+    }
+}

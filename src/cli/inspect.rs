@@ -1,13 +1,11 @@
 //! `vouch inspect REPO[:TAG]`
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::cli::repo::{open_store, parse_ref, with_trusted};
+use crate::cli::repo::{open_store, parse_ref, trust};
 use crate::cli::{CliError, Context, output};
-use crate::tuf::metadata::Role as _;
+use crate::trust::Reader;
 
 /// Show a repository's verified trust data: signed tags with digests and
 /// signing roles, each role's keys, threshold, version and expiry. JSON by
@@ -15,7 +13,7 @@ use crate::tuf::metadata::Role as _;
 /// people. Warns on stderr when metadata expires soon.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// oci:DIR, or oci:DIR:TAG for one tag
+    /// A repository (oci:DIR, REGISTRY/REPO), or one tag of it (…:TAG)
     pub reference: String,
     /// JSON output (the default)
     #[arg(long, conflicts_with = "pretty")]
@@ -53,8 +51,12 @@ struct RoleInfo {
     name: String,
     keys: Vec<String>,
     threshold: u64,
-    version: u64,
-    expires: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
 }
 
 /// How long before expiry `inspect` warns, per role.
@@ -69,97 +71,56 @@ fn warn_window(role: &str) -> Duration {
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.reference)?;
     let store = open_store(ctx, &r, false)?;
-    let layout = store.as_ref();
-    let report = with_trusted(ctx, &r, layout, args.tofu, |client| {
-        client.load_all_roles(4096)?;
-        let t = client.trusted();
-        let now = OffsetDateTime::now_utc();
-        let root = t.root().signed();
-        let mut roles = Vec::new();
-        let mut warnings = Vec::new();
-        let mut add = |name: &str,
-                       keys: Vec<String>,
-                       threshold: u64,
-                       version: u64,
-                       expires: &crate::tuf::metadata::Expires| {
-            if expires.at - now < warn_window(name) {
+    let mut reader = Reader::open(&trust(ctx), &r.repository(), store.as_ref(), args.tofu)?;
+    let listing = reader.listing()?;
+    let now = OffsetDateTime::now_utc();
+    let mut warnings = Vec::new();
+    let roles = listing
+        .roles
+        .into_iter()
+        .map(|role| {
+            if let Some(expires) = &role.expires
+                && expires.at - now < warn_window(&role.name)
+            {
                 warnings.push(format!(
-                    "{name} expires at {}: run `vouch refresh {}` (or re-sign) before then",
+                    "{} expires at {}: run `vouch refresh {}` (or re-sign) before then",
+                    role.name,
                     expires.as_str(),
                     r.repository()
                 ));
             }
-            roles.push(RoleInfo {
-                name: name.to_owned(),
-                keys,
-                threshold,
-                version,
-                expires: expires.as_str().to_owned(),
-            });
-        };
-        let top = |role: &str| {
-            root.roles
-                .get(role)
-                .map(|k| (k.keyids.clone(), k.threshold))
-                .unwrap_or_default()
-        };
-        let (k, th) = top("root");
-        add("root", k, th, root.version, &root.expires);
-        if let Some(ts) = t.timestamp() {
-            let (k, th) = top("timestamp");
-            add("timestamp", k, th, ts.signed().version, ts.signed().expires());
-        }
-        if let Some(sn) = t.snapshot() {
-            let (k, th) = top("snapshot");
-            add("snapshot", k, th, sn.signed().version, sn.signed().expires());
-        }
-        // Keys and thresholds of delegated roles, as their delegators list them.
-        let mut delegated: BTreeMap<String, (Vec<String>, u64)> = BTreeMap::new();
-        for md in t.all_targets().values() {
-            if let Some(d) = &md.signed().delegations {
-                for role in d.roles.iter().flatten() {
-                    delegated.insert(role.name.clone(), (role.keyids.clone(), role.threshold));
-                }
+            if let Some(why) = &role.refused {
+                warnings.push(format!("{} does not verify: {why}", role.name));
             }
-        }
-        let mut tags: BTreeMap<String, Tag> = BTreeMap::new();
-        for (name, md) in t.all_targets() {
-            let (k, th) = if name == "targets" {
-                top("targets")
-            } else {
-                delegated.get(name).cloned().unwrap_or_default()
-            };
-            add(name, k, th, md.signed().version, md.signed().expires());
-            for (tag, target) in &md.signed().targets {
-                let entry = tags.entry(tag.clone()).or_insert_with(|| Tag {
-                    tag: tag.clone(),
-                    digest: format!(
-                        "sha256:{}",
-                        target.hashes.get("sha256").cloned().unwrap_or_default()
-                    ),
-                    length: target.length,
-                    media_type: target
-                        .custom
-                        .as_ref()
-                        .and_then(|c| c["mediaType"].as_str())
-                        .map(str::to_owned),
-                    signers: Vec::new(),
-                });
-                entry.signers.push(name.clone());
+            RoleInfo {
+                name: role.name,
+                keys: role.keys,
+                threshold: role.threshold,
+                version: role.version,
+                expires: role.expires.map(|e| e.as_str().to_owned()),
+                refused: role.refused,
             }
-        }
-        let signed_tags = tags
-            .into_values()
-            .filter(|t| r.tag.as_ref().is_none_or(|want| &t.tag == want))
-            .collect();
-        Ok(Report {
-            version: 1,
-            repository: r.repository(),
-            signed_tags,
-            roles,
-            warnings,
         })
-    })?;
+        .collect();
+    let signed_tags = listing
+        .tags
+        .into_iter()
+        .filter(|t| r.tag.as_ref().is_none_or(|want| &t.tag == want))
+        .map(|t| Tag {
+            tag: t.tag,
+            digest: t.digest,
+            length: t.length,
+            media_type: t.media_type,
+            signers: t.signers,
+        })
+        .collect();
+    let report = Report {
+        version: 1,
+        repository: r.repository(),
+        signed_tags,
+        roles,
+        warnings,
+    };
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }
@@ -201,12 +162,18 @@ fn pretty(r: &Report) -> String {
     ));
     for role in &r.roles {
         let keys: Vec<&str> = role.keys.iter().map(|k| &k[..k.len().min(12)]).collect();
+        let version = role.version.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        let expires = match (&role.expires, &role.refused) {
+            (Some(e), _) => e.clone(),
+            (None, Some(_)) => "does not verify".to_owned(),
+            (None, None) => "-".to_owned(),
+        };
         out.push_str(&format!(
             "{:<20}  {:>9}  {:>7}  {:<20}  {}\n",
             role.name,
             role.threshold,
-            role.version,
-            role.expires,
+            version,
+            expires,
             keys.join(", ")
         ));
     }

@@ -11,6 +11,7 @@ mod passphrase;
 mod pin;
 mod pull;
 mod push;
+mod recover;
 mod refresh;
 mod repo;
 mod resolve;
@@ -78,6 +79,8 @@ pub enum Command {
     Refresh(refresh::Args),
     /// Remove a tag's signature, or every tag's with --all
     Revoke(revoke::Args),
+    /// Republish the trust data last verified here, after it was tampered with
+    Recover(recover::Args),
     /// Add or remove signers (delegated roles, with a threshold)
     #[command(subcommand)]
     Signer(signer::SignerCommand),
@@ -142,6 +145,7 @@ pub fn main() -> ExitCode {
         Command::Push(a) => push::run(a, &ctx),
         Command::Refresh(a) => refresh::run(a, &ctx),
         Command::Revoke(a) => revoke::run(a, &ctx),
+        Command::Recover(a) => recover::run(a, &ctx),
         Command::Signer(cmd) => signer::run(cmd, &ctx),
         Command::Key(cmd) => key::run(cmd, &ctx),
         Command::Tuf(cmd) => tuf::run(cmd),

@@ -1,20 +1,25 @@
-//! `vouch pin REPO ROOT_KEY_ID...`
+//! `vouch pin REPO ROOT_KEY_ID... [--threshold K]`
 
-use crate::cli::init::policy_error;
 use crate::cli::repo::parse_ref;
 use crate::cli::{CliError, Context};
 use crate::policy::Policy;
 
 /// Pin a repository (or a pattern: `*` within a path component, `**`
 /// across) to its root key ids, checked with the publisher out of band.
-/// Verification then starts only from a root signed by these keys.
+/// Verification then starts only from a root that K of these keys signed
+/// (and that meets its own threshold). A changed pin applies at once:
+/// trust data cached under the old pin is dropped if the new one does not
+/// admit it.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Repository (oci:DIR, REGISTRY/REPO) or pattern (registry.example/team/*)
     pub repository: String,
-    /// Root key ids (64 hex digits each)
+    /// Root key ids (64 lowercase hex digits each)
     #[arg(required = true)]
     pub root_keys: Vec<String>,
+    /// How many of these keys must have signed the root (default 1)
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub threshold: u64,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
@@ -23,6 +28,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     } else {
         parse_ref(&args.repository)?.repository()
     };
+    let mut keys = Vec::new();
     for k in &args.root_keys {
         if vouch_keys::KeyId::parse(k).is_none() {
             return Err(CliError::failed(
@@ -30,11 +36,28 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                 "a key id is 64 lowercase hex digits",
             ));
         }
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    if args.threshold == 0 || args.threshold > keys.len() as u64 {
+        return Err(CliError::failed(
+            format!(
+                "--threshold {} needs between 1 and {} distinct root key ids",
+                args.threshold,
+                keys.len()
+            ),
+            "name at least as many root key ids as the threshold",
+        ));
     }
     ctx.trust_dir.ensure()?;
-    let mut policy = Policy::load(ctx.trust_dir.path()).map_err(policy_error)?;
-    policy.pin(&repo, args.root_keys.clone());
-    policy.save(ctx.trust_dir.path()).map_err(policy_error)?;
-    eprintln!("Pinned {repo} to root key(s) {}", args.root_keys.join(", "));
+    let mut policy = Policy::load(ctx.trust_dir.path())?;
+    policy.pin(&repo, keys.clone(), args.threshold);
+    policy.save(ctx.trust_dir.path())?;
+    eprintln!(
+        "Pinned {repo} to {} of root key(s) {}",
+        args.threshold,
+        keys.join(", ")
+    );
     Ok(())
 }

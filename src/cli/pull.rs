@@ -1,10 +1,11 @@
 //! `vouch pull REF --to oci:DIR[:TAG]` — the gate.
 
-use crate::cli::repo::{open_store, parse_ref, store_error};
+use crate::cli::repo::{open_store, parse_ref, store_error, trust};
 use crate::cli::{CliError, Context, output};
 use crate::policy::{Level, Policy};
 use crate::reference::Location;
 use crate::store::oci_layout::OciLayout;
+use crate::trust::Reader;
 
 /// Verify, then copy the image by its trusted digest into an OCI layout.
 /// With `VOUCH_CONTENT_TRUST=1` (or Docker's `DOCKER_CONTENT_TRUST=1`) a
@@ -13,7 +14,7 @@ use crate::store::oci_layout::OciLayout;
 /// A policy scope can lower the level for its repositories.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// oci:DIR:TAG or oci:DIR@sha256:…
+    /// A tag or digest: oci:DIR:TAG, REGISTRY/REPO:TAG, …@sha256:…
     pub reference: String,
     /// Destination layout: oci:DIR[:TAG] (the tag defaults to the source tag)
     #[arg(long, value_name = "oci:DIR[:TAG]")]
@@ -46,7 +47,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             "give --to oci:DIR:TAG when pulling by digest",
         )
     })?;
-    let policy = Policy::load(ctx.trust_dir.path()).map_err(crate::cli::init::policy_error)?;
+    let policy = Policy::load(ctx.trust_dir.path())?;
     let level = crate::gate::effective(env_level, policy.lookup(&r.repository()).map(|s| s.level));
     let src_store = open_store(ctx, &r, false)?;
     let src = src_store.as_ref();
@@ -63,11 +64,15 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             (None, None) => Err(CliError::failed("pull needs a tag or a digest", "give REPO:TAG")),
         }
     };
+    let verify = || -> Result<String, CliError> {
+        let mut reader = Reader::open(&trust(ctx), &r.repository(), src, args.tofu)?;
+        Ok(reader.verify(&r, src)?.digest)
+    };
     let digest = match level {
         Level::Off => current()?,
-        Level::Enforce => crate::cli::verify::check(ctx, &r, src, args.tofu)?.0,
-        Level::Audit => match crate::cli::verify::check(ctx, &r, src, args.tofu) {
-            Ok((d, _)) => d,
+        Level::Enforce => verify()?,
+        Level::Audit => match verify() {
+            Ok(d) => d,
             Err(e) => {
                 eprintln!(
                     "warning: {} (content trust in audit mode: pulling anyway)",

@@ -2,9 +2,9 @@
 
 use std::io::IsTerminal;
 
-use crate::cli::passphrase::PassphraseArgs;
+use crate::cli::passphrase::{PassphraseArgs, Provider};
 use crate::cli::repo::{open_store, parse_ref, store_error};
-use crate::cli::{CliError, Context, sign};
+use crate::cli::{CliError, Context, output, sign};
 use crate::reference::Location;
 use crate::store::copy::MAX_MANIFEST;
 
@@ -52,19 +52,27 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         )
     })?;
     let manifest = src.manifest(&desc.digest, MAX_MANIFEST).map_err(store_error)?;
+    // The manifest was checked against its digest; its size is its length.
+    let desc = crate::store::oci_layout::Descriptor {
+        size: manifest.len() as u64,
+        ..desc
+    };
     if std::io::stderr().is_terminal() {
         eprintln!("Copying {} ({}) to {dest_ref}…", args.source, desc.digest);
     }
     crate::store::copy::image(src.as_ref(), dst.as_ref(), &manifest, &desc.media_type, &dest_tag)
         .map_err(store_error)?;
     eprintln!("Pushed {} to {dest_ref}", desc.digest);
-    sign::run(
-        sign::Args {
-            references: vec![dest_ref.to_string()],
-            signer: args.signer,
-            recursive: true,
-            passphrase: args.passphrase,
-        },
+    // Sign exactly what was copied (the source's descriptor and manifest),
+    // not whatever the destination tag points at by the time of signing.
+    let mut provider = Provider::new(args.passphrase, ctx.interactive);
+    let out = sign::sign_with(
         ctx,
-    )
+        &mut provider,
+        dst.as_ref(),
+        &dest_ref.repository(),
+        &args.signer,
+        |_| crate::trust::targets::for_image(&dest_tag, &desc, Some(&manifest), true),
+    )?;
+    output::print(&out)
 }

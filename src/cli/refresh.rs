@@ -1,15 +1,17 @@
 //! `vouch refresh REPO`
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{load, no_trust_data, open_store, parse_ref, role_key, update};
+use crate::cli::repo::{OnlineKeys, open_store, parse_ref, trust};
 use crate::cli::{CliError, Context};
+use crate::trust::edit::{Writer, snapshot_expires_soon};
 
 /// Keep a repository's trust data fresh: re-sign the timestamp with the
 /// timestamp key only (for a cron or CI job), and the snapshot too when it
-/// expires within 7 days (or with --snapshot).
+/// expires within 7 days (or with --snapshot). The trust data is verified
+/// first (expiry aside); if it does not verify, nothing is published.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The repository: oci:DIR
+    /// The repository: oci:DIR or REGISTRY/REPO
     pub repository: String,
     /// Re-sign the snapshot as well
     #[arg(long)]
@@ -31,38 +33,20 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.repository)?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
-    let layout = store.as_ref();
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let state = writer.load()?;
+    let with_snapshot = args.snapshot || args.snapshot_expiry.is_some() || snapshot_expires_soon(&state);
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let timestamp_key = role_key(ctx, &mut provider, "timestamp", &repo_id)?;
-    let (_, current) = load(layout)?.ok_or_else(|| no_trust_data(&repo_id))?;
-    let soon = current.snapshot.signed.expires.at - time::OffsetDateTime::now_utc() < time::Duration::days(7);
-    let snapshot_key = if args.snapshot || args.snapshot_expiry.is_some() || soon {
-        Some(role_key(ctx, &mut provider, "snapshot", &repo_id)?)
-    } else {
-        None
-    };
-    let ((), repo) = update(
-        layout,
-        &repo_id,
-        snapshot_key.as_ref(),
-        &timestamp_key,
-        |repo, _| {
-            if let Some(d) = args.timestamp_expiry {
-                repo.expiries.timestamp = d;
-            }
-            if let Some(d) = args.snapshot_expiry {
-                repo.expiries.snapshot = d;
-            }
-            Ok(())
-        },
-    )?;
-    let snapshot = match &snapshot_key {
-        Some(_) => format!(
+    let online = OnlineKeys::unlock(ctx, &state, &repo_id, &mut provider, with_snapshot)?;
+    let repo = writer.refresh(online.publishing(), args.timestamp_expiry, args.snapshot_expiry)?;
+    let snapshot = if with_snapshot {
+        format!(
             "; snapshot v{} expires {}",
             repo.snapshot.signed.version,
             repo.snapshot.signed.expires.as_str()
-        ),
-        None => String::new(),
+        )
+    } else {
+        String::new()
     };
     eprintln!(
         "Refreshed {repo_id}: timestamp v{} expires {}{snapshot}",

@@ -1,13 +1,14 @@
 //! `vouch resolve REF`
 
-use crate::cli::repo::{open_store, parse_ref, trusted_target};
+use crate::cli::repo::{open_store, parse_ref, trust};
 use crate::cli::{CliError, Context, output};
+use crate::trust::Reader;
 
 /// Print `REPO@sha256:…` for a tag, from verified trust data only, for
 /// deploy scripts: `docker run "$(vouch resolve REGISTRY/app:1.2)"`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// oci:DIR:TAG
+    /// A tag: oci:DIR:TAG or REGISTRY/REPO:TAG
     pub reference: String,
     /// Pin the repository's root on first use if it is not pinned (loud)
     #[arg(long)]
@@ -20,9 +21,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         return Err(CliError::failed("resolve needs a tag", "give REPO:TAG"));
     };
     let store = open_store(ctx, &r, false)?;
-    let layout = store.as_ref();
-    let (_, target) = trusted_target(ctx, &r, layout, Some(&tag), args.tofu)?
-        .ok_or_else(|| CliError::failed("no target was resolved", "report this as a bug"))?;
-    let hex = target.hashes.get("sha256").cloned().unwrap_or_default();
-    output::print(&format!("{}@sha256:{hex}\n", r.repository()))
+    let mut reader = Reader::open(&trust(ctx), &r.repository(), store.as_ref(), args.tofu)?;
+    let signed = reader.resolve_tag(&tag)?;
+    output::print(&format!("{}@{}\n", r.repository(), signed.digest))
 }

@@ -1,14 +1,18 @@
 //! `vouch revoke REF` and `vouch revoke REPO --all`
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{bug, open_store, owner_keys, parse_ref, update};
+use crate::cli::repo::{OnlineKeys, open_store, parse_ref, trust, unlock_all};
 use crate::cli::{CliError, Context};
+use crate::trust::edit::Writer;
 
-/// Remove a tag's signature (or every tag's, with --all): verification of
-/// it then fails. Needs the targets, snapshot and timestamp keys.
+/// Remove a tag's signature (or every tag's, with --all) from every role
+/// that lists it and that a key in this trust directory may sign (the
+/// targets key, or signer keys for targets/releases); verification of it
+/// then fails. Roles no key here may sign are named and left as they are.
+/// Needs the snapshot and timestamp keys too.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// oci:DIR:TAG, or oci:DIR with --all
+    /// A tag (oci:DIR:TAG, REGISTRY/REPO:TAG), or a repository with --all
     pub reference: String,
     /// Revoke every signed tag of the repository
     #[arg(long)]
@@ -19,45 +23,33 @@ pub struct Args {
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.reference)?;
-    if args.all == r.tag.is_some() {
+    if args.all == r.tag.is_some() || r.digest.is_some() {
         return Err(CliError::failed(
             "give either REPO:TAG or REPO --all",
-            "`vouch revoke oci:DIR:TAG` or `vouch revoke oci:DIR --all`",
+            "`vouch revoke REPO:TAG` or `vouch revoke REPO --all`",
         ));
     }
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
-    let layout = store.as_ref();
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let state = writer.load()?;
+    let role_keys =
+        crate::trust::keys::for_revoking(&ctx.trust_dir, &state.repo, &repo_id, r.tag.as_deref())?;
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let keys = owner_keys(ctx, &mut provider, &repo_id)?;
-    let (removed, _) = update(
-        layout,
-        &repo_id,
-        Some(&keys.snapshot),
-        &keys.timestamp,
-        |repo, now| {
-            let tags: Vec<String> = match &r.tag {
-                Some(t) => vec![t.clone()],
-                None => repo.targets["targets"].signed.targets.keys().cloned().collect(),
-            };
-            let mut removed = Vec::new();
-            for tag in tags {
-                if repo.remove_target("targets", &tag, now).map_err(bug)? {
-                    removed.push(tag);
-                }
-            }
-            if removed.is_empty() {
-                return Err(CliError::failed(
-                    format!("{r} has no signed tag to revoke"),
-                    "`vouch inspect` lists the signed tags",
-                ));
-            }
-            repo.sign_targets_roles(&keys.targets).map_err(bug)?;
-            Ok(removed)
-        },
-    )?;
-    for tag in removed {
-        eprintln!("Revoked {repo_id}:{tag}");
+    let role_keys = unlock_all(&role_keys, &mut provider)?;
+    let online = OnlineKeys::unlock(ctx, &state, &repo_id, &mut provider, true)?;
+    let report = writer.revoke(&role_keys, online.publishing(), r.tag.as_deref())?;
+    for (tag, role) in &report.removed {
+        eprintln!("Revoked {repo_id}:{tag} in {role}");
+    }
+    for (tag, role) in &report.kept {
+        eprintln!("warning: {repo_id}:{tag} stays in {role}: no key in this trust directory may sign it");
+    }
+    for (role, valid, threshold) in &report.partly_signed {
+        eprintln!(
+            "warning: {role} now has {valid} of the {threshold} signatures it needs: \
+             nothing in it verifies until more signers sign"
+        );
     }
     Ok(())
 }

@@ -6,15 +6,18 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{RELEASES, open_store, owner_keys, parse_ref, update};
+use crate::cli::repo::{OnlineKeys, open_store, parse_ref, trust, unlock_key};
 use crate::cli::{CliError, Context};
+use crate::trust::RELEASES;
+use crate::trust::edit::Writer;
 
 #[derive(Debug, Subcommand)]
 pub enum SignerCommand {
     /// Let a signer sign tags: their key joins targets/releases (and gets
     /// its own role targets/NAME), like `docker trust signer add`
     Add(AddArgs),
-    /// Withdraw a signer's key from targets/releases and remove its role
+    /// Withdraw a signer's key from targets/releases and remove its role;
+    /// tags only that signer signed no longer verify
     Remove(RemoveArgs),
 }
 
@@ -22,7 +25,7 @@ pub enum SignerCommand {
 pub struct AddArgs {
     /// The signer's name (their role is targets/NAME)
     pub name: String,
-    /// The repository: oci:DIR
+    /// The repository: oci:DIR or REGISTRY/REPO
     pub repository: String,
     /// The signer's public key (PEM, as `vouch key generate` or `docker trust key generate` write it)
     #[arg(long, value_name = "NAME.pub")]
@@ -38,7 +41,7 @@ pub struct AddArgs {
 pub struct RemoveArgs {
     /// The signer's name
     pub name: String,
-    /// The repository: oci:DIR
+    /// The repository: oci:DIR or REGISTRY/REPO
     pub repository: String,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
@@ -66,8 +69,18 @@ fn read_public(path: &PathBuf) -> Result<vouch_keys::PublicKey, CliError> {
     vouch_keys::PublicKey::from_spki_der(&pem.der).ok_or_else(|| bad("not an ed25519 or ECDSA P-256 key"))
 }
 
-fn err(e: crate::tuf::TufError) -> CliError {
-    CliError::failed(e.to_string(), "check the signer name")
+/// The verified trust data, the owner's targets key and the online keys.
+fn owner(
+    ctx: &Context,
+    writer: &Writer<'_>,
+    provider: &mut Provider,
+) -> Result<(vouch_keys::PrivateKey, OnlineKeys), CliError> {
+    let state = writer.load()?;
+    let repo_id = writer.repository();
+    let targets = crate::trust::keys::top_level(&ctx.trust_dir, &state.repo, repo_id, "targets")?;
+    let targets = unlock_key(&targets, provider)?;
+    let online = OnlineKeys::unlock(ctx, &state, repo_id, provider, true)?;
+    Ok((targets, online))
 }
 
 fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
@@ -82,47 +95,10 @@ fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.repository)?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
-    let layout = store.as_ref();
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let keys = owner_keys(ctx, &mut provider, &repo_id)?;
-    let role = format!("targets/{}", args.name);
-    let ((), repo) = update(
-        layout,
-        &repo_id,
-        Some(&keys.snapshot),
-        &keys.timestamp,
-        |repo, now| {
-            if repo.delegation("targets", &role).is_some() {
-                return Err(CliError::failed(
-                    format!("{repo_id} already has a signer {}", args.name),
-                    "remove it first, or choose another name",
-                ));
-            }
-            let all = Some(vec!["*".to_owned()]);
-            let key = std::slice::from_ref(&public);
-            match repo.delegation("targets", RELEASES) {
-                None => repo
-                    .add_delegation(
-                        "targets",
-                        RELEASES,
-                        key,
-                        args.threshold.unwrap_or(1),
-                        all.clone(),
-                        None,
-                        false,
-                        now,
-                    )
-                    .map_err(err)?,
-                Some(_) => repo
-                    .add_delegation_key("targets", RELEASES, &public, args.threshold, now)
-                    .map_err(err)?,
-            }
-            repo.add_delegation("targets", &role, key, 1, all, None, false, now)
-                .map_err(err)?;
-            repo.sign_targets_roles(&keys.targets).map_err(err)?;
-            Ok(())
-        },
-    )?;
+    let (targets, online) = owner(ctx, &writer, &mut provider)?;
+    let repo = writer.add_signer(&targets, online.publishing(), &args.name, &public, args.threshold)?;
     let (keys, threshold) = repo.delegation("targets", RELEASES).unwrap_or_default();
     if (keys.len() as u64) < threshold {
         eprintln!(
@@ -143,34 +119,24 @@ fn remove(args: RemoveArgs, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.repository)?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
-    let layout = store.as_ref();
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let keys = owner_keys(ctx, &mut provider, &repo_id)?;
-    let role = format!("targets/{}", args.name);
-    update(
-        layout,
-        &repo_id,
-        Some(&keys.snapshot),
-        &keys.timestamp,
-        |repo, now| {
-            let (signer_keys, _) = repo.delegation("targets", &role).ok_or_else(|| {
-                CliError::failed(
-                    format!("{repo_id} has no signer {}", args.name),
-                    "`vouch inspect` lists the roles",
-                )
-            })?;
-            if repo
-                .remove_delegation_keys("targets", RELEASES, &signer_keys, now)
-                .map_err(err)?
-                == 0
-            {
-                repo.remove_delegation("targets", RELEASES, now).map_err(err)?;
-            }
-            repo.remove_delegation("targets", &role, now).map_err(err)?;
-            repo.sign_targets_roles(&keys.targets).map_err(err)?;
-            Ok(())
-        },
-    )?;
+    let (targets, online) = owner(ctx, &writer, &mut provider)?;
+    let (emptied, repo) = writer.remove_signer(&targets, online.publishing(), &args.name)?;
+    for role in emptied {
+        eprintln!(
+            "warning: {role} had no valid signature left without {}: its tags were dropped",
+            args.name
+        );
+    }
+    if let Some((keys, threshold)) = repo.delegation("targets", RELEASES)
+        && (keys.len() as u64) < threshold
+    {
+        eprintln!(
+            "warning: {RELEASES} needs {threshold} signatures but has {} signer key(s): add more signers",
+            keys.len()
+        );
+    }
     eprintln!("Removed signer {} from {repo_id}", args.name);
     Ok(())
 }

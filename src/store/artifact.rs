@@ -68,12 +68,13 @@ fn parse_manifest(digest: &str, bytes: &[u8]) -> Result<TrustArtifact, StoreErro
 
 /// Publishes `files` as the new trust artifact if the trust tag still
 /// points at `expected` (the digest read before the change, or `None`).
-/// Returns `false` when another writer published first.
+/// Returns the new artifact's digest, or `None` when another writer
+/// published first.
 pub fn publish(
     store: &dyn Store,
     files: &BTreeMap<String, Vec<u8>>,
     expected: Option<&str>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<String>, StoreError> {
     let empty = store.put_blob(b"{}")?;
     let mut layers = Vec::new();
     for (name, bytes) in files {
@@ -97,7 +98,8 @@ pub fn publish(
         what: "trust manifest".to_owned(),
         reason: e.to_string(),
     })?;
-    store.put_manifest(TRUST_TAG, &bytes, MANIFEST_MEDIA_TYPE, Some(expected))
+    let moved = store.put_manifest(TRUST_TAG, &bytes, MANIFEST_MEDIA_TYPE, Some(expected))?;
+    Ok(moved.then(|| super::oci_layout::sha256_digest(&bytes)))
 }
 
 /// Serves the files of a trust artifact to the TUF client by name. The
@@ -116,6 +118,14 @@ impl<'a> ArtifactFetcher<'a> {
         ArtifactFetcher {
             store,
             artifact: None,
+        }
+    }
+
+    /// A fetcher serving an artifact already read.
+    pub fn with_artifact(store: &'a dyn Store, artifact: TrustArtifact) -> Self {
+        ArtifactFetcher {
+            store,
+            artifact: Some(Some(artifact)),
         }
     }
 

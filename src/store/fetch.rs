@@ -44,6 +44,18 @@ pub trait Fetcher {
     fn fetch(&mut self, location: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, FetchError>;
 }
 
+impl<F: Fetcher + ?Sized> Fetcher for &mut F {
+    fn fetch(&mut self, location: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        (**self).fetch(location, max_bytes)
+    }
+}
+
+impl<F: Fetcher + ?Sized> Fetcher for Box<F> {
+    fn fetch(&mut self, location: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        (**self).fetch(location, max_bytes)
+    }
+}
+
 fn read_limited(mut r: impl Read, location: &str, max_bytes: u64) -> Result<Vec<u8>, FetchError> {
     let mut buf = Vec::new();
     let err = |kind, detail: String| FetchError {

@@ -1,6 +1,9 @@
-//! A client's trusted metadata on disk: one `<role>.json` a role (role
-//! names percent-encoded), holding the exact bytes received and verified.
-//! Other client state lives in subdirectories.
+//! A client's trusted metadata on disk, holding the exact bytes received
+//! and verified: `root.json`, `timestamp.json`, `snapshot.json` and
+//! `targets.json` for the top-level roles, and `delegated/<role>.json` for
+//! each delegated role (names percent-encoded). Delegated roles live in
+//! their own directory so that no role name can stand in for a top-level
+//! file. Other client state lives in further subdirectories.
 
 use std::path::{Path, PathBuf};
 
@@ -39,7 +42,12 @@ impl MetadataDir {
 
     /// The file of `role`.
     pub fn file(&self, role: &str) -> PathBuf {
-        self.dir.join(format!("{}.json", encode_segment(role)))
+        let name = format!("{}.json", encode_segment(role));
+        if crate::tuf::client::TOP_LEVEL_ROLES.contains(&role) {
+            self.dir.join(name)
+        } else {
+            self.dir.join("delegated").join(name)
+        }
     }
 
     /// The persisted bytes of `role`, if any.
@@ -53,8 +61,57 @@ impl MetadataDir {
 
     /// Persists `role` atomically.
     pub fn write(&self, role: &str, bytes: &[u8]) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        write_atomic(&self.file(role), bytes, 0o644, Mode::Replace)
+        let file = self.file(role);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        write_atomic(&file, bytes, 0o644, Mode::Replace)
+    }
+
+    /// Records root version `version` as `roots/VERSION.root.json`.
+    pub fn write_root_version(&self, version: u64, bytes: &[u8]) -> std::io::Result<()> {
+        let dir = self.dir.join("roots");
+        std::fs::create_dir_all(&dir)?;
+        write_atomic(
+            &dir.join(format!("{version}.root.json")),
+            bytes,
+            0o644,
+            Mode::Replace,
+        )
+    }
+
+    /// The recorded root versions, oldest first.
+    pub fn root_chain(&self) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
+        let dir = self.dir.join("roots");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut versions = Vec::new();
+        for entry in entries {
+            let name = entry?.file_name();
+            if let Some(v) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".root.json"))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                versions.push(v);
+            }
+        }
+        versions.sort_unstable();
+        versions
+            .into_iter()
+            .map(|v| Ok((v, std::fs::read(dir.join(format!("{v}.root.json")))?)))
+            .collect()
+    }
+
+    /// Deletes everything: the trust anchor changed.
+    pub fn clear(&self) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// Deletes `role`'s file if present.

@@ -1,7 +1,10 @@
-//! A standard TUF repository directory, as python-tuf, go-tuf and tuf-on-ci
-//! lay it out: `metadata/` (`1.root.json`, `2.root.json`, …, `root.json`,
-//! `timestamp.json`, `N.snapshot.json`, `N.ROLE.json`, or unversioned names
-//! without consistent snapshots) and `targets/`.
+//! Writing a standard TUF repository directory, as python-tuf, go-tuf and
+//! tuf-on-ci lay it out: `metadata/` (`1.root.json`, `2.root.json`, …,
+//! `root.json`, `timestamp.json`, `N.snapshot.json`, `N.ROLE.json`, or
+//! unversioned names without consistent snapshots) and `targets/`.
+//!
+//! There is no reader for editing here, on purpose: writers edit only what
+//! the client workflow verified (see `crate::trust::edit`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +13,7 @@ use vouch_keys::store::{Mode, write_atomic};
 
 use super::metadata_dir::encode_segment;
 use crate::tuf::TufError;
-use crate::tuf::metadata::{Snapshot, Timestamp};
-use crate::tuf::repo::{Expiries, Repository, Signed};
+use crate::tuf::repo::Repository;
 
 /// Errors reading or writing a repository directory.
 #[derive(Debug, thiserror::Error)]
@@ -89,79 +91,6 @@ pub fn write_target(
         write(&base.join(target.as_str()), content)?;
     }
     Ok(())
-}
-
-/// Reads a repository written by [`write_metadata`] (or any standard
-/// writer) back for editing: the root chain, and the current timestamp,
-/// snapshot and targets roles.
-pub fn read(dir: &Path, expiries: Expiries) -> Result<Repository, RepoDirError> {
-    let meta = dir.join("metadata");
-    read_with(
-        |name| match std::fs::read(meta.join(name)) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&meta.join(name))(e)),
-        },
-        expiries,
-    )
-}
-
-/// Reads a repository through `read(file name)`, which returns `None` for
-/// a file that does not exist: the root chain (`1.root.json`, …), then the
-/// files the current timestamp and snapshot name.
-pub fn read_with(
-    mut read: impl FnMut(&str) -> Result<Option<Vec<u8>>, RepoDirError>,
-    expiries: Expiries,
-) -> Result<Repository, RepoDirError> {
-    let mut need = |name: &str| {
-        read(name)?.ok_or_else(|| RepoDirError::Io {
-            path: PathBuf::from(name),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "missing from the repository"),
-        })
-    };
-    let mut roots = Vec::new();
-    for v in 1.. {
-        match need(&format!("{v}.root.json")) {
-            Ok(b) => roots.push(b),
-            Err(_) if v > 1 => break,
-            Err(_) => {
-                roots.push(need("root.json")?);
-                break;
-            }
-        }
-    }
-    let consistent = Signed::<crate::tuf::metadata::Root>::from_bytes(
-        "root",
-        roots.last().map(Vec::as_slice).unwrap_or_default(),
-    )?
-    .signed
-    .consistent_snapshot;
-    let timestamp = need("timestamp.json")?;
-    let ts: Signed<Timestamp> = Signed::from_bytes("timestamp", &timestamp)?;
-    let snap_version = ts
-        .signed
-        .meta
-        .get("snapshot.json")
-        .map(|m| m.version)
-        .unwrap_or(1);
-    let file = |role: &str, v: u64| {
-        let enc = encode_segment(role);
-        if consistent {
-            format!("{v}.{enc}.json")
-        } else {
-            format!("{enc}.json")
-        }
-    };
-    let snapshot = need(&file("snapshot", snap_version))?;
-    let snap: Signed<Snapshot> = Signed::from_bytes("snapshot", &snapshot)?;
-    let mut targets = BTreeMap::new();
-    for (name, m) in &snap.signed.meta {
-        let role = name.trim_end_matches(".json");
-        targets.insert(role.to_owned(), need(&file(role, m.version))?);
-    }
-    Ok(Repository::from_bytes(
-        roots, &timestamp, &snapshot, &targets, expiries,
-    )?)
 }
 
 /// The files of a repository's current state, by standard file name (every

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use time::OffsetDateTime;
 
-use super::crypto::verify_threshold;
+use super::crypto::{check_key_ids, verify_threshold};
 use super::error::TufError;
 use super::limits::Limits;
 use super::metadata::{
-    DelegatedRole, Envelope, Key, MetaFile, Role, Root, Snapshot, TargetFile, Targets, Timestamp,
+    DelegatedRole, Delegations, Envelope, Key, MetaFile, Role, Root, Snapshot, TargetFile, Targets, Timestamp,
 };
 use super::path::{TargetPath, hash_prefix_matches, pattern_matches};
 
@@ -36,9 +36,23 @@ impl<T> Verified<T> {
 pub enum TimestampUpdate {
     /// A newer timestamp is now trusted.
     Updated,
-    /// The same version as the trusted one, byte-identical: nothing changed,
-    /// so snapshot and targets need not be fetched (5.4.3.1).
+    /// The same version as the trusted one: the new file is ignored, even
+    /// if its content differs, and the trusted timestamp stays (5.4.3.1).
+    /// Nothing changed, so snapshot and targets need not be fetched.
     Unchanged,
+}
+
+/// Whether expiry is checked. Only a writer that is about to re-sign
+/// everything with fresh expiries may skip it (an expired repository must
+/// stay repairable); every verifier enforces it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expiry {
+    /// Expired metadata is refused (freeze attack).
+    #[default]
+    Enforce,
+    /// Expired metadata is accepted. For publishers that re-sign what they
+    /// load; never for a verdict.
+    DangerIgnoreForRepublishing,
 }
 
 /// The result of one step of the target search.
@@ -75,13 +89,14 @@ pub struct RoleRequest {
 }
 
 /// The keys, authorised key ids and threshold of a role.
-type Signers = (BTreeMap<String, Key>, Vec<String>, u64);
+pub type Signers = (BTreeMap<String, Key>, Vec<String>, u64);
 
 /// The trusted metadata of one client, and the rules for changing it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TrustedSet {
     now: OffsetDateTime,
     limits: Limits,
+    expiry: Expiry,
     root: Verified<Root>,
     /// Key ids of timestamp and snapshot when the update began (5.3.11).
     start_keys: (BTreeSet<String>, BTreeSet<String>),
@@ -89,6 +104,10 @@ pub struct TrustedSet {
     timestamp: Option<Verified<Timestamp>>,
     snapshot: Option<Verified<Snapshot>>,
     targets: BTreeMap<String, Verified<Targets>>,
+    /// The delegators each loaded targets role was verified through: a
+    /// role reached through another delegator is verified again against
+    /// that delegator's keys.
+    verified_via: BTreeMap<String, BTreeSet<String>>,
 }
 
 fn parse_verified<T: Role>(name: &str, bytes: &[u8], limit: u64) -> Result<Envelope<T>, TufError> {
@@ -103,13 +122,17 @@ fn parse_verified<T: Role>(name: &str, bytes: &[u8], limit: u64) -> Result<Envel
 
 fn check_not_expired<T: Role>(name: &str, signed: &T, now: OffsetDateTime) -> Result<(), TufError> {
     if signed.expires().at <= now {
-        return Err(TufError::Expired {
-            role: name.to_owned(),
-            version: signed.version(),
-            expires: signed.expires().as_str().to_owned(),
-        });
+        return expired(name, signed);
     }
     Ok(())
+}
+
+fn expired<T: Role>(name: &str, signed: &T) -> Result<(), TufError> {
+    Err(TufError::Expired {
+        role: name.to_owned(),
+        version: signed.version(),
+        expires: signed.expires().as_str().to_owned(),
+    })
 }
 
 /// Checks `bytes` against a `meta` entry's length and hashes, if listed.
@@ -204,14 +227,96 @@ fn verify_top_level<T: Role>(root: &Root, role: &str, env: &Envelope<T>) -> Resu
     )
 }
 
-fn validate_root(root: &Root) -> Result<(), TufError> {
-    for role in ["root", "timestamp", "snapshot", "targets"] {
-        let (_, threshold) = role_keys(root, role)?;
-        if threshold == 0 {
-            return Err(TufError::malformed("root", format!("`{role}` threshold is 0")));
-        }
+/// The names of the top-level roles, which no delegated role may take.
+pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "timestamp", "snapshot", "targets"];
+
+/// Checks what threshold counting relies on: each key list's ids hash to
+/// their keys, no role lists a key id twice, thresholds are at least 1.
+fn check_key_list(role: &str, listed_by: &str, keyids: &[String], threshold: u64) -> Result<(), TufError> {
+    if threshold == 0 {
+        return Err(TufError::malformed(
+            listed_by,
+            format!("the threshold of {role} is 0"),
+        ));
+    }
+    let unique: BTreeSet<&String> = keyids.iter().collect();
+    if unique.len() != keyids.len() {
+        return Err(TufError::malformed(
+            listed_by,
+            format!("{role} lists a key id twice"),
+        ));
     }
     Ok(())
+}
+
+fn validate_root(root: &Root) -> Result<(), TufError> {
+    check_key_ids("root", &root.keys)?;
+    for role in TOP_LEVEL_ROLES {
+        let r = root
+            .roles
+            .get(role)
+            .ok_or_else(|| TufError::malformed("root", format!("no `{role}` role")))?;
+        check_key_list(role, "root", &r.keyids, r.threshold)?;
+    }
+    Ok(())
+}
+
+/// Checks the delegations of targets role `role`: key ids hash to their
+/// keys, role names are unique and none is a top-level role's name (a
+/// delegated role named `timestamp` must never stand in for the real one),
+/// thresholds at least 1, no key id listed twice.
+pub fn validate_delegations(role: &str, delegations: &Delegations) -> Result<(), TufError> {
+    check_key_ids(role, &delegations.keys)?;
+    let mut names = BTreeSet::new();
+    for r in delegations.roles.iter().flatten() {
+        if r.name.is_empty() || TOP_LEVEL_ROLES.contains(&r.name.as_str()) {
+            return Err(TufError::malformed(
+                role,
+                format!("it delegates to a role named {:?}, a reserved name", r.name),
+            ));
+        }
+        if !names.insert(r.name.as_str()) {
+            return Err(TufError::malformed(
+                role,
+                format!("it delegates to {:?} twice", r.name),
+            ));
+        }
+        check_key_list(&r.name, role, &r.keyids, r.threshold)?;
+    }
+    if let Some(bins) = &delegations.succinct_roles {
+        if delegations.roles.is_some() {
+            return Err(TufError::malformed(
+                role,
+                "it has both `roles` and `succinct_roles`",
+            ));
+        }
+        if !(1..=32).contains(&bins.bit_length)
+            || bins.name_prefix.is_empty()
+            || TOP_LEVEL_ROLES.contains(&bins.name_prefix.as_str())
+        {
+            return Err(TufError::malformed(role, "its succinct_roles are not valid"));
+        }
+        check_key_list(&bins.name_prefix, role, &bins.keyids, bins.threshold)?;
+    }
+    Ok(())
+}
+
+/// The keys, key ids and threshold with which `parent`'s delegations
+/// authorise `role`, if `parent` delegates to it.
+pub fn delegation_signers(parent: &Targets, role: &str) -> Option<Signers> {
+    let delegations = parent.delegations.as_ref()?;
+    if let Some(r) = delegations.roles.iter().flatten().find(|r| r.name == role) {
+        return Some((delegations.keys.clone(), r.keyids.clone(), r.threshold));
+    }
+    let bins = delegations.succinct_roles.as_ref()?;
+    bins.is_bin(role)
+        .then(|| (delegations.keys.clone(), bins.keyids.clone(), bins.threshold))
+}
+
+/// The keys, key ids and threshold of a top-level role in `root`.
+pub fn top_level_signers(root: &Root, role: &str) -> Result<Signers, TufError> {
+    let (ids, threshold) = role_keys(root, role)?;
+    Ok((root.keys.clone(), ids, threshold))
 }
 
 impl TrustedSet {
@@ -230,6 +335,7 @@ impl TrustedSet {
         Ok(TrustedSet {
             now,
             limits,
+            expiry: Expiry::Enforce,
             root: Verified {
                 envelope: env,
                 bytes: root_bytes.to_vec(),
@@ -239,7 +345,21 @@ impl TrustedSet {
             timestamp: None,
             snapshot: None,
             targets: BTreeMap::new(),
+            verified_via: BTreeMap::new(),
         })
+    }
+
+    /// Skips expiry checks: see [`Expiry::DangerIgnoreForRepublishing`].
+    pub fn danger_ignore_expiry_for_republishing(mut self) -> TrustedSet {
+        self.expiry = Expiry::DangerIgnoreForRepublishing;
+        self
+    }
+
+    fn check_expiry<T: Role>(&self, name: &str, signed: &T) -> Result<(), TufError> {
+        match self.expiry {
+            Expiry::Enforce => check_not_expired(name, signed, self.now),
+            Expiry::DangerIgnoreForRepublishing => Ok(()),
+        }
     }
 
     /// The limits in force.
@@ -315,7 +435,7 @@ impl TrustedSet {
     pub fn finish_root_update(&mut self) -> Result<Vec<&'static str>, TufError> {
         let root = self.root.signed();
         // 5.3.10: freeze attack on root.
-        check_not_expired("root", root, self.now)?;
+        self.check_expiry("root", root)?;
         // 5.3.11: after a timestamp or snapshot key rotation, forget the
         // trusted timestamp and snapshot (fast-forward attack recovery).
         let mut delete = Vec::new();
@@ -353,8 +473,8 @@ impl TrustedSet {
         let new_snapshot = snapshot_meta(&new.signed)?;
         if let Some(trusted) = &self.timestamp {
             let old = trusted.signed();
-            // 5.4.3.1: rollback; an equal version ends the update normally,
-            // unless the content changed without a version bump.
+            // 5.4.3.1: rollback; an equal version ends the update normally:
+            // the new file is ignored, whatever it holds.
             if new.signed.version < old.version {
                 return Err(TufError::Rollback {
                     role: "timestamp".to_owned(),
@@ -363,15 +483,10 @@ impl TrustedSet {
                 });
             }
             if new.signed.version == old.version {
-                if new.canonical != trusted.envelope.canonical {
-                    return Err(TufError::SameVersionChanged {
-                        role: "timestamp".to_owned(),
-                        version: old.version,
-                    });
-                }
-                // off-spec: the spec discards the new file and aborts; an
-                // expired trusted timestamp must still stop the client.
-                check_not_expired("timestamp", old, self.now)?;
+                // off-spec: the spec keeps the trusted timestamp and ends the
+                // update; an expired trusted timestamp must still stop the
+                // client (a frozen view).
+                self.check_expiry("timestamp", old)?;
                 return Ok(TimestampUpdate::Unchanged);
             }
             // 5.4.3.2: the snapshot version it lists must not go back.
@@ -385,7 +500,7 @@ impl TrustedSet {
             }
         }
         // 5.4.4: freeze attack.
-        check_not_expired("timestamp", &new.signed, self.now)?;
+        self.check_expiry("timestamp", &new.signed)?;
         self.timestamp = Some(Verified {
             envelope: new,
             bytes: bytes.to_vec(),
@@ -396,7 +511,7 @@ impl TrustedSet {
     /// Whether the trusted timestamp has not expired (for cached use).
     pub fn timestamp_is_current(&self) -> Result<(), TufError> {
         let ts = self.trusted_timestamp()?;
-        check_not_expired("timestamp", ts.signed(), self.now)
+        self.check_expiry("timestamp", ts.signed())
     }
 
     /// The earliest expiry among the trusted root, timestamp, snapshot and
@@ -459,7 +574,7 @@ impl TrustedSet {
                 got: snap.signed().version,
             });
         }
-        check_not_expired("snapshot", snap.signed(), self.now)
+        self.check_expiry("snapshot", snap.signed())
     }
 
     /// 5.5.2 to 5.5.6: a newly downloaded snapshot. On success the caller
@@ -505,7 +620,7 @@ impl TrustedSet {
             }
         }
         // 5.5.6: freeze attack.
-        check_not_expired("snapshot", &new.signed, self.now)?;
+        self.check_expiry("snapshot", &new.signed)?;
         self.snapshot = Some(Verified {
             envelope: new,
             bytes: bytes.to_vec(),
@@ -516,6 +631,8 @@ impl TrustedSet {
             snap.and_then(|s| s.meta.get(&format!("{name}.json")))
                 .is_some_and(|m| m.version == t.signed().version)
         });
+        let kept = &self.targets;
+        self.verified_via.retain(|name, _| kept.contains_key(name));
         Ok(())
     }
 
@@ -551,32 +668,16 @@ impl TrustedSet {
     /// `parent` (or root, for `targets`) lists them.
     fn signers(&self, role: &str, parent: &str) -> Result<Signers, TufError> {
         if role == "targets" {
-            let root = self.root.signed();
-            let (ids, threshold) = role_keys(root, "targets")?;
-            return Ok((root.keys.clone(), ids, threshold));
+            return top_level_signers(self.root.signed(), "targets");
         }
         let parent_md = self.targets.get(parent).ok_or(TufError::Missing {
             role: parent.to_owned(),
             needed: "load the delegating role first",
         })?;
-        let not_delegated = || TufError::NotListed {
+        delegation_signers(parent_md.signed(), role).ok_or_else(|| TufError::NotListed {
             role: role.to_owned(),
             by: format!("{parent}'s delegations"),
-        };
-        let delegations = parent_md
-            .signed()
-            .delegations
-            .as_ref()
-            .ok_or_else(not_delegated)?;
-        if let Some(r) = delegations.roles.iter().flatten().find(|r| r.name == role) {
-            return Ok((delegations.keys.clone(), r.keyids.clone(), r.threshold));
-        }
-        if let Some(bins) = &delegations.succinct_roles
-            && bins.is_bin(role)
-        {
-            return Ok((delegations.keys.clone(), bins.keyids.clone(), bins.threshold));
-        }
-        Err(not_delegated())
+        })
     }
 
     fn verify_targets(&self, role: &str, parent: &str, env: &Envelope<Targets>) -> Result<(), TufError> {
@@ -629,7 +730,15 @@ impl TrustedSet {
             });
         }
         // 5.6.5: freeze attack.
-        check_not_expired(role, &new.signed, self.now)?;
+        self.check_expiry(role, &new.signed)?;
+        // What the search will rely on: the keys and delegations it lists.
+        if let Some(d) = &new.signed.delegations {
+            validate_delegations(role, d)?;
+        }
+        self.verified_via
+            .entry(role.to_owned())
+            .or_default()
+            .insert(parent.to_owned());
         self.targets.insert(
             role.to_owned(),
             Verified {
@@ -645,10 +754,40 @@ impl TrustedSet {
     /// loaded yet, returns [`Lookup::Fetch`]; load it and call again (the
     /// search is deterministic and resumes where it stopped).
     pub fn lookup(&self, path: &TargetPath) -> Result<Lookup, TufError> {
+        self.lookup_in(path, "targets", "root")
+    }
+
+    /// 5.6.7 from one role down: the search for `path` starts at `role`,
+    /// reached through its delegator `parent` (`"root"` for `targets`). A
+    /// delegated start role must be delegated by `parent` for `path`.
+    /// Used where a rule names the role that holds a path (Docker Content
+    /// Trust: `targets/releases`).
+    pub fn lookup_in(&self, path: &TargetPath, role: &str, parent: &str) -> Result<Lookup, TufError> {
         let path = path.as_str();
+        if role != "targets" {
+            let Some(parent_md) = self.targets.get(parent) else {
+                if parent == "targets" {
+                    return Ok(Lookup::Fetch {
+                        role: parent.to_owned(),
+                        parent: "root".to_owned(),
+                    });
+                }
+                return Err(TufError::Missing {
+                    role: parent.to_owned(),
+                    needed: "load the delegating role first",
+                });
+            };
+            let entry = parent_md
+                .signed()
+                .delegations
+                .as_ref()
+                .and_then(|d| d.roles.iter().flatten().find(|r| r.name == role));
+            if !entry.is_some_and(|r| delegated_role_matches(r, path)) {
+                return Ok(Lookup::NotFound);
+            }
+        }
         let mut visited = BTreeSet::new();
-        // (role, parent, depth); the top-level role is delegated by root.
-        let mut stack = vec![("targets".to_owned(), "root".to_owned(), 0u64)];
+        let mut stack = vec![(role.to_owned(), parent.to_owned(), 0u64)];
         while let Some((role, parent, depth)) = stack.pop() {
             // 5.6.7.1: skip roles seen before (cycles); stop at the limit.
             if visited.contains(&role) {
@@ -663,6 +802,15 @@ impl TrustedSet {
             let Some(md) = self.targets.get(&role) else {
                 return Ok(Lookup::Fetch { role, parent });
             };
+            // A role trusted through one delegator is not thereby trusted
+            // through another that lists other keys for the same name.
+            if !self
+                .verified_via
+                .get(&role)
+                .is_some_and(|via| via.contains(&parent))
+            {
+                self.verify_targets(&role, &parent, &md.envelope)?;
+            }
             if let Some(target) = md.signed().targets.get(path) {
                 return Ok(Lookup::Found {
                     role,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::TufError;
-use super::metadata::{Key, Signature};
+use super::metadata::{Key, Signature, canonical};
 
 /// A key ready to verify with.
 enum Verifier {
@@ -55,6 +55,22 @@ impl Verifier {
         }
     }
 
+    /// The key itself, for telling keys apart: the algorithm and the
+    /// public key bytes in one canonical encoding.
+    fn material(&self) -> (u8, Vec<u8>) {
+        match self {
+            Verifier::Ed25519(k) => (0, k.as_bytes().to_vec()),
+            Verifier::EcdsaP256(k) => (1, k.to_sec1_point(true).as_bytes().to_vec()),
+            Verifier::RsaPss(k) => {
+                use rsa::traits::PublicKeyParts as _;
+                let mut bytes = k.n().as_ref().to_be_bytes_trimmed_vartime().to_vec();
+                bytes.push(b'|');
+                bytes.extend_from_slice(&k.e().to_be_bytes_trimmed_vartime());
+                (2, bytes)
+            }
+        }
+    }
+
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         match self {
             Verifier::Ed25519(k) => {
@@ -83,13 +99,95 @@ pub fn supported(key: &Key) -> bool {
     Verifier::from_key(key).is_some()
 }
 
-/// The one place signatures are counted, for root, top-level roles and
-/// every delegation alike.
+/// The TUF key id of a key: the SHA-256 of the canonical JSON of the key
+/// object as written, unknown fields included (specification 4.2).
+pub fn key_id(key: &Key) -> String {
+    use sha2::Digest;
+    // A `Key` always serialises (strings and the maps of unknown fields,
+    // which came from JSON); canonical JSON of it only fails on floats,
+    // which `canonical` refuses and which no real key holds.
+    let canonical = serde_json::to_value(key)
+        .map_err(|e| e.to_string())
+        .and_then(|v| canonical(&v))
+        .unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(canonical))
+}
+
+/// Checks that every key id in `keys` is the id its key hashes to. A key
+/// id read from metadata is never believed: a forged file could otherwise
+/// map a pinned or authorised id to the attacker's key.
+pub fn check_key_ids(role: &str, keys: &BTreeMap<String, Key>) -> Result<(), TufError> {
+    for (id, key) in keys {
+        if key_id(key) != *id {
+            return Err(TufError::KeyIdMismatch {
+                role: role.to_owned(),
+                keyid: id.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The valid signatures on one piece of metadata, as [`count_signatures`]
+/// found them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignatureCount {
+    /// Key ids of distinct authorised keys whose signature verifies.
+    pub valid: Vec<String>,
+    /// Key ids of authorised keys whose signature does not verify.
+    pub invalid: Vec<String>,
+}
+
+/// The one place signatures are counted, for root, top-level roles, every
+/// delegation and the pin alike.
 ///
-/// A signature counts when its key id is among `authorised`, the key is
-/// in `keys`, and the signature verifies over `canonical`. Each key counts
-/// once: a key id listed twice, a key signing twice, or the same public key
-/// under two key ids all count as one.
+/// A signatures array naming one key id twice makes the metadata invalid
+/// (an error, not a count of one). A signature counts when its key id is
+/// among `authorised`, the key is in `keys` (whose ids the caller checked
+/// with [`check_key_ids`]), and it verifies over `canonical`. Keys are
+/// compared by their parsed material (algorithm and key bytes), so the same
+/// public key under two ids counts once.
+pub fn count_signatures(
+    role: &str,
+    version: u64,
+    canonical: &[u8],
+    signatures: &[Signature],
+    keys: &BTreeMap<String, Key>,
+    authorised: &[String],
+) -> Result<SignatureCount, TufError> {
+    let mut seen_ids = BTreeSet::new();
+    for sig in signatures {
+        if !seen_ids.insert(sig.keyid.as_str()) {
+            return Err(TufError::DuplicateSignature {
+                role: role.to_owned(),
+                version,
+                keyid: sig.keyid.clone(),
+            });
+        }
+    }
+    let authorised: BTreeSet<&str> = authorised.iter().map(String::as_str).collect();
+    let mut count = SignatureCount::default();
+    let mut counted = BTreeSet::new();
+    for sig in signatures {
+        let id = sig.keyid.as_str();
+        if !authorised.contains(id) {
+            continue;
+        }
+        let Some(verifier) = keys.get(id).and_then(Verifier::from_key) else {
+            continue;
+        };
+        let ok = hex::decode(&sig.sig).is_ok_and(|bytes| verifier.verify(canonical, &bytes));
+        if !ok {
+            count.invalid.push(id.to_owned());
+        } else if counted.insert(verifier.material()) {
+            count.valid.push(id.to_owned());
+        }
+    }
+    Ok(count)
+}
+
+/// Counts signatures ([`count_signatures`]) and compares them with the
+/// threshold (which must be at least 1).
 pub fn verify_threshold(
     role: &str,
     version: u64,
@@ -99,33 +197,14 @@ pub fn verify_threshold(
     authorised: &[String],
     threshold: u64,
 ) -> Result<(), TufError> {
-    let authorised: BTreeSet<&str> = authorised.iter().map(String::as_str).collect();
-    let mut counted_ids = BTreeSet::new();
-    let mut counted_keys = BTreeSet::new();
-    for sig in signatures {
-        let id = sig.keyid.as_str();
-        if !authorised.contains(id) || counted_ids.contains(id) {
-            continue;
-        }
-        let Some(key) = keys.get(id) else { continue };
-        let Some(verifier) = Verifier::from_key(key) else {
-            continue;
-        };
-        let Ok(bytes) = hex::decode(&sig.sig) else {
-            continue;
-        };
-        if verifier.verify(canonical, &bytes) && counted_keys.insert((&key.keytype, key.keyval.public.trim()))
-        {
-            counted_ids.insert(id);
-        }
-    }
-    if threshold >= 1 && counted_ids.len() as u64 >= threshold {
+    let count = count_signatures(role, version, canonical, signatures, keys, authorised)?;
+    if threshold >= 1 && count.valid.len() as u64 >= threshold {
         Ok(())
     } else {
         Err(TufError::ThresholdNotMet {
             role: role.to_owned(),
             version,
-            valid: counted_ids.len(),
+            valid: count.valid.len(),
             threshold,
         })
     }

@@ -47,12 +47,44 @@ pub enum TufError {
         /// The version offered.
         got: u64,
     },
-    /// Metadata whose content changed without a version increase.
-    #[error("{role} version {version} changed without a version increase")]
-    SameVersionChanged {
+    /// A signatures array that names one key id twice: the metadata is
+    /// invalid, whatever the other signatures say.
+    #[error("{role} version {version} is invalid: key {keyid} is listed twice in its signatures")]
+    DuplicateSignature {
         /// Role name.
         role: String,
-        /// The version.
+        /// Version of the refused metadata.
+        version: u64,
+        /// The repeated key id.
+        keyid: String,
+    },
+    /// A key listed under an id that is not the hash of the key.
+    #[error("{role} metadata lists a key under id {keyid}, which is not that key's id")]
+    KeyIdMismatch {
+        /// The role whose key list holds the key.
+        role: String,
+        /// The id as listed.
+        keyid: String,
+    },
+    /// A signature by an authorised key that does not verify: the
+    /// content was changed after it was signed (writers refuse this).
+    #[error(
+        "{role} version {version} was changed after key {keyid} signed it: its signature does not verify"
+    )]
+    InvalidSignature {
+        /// Role name.
+        role: String,
+        /// Version.
+        version: u64,
+        /// The key whose signature fails.
+        keyid: String,
+    },
+    /// Content that no authorised key signed (writers refuse this).
+    #[error("{role} version {version} lists content that none of its keys signed")]
+    Unsigned {
+        /// Role name.
+        role: String,
+        /// Version.
         version: u64,
     },
     /// Expired metadata (a freeze attack, or a repository not maintained).
@@ -144,7 +176,9 @@ impl TufError {
             TufError::TooLarge { .. } => "too large",
             TufError::ThresholdNotMet { .. } => "signature",
             TufError::Rollback { .. } | TufError::RoleRemoved { .. } => "rollback",
-            TufError::SameVersionChanged { .. } => "changed without version bump",
+            TufError::DuplicateSignature { .. } => "duplicate signature",
+            TufError::KeyIdMismatch { .. } => "key id mismatch",
+            TufError::InvalidSignature { .. } | TufError::Unsigned { .. } => "tampered",
             TufError::Expired { .. } => "expired",
             TufError::VersionMismatch { .. } | TufError::HashMismatch { .. } => "mismatch",
             TufError::NotListed { .. } => "not listed",

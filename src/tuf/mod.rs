@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod crypto;
+pub mod editable;
 pub mod error;
 pub mod limits;
 pub mod metadata;

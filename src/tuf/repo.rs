@@ -5,7 +5,7 @@
 //! until its content changes, so one holder can sign now and another later;
 //! it verifies only once the threshold is met.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
@@ -151,6 +151,9 @@ pub struct Repository {
     pub targets: BTreeMap<String, Signed<Targets>>,
     /// Expiry durations used when a role changes.
     pub expiries: Expiries,
+    /// Targets roles changed since the last timestamp was made: each gets
+    /// one new version per publish, however often it changes.
+    changed: BTreeSet<String>,
 }
 
 fn new_targets(now: OffsetDateTime, valid: Duration) -> Targets {
@@ -233,31 +236,51 @@ impl Repository {
             }),
             targets: targets_map,
             expiries,
+            changed: BTreeSet::from(["targets".to_owned()]),
         };
         repo.refresh_snapshot_meta();
         repo
     }
 
-    /// Reads an existing repository from its current metadata bytes.
-    pub fn from_bytes(
+    /// A repository to edit, built from verified metadata only: the root
+    /// chain, the trusted timestamp and snapshot, and the targets roles an
+    /// [`super::editable::EditLoad`] checked (with only their valid
+    /// signatures). Roles the snapshot lists that nothing delegates to any
+    /// more keep their snapshot entry and are not republished.
+    pub fn from_verified(
         root_history: Vec<Vec<u8>>,
-        timestamp: &[u8],
-        snapshot: &[u8],
-        targets: &BTreeMap<String, Vec<u8>>,
+        timestamp: &Envelope<Timestamp>,
+        snapshot: &Envelope<Snapshot>,
+        roles: BTreeMap<String, super::editable::EditableRole>,
         expiries: Expiries,
     ) -> Result<Repository, TufError> {
         let last = root_history.last().ok_or_else(|| not_found("root"))?;
-        let mut map = BTreeMap::new();
-        for (name, bytes) in targets {
-            map.insert(name.clone(), Signed::from_bytes(name, bytes)?);
-        }
+        let root = Signed::from_bytes("root", last)?;
         Ok(Repository {
-            root: Signed::from_bytes("root", last)?,
+            root,
             root_history,
-            timestamp: Signed::from_bytes("timestamp", timestamp)?,
-            snapshot: Signed::from_bytes("snapshot", snapshot)?,
-            targets: map,
+            timestamp: Signed {
+                signed: timestamp.signed.clone(),
+                signatures: timestamp.signatures.clone(),
+            },
+            snapshot: Signed {
+                signed: snapshot.signed.clone(),
+                signatures: snapshot.signatures.clone(),
+            },
+            targets: roles
+                .into_iter()
+                .map(|(name, r)| {
+                    (
+                        name,
+                        Signed {
+                            signed: r.signed,
+                            signatures: r.signatures,
+                        },
+                    )
+                })
+                .collect(),
             expiries,
+            changed: BTreeSet::new(),
         })
     }
 
@@ -280,13 +303,81 @@ impl Repository {
     /// changed since it was last signed.
     fn touch(&mut self, role: &str, now: OffsetDateTime) -> Result<(), TufError> {
         let valid = self.expiries.targets;
-        let r = self.role_mut(role)?;
-        if !r.signatures.is_empty() {
-            r.signed.version += 1;
+        let first_change = !self.changed.contains(role);
+        let r = self.targets.get_mut(role).ok_or_else(|| not_found(role))?;
+        if first_change {
+            r.signed.version = r
+                .signed
+                .version
+                .checked_add(1)
+                .ok_or_else(|| TufError::malformed(role, "version overflow"))?;
         }
         r.signed.expires = Expires::new(now + valid);
         r.signatures.clear();
+        self.changed.insert(role.to_owned());
         Ok(())
+    }
+
+    /// Marks targets role `role` changed as if its content were new, at a
+    /// version above both its own and `at_least` (signatures dropped).
+    pub fn rewrite_role(&mut self, role: &str, at_least: u64, now: OffsetDateTime) -> Result<(), TufError> {
+        let r = self.role_mut(role)?;
+        r.signed.version = r.signed.version.max(at_least);
+        self.changed.remove(role);
+        self.touch(role, now)
+    }
+
+    /// Raises the snapshot and timestamp versions to at least these, so
+    /// that the next [`Repository::bump_snapshot`] and
+    /// [`Repository::bump_timestamp`] go above them.
+    pub fn raise_versions(&mut self, snapshot_at_least: u64, timestamp_at_least: u64) {
+        let s = &mut self.snapshot.signed;
+        s.version = s.version.max(snapshot_at_least);
+        let t = &mut self.timestamp.signed;
+        t.version = t.version.max(timestamp_at_least);
+    }
+
+    /// Empties every delegated role that no longer carries a valid
+    /// signature from the keys its delegator now lists (after signer keys
+    /// were withdrawn): its content is no longer signed, so it is not
+    /// carried into the next publish. Roles changed in this edit (about to
+    /// be signed) are left alone. Returns the roles emptied.
+    pub fn drop_unsigned_content(&mut self, now: OffsetDateTime) -> Result<Vec<String>, TufError> {
+        let mut emptied = Vec::new();
+        for (name, role) in &self.targets {
+            if name == "targets"
+                || self.changed.contains(name)
+                || (role.signed.targets.is_empty() && role.signed.delegations.is_none())
+            {
+                continue;
+            }
+            let signers = self
+                .targets
+                .values()
+                .find_map(|d| super::client::delegation_signers(&d.signed, name));
+            let Some((keys, keyids, _)) = signers else {
+                continue;
+            };
+            let canonical = signed_bytes(&role.signed).map_err(|e| TufError::malformed(name, e))?;
+            let count = super::crypto::count_signatures(
+                name,
+                role.signed.version,
+                &canonical,
+                &role.signatures,
+                &keys,
+                &keyids,
+            )?;
+            if count.valid.is_empty() {
+                emptied.push(name.clone());
+            }
+        }
+        for name in &emptied {
+            let r = self.role_mut(name)?;
+            r.signed.targets.clear();
+            r.signed.delegations = None;
+            self.touch(name, now)?;
+        }
+        Ok(emptied)
     }
 
     /// Adds or replaces a target in `role`. Adding a target exactly as it
@@ -350,9 +441,18 @@ impl Repository {
         terminating: bool,
         now: OffsetDateTime,
     ) -> Result<(), TufError> {
-        if self.targets.contains_key(name) || matches!(name, "root" | "snapshot" | "timestamp") {
+        if self.targets.contains_key(name) || super::client::TOP_LEVEL_ROLES.contains(&name) {
             return Err(TufError::malformed(parent, format!("role {name} already exists")));
         }
+        // A name used before (its role since withdrawn) continues above the
+        // version snapshot last listed, empty: nothing of the old role is
+        // carried over.
+        let version = self
+            .snapshot
+            .signed
+            .meta
+            .get(&format!("{name}.json"))
+            .map_or(1, |m| m.version.saturating_add(1));
         let setup = RoleSetup {
             keys: keys.to_vec(),
             threshold,
@@ -387,10 +487,10 @@ impl Repository {
                 extra: Extra::new(),
             });
         self.touch(parent, now)?;
-        self.targets.insert(
-            name.to_owned(),
-            Signed::new(new_targets(now, self.expiries.targets)),
-        );
+        let mut role = new_targets(now, self.expiries.targets);
+        role.version = version;
+        self.targets.insert(name.to_owned(), Signed::new(role));
+        self.changed.insert(name.to_owned());
         Ok(())
     }
 
@@ -459,8 +559,8 @@ impl Repository {
         Ok(left)
     }
 
-    /// Removes a delegated role from `parent` (its metadata stays listed in
-    /// snapshot, as the spec requires of snapshot, but nothing reaches it).
+    /// Removes a delegated role from `parent` (it stays listed in snapshot,
+    /// at its last version, as clients require, but nothing reaches it).
     pub fn remove_delegation(
         &mut self,
         parent: &str,
@@ -475,7 +575,11 @@ impl Repository {
             return Err(not_found(name));
         }
         prune_keys(delegations);
-        self.touch(parent, now)
+        self.touch(parent, now)?;
+        // Nothing reaches it now: it is not published again, and snapshot
+        // keeps listing its last version.
+        self.targets.remove(name);
+        Ok(())
     }
 
     /// Delegates all of `parent`'s paths to `2^bit_length` succinct hashed
@@ -522,6 +626,7 @@ impl Repository {
                 bins.bin_name(n),
                 Signed::new(new_targets(now, self.expiries.targets)),
             );
+            self.changed.insert(bins.bin_name(n));
         }
         Ok(())
     }
@@ -646,23 +751,21 @@ impl Repository {
         Ok(())
     }
 
-    /// Lists every targets role's current version in snapshot.
+    /// Lists every targets role's current version in snapshot. Roles it
+    /// listed before and nothing delegates to any more stay listed (a
+    /// client refuses a snapshot that drops a role it knew).
     fn refresh_snapshot_meta(&mut self) {
-        self.snapshot.signed.meta = self
-            .targets
-            .iter()
-            .map(|(name, t)| {
-                (
-                    format!("{name}.json"),
-                    MetaFile {
-                        version: t.signed.version,
-                        length: None,
-                        hashes: None,
-                        extra: Extra::new(),
-                    },
-                )
-            })
-            .collect();
+        for (name, t) in &self.targets {
+            self.snapshot.signed.meta.insert(
+                format!("{name}.json"),
+                MetaFile {
+                    version: t.signed.version,
+                    length: None,
+                    hashes: None,
+                    extra: Extra::new(),
+                },
+            );
+        }
     }
 
     /// A new snapshot version listing every targets role (signatures dropped).
@@ -695,6 +798,7 @@ impl Repository {
         t.version += 1;
         t.expires = Expires::new(now + self.expiries.timestamp);
         self.timestamp.signatures.clear();
+        self.changed.clear();
         Ok(())
     }
 

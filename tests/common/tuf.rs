@@ -442,7 +442,143 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
     missing.timestamp.sign(&k.timestamp).expect("sign");
     out.insert("delegated_role_absent_from_snapshot", Scenario::new(&missing));
 
+    // A signatures array naming one key id twice: the metadata is invalid,
+    // although the one key alone meets the threshold of 1.
+    let mut dup = repo.clone();
+    dup.add_target("targets", "app2", target(b"two"), BASE)
+        .expect("add");
+    dup.sign_targets_roles(&k.targets).expect("sign");
+    let t = dup.targets.get_mut("targets").expect("targets");
+    let sig = t.signatures[0].clone();
+    t.signatures.push(sig);
+    commit(&mut dup, &k);
+    out.insert("duplicate_signature_keyid", Scenario::new(&dup));
+
+    // One key under two ids: a new root whose threshold of 2 is met by one
+    // key, its public hex written once in lower and once in upper case
+    // (both ids are the true hashes of their key objects).
+    let mut twice = repo.clone();
+    let mut upper = vouch::tuf::repo::tuf_key(&k.root.public());
+    upper.keyval.public = upper.keyval.public.to_ascii_uppercase();
+    let upper_id = vouch::tuf::crypto::key_id(&upper);
+    twice.root.signed.keys.insert(upper_id.clone(), upper);
+    let role = twice.root.signed.roles.get_mut("root").expect("root role");
+    role.keyids.push(upper_id.clone());
+    role.threshold = 2;
+    twice.bump_root(BASE);
+    twice.root.sign(&k.root).expect("sign");
+    let mut sig = twice.root.signatures[0].clone();
+    sig.keyid = upper_id;
+    twice.root.signatures.push(sig);
+    twice.publish_root().expect("publish");
+    out.insert("one_key_counted_twice", Scenario::new(&twice));
+
+    // A root that lists the attacker's key under the real root key's id,
+    // signed by the attacker under that id (as a pin would name it).
+    let mut forged = repo.clone();
+    let real_id = k.root.public().key_id().to_string();
+    forged
+        .root
+        .signed
+        .keys
+        .insert(real_id.clone(), vouch::tuf::repo::tuf_key(&k.attacker.public()));
+    forged.root.signatures.clear();
+    forged.root.sign(&k.attacker).expect("sign");
+    forged.root.signatures[0].keyid = real_id;
+    let mut s = Scenario::new(&repo);
+    s.trusted
+        .insert("root.json".to_owned(), forged.root.to_bytes().expect("bytes"));
+    out.insert("key_id_not_the_hash_of_its_key", s);
+
+    // A delegated role named like a top-level role.
+    let mut named = repo.clone();
+    {
+        let t = named.targets.get_mut("targets").expect("targets");
+        let d = t.signed.delegations.as_mut().expect("delegations");
+        let mut role = d.roles.as_ref().expect("roles")[0].clone();
+        role.name = "timestamp".to_owned();
+        role.paths = Some(vec!["x/*".to_owned()]);
+        d.roles.as_mut().expect("roles").push(role);
+        t.signed.version += 1;
+        t.signatures.clear();
+    }
+    commit(&mut named, &k);
+    out.insert("delegated_role_named_timestamp", Scenario::new(&named));
+
+    // Two delegators, one role name, different keys: `a` authorises the
+    // delegate's key for `shared`, `b` the attacker's. `shared` is signed
+    // by the delegate: valid through `a`, not through `b`.
+    let mut two = repo.clone();
+    let all = |p: &str| Some(vec![p.to_owned()]);
+    for (name, paths) in [("a", "a/*"), ("b", "b/*")] {
+        two.add_delegation(
+            "targets",
+            name,
+            &[k.delegate.public()],
+            1,
+            all(paths),
+            None,
+            false,
+            BASE,
+        )
+        .expect("delegate");
+    }
+    two.add_delegation(
+        "a",
+        "shared",
+        &[k.delegate.public()],
+        1,
+        Some(vec!["a/*".to_owned(), "b/*".to_owned()]),
+        None,
+        false,
+        BASE,
+    )
+    .expect("delegate");
+    {
+        let b = two.targets.get_mut("b").expect("b");
+        let mut via_a = two_shared_entry(&k);
+        via_a.keyids = vec![k.attacker.public().key_id().to_string()];
+        b.signed.delegations = Some(vouch::tuf::metadata::Delegations {
+            keys: BTreeMap::from([(
+                k.attacker.public().key_id().to_string(),
+                vouch::tuf::repo::tuf_key(&k.attacker.public()),
+            )]),
+            roles: Some(vec![via_a]),
+            succinct_roles: None,
+            extra: Default::default(),
+        });
+    }
+    two.add_target("shared", "a/x", target(SHARED_A), BASE)
+        .expect("add");
+    two.add_target("shared", "b/evil", target(SHARED_B), BASE)
+        .expect("add");
+    commit(&mut two, &k);
+    let mut s = Scenario::new(&two);
+    for (path, content) in [("a/x", SHARED_A), ("b/evil", SHARED_B)] {
+        let (dir, file) = path.split_once('/').expect("dir");
+        let hash = &target(content).hashes["sha256"];
+        s.served
+            .insert(format!("targets/{dir}/{hash}.{file}"), content.to_vec());
+    }
+    out.insert("two_delegators_same_role", s);
+
     out
+}
+
+pub const SHARED_A: &[u8] = b"shared a";
+pub const SHARED_B: &[u8] = b"shared b";
+
+/// `b`'s entry for `shared` (keys replaced by the caller).
+fn two_shared_entry(k: &Keys) -> vouch::tuf::metadata::DelegatedRole {
+    vouch::tuf::metadata::DelegatedRole {
+        name: "shared".to_owned(),
+        keyids: vec![k.delegate.public().key_id().to_string()],
+        threshold: 1,
+        terminating: false,
+        paths: Some(vec!["b/*".to_owned()]),
+        path_hash_prefixes: None,
+        extra: Default::default(),
+    }
 }
 
 /// The fixture folder of a scenario.

@@ -15,8 +15,12 @@ MODE is one of:
               (with the full Content-Length) and close the connection
   endless     answer 200 with a body that does not end (no length)
   huge        answer 200 declaring a Content-Length of 1 TB
+  retag:FILE  pass the request on; once it succeeded, PUT the manifest in
+              FILE to the same path (a writer racing the client: the tag
+              moves right after the client moved it)
 """
 import http.client
+import json
 import http.server
 import re
 import sys
@@ -99,6 +103,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if cut:
             self.send_header("Connection", "close")
         self.end_headers()
+        if mode and mode.startswith("retag:") and 200 <= answer.status < 300:
+            with open(mode.split(":", 1)[1], "rb") as f:
+                manifest = f.read()
+            media = json.loads(manifest).get("mediaType", "application/vnd.oci.image.manifest.v1+json")
+            racer = http.client.HTTPConnection(UPSTREAM, timeout=60)
+            racer.request("PUT", self.path, body=manifest, headers={"Content-Type": media})
+            racer.getresponse().read()
+            racer.close()
         if self.command == "HEAD":
             return
         if cut:

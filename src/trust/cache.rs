@@ -1,0 +1,145 @@
+//! The verified cache: what this machine verified of one repository's
+//! trust data, in `TRUST_DIR/tuf/<repository>/`.
+//!
+//! * `roots/N.root.json`: the root chain, from the root checked against
+//!   the pin (its version is in `state/anchor`) to the newest trusted;
+//!   publishers also keep the versions before it that they republish.
+//! * `timestamp.json`, `snapshot.json`, `targets.json`,
+//!   `delegated/<role>.json`: the newest verified metadata, exact bytes
+//!   (the references for rollback and freeze checks).
+//! * `state/trust-manifest`: the digest of the trust artifact last
+//!   verified, so an unchanged repository costs one request.
+//!
+//! Everything here was verified before it was written, and the first root
+//! is checked against the current pin on every run.
+
+use std::path::{Path, PathBuf};
+
+use vouch_keys::store::{Mode, write_atomic};
+
+use super::error::TrustError;
+use crate::store::metadata_dir::{MetadataDir, encode_segment};
+use crate::tuf::repo::Repository;
+
+/// One repository's verified cache.
+#[derive(Clone, Debug)]
+pub struct Cache {
+    dir: MetadataDir,
+}
+
+impl Cache {
+    /// The cache of `repo` in the trust directory `trust_dir`.
+    pub fn new(trust_dir: &Path, repo: &str) -> Cache {
+        Cache {
+            dir: MetadataDir::new(trust_dir.join("tuf").join(encode_segment(repo))),
+        }
+    }
+
+    /// The metadata directory (for the TUF client).
+    pub fn metadata(&self) -> &MetadataDir {
+        &self.dir
+    }
+
+    fn state(&self, name: &str) -> PathBuf {
+        self.dir.path().join("state").join(name)
+    }
+
+    fn read_state(&self, name: &str) -> Result<Option<String>, TrustError> {
+        let path = self.state(name);
+        match std::fs::read_to_string(&path) {
+            Ok(s) => Ok(Some(s.trim().to_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(TrustError::local(&path)(e)),
+        }
+    }
+
+    fn write_state(&self, name: &str, value: &str) -> Result<(), TrustError> {
+        let path = self.state(name);
+        let parent = path.parent().unwrap_or(self.dir.path());
+        std::fs::create_dir_all(parent).map_err(TrustError::local(parent))?;
+        write_atomic(&path, value.as_bytes(), 0o644, Mode::Replace).map_err(TrustError::local(&path))
+    }
+
+    /// The cached root chain from the pinned root on, oldest first (empty
+    /// when nothing is cached).
+    pub fn chain(&self) -> Result<Vec<(u64, Vec<u8>)>, TrustError> {
+        let all = self
+            .dir
+            .root_chain()
+            .map_err(TrustError::local(self.dir.path()))?;
+        let anchor = self.anchor()?;
+        Ok(all
+            .into_iter()
+            .filter(|(v, _)| anchor.is_none_or(|a| *v >= a))
+            .collect())
+    }
+
+    /// Every cached root version, including those before the pinned one.
+    pub fn all_roots(&self) -> Result<Vec<(u64, Vec<u8>)>, TrustError> {
+        self.dir.root_chain().map_err(TrustError::local(self.dir.path()))
+    }
+
+    /// The version of the root that was checked against the pin.
+    pub fn anchor(&self) -> Result<Option<u64>, TrustError> {
+        Ok(self.read_state("anchor")?.and_then(|s| s.parse().ok()))
+    }
+
+    /// Starts a new cache from `root` (version `version`), checked against
+    /// the pin: whatever was cached before is deleted.
+    pub fn start(&self, version: u64, root: &[u8]) -> Result<(), TrustError> {
+        self.clear()?;
+        self.dir
+            .write_root_version(version, root)
+            .map_err(TrustError::local(self.dir.path()))?;
+        self.write_state("anchor", &version.to_string())
+    }
+
+    /// Forgets everything cached (the pin changed).
+    pub fn clear(&self) -> Result<(), TrustError> {
+        self.dir.clear().map_err(TrustError::local(self.dir.path()))
+    }
+
+    /// The digest of the trust artifact last verified, if any.
+    pub fn last_artifact(&self) -> Result<Option<String>, TrustError> {
+        self.read_state("trust-manifest")
+    }
+
+    /// Records the digest of the trust artifact just verified.
+    pub fn set_last_artifact(&self, digest: &str) -> Result<(), TrustError> {
+        self.write_state("trust-manifest", digest)
+    }
+
+    /// Records a state this machine just published (and so verified, as
+    /// the editor was built from verified metadata): every root version,
+    /// timestamp, snapshot and every targets role, as the bytes published.
+    pub fn record_published(&self, repo: &Repository, artifact: &str) -> Result<(), TrustError> {
+        let local = TrustError::local(self.dir.path());
+        // Another writer of this machine may have recorded a newer state
+        // meanwhile (publishing is serialised, recording is not): keep it.
+        let cached_version = self
+            .dir
+            .read("timestamp")
+            .map_err(&local)?
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["signed"]["version"].as_u64());
+        if cached_version.is_some_and(|v| v >= repo.timestamp.signed.version) {
+            return Ok(());
+        }
+        for (i, root) in repo.root_history.iter().enumerate() {
+            self.dir.write_root_version(i as u64 + 1, root).map_err(&local)?;
+        }
+        let bug = |e: crate::tuf::TufError| TrustError::edit(e.to_string(), "report this as a bug");
+        for (name, role) in &repo.targets {
+            self.dir
+                .write(name, &role.to_bytes().map_err(bug)?)
+                .map_err(&local)?;
+        }
+        self.dir
+            .write("snapshot", &repo.snapshot.to_bytes().map_err(bug)?)
+            .map_err(&local)?;
+        self.dir
+            .write("timestamp", &repo.timestamp.to_bytes().map_err(bug)?)
+            .map_err(&local)?;
+        self.set_last_artifact(artifact)
+    }
+}

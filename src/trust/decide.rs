@@ -1,0 +1,202 @@
+//! The trust decisions, one function each: which role holds a tag, what a
+//! tag is signed as, whether a digest is signed, whether a reference
+//! verifies against the store. Every command and the gate call these.
+
+use crate::reference::ImageRef;
+use crate::store::Store;
+use crate::tuf::metadata::{TargetFile, Targets};
+use crate::tuf::{TargetPath, TufError};
+
+use super::Reader;
+use super::error::TrustError;
+use super::load::from_update;
+
+/// The delegated role signers sign tags into (Docker Content Trust's name).
+pub const RELEASES: &str = "targets/releases";
+
+/// The one rule for which role holds tags, as Docker Content Trust has
+/// it: once the top-level `targets` delegates to `targets/releases`, a tag
+/// resolves through that role only (and needs its threshold); before,
+/// through `targets` and its delegations. Returns the role and the role
+/// that delegates it (`root` for `targets`).
+pub fn tag_holder(targets: &Targets) -> (&'static str, &'static str) {
+    let releases = targets
+        .delegations
+        .as_ref()
+        .is_some_and(|d| d.roles.iter().flatten().any(|r| r.name == RELEASES));
+    if releases {
+        (RELEASES, "targets")
+    } else {
+        ("targets", "root")
+    }
+}
+
+/// The manifest digest a target signs (`sha256:` and lowercase hex), or
+/// why it names none.
+pub fn target_digest(tag: &str, role: &str, target: &TargetFile) -> Result<String, TufError> {
+    let hex = target
+        .hashes
+        .get("sha256")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| TufError::HashMismatch {
+            what: format!("target {tag}"),
+            by: role.to_owned(),
+            field: "sha256 (none listed, or not a SHA-256)".to_owned(),
+        })?;
+    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
+}
+
+/// A tag as its trust data signs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedTarget {
+    /// The tag (target name).
+    pub tag: String,
+    /// The role that signed it.
+    pub role: String,
+    /// The signed target.
+    pub target: TargetFile,
+    /// Its manifest digest.
+    pub digest: String,
+}
+
+/// A reference that verified, and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The trusted digest: what to deploy.
+    pub digest: String,
+    /// How it was established, for people.
+    pub how: String,
+}
+
+impl Reader<'_> {
+    fn top_targets(&self) -> Result<&Targets, TrustError> {
+        self.client
+            .trusted()
+            .targets("targets")
+            .map(|t| t.signed())
+            .ok_or_else(|| TrustError::Incomplete {
+                repo: self.repo.clone(),
+                what: "targets metadata".to_owned(),
+            })
+    }
+
+    /// What `tag` is signed as, through the role that holds tags
+    /// ([`tag_holder`]), its delegations and thresholds.
+    pub fn resolve_tag(&mut self, tag: &str) -> Result<SignedTarget, TrustError> {
+        let path = TargetPath::parse(tag).map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
+        let (holder, parent) = tag_holder(self.top_targets()?);
+        match self.client.resolve_in(&path, holder, parent) {
+            Ok((role, target)) => {
+                let digest = target_digest(tag, &role, &target).map_err(|source| TrustError::Refused {
+                    repo: self.repo.clone(),
+                    source,
+                })?;
+                Ok(SignedTarget {
+                    tag: tag.to_owned(),
+                    role,
+                    target,
+                    digest,
+                })
+            }
+            Err(crate::update::UpdateError::NoSuchTarget(_)) => Err(TrustError::NotSigned {
+                repo: self.repo.clone(),
+                tag: tag.to_owned(),
+                holder: holder.to_owned(),
+            }),
+            Err(e) => Err(from_update(&self.repo, e)),
+        }
+    }
+
+    /// Whether `digest` is signed: some tag resolves ([`Reader::resolve_tag`],
+    /// the same rule, roles and thresholds) to exactly this digest. Only
+    /// the verified trusted set is searched.
+    pub fn resolve_digest(&mut self, digest: &str) -> Result<SignedTarget, TrustError> {
+        self.load_all()?;
+        let mut candidates: Vec<String> = self
+            .client
+            .trusted()
+            .all_targets()
+            .iter()
+            .flat_map(|(role, md)| {
+                md.signed()
+                    .targets
+                    .iter()
+                    .filter(|(tag, t)| target_digest(tag, role, t).is_ok_and(|d| d == digest))
+                    .map(|(tag, _)| tag.clone())
+            })
+            .collect();
+        candidates.sort();
+        candidates.dedup();
+        let mut refusal = None;
+        for tag in candidates {
+            match self.resolve_tag(&tag) {
+                Ok(signed) if signed.digest == digest => return Ok(signed),
+                Ok(_) | Err(TrustError::NotSigned { .. }) => {}
+                Err(e @ TrustError::Refused { .. }) => refusal = refusal.or(Some(e)),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(refusal.unwrap_or_else(|| TrustError::DigestNotSigned {
+            repo: self.repo.clone(),
+            digest: digest.to_owned(),
+        }))
+    }
+
+    /// Loads every targets role reachable from `targets`; roles that are
+    /// refused are returned with the reason.
+    pub fn load_all(&mut self) -> Result<Vec<(String, TufError)>, TrustError> {
+        self.client
+            .load_all_roles(4096)
+            .map_err(|e| from_update(&self.repo, e))
+    }
+
+    /// Verifies a reference: a tag must be signed, and the store's tag (or
+    /// the digest given with it) must be the signed manifest; a digest must
+    /// be one some signed tag maps to. `--offline` does not look the tag up
+    /// in the store: the trusted digest is what to deploy.
+    pub fn verify(&mut self, r: &ImageRef, store: &dyn Store) -> Result<Verdict, TrustError> {
+        match (&r.tag, &r.digest) {
+            (Some(tag), digest) => {
+                let signed = self.resolve_tag(tag)?;
+                let current = match (digest, self.offline) {
+                    (Some(d), _) => Some(d.clone()),
+                    (None, true) => {
+                        eprintln!(
+                            "offline: {}:{tag} was not looked up; deploy by the trusted digest",
+                            self.repo
+                        );
+                        Some(signed.digest.clone())
+                    }
+                    (None, false) => store.head(tag)?,
+                };
+                let current = current.ok_or_else(|| TrustError::TagNotInStore {
+                    repo: self.repo.clone(),
+                    tag: tag.clone(),
+                })?;
+                if current != signed.digest {
+                    return Err(TrustError::DigestMismatch {
+                        repo: self.repo.clone(),
+                        tag: tag.clone(),
+                        current,
+                        trusted: signed.digest,
+                    });
+                }
+                Ok(Verdict {
+                    digest: signed.digest,
+                    how: format!("signed by {}", signed.role),
+                })
+            }
+            (None, Some(digest)) => {
+                let signed = self.resolve_digest(digest)?;
+                Ok(Verdict {
+                    digest: signed.digest,
+                    how: format!("signed as {} by {}", signed.tag, signed.role),
+                })
+            }
+            (None, None) => Err(TrustError::edit(
+                "a tag or a digest is needed",
+                "give REPO:TAG or REPO@sha256:…",
+            )),
+        }
+    }
+}

@@ -1,0 +1,619 @@
+//! The edit session every writer goes through. Each attempt loads the
+//! trust data verified ([`super::load::load_for_writing`]), applies the
+//! change to what verified, signs, and publishes only if nobody moved the
+//! trust tag meanwhile (else it starts over, so concurrent writers lose no
+//! update). Trust data that does not verify is never signed over.
+
+use std::collections::BTreeMap;
+
+use time::{Duration, OffsetDateTime};
+use vouch_keys::{PrivateKey, PublicKey};
+
+use super::Trust;
+use super::cache::Cache;
+use super::decide::{RELEASES, tag_holder};
+use super::error::TrustError;
+use super::load::{WriterState, load_for_writing};
+use crate::store::Store;
+use crate::store::artifact::{self, TRUST_TAG};
+use crate::store::tuf_repo::current_files;
+use crate::tuf::TufError;
+use crate::tuf::editable::EditLoad;
+use crate::tuf::metadata::TargetFile;
+use crate::tuf::repo::{Expiries, Repository, RoleSetup};
+use crate::tuf::{Limits, TrustedSet};
+
+/// Attempts to publish before giving up on concurrent writers.
+pub const MAX_ATTEMPTS: usize = 20;
+
+/// The online keys every publish signs with.
+#[derive(Clone, Copy, Debug)]
+pub struct Publishing<'k> {
+    /// The snapshot key; without it only the timestamp is re-signed.
+    pub snapshot: Option<&'k PrivateKey>,
+    /// The timestamp key.
+    pub timestamp: &'k PrivateKey,
+}
+
+fn bug(e: TufError) -> TrustError {
+    TrustError::edit(e.to_string(), "report this as a bug")
+}
+
+/// Refuses a key that the verified metadata does not authorise for `role`.
+fn authorised(repo: &Repository, repo_id: &str, role: &str, key: &PrivateKey) -> Result<(), TrustError> {
+    let id = key.public().key_id().to_string();
+    let ok = match role {
+        "root" | "targets" | "snapshot" | "timestamp" => repo
+            .root
+            .signed
+            .roles
+            .get(role)
+            .is_some_and(|r| r.keyids.contains(&id)),
+        _ => repo
+            .targets
+            .values()
+            .filter_map(|t| crate::tuf::client::delegation_signers(&t.signed, role))
+            .any(|(_, ids, _)| ids.contains(&id)),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(TrustError::edit(
+            format!(
+                "key {} is not a key of {repo_id}'s {role} role",
+                key.public().key_id().short()
+            ),
+            "`vouch inspect` lists the role keys; use the repository's own key",
+        ))
+    }
+}
+
+/// Writes one repository's trust data.
+#[derive(Debug)]
+pub struct Writer<'s> {
+    trust: Trust,
+    repo: String,
+    store: &'s dyn Store,
+}
+
+impl<'s> Writer<'s> {
+    /// A writer of `repo` in `store`.
+    pub fn new(trust: &Trust, repo: &str, store: &'s dyn Store) -> Writer<'s> {
+        Writer {
+            trust: trust.clone(),
+            repo: repo.to_owned(),
+            store,
+        }
+    }
+
+    /// The repository.
+    pub fn repository(&self) -> &str {
+        &self.repo
+    }
+
+    /// The trust data as verified for editing (to learn which keys an
+    /// edit needs before unlocking them).
+    pub fn load(&self) -> Result<WriterState, TrustError> {
+        load_for_writing(&self.trust, &self.repo, self.store)
+    }
+
+    /// Loads verified, applies `change`, signs a new snapshot (with its
+    /// key) and timestamp, and publishes if the trust tag did not move;
+    /// starts over otherwise. Returns what `change` returned and the
+    /// published state.
+    pub fn publish<R>(
+        &self,
+        keys: Publishing<'_>,
+        mut change: impl FnMut(&mut Repository, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
+    ) -> Result<(R, Repository), TrustError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let state = self.load()?;
+            let mut repo = state.repo.clone();
+            let now = OffsetDateTime::now_utc();
+            let out = change(&mut repo, &state, now)?;
+            if let Some(digest) = self.sign_and_publish(&mut repo, keys, Some(&state.artifact), now)? {
+                Cache::new(&self.trust.dir, &self.repo).record_published(&repo, &digest)?;
+                return Ok((out, repo));
+            }
+        }
+        Err(TrustError::Contended {
+            repo: self.repo.clone(),
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    fn sign_and_publish(
+        &self,
+        repo: &mut Repository,
+        keys: Publishing<'_>,
+        expected: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>, TrustError> {
+        authorised(repo, &self.repo, "timestamp", keys.timestamp)?;
+        match keys.snapshot {
+            Some(key) => {
+                authorised(repo, &self.repo, "snapshot", key)?;
+                repo.bump_snapshot(now);
+                repo.snapshot.sign(key).map_err(bug)?;
+            }
+            None => {
+                let listed = &repo.snapshot.signed.meta;
+                let stale = repo.targets.iter().any(|(name, t)| {
+                    listed.get(&format!("{name}.json")).map(|m| m.version) != Some(t.signed.version)
+                });
+                if stale {
+                    return Err(TrustError::edit(
+                        "this change needs a new snapshot, and no snapshot key was given",
+                        "report this as a bug",
+                    ));
+                }
+            }
+        }
+        repo.bump_timestamp(now).map_err(bug)?;
+        repo.timestamp.sign(keys.timestamp).map_err(bug)?;
+        let files = current_files(repo).map_err(bug)?;
+        Ok(artifact::publish(self.store, &files, expected)?)
+    }
+
+    /// Signs `targets` (tag → target): where signers exist, into every
+    /// role each signer key may sign among those `targets` delegates
+    /// (`targets/releases` and the signer's own); otherwise into `targets`.
+    pub fn sign(
+        &self,
+        signers: &[PrivateKey],
+        keys: Publishing<'_>,
+        targets: &[(String, TargetFile)],
+    ) -> Result<Repository, TrustError> {
+        let ((), repo) = self.publish(keys, |repo, _, now| {
+            let (holder, _) = tag_holder(&repo.targets["targets"].signed);
+            for key in signers {
+                let roles = if holder == "targets" {
+                    authorised(repo, &self.repo, "targets", key)?;
+                    vec!["targets".to_owned()]
+                } else {
+                    authorised(repo, &self.repo, RELEASES, key)?;
+                    signable_delegations(repo, key)
+                };
+                for role in &roles {
+                    for (tag, target) in targets {
+                        repo.add_target(role, tag, target.clone(), now)
+                            .map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
+                    }
+                    if let Some(r) = repo.targets.get_mut(role) {
+                        r.sign(key).map_err(bug)?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(repo)
+    }
+
+    /// Removes `tag` (every signed tag when `None`) from every role that
+    /// lists it and that one of `role_keys` may sign, and re-signs those
+    /// roles. Reports what was removed and what no key here could remove.
+    pub fn revoke(
+        &self,
+        role_keys: &[PrivateKey],
+        keys: Publishing<'_>,
+        tag: Option<&str>,
+    ) -> Result<RevokeReport, TrustError> {
+        let (report, _) = self.publish(keys, |repo, _, now| {
+            let mut report = RevokeReport::default();
+            let names: Vec<String> = repo.targets.keys().cloned().collect();
+            for role in names {
+                let tags: Vec<String> = match tag {
+                    Some(t) if repo.targets[&role].signed.targets.contains_key(t) => vec![t.to_owned()],
+                    Some(_) => continue,
+                    None => repo.targets[&role].signed.targets.keys().cloned().collect(),
+                };
+                if tags.is_empty() {
+                    continue;
+                }
+                let signing: Vec<&PrivateKey> = role_keys
+                    .iter()
+                    .filter(|k| authorised(repo, &self.repo, &role, k).is_ok())
+                    .collect();
+                if signing.is_empty() {
+                    report.kept.extend(tags.into_iter().map(|t| (t, role.clone())));
+                    continue;
+                }
+                for t in tags {
+                    repo.remove_target(&role, &t, now).map_err(bug)?;
+                    report.removed.push((t, role.clone()));
+                }
+                for key in signing {
+                    if let Some(r) = repo.targets.get_mut(&role) {
+                        r.sign(key).map_err(bug)?;
+                    }
+                }
+            }
+            if report.removed.is_empty() {
+                let what = tag.map_or_else(|| self.repo.clone(), |t| format!("{}:{t}", self.repo));
+                return Err(match report.kept.first() {
+                    None => TrustError::edit(
+                        format!("{what} has no signed tag to revoke"),
+                        "`vouch inspect` lists the signed tags",
+                    ),
+                    Some((_, role)) => TrustError::edit(
+                        format!("{what}: no key in this trust directory may sign {role}, which lists it"),
+                        "revoke it where a key of that role is held (`vouch inspect` lists the role keys)",
+                    ),
+                });
+            }
+            for role in report.removed.iter().map(|(_, r)| r) {
+                if let Some((valid, threshold)) = signature_count(repo, role)
+                    && valid < threshold
+                    && !report.partly_signed.iter().any(|(r, _, _)| r == role)
+                {
+                    report.partly_signed.push((role.clone(), valid, threshold));
+                }
+            }
+            Ok(report)
+        })?;
+        Ok(report)
+    }
+
+    /// Adds signer `name`: its key joins `targets/releases` (created with
+    /// `threshold`, default 1, if it does not exist yet; `threshold`
+    /// changes it otherwise) and gets its own role `targets/NAME`.
+    pub fn add_signer(
+        &self,
+        targets_key: &PrivateKey,
+        keys: Publishing<'_>,
+        name: &str,
+        public: &PublicKey,
+        threshold: Option<u64>,
+    ) -> Result<Repository, TrustError> {
+        let role = format!("targets/{name}");
+        let ((), repo) = self.publish(keys, |repo, _, now| {
+            authorised(repo, &self.repo, "targets", targets_key)?;
+            if repo.delegation("targets", &role).is_some() {
+                return Err(TrustError::edit(
+                    format!("{} already has a signer {name}", self.repo),
+                    "remove it first, or choose another name",
+                ));
+            }
+            let all = Some(vec!["*".to_owned()]);
+            let key = std::slice::from_ref(public);
+            let edit = |e: TufError| TrustError::edit(e.to_string(), "check the signer name");
+            match repo.delegation("targets", RELEASES) {
+                None => repo
+                    .add_delegation(
+                        "targets",
+                        RELEASES,
+                        key,
+                        threshold.unwrap_or(1),
+                        all.clone(),
+                        None,
+                        false,
+                        now,
+                    )
+                    .map_err(edit)?,
+                Some(_) => repo
+                    .add_delegation_key("targets", RELEASES, public, threshold, now)
+                    .map_err(edit)?,
+            }
+            repo.add_delegation("targets", &role, key, 1, all, None, false, now)
+                .map_err(edit)?;
+            repo.sign_targets_roles(targets_key).map_err(bug)?;
+            Ok(())
+        })?;
+        Ok(repo)
+    }
+
+    /// Removes signer `name`: its key leaves `targets/releases` (which goes
+    /// when no key is left) and its role goes. Roles left with no valid
+    /// signature from their remaining keys are emptied (returned): what
+    /// only that signer signed no longer verifies, and is not carried on.
+    pub fn remove_signer(
+        &self,
+        targets_key: &PrivateKey,
+        keys: Publishing<'_>,
+        name: &str,
+    ) -> Result<(Vec<String>, Repository), TrustError> {
+        let role = format!("targets/{name}");
+        self.publish(keys, |repo, _, now| {
+            authorised(repo, &self.repo, "targets", targets_key)?;
+            let (signer_keys, _) = repo.delegation("targets", &role).ok_or_else(|| {
+                TrustError::edit(
+                    format!("{} has no signer {name}", self.repo),
+                    "`vouch inspect` lists the roles",
+                )
+            })?;
+            let edit = |e: TufError| TrustError::edit(e.to_string(), "check the signer name");
+            if repo.delegation("targets", RELEASES).is_some()
+                && repo
+                    .remove_delegation_keys("targets", RELEASES, &signer_keys, now)
+                    .map_err(edit)?
+                    == 0
+            {
+                repo.remove_delegation("targets", RELEASES, now).map_err(edit)?;
+            }
+            repo.remove_delegation("targets", &role, now).map_err(edit)?;
+            let emptied = repo.drop_unsigned_content(now).map_err(bug)?;
+            repo.sign_targets_roles(targets_key).map_err(bug)?;
+            Ok(emptied)
+        })
+    }
+
+    /// Re-signs the timestamp (and, with its key, the snapshot), with new
+    /// expiry periods when given.
+    pub fn refresh(
+        &self,
+        keys: Publishing<'_>,
+        timestamp_expiry: Option<Duration>,
+        snapshot_expiry: Option<Duration>,
+    ) -> Result<Repository, TrustError> {
+        let ((), repo) = self.publish(keys, |repo, _, _| {
+            if let Some(d) = timestamp_expiry {
+                repo.expiries.timestamp = d;
+            }
+            if let Some(d) = snapshot_expiry {
+                repo.expiries.snapshot = d;
+            }
+            Ok(())
+        })?;
+        Ok(repo)
+    }
+
+    /// Creates the repository's trust data with these four keys (each
+    /// role one key, threshold 1), pins its root here, and starts the
+    /// verified cache from it.
+    pub fn init(
+        &self,
+        root: &PrivateKey,
+        targets: &PrivateKey,
+        keys: Publishing<'_>,
+    ) -> Result<Repository, TrustError> {
+        let Some(snapshot) = keys.snapshot else {
+            return Err(TrustError::edit(
+                "init needs a snapshot key",
+                "report this as a bug",
+            ));
+        };
+        if artifact::read(self.store)?.is_some() {
+            return Err(TrustError::AlreadyInitialised {
+                repo: self.repo.clone(),
+            });
+        }
+        let now = OffsetDateTime::now_utc();
+        let single = |k: &PrivateKey| RoleSetup::single(k.public());
+        let mut repo = Repository::create(
+            &single(root),
+            &single(targets),
+            &single(snapshot),
+            &single(keys.timestamp),
+            true,
+            now,
+            Expiries::default(),
+        );
+        repo.root.sign(root).map_err(bug)?;
+        repo.publish_root().map_err(bug)?;
+        repo.sign_targets_roles(targets).map_err(bug)?;
+        let Some(digest) = self.sign_and_publish(&mut repo, keys, None, now)? else {
+            return Err(TrustError::edit(
+                format!("another writer initialised {} at the same time", self.repo),
+                "`vouch inspect` shows the trust data that won",
+            ));
+        };
+        let root_id = root.public().key_id().to_string();
+        let mut policy = crate::policy::Policy::load(&self.trust.dir)?;
+        policy.pin(&self.repo, vec![root_id], 1);
+        policy.save(&self.trust.dir)?;
+        let cache = Cache::new(&self.trust.dir, &self.repo);
+        cache.start(1, &repo.root_history[0])?;
+        cache.record_published(&repo, &digest)?;
+        Ok(repo)
+    }
+
+    /// Republishes the last trust data this machine verified (its cache),
+    /// with versions above anything the store now shows, so that every
+    /// pinned verifier moves past trust data that someone without a key
+    /// changed. Re-signs `targets` when its key is given; delegated roles
+    /// are republished exactly as verified.
+    pub fn recover(
+        &self,
+        targets_key: Option<&PrivateKey>,
+        keys: Publishing<'_>,
+    ) -> Result<Repository, TrustError> {
+        let Some(snapshot_key) = keys.snapshot else {
+            return Err(TrustError::edit(
+                "recover needs the snapshot key",
+                "report this as a bug",
+            ));
+        };
+        let mut repo = self.cached()?;
+        let floors = self.claimed_versions(&repo)?;
+        let now = OffsetDateTime::now_utc();
+        if let Some(key) = targets_key {
+            authorised(&repo, &self.repo, "targets", key)?;
+            let floor = floors.get("targets").copied().unwrap_or(0);
+            repo.rewrite_role("targets", floor, now).map_err(bug)?;
+            repo.sign_targets_roles(key).map_err(bug)?;
+        }
+        repo.raise_versions(
+            floors.get("snapshot").copied().unwrap_or(0),
+            floors.get("timestamp").copied().unwrap_or(0),
+        );
+        let expected = self.store.head(TRUST_TAG)?;
+        let publishing = Publishing {
+            snapshot: Some(snapshot_key),
+            timestamp: keys.timestamp,
+        };
+        let Some(digest) = self.sign_and_publish(&mut repo, publishing, expected.as_deref(), now)? else {
+            return Err(TrustError::Contended {
+                repo: self.repo.clone(),
+                attempts: 1,
+            });
+        };
+        Cache::new(&self.trust.dir, &self.repo).record_published(&repo, &digest)?;
+        Ok(repo)
+    }
+
+    /// The repository as this machine last verified it, from the cache
+    /// only, verified again (expiry aside: it is about to be re-signed).
+    pub fn cached(&self) -> Result<Repository, TrustError> {
+        let cache = Cache::new(&self.trust.dir, &self.repo);
+        let offline = Trust {
+            dir: self.trust.dir.clone(),
+            offline: true,
+        };
+        let start = super::load::start(
+            &offline,
+            &self.repo,
+            super::FirstUse::Refuse,
+            &mut crate::store::fetch::Offline,
+        )?;
+        let incomplete = |what: &str| {
+            TrustError::edit(
+                format!(
+                    "the trust data of {} cached here is incomplete ({what} is missing)",
+                    self.repo
+                ),
+                "run `vouch recover` on the machine that published last",
+            )
+        };
+        let damaged = |e: TufError| {
+            TrustError::edit(
+                format!("the trust data of {} cached here does not verify: {e}", self.repo),
+                "run `vouch recover` on the machine that published last",
+            )
+        };
+        let now = OffsetDateTime::now_utc();
+        let mut history: Vec<Vec<u8>> = cache
+            .all_roots()?
+            .into_iter()
+            .filter(|(v, _)| *v < start.anchor_version)
+            .map(|(_, b)| b)
+            .collect();
+        if history.len() as u64 + 1 != start.anchor_version {
+            return Err(incomplete("a root before the pinned one"));
+        }
+        let mut chain = start.chain.iter();
+        let Some((_, anchor)) = chain.next() else {
+            return Err(incomplete("root"));
+        };
+        let mut set = TrustedSet::new(anchor, now, Limits::default())
+            .map_err(damaged)?
+            .danger_ignore_expiry_for_republishing();
+        history.push(anchor.clone());
+        for (_, bytes) in chain {
+            set.update_root(bytes).map_err(damaged)?;
+            history.push(bytes.clone());
+        }
+        set.finish_root_update().map_err(damaged)?;
+        let read = |role: &str| {
+            cache
+                .metadata()
+                .read(role)
+                .map_err(TrustError::local(cache.metadata().path()))?
+                .ok_or_else(|| incomplete(role))
+        };
+        set.load_timestamp(&read("timestamp")?).map_err(damaged)?;
+        set.load_snapshot(&read("snapshot")?).map_err(damaged)?;
+        set.snapshot_is_current().map_err(damaged)?;
+        let mut load = EditLoad::new(&set).map_err(damaged)?;
+        while let Some(request) = load.next_request().map_err(damaged)? {
+            load.add(&read(&request.role)?).map_err(damaged)?;
+        }
+        let roles = load.finish();
+        let (Some(ts), Some(snap)) = (set.timestamp(), set.snapshot()) else {
+            return Err(incomplete("timestamp"));
+        };
+        Repository::from_verified(history, &ts.envelope, &snap.envelope, roles, Expiries::default())
+            .map_err(damaged)
+    }
+
+    /// The highest version the store's trust artifact claims for each
+    /// role, read without trusting it: recovery publishes above these.
+    /// Claims far above what was verified are ignored (an attacker could
+    /// otherwise push versions to their limit).
+    fn claimed_versions(&self, repo: &Repository) -> Result<BTreeMap<String, u64>, TrustError> {
+        const MAX_JUMP: u64 = 1 << 20;
+        let mut claims = BTreeMap::new();
+        let Some(art) = artifact::read(self.store).ok().flatten() else {
+            return Ok(claims);
+        };
+        let mut claim = |role: &str, version: u64, ours: u64| {
+            if version <= ours.saturating_add(MAX_JUMP) {
+                let e = claims.entry(role.to_owned()).or_insert(0);
+                *e = (*e).max(version);
+            }
+        };
+        for name in art.files.keys() {
+            let Some((v, role)) = name.strip_suffix(".json").and_then(|n| n.split_once('.')) else {
+                continue;
+            };
+            let Ok(v) = v.parse::<u64>() else { continue };
+            let ours = match role {
+                "snapshot" => repo.snapshot.signed.version,
+                "targets" => repo.targets.get("targets").map_or(0, |t| t.signed.version),
+                _ => continue,
+            };
+            claim(role, v, ours);
+        }
+        if let Some(d) = art.files.get("timestamp.json")
+            && let Ok(bytes) = self.store.blob(&d.digest, Limits::default().max_timestamp_bytes)
+            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
+            && let Some(version) = v["signed"]["version"].as_u64()
+        {
+            claim("timestamp", version, repo.timestamp.signed.version);
+        }
+        Ok(claims)
+    }
+}
+
+/// The roles `targets` delegates to that `key` may sign.
+fn signable_delegations(repo: &Repository, key: &PrivateKey) -> Vec<String> {
+    let id = key.public().key_id().to_string();
+    repo.targets["targets"]
+        .signed
+        .delegations
+        .iter()
+        .flat_map(|d| d.roles.iter().flatten())
+        .filter(|r| r.keyids.contains(&id))
+        .map(|r| r.name.clone())
+        .collect()
+}
+
+/// Valid signatures and threshold of a delegated role as it stands.
+fn signature_count(repo: &Repository, role: &str) -> Option<(u64, u64)> {
+    let (keys, ids, threshold) = if role == "targets" {
+        crate::tuf::client::top_level_signers(&repo.root.signed, "targets").ok()?
+    } else {
+        repo.targets
+            .values()
+            .find_map(|t| crate::tuf::client::delegation_signers(&t.signed, role))?
+    };
+    let signed = repo.targets.get(role)?;
+    let canonical = crate::tuf::metadata::signed_bytes(&signed.signed).ok()?;
+    let count = crate::tuf::crypto::count_signatures(
+        role,
+        signed.signed.version,
+        &canonical,
+        &signed.signatures,
+        &keys,
+        &ids,
+    )
+    .ok()?;
+    Some((count.valid.len() as u64, threshold))
+}
+
+/// What `revoke` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RevokeReport {
+    /// (tag, role) removed.
+    pub removed: Vec<(String, String)>,
+    /// (tag, role) that no key here may sign, left as they were.
+    pub kept: Vec<(String, String)>,
+    /// Roles now signed by fewer keys than their threshold: (role, valid,
+    /// threshold). Verifiers refuse them until more keys sign.
+    pub partly_signed: Vec<(String, u64, u64)>,
+}
+
+/// Whether `refresh` should re-sign the snapshot too: it expires within
+/// seven days.
+pub fn snapshot_expires_soon(state: &WriterState) -> bool {
+    state.repo.snapshot.signed.expires.at - OffsetDateTime::now_utc() < Duration::days(7)
+}

@@ -1,0 +1,256 @@
+//! What the trust layer says when it says no, or cannot decide. Each error
+//! knows whether it is a refusal (a definite "no": exit 1) or a failure to
+//! decide (exit 2), and what the user should do next.
+
+use crate::policy::PolicyError;
+use crate::store::{FetchError, StoreError};
+use crate::tuf::TufError;
+
+/// Why the trust layer refused, or could not decide.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// No pin names the repository's root keys, and trust on first use
+    /// was not asked for.
+    #[error("{repo} is not pinned: vouch does not trust a root on first use")]
+    NotPinned {
+        /// The repository.
+        repo: String,
+        /// The root key ids its trust data names (to check with the publisher).
+        root_keys: Vec<String>,
+    },
+    /// The trust data's first root does not carry the pin's threshold of
+    /// signatures from pinned keys.
+    #[error("{repo}: its root is not signed by the pinned root keys ({reason})")]
+    PinNotMet {
+        /// The repository.
+        repo: String,
+        /// What was missing.
+        reason: String,
+    },
+    /// The repository has no trust data at all.
+    #[error("{repo} has no trust data: nothing in it is signed")]
+    NoTrustData {
+        /// The repository.
+        repo: String,
+    },
+    /// A writer found no trust data to change.
+    #[error("{repo} has no trust data")]
+    NotInitialised {
+        /// The repository.
+        repo: String,
+    },
+    /// `init` on a repository that already has trust data.
+    #[error("{repo} already has trust data")]
+    AlreadyInitialised {
+        /// The repository.
+        repo: String,
+    },
+    /// Trust data that failed verification.
+    #[error("the trust data of {repo} was refused: {source}")]
+    Refused {
+        /// The repository.
+        repo: String,
+        /// The TUF refusal.
+        #[source]
+        source: TufError,
+    },
+    /// A writer found trust data that does not verify, and publishes
+    /// nothing over it.
+    #[error("the trust data of {repo} does not verify, so nothing was published: {source}")]
+    Tampered {
+        /// The repository.
+        repo: String,
+        /// What does not verify.
+        #[source]
+        source: TufError,
+    },
+    /// The trust artifact lacks a file its metadata names.
+    #[error("the trust data of {repo} is incomplete: {what} is missing")]
+    Incomplete {
+        /// The repository.
+        repo: String,
+        /// The missing file.
+        what: String,
+    },
+    /// The tag has no signed target in the role that holds tags.
+    #[error("{repo}:{tag} is not signed{}", if holder == "targets" { String::new() } else { format!(" in {holder}, the role that holds its tags") })]
+    NotSigned {
+        /// The repository.
+        repo: String,
+        /// The tag.
+        tag: String,
+        /// The role tags resolve through.
+        holder: String,
+    },
+    /// The store's tag points at another manifest than the signed one.
+    #[error("digest mismatch: {repo}:{tag} is {current}, but its trust data signs {trusted}")]
+    DigestMismatch {
+        /// The repository.
+        repo: String,
+        /// The tag.
+        tag: String,
+        /// What the store says.
+        current: String,
+        /// What the trust data signs.
+        trusted: String,
+    },
+    /// A digest no signed tag maps to.
+    #[error("{repo}@{digest} is not a signed target: no signed tag maps to it")]
+    DigestNotSigned {
+        /// The repository.
+        repo: String,
+        /// The digest.
+        digest: String,
+    },
+    /// A signed tag the store does not have.
+    #[error("{repo} has no tag {tag}")]
+    TagNotInStore {
+        /// The repository.
+        repo: String,
+        /// The tag.
+        tag: String,
+    },
+    /// The image or trust store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Fetching trust data failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// The trust directory could not be used.
+    #[error("{path}: {source}")]
+    Local {
+        /// Where.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The policy file could not be read or written.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// `--offline` without cached trust data.
+    #[error("no cached trust data for {repo}")]
+    NoCache {
+        /// The repository.
+        repo: String,
+    },
+    /// The key manager failed (a missing key, a wrong passphrase).
+    #[error(transparent)]
+    Key(#[from] vouch_keys::KeyError),
+    /// Too many concurrent writers.
+    #[error("{repo}: gave up after {attempts} concurrent updates")]
+    Contended {
+        /// The repository.
+        repo: String,
+        /// Attempts made.
+        attempts: usize,
+    },
+    /// An edit that cannot be made (a usage error), with what to do.
+    #[error("{message}")]
+    Edit {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: String,
+    },
+}
+
+impl TrustError {
+    /// An edit that cannot be made.
+    pub fn edit(message: impl Into<String>, hint: impl Into<String>) -> TrustError {
+        TrustError::Edit {
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub(crate) fn local(path: &std::path::Path) -> impl Fn(std::io::Error) -> TrustError + '_ {
+        move |source| TrustError::Local {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// Whether this is a definite "no" (exit 1) rather than a failure to
+    /// decide (exit 2).
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            TrustError::NotPinned { .. }
+                | TrustError::PinNotMet { .. }
+                | TrustError::NoTrustData { .. }
+                | TrustError::Refused { .. }
+                | TrustError::Tampered { .. }
+                | TrustError::Incomplete { .. }
+                | TrustError::NotSigned { .. }
+                | TrustError::DigestMismatch { .. }
+                | TrustError::DigestNotSigned { .. }
+                | TrustError::TagNotInStore { .. }
+        )
+    }
+
+    /// What the user should do next.
+    pub fn hint(&self) -> String {
+        match self {
+            TrustError::NotPinned { repo, root_keys } => format!(
+                "check the root key with the publisher, then: vouch pin {repo} {}  (or pass --tofu)",
+                root_keys.join(" ")
+            ),
+            TrustError::PinNotMet { .. } => "the repository's root changed or its trust data was replaced; \
+                 check the root key ids with the publisher before changing the pin"
+                .to_owned(),
+            TrustError::NoTrustData { repo } => {
+                format!("the publisher runs `vouch init {repo}` and `vouch sign`")
+            }
+            TrustError::NotInitialised { repo } => format!("run `vouch init {repo}` first"),
+            TrustError::AlreadyInitialised { .. } => {
+                "`vouch inspect` shows it; signing needs its keys in this trust directory".to_owned()
+            }
+            TrustError::Refused { source, .. } => match source.kind() {
+                "rollback" => "the store served older trust data than this machine has verified: do not \
+                               deploy from it"
+                    .to_owned(),
+                "expired" => "the publisher must re-sign it (`vouch refresh REPO`); do not deploy until then"
+                    .to_owned(),
+                "signature" => "not enough valid signatures: do not deploy it; signers add theirs with \
+                                `vouch sign`"
+                    .to_owned(),
+                _ => "the trust data is not trustworthy: do not deploy from it".to_owned(),
+            },
+            TrustError::Tampered { repo, .. } => format!(
+                "someone without a key changed the trust data in the store; `vouch recover {repo}` \
+                 republishes the last trust data this machine verified"
+            ),
+            TrustError::Incomplete { .. } => {
+                "the trust artifact is damaged: do not deploy from it; the publisher runs `vouch recover`"
+                    .to_owned()
+            }
+            TrustError::NotSigned { .. } => {
+                "the publisher signs it with `vouch sign REPO:TAG`; do not deploy it unsigned".to_owned()
+            }
+            TrustError::DigestMismatch { .. } => {
+                "the tag was moved or tampered with after signing; do not deploy it".to_owned()
+            }
+            TrustError::DigestNotSigned { .. } => {
+                "only digests that trust data maps a tag to are allowed".to_owned()
+            }
+            TrustError::TagNotInStore { .. } => "the tag is signed but not in the store".to_owned(),
+            TrustError::Store(_) | TrustError::Fetch(_) => {
+                "check the image store and try again; nothing was decided".to_owned()
+            }
+            TrustError::Local { .. } => "check the trust directory (--trust-dir, VOUCH_TRUST_DIR)".to_owned(),
+            TrustError::Policy(_) => "fix or remove the policy file".to_owned(),
+            TrustError::NoCache { .. } => {
+                "verify once online; --offline then uses what that verification kept".to_owned()
+            }
+            TrustError::Key(_) => {
+                "`vouch key list` shows the keys here; passphrases come from the environment, \
+                 --passphrase-file, --passphrase-stdin or the terminal"
+                    .to_owned()
+            }
+            TrustError::Contended { .. } => "try again".to_owned(),
+            TrustError::Edit { hint, .. } => hint.clone(),
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Which of the keys in the trust directory a writer signs with. Keys are
+//! chosen by key id against the verified metadata (a key file's id is
+//! recomputed from its public key by the key manager), never by the labels
+//! a key file carries.
+
+use std::collections::BTreeSet;
+
+use vouch_keys::{StoredKey, TrustDir};
+
+use super::decide::{RELEASES, tag_holder};
+use super::error::TrustError;
+use crate::tuf::repo::Repository;
+
+/// The keys here whose ids are among `ids`, newest first.
+fn held(dir: &TrustDir, ids: &BTreeSet<String>) -> Result<Vec<StoredKey>, TrustError> {
+    let mut keys: Vec<StoredKey> = dir
+        .list()?
+        .keys
+        .into_iter()
+        .filter(|k| ids.contains(k.file.info.id.as_str()))
+        .collect();
+    keys.sort_by_key(|k| std::cmp::Reverse(k.file.info.created));
+    Ok(keys)
+}
+
+/// The key here of top-level role `role` (`targets`, `snapshot`,
+/// `timestamp`, `root`) of the verified repository.
+pub fn top_level(
+    dir: &TrustDir,
+    repo: &Repository,
+    repo_id: &str,
+    role: &str,
+) -> Result<StoredKey, TrustError> {
+    let ids: BTreeSet<String> = repo
+        .root
+        .signed
+        .roles
+        .get(role)
+        .map(|r| r.keyids.iter().cloned().collect())
+        .unwrap_or_default();
+    held(dir, &ids)?.into_iter().next().ok_or_else(|| {
+        TrustError::edit(
+            format!(
+                "no key of {repo_id}'s {role} role is in {} (it needs one of: {})",
+                dir.path().display(),
+                ids.iter()
+                    .map(|i| &i[..i.len().min(12)])
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "`vouch key import` adds the repository's keys; `vouch key list` shows what is here",
+        )
+    })
+}
+
+/// The key ids a delegated role of the verified repository authorises.
+fn delegated_ids(repo: &Repository, role: &str) -> BTreeSet<String> {
+    repo.targets
+        .values()
+        .filter_map(|t| crate::tuf::client::delegation_signers(&t.signed, role))
+        .flat_map(|(_, ids, _)| ids)
+        .collect()
+}
+
+/// What `sign` signs tags with: where signers exist (`targets/releases`),
+/// every signer key held here (or those named in `only`); otherwise the
+/// repository's targets key.
+pub fn for_signing(
+    dir: &TrustDir,
+    repo: &Repository,
+    repo_id: &str,
+    only: &[String],
+) -> Result<Vec<StoredKey>, TrustError> {
+    let (holder, _) = tag_holder(&repo.targets["targets"].signed);
+    if holder == "targets" {
+        if !only.is_empty() {
+            return Err(TrustError::edit(
+                format!("{repo_id} has no signers: --signer does not apply"),
+                "`vouch signer add` adds signers; without them the targets key signs",
+            ));
+        }
+        return Ok(vec![top_level(dir, repo, repo_id, "targets")?]);
+    }
+    let keys: Vec<StoredKey> = held(dir, &delegated_ids(repo, RELEASES))?
+        .into_iter()
+        .filter(|k| only.is_empty() || only.contains(&k.file.info.name))
+        .collect();
+    if keys.is_empty() {
+        return Err(TrustError::edit(
+            format!("{repo_id} has signers ({RELEASES}) and none of their keys is in this trust directory"),
+            "import your signer key (`vouch key import`), or check --signer",
+        ));
+    }
+    Ok(keys)
+}
+
+/// What `revoke` may use for the roles that list `tag` (any tag when
+/// `None`): the keys held here that may sign each such role. An error when
+/// no role lists it, or no key here may sign any role that does.
+pub fn for_revoking(
+    dir: &TrustDir,
+    repo: &Repository,
+    repo_id: &str,
+    tag: Option<&str>,
+) -> Result<Vec<StoredKey>, TrustError> {
+    let tags = tag;
+    let mut keys: Vec<StoredKey> = Vec::new();
+    let mut unheld = Vec::new();
+    for (name, role) in &repo.targets {
+        let lists = match tags {
+            Some(tag) => role.signed.targets.contains_key(tag),
+            None => !role.signed.targets.is_empty(),
+        };
+        if !lists {
+            continue;
+        }
+        let ids = if name == "targets" {
+            repo.root
+                .signed
+                .roles
+                .get("targets")
+                .map(|r| r.keyids.iter().cloned().collect())
+                .unwrap_or_default()
+        } else {
+            delegated_ids(repo, name)
+        };
+        let found = held(dir, &ids)?;
+        if found.is_empty() {
+            unheld.push(name.clone());
+        }
+        for k in found {
+            if !keys.iter().any(|have| have.file.info.id == k.file.info.id) {
+                keys.push(k);
+            }
+        }
+    }
+    let what = tag.map_or_else(|| repo_id.to_owned(), |t| format!("{repo_id}:{t}"));
+    if keys.is_empty() {
+        return Err(match unheld.first() {
+            None => TrustError::edit(
+                format!("{what} has no signed tag to revoke"),
+                "`vouch inspect` lists the signed tags",
+            ),
+            Some(role) => TrustError::edit(
+                format!("{what}: no key in this trust directory may sign {role}, which lists it"),
+                "revoke it where a key of that role is held (`vouch inspect` lists the role keys)",
+            ),
+        });
+    }
+    Ok(keys)
+}

@@ -1,0 +1,538 @@
+//! The verified load: how readers and writers come to trust a
+//! repository's metadata. Both start from a root that the current pin
+//! admits (or that this machine cached after the pin admitted it), and
+//! both check rollback and freeze against this machine's cache; every
+//! byte the store returns is treated as chosen by an attacker.
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+
+use super::Trust;
+use super::cache::Cache;
+use super::error::TrustError;
+use super::pin::{FirstUse, Pin};
+use crate::policy::Policy;
+use crate::store::artifact::{self, ArtifactFetcher, TRUST_TAG};
+use crate::store::fetch::Offline;
+use crate::store::metadata_dir::encode_segment;
+use crate::store::{FetchError, FetchErrorKind, Fetcher, Store};
+use crate::tuf::editable::{EditLoad, RoleState};
+use crate::tuf::metadata::{Envelope, Root};
+use crate::tuf::repo::{Expiries, Repository};
+use crate::tuf::{Limits, TrustedSet, TufError};
+use crate::update::{Client, UpdateError};
+
+/// Where a reader's bytes come from: the store's trust artifact, or
+/// nowhere (`--offline`: the cache only).
+#[derive(Debug)]
+pub enum Source<'s> {
+    /// The trust artifact of a store.
+    Store(ArtifactFetcher<'s>),
+    /// No fetch at all.
+    Offline(Offline),
+}
+
+impl Fetcher for Source<'_> {
+    fn fetch(&mut self, location: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, FetchError> {
+        match self {
+            Source::Store(f) => f.fetch(location, max_bytes),
+            Source::Offline(f) => f.fetch(location, max_bytes),
+        }
+    }
+}
+
+/// A TUF client over one repository's trust data.
+pub type TrustClient<'s> = Client<Source<'s>>;
+
+/// Maps the TUF client's errors into the trust layer's.
+pub(crate) fn from_update(repo: &str, e: UpdateError) -> TrustError {
+    match e {
+        UpdateError::Refused(source) => TrustError::Refused {
+            repo: repo.to_owned(),
+            source,
+        },
+        UpdateError::Unavailable { what } => TrustError::Incomplete {
+            repo: repo.to_owned(),
+            what,
+        },
+        UpdateError::Fetch(f) => TrustError::Fetch(f),
+        UpdateError::Local { path, source } => TrustError::Local { path, source },
+        UpdateError::NoSuchTarget(tag) => TrustError::NotSigned {
+            repo: repo.to_owned(),
+            tag,
+            holder: "targets".to_owned(),
+        },
+    }
+}
+
+/// Fetches a metadata file by name; more bytes than allowed is TUF's
+/// endless-data refusal.
+fn fetch(
+    repo: &str,
+    f: &mut impl Fetcher,
+    name: &str,
+    role: &str,
+    max: u64,
+) -> Result<Option<Vec<u8>>, TrustError> {
+    match f.fetch(name, max) {
+        Err(FetchError {
+            kind: FetchErrorKind::TooLarge(limit),
+            ..
+        }) => Err(TrustError::Refused {
+            repo: repo.to_owned(),
+            source: TufError::TooLarge {
+                role: role.to_owned(),
+                limit,
+            },
+        }),
+        other => Ok(other?),
+    }
+}
+
+/// The root trust starts from, and the chain this machine cached after it.
+#[derive(Debug)]
+pub(crate) struct Start {
+    /// Version of the root the pin admitted.
+    pub anchor_version: u64,
+    /// The cached roots from it on (the first is the anchor), oldest first.
+    pub chain: Vec<(u64, Vec<u8>)>,
+}
+
+/// Finds where trust starts: the cached chain if the current pin still
+/// admits its first root, else a root in the store that the pin admits
+/// (the cache then starts over from it). Without a pin, the repository is
+/// refused unless `first_use` allows pinning what is found, loudly.
+pub(crate) fn start(
+    trust: &Trust,
+    repo: &str,
+    first_use: FirstUse,
+    fetcher: &mut impl Fetcher,
+) -> Result<Start, TrustError> {
+    let cache = Cache::new(&trust.dir, repo);
+    let mut policy = Policy::load(&trust.dir)?;
+    let pin = Pin::of(&policy, repo);
+    let chain = cache.chain()?;
+    if let Some((version, anchor)) = chain.first() {
+        match &pin {
+            Some(pin) if pin.admits(anchor).is_ok() => {
+                return Ok(Start {
+                    anchor_version: *version,
+                    chain,
+                });
+            }
+            Some(_) => {
+                if trust.offline {
+                    return Err(TrustError::PinNotMet {
+                        repo: repo.to_owned(),
+                        reason: "the pin changed since the cached trust data was verified".to_owned(),
+                    });
+                }
+                eprintln!(
+                    "note: the pin of {repo} no longer admits the root this machine verified; \
+                     starting over from the store"
+                );
+                cache.clear()?;
+            }
+            None => {
+                let keys = root_keys(anchor).unwrap_or_default();
+                if first_use == FirstUse::Refuse {
+                    return Err(TrustError::NotPinned {
+                        repo: repo.to_owned(),
+                        root_keys: keys.0,
+                    });
+                }
+                pin_on_first_use(trust, &mut policy, repo, keys)?;
+                return Ok(Start {
+                    anchor_version: *version,
+                    chain,
+                });
+            }
+        }
+    }
+    if trust.offline {
+        return Err(TrustError::NoCache {
+            repo: repo.to_owned(),
+        });
+    }
+    let limits = Limits::default();
+    let Some(pin) = pin else {
+        let first = fetch(repo, fetcher, "1.root.json", "root", limits.max_root_bytes)?.ok_or_else(|| {
+            TrustError::Incomplete {
+                repo: repo.to_owned(),
+                what: "1.root.json".to_owned(),
+            }
+        })?;
+        // The root must stand on its own (key ids, its own threshold)
+        // before anything is pinned to it.
+        TrustedSet::new(&first, OffsetDateTime::now_utc(), limits).map_err(|source| TrustError::Refused {
+            repo: repo.to_owned(),
+            source,
+        })?;
+        let keys = root_keys(&first).unwrap_or_default();
+        if first_use == FirstUse::Refuse {
+            return Err(TrustError::NotPinned {
+                repo: repo.to_owned(),
+                root_keys: keys.0,
+            });
+        }
+        pin_on_first_use(trust, &mut policy, repo, keys)?;
+        cache.start(1, &first)?;
+        return Ok(Start {
+            anchor_version: 1,
+            chain: vec![(1, first)],
+        });
+    };
+    // The first root of the chain the pin admits. Later roots are reached
+    // from it by the rotation rules, never by the pin.
+    let mut reason = "the trust data has no root".to_owned();
+    for version in 1..=limits.max_root_rotations {
+        let name = format!("{version}.root.json");
+        let Some(bytes) = fetch(repo, fetcher, &name, "root", limits.max_root_bytes)? else {
+            break;
+        };
+        match pin.admits(&bytes) {
+            Ok(()) => {
+                // Admitted by the pin, it must still stand on its own: key
+                // ids, and its own threshold of its own keys.
+                TrustedSet::new(&bytes, OffsetDateTime::now_utc(), limits).map_err(|source| {
+                    TrustError::Refused {
+                        repo: repo.to_owned(),
+                        source,
+                    }
+                })?;
+                cache.start(version, &bytes)?;
+                return Ok(Start {
+                    anchor_version: version,
+                    chain: vec![(version, bytes)],
+                });
+            }
+            Err(e) => reason = e.to_string(),
+        }
+    }
+    Err(TrustError::PinNotMet {
+        repo: repo.to_owned(),
+        reason,
+    })
+}
+
+/// The root role's key ids and threshold, as a root lists them (for a
+/// message or a first-use pin; the ids are checked before either).
+fn root_keys(bytes: &[u8]) -> Option<(Vec<String>, u64)> {
+    let env: Envelope<Root> = Envelope::parse("root", bytes).ok()?;
+    crate::tuf::crypto::check_key_ids("root", &env.signed.keys).ok()?;
+    let role = env.signed.roles.get("root")?;
+    Some((role.keyids.clone(), role.threshold))
+}
+
+fn pin_on_first_use(
+    trust: &Trust,
+    policy: &mut Policy,
+    repo: &str,
+    (keys, threshold): (Vec<String>, u64),
+) -> Result<(), TrustError> {
+    eprintln!(
+        "WARNING: trusting {repo} on first use: pinning root key(s) {} without checking them with the publisher",
+        keys.join(", ")
+    );
+    policy.pin(repo, keys, threshold.max(1));
+    std::fs::create_dir_all(&trust.dir).map_err(TrustError::local(&trust.dir))?;
+    policy.save(&trust.dir)?;
+    Ok(())
+}
+
+/// The trusted set at the end of the cached chain. The cache was verified
+/// when written; a chain that no longer verifies is damaged.
+fn walk_cached(
+    trust: &Trust,
+    repo: &str,
+    start: &Start,
+    now: OffsetDateTime,
+) -> Result<TrustedSet, TrustError> {
+    let cache = Cache::new(&trust.dir, repo);
+    let damaged = |e: TufError| TrustError::Local {
+        path: cache.metadata().path().display().to_string(),
+        source: std::io::Error::other(format!(
+            "the cached root chain no longer verifies ({e}); remove the directory to start over"
+        )),
+    };
+    let mut chain = start.chain.iter();
+    let Some((_, anchor)) = chain.next() else {
+        return Err(TrustError::NoCache {
+            repo: repo.to_owned(),
+        });
+    };
+    let mut set = TrustedSet::new(anchor, now, Limits::default()).map_err(damaged)?;
+    for (_, bytes) in chain {
+        set.update_root(bytes).map_err(damaged)?;
+    }
+    Ok(set)
+}
+
+/// A verified reader of one repository's trust data: the TUF client after
+/// the update workflow, ready for lookups.
+pub(crate) fn open_reader<'s>(
+    trust: &Trust,
+    repo: &str,
+    store: &'s dyn Store,
+    first_use: FirstUse,
+) -> Result<TrustClient<'s>, TrustError> {
+    if trust.offline {
+        return open_offline(trust, repo, first_use);
+    }
+    for _ in 0..MAX_STALE_READS {
+        // One request tells whether the trust data changed since last time.
+        let current = store.head(TRUST_TAG)?.ok_or_else(|| TrustError::NoTrustData {
+            repo: repo.to_owned(),
+        })?;
+        match open_online(trust, repo, store, first_use, &current) {
+            Err(e) if e.is_refusal() && moved_since(store, &current) => continue,
+            other => return other,
+        }
+    }
+    Err(TrustError::Contended {
+        repo: repo.to_owned(),
+        attempts: MAX_STALE_READS,
+    })
+}
+
+fn open_offline<'s>(trust: &Trust, repo: &str, first_use: FirstUse) -> Result<TrustClient<'s>, TrustError> {
+    let now = OffsetDateTime::now_utc();
+    let cache = Cache::new(&trust.dir, repo);
+    let start = start(trust, repo, first_use, &mut Offline)?;
+    let set = walk_cached(trust, repo, &start, now)?;
+    let mut client = Client::from_trusted(cache.metadata().clone(), Source::Offline(Offline), "", set);
+    client.load_cached().map_err(|e| from_update(repo, e))?;
+    if let Some(until) = client.trusted().fresh_until() {
+        eprintln!(
+            "offline: cached trust data of {repo} stays fresh until {}",
+            until.as_str()
+        );
+    }
+    Ok(client)
+}
+
+fn open_online<'s>(
+    trust: &Trust,
+    repo: &str,
+    store: &'s dyn Store,
+    first_use: FirstUse,
+    current: &str,
+) -> Result<TrustClient<'s>, TrustError> {
+    let now = OffsetDateTime::now_utc();
+    let cache = Cache::new(&trust.dir, repo);
+    let mut fetcher = ArtifactFetcher::new(store);
+    let start = start(trust, repo, first_use, &mut fetcher)?;
+    let set = walk_cached(trust, repo, &start, now)?;
+    if cache.last_artifact()?.as_deref() == Some(current) {
+        // Nothing changed since the last verification: the cached metadata
+        // serves as long as it is fresh.
+        let mut client = Client::from_trusted(
+            cache.metadata().clone(),
+            Source::Store(ArtifactFetcher::new(store)),
+            "",
+            set.clone(),
+        );
+        if client.load_cached().is_ok() {
+            return Ok(client);
+        }
+    }
+    let mut client = Client::from_trusted(cache.metadata().clone(), Source::Store(fetcher), "", set);
+    client.refresh().map_err(|e| from_update(repo, e))?;
+    if let Source::Store(f) = client.fetcher()
+        && let Some(digest) = f.digest()
+    {
+        cache.set_last_artifact(digest)?;
+    }
+    Ok(client)
+}
+
+/// What a writer starts from: the repository as verified, ready to edit.
+#[derive(Debug)]
+pub struct WriterState {
+    /// The editable repository, built from verified metadata only.
+    pub repo: Repository,
+    /// How well each targets role is signed.
+    pub states: BTreeMap<String, RoleState>,
+    /// The digest of the trust artifact it was read from (for the
+    /// compare-and-swap publish).
+    pub artifact: String,
+}
+
+/// Loads a repository's trust data for a writer, verified as a reader
+/// verifies it: a pinned root, rollback checks against this machine's
+/// cache, signatures, snapshot and timestamp consistency. Two deliberate
+/// differences, both documented: expiry is not checked (the writer
+/// re-signs, and an expired repository must stay repairable), and a role
+/// partly signed by k-of-n signers is kept (see [`EditLoad`]). Anything
+/// else that does not verify is [`TrustError::Tampered`].
+pub(crate) fn load_for_writing(
+    trust: &Trust,
+    repo: &str,
+    store: &dyn Store,
+) -> Result<WriterState, TrustError> {
+    for _ in 0..MAX_STALE_READS {
+        let art = artifact::read(store)?.ok_or_else(|| TrustError::NotInitialised {
+            repo: repo.to_owned(),
+        })?;
+        let read = art.digest.clone();
+        match load_artifact(trust, repo, store, art) {
+            Err(e) if e.is_refusal() && moved_since(store, &read) => continue,
+            other => return other,
+        }
+    }
+    Err(TrustError::Contended {
+        repo: repo.to_owned(),
+        attempts: MAX_STALE_READS,
+    })
+}
+
+/// How often a load starts over because another writer on this machine
+/// published (and updated the shared cache) while it read.
+const MAX_STALE_READS: usize = 20;
+
+/// Whether the trust tag has moved away from `read` (the artifact a load
+/// read). A refusal seen while it moved may come from another writer of
+/// this machine updating the cache mid-read: the load starts over, and
+/// refuses only what it sees on a tag that stood still.
+fn moved_since(store: &dyn Store, read: &str) -> bool {
+    store.head(TRUST_TAG).ok().flatten().as_deref() != Some(read)
+}
+
+fn load_artifact(
+    trust: &Trust,
+    repo: &str,
+    store: &dyn Store,
+    art: artifact::TrustArtifact,
+) -> Result<WriterState, TrustError> {
+    let digest = art.digest.clone();
+    let mut fetcher = ArtifactFetcher::with_artifact(store, art);
+    let start = start(trust, repo, FirstUse::Refuse, &mut fetcher)?;
+    let cache = Cache::new(&trust.dir, repo);
+    let limits = Limits::default();
+    let tampered = |source: TufError| TrustError::Tampered {
+        repo: repo.to_owned(),
+        source,
+    };
+    let incomplete = |what: &str| TrustError::Incomplete {
+        repo: repo.to_owned(),
+        what: what.to_owned(),
+    };
+    let now = OffsetDateTime::now_utc();
+    let Some((_, anchor)) = start.chain.first() else {
+        return Err(TrustError::NoCache {
+            repo: repo.to_owned(),
+        });
+    };
+    // Roots before the pinned one are history the writer republishes for
+    // other clients; they must form a chain that ends at the pinned root.
+    let mut history = Vec::new();
+    if start.anchor_version > 1 {
+        let mut earlier: Option<TrustedSet> = None;
+        for version in 1..start.anchor_version {
+            let name = format!("{version}.root.json");
+            let bytes = fetch(repo, &mut fetcher, &name, "root", limits.max_root_bytes)?
+                .ok_or_else(|| incomplete(&name))?;
+            match &mut earlier {
+                None => earlier = Some(TrustedSet::new(&bytes, now, limits).map_err(tampered)?),
+                Some(set) => set.update_root(&bytes).map_err(tampered)?,
+            }
+            history.push(bytes);
+        }
+        if let Some(set) = &mut earlier {
+            set.update_root(anchor).map_err(tampered)?;
+        }
+    }
+    // 5.3: from the pinned root through the store's rotations; the chain
+    // must reach at least the newest root this machine trusted.
+    history.push(anchor.clone());
+    let mut set = TrustedSet::new(anchor, now, limits)
+        .map_err(tampered)?
+        .danger_ignore_expiry_for_republishing();
+    while let Some(version) = set.next_root_version() {
+        let name = format!("{version}.root.json");
+        let Some(bytes) = fetch(repo, &mut fetcher, &name, "root", limits.max_root_bytes)? else {
+            break;
+        };
+        set.update_root(&bytes).map_err(tampered)?;
+        history.push(bytes);
+    }
+    if let Some((newest, _)) = start.chain.last()
+        && set.root().signed().version < *newest
+    {
+        return Err(tampered(TufError::Rollback {
+            role: "root".to_owned(),
+            trusted: *newest,
+            got: set.root().signed().version,
+        }));
+    }
+    let deleted = set.finish_root_update().map_err(tampered)?;
+    let damaged = |role: &str, e: TufError| TrustError::Local {
+        path: cache.metadata().file(role).display().to_string(),
+        source: std::io::Error::other(format!(
+            "the cached {role} metadata no longer verifies ({e}); remove the directory to start over"
+        )),
+    };
+    // 5.4 and 5.5 against this machine's cache: no rollback.
+    let local = TrustError::local(cache.metadata().path());
+    if !deleted.contains(&"timestamp")
+        && let Some(old) = cache.metadata().read("timestamp").map_err(&local)?
+    {
+        set.load_timestamp(&old).map_err(|e| damaged("timestamp", e))?;
+    }
+    let ts = fetch(
+        repo,
+        &mut fetcher,
+        "timestamp.json",
+        "timestamp",
+        limits.max_timestamp_bytes,
+    )?
+    .ok_or_else(|| incomplete("timestamp.json"))?;
+    set.update_timestamp(&ts).map_err(tampered)?;
+    if !deleted.contains(&"snapshot")
+        && let Some(old) = cache.metadata().read("snapshot").map_err(&local)?
+    {
+        set.load_snapshot(&old).map_err(|e| damaged("snapshot", e))?;
+    }
+    let request = set.snapshot_request().map_err(tampered)?;
+    let name = file_name("snapshot", request.version);
+    let bytes =
+        fetch(repo, &mut fetcher, &name, "snapshot", request.max_bytes)?.ok_or_else(|| incomplete(&name))?;
+    set.update_snapshot(&bytes).map_err(tampered)?;
+    // 5.6 for every reachable targets role, from the store (never the
+    // cache: a co-signer's newer signatures must not be dropped).
+    let mut load = EditLoad::new(&set).map_err(tampered)?;
+    while let Some(request) = load.next_request().map_err(tampered)? {
+        let name = file_name(&request.role, request.version);
+        let bytes = fetch(repo, &mut fetcher, &name, &request.role, request.max_bytes)?
+            .ok_or_else(|| incomplete(&name))?;
+        load.add(&bytes).map_err(tampered)?;
+    }
+    let roles = load.finish();
+    let states = roles.iter().map(|(name, r)| (name.clone(), r.state)).collect();
+    let (Some(timestamp), Some(snapshot)) = (set.timestamp(), set.snapshot()) else {
+        return Err(incomplete("timestamp.json"));
+    };
+    let repo_state = Repository::from_verified(
+        history,
+        &timestamp.envelope,
+        &snapshot.envelope,
+        roles,
+        Expiries::default(),
+    )
+    .map_err(tampered)?;
+    Ok(WriterState {
+        repo: repo_state,
+        states,
+        artifact: digest,
+    })
+}
+
+/// The file name of a role's metadata in the trust artifact.
+pub(crate) fn file_name(role: &str, version: Option<u64>) -> String {
+    let enc = encode_segment(role);
+    match version {
+        Some(v) => format!("{v}.{enc}.json"),
+        None => format!("{enc}.json"),
+    }
+}

@@ -1,0 +1,87 @@
+//! The trust layer: the only way vouch reads or writes trust data.
+//!
+//! The store (a registry, a mirror, an OCI layout) is untrusted: whoever
+//! can write it but holds no key must not be able to make an image verify
+//! or pass the gate. So every path starts from verified data:
+//!
+//! * [`pin`]: pins bind root key material (key ids are recomputed from
+//!   keys), with a threshold; checked against the cached chain's first
+//!   root on every run, so a changed pin takes effect at once.
+//! * [`cache`]: what this machine verified, the reference for rollback and
+//!   freeze checks.
+//! * [`Reader`]: the verified load for verifiers (and the gate), with the
+//!   decisions in [`decide`]: which role holds a tag, what a tag is
+//!   signed as, whether a digest is signed.
+//! * [`edit`]: the edit session every writer goes through: it starts from
+//!   the same verified load, refuses to publish over trust data that does
+//!   not verify, and offers [`edit::recover`] to move clients past it.
+
+pub mod cache;
+pub mod decide;
+pub mod edit;
+pub mod error;
+pub mod keys;
+pub mod listing;
+pub mod load;
+pub mod pin;
+pub mod targets;
+
+use std::path::PathBuf;
+
+pub use decide::{RELEASES, SignedTarget, Verdict, tag_holder};
+pub use error::TrustError;
+pub use pin::{FirstUse, Pin};
+
+use crate::store::Store;
+use crate::tuf::TrustedSet;
+
+/// Where the trust layer keeps its state, and whether it may use the
+/// network.
+#[derive(Clone, Debug)]
+pub struct Trust {
+    /// The trust directory: `policy.toml` (pins) and the verified cache.
+    pub dir: PathBuf,
+    /// Decide from the verified cache only, fetching nothing.
+    pub offline: bool,
+}
+
+/// A verified reader of one repository's trust data.
+#[derive(Debug)]
+pub struct Reader<'s> {
+    repo: String,
+    offline: bool,
+    client: load::TrustClient<'s>,
+}
+
+impl<'s> Reader<'s> {
+    /// Verifies the trust data of `repo` in `store`: from the pinned root
+    /// (or the cached chain after it), through the TUF update workflow,
+    /// with rollback and freeze checks against this machine's cache. An
+    /// unpinned repository is refused unless `tofu` (or the policy) allows
+    /// pinning it on first use.
+    pub fn open(
+        trust: &Trust,
+        repo: &str,
+        store: &'s dyn Store,
+        tofu: bool,
+    ) -> Result<Reader<'s>, TrustError> {
+        let policy = crate::policy::Policy::load(&trust.dir)?;
+        let first_use = FirstUse::from(tofu, &policy, repo);
+        let client = load::open_reader(trust, repo, store, first_use)?;
+        Ok(Reader {
+            repo: repo.to_owned(),
+            offline: trust.offline,
+            client,
+        })
+    }
+
+    /// The repository.
+    pub fn repository(&self) -> &str {
+        &self.repo
+    }
+
+    /// The trusted metadata.
+    pub fn trusted(&self) -> &TrustedSet {
+        self.client.trusted()
+    }
+}

@@ -1,0 +1,130 @@
+//! What a signed tag says: the target for a tag is its manifest's digest,
+//! size and media type (Docker Content Trust's shape); an image index's
+//! platform manifests can be signed too, as `TAG@OS-ARCH[-VARIANT]`.
+
+use std::collections::BTreeMap;
+
+use super::error::TrustError;
+use crate::store::Store;
+use crate::store::copy::MAX_MANIFEST;
+use crate::store::oci_layout::Descriptor;
+use crate::tuf::metadata::TargetFile;
+
+/// A tag to sign: its name, manifest digest, and target.
+pub type TagTarget = (String, String, TargetFile);
+
+fn sha256_hex(digest: &str) -> Option<&str> {
+    digest.strip_prefix("sha256:").filter(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// The target for a manifest descriptor.
+pub fn for_descriptor(tag: &str, desc: &Descriptor) -> Result<TargetFile, TrustError> {
+    let hex = sha256_hex(&desc.digest).ok_or_else(|| {
+        TrustError::edit(
+            format!("{tag} points at {:?}, not a sha256 digest", desc.digest),
+            "vouch signs sha256 manifest digests",
+        )
+    })?;
+    Ok(TargetFile {
+        length: desc.size,
+        hashes: BTreeMap::from([("sha256".to_owned(), hex.to_owned())]),
+        custom: Some(serde_json::json!({ "mediaType": desc.media_type })),
+        extra: Default::default(),
+    })
+}
+
+/// Whether a media type is an image index.
+pub fn is_index(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        "application/vnd.oci.image.index.v1+json"
+            | "application/vnd.docker.distribution.manifest.list.v2+json"
+    )
+}
+
+/// The targets for `tag` pointing at `desc`: the tag itself and, with
+/// `recursive` and an image index (whose bytes are `manifest`), each
+/// platform manifest.
+pub fn for_image(
+    tag: &str,
+    desc: &Descriptor,
+    manifest: Option<&[u8]>,
+    recursive: bool,
+) -> Result<Vec<TagTarget>, TrustError> {
+    let mut out = Vec::new();
+    if recursive
+        && is_index(&desc.media_type)
+        && let Some(bytes) = manifest
+    {
+        out.extend(platforms(tag, &desc.digest, bytes)?);
+    }
+    out.push((tag.to_owned(), desc.digest.clone(), for_descriptor(tag, desc)?));
+    Ok(out)
+}
+
+/// Looks `tags` up in `store` (in parallel on a registry) and returns
+/// their targets; a missing tag is an error and signs nothing.
+pub fn resolve(
+    store: &dyn Store,
+    repo: &str,
+    tags: &[String],
+    recursive: bool,
+) -> Result<Vec<TagTarget>, TrustError> {
+    let mut out = Vec::new();
+    for (tag, desc) in tags.iter().zip(store.resolve_many(tags)?) {
+        let desc = desc.ok_or_else(|| {
+            TrustError::edit(format!("{repo} has no tag {tag}"), "push or tag the image first")
+        })?;
+        let manifest = if recursive && is_index(&desc.media_type) {
+            Some(store.manifest(&desc.digest, MAX_MANIFEST)?)
+        } else {
+            None
+        };
+        out.extend(for_image(tag, &desc, manifest.as_deref(), recursive)?);
+    }
+    Ok(out)
+}
+
+/// The platform manifests of an image index, as targets `TAG@OS-ARCH[-VARIANT]`.
+fn platforms(tag: &str, digest: &str, bytes: &[u8]) -> Result<Vec<TagTarget>, TrustError> {
+    let index: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        TrustError::edit(
+            format!("the index of {tag} is not JSON: {e}"),
+            "the image is damaged",
+        )
+    })?;
+    let mut out = Vec::new();
+    for m in index["manifests"].as_array().into_iter().flatten() {
+        let (Some(child), Some(size)) = (m["digest"].as_str(), m["size"].as_u64()) else {
+            continue;
+        };
+        let Some(hex) = sha256_hex(child) else {
+            continue;
+        };
+        let p = &m["platform"];
+        let (Some(os), Some(arch)) = (p["os"].as_str(), p["architecture"].as_str()) else {
+            continue;
+        };
+        let mut name = format!("{tag}@{os}-{arch}");
+        if let Some(v) = p["variant"].as_str() {
+            name.push('-');
+            name.push_str(v);
+        }
+        let target = TargetFile {
+            length: size,
+            hashes: BTreeMap::from([("sha256".to_owned(), hex.to_owned())]),
+            custom: Some(serde_json::json!({
+                "mediaType": m["mediaType"],
+                "platform": p,
+                "index": digest,
+            })),
+            extra: Default::default(),
+        };
+        out.push((name, child.to_owned(), target));
+    }
+    Ok(out)
+}

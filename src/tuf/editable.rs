@@ -1,0 +1,263 @@
+//! Loading a repository's targets roles for a writer, sans-IO.
+//!
+//! A writer edits only what it verified (tuftool's rule): it starts from a
+//! [`TrustedSet`] whose root, timestamp and snapshot passed the update
+//! workflow, then loads every targets role the snapshot lists and a
+//! delegator reaches, each checked against the snapshot and against the
+//! keys of every delegator that reaches it.
+//!
+//! One deliberate difference from a verifier: a role signed by fewer keys
+//! than its threshold is kept, because k-of-n signers add their signatures
+//! one publish at a time. What is kept is only ever content that an
+//! authorised key signed; anything else is refused, so that no writer ever
+//! signs over an edit made without a key:
+//!
+//! * a signature by an authorised key that does not verify means the
+//!   content changed after signing: refused ([`TufError::InvalidSignature`]);
+//! * content (targets or delegations) with no valid signature from an
+//!   authorised key: refused ([`TufError::Unsigned`]); an empty role with
+//!   no signature is one created and not yet signed, and is kept.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use super::client::{
+    RoleRequest, TrustedSet, check_meta_file, delegation_signers, top_level_signers, validate_delegations,
+};
+use super::crypto::count_signatures;
+use super::error::TufError;
+use super::metadata::{Envelope, Role as _, Signature, Targets};
+
+/// How well a loaded targets role is signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleState {
+    /// A threshold of its keys signed it: a verifier accepts it.
+    Signed,
+    /// At least one of its keys signed it, fewer than the threshold: k-of-n
+    /// signing under way; verifiers refuse it until more keys sign.
+    PartlySigned {
+        /// Valid signatures from distinct authorised keys.
+        valid: usize,
+        /// The threshold.
+        threshold: u64,
+    },
+    /// Empty and unsigned: created, not yet signed by its keys.
+    EmptyUnsigned,
+}
+
+/// A targets role as loaded for editing: its content and the signatures
+/// that verified (others are dropped).
+#[derive(Clone, Debug)]
+pub struct EditableRole {
+    /// The role's `signed`.
+    pub signed: Targets,
+    /// Valid signatures by authorised keys.
+    pub signatures: Vec<Signature>,
+    /// How well it is signed.
+    pub state: RoleState,
+}
+
+/// Loads every reachable targets role for editing; see the module docs.
+///
+/// Drive it with [`EditLoad::next_request`] (which role to fetch next) and
+/// [`EditLoad::add`] (its bytes), then take the roles with
+/// [`EditLoad::finish`].
+#[derive(Debug)]
+pub struct EditLoad<'a> {
+    set: &'a TrustedSet,
+    roles: BTreeMap<String, Loaded>,
+    /// Delegation edges (role, delegator) still to check.
+    queue: VecDeque<(String, String)>,
+    edges: BTreeSet<(String, String)>,
+    /// The edge whose role bytes [`EditLoad::add`] expects.
+    pending: Option<(String, String)>,
+}
+
+/// A role loaded so far: as received, how well signed, and the key ids
+/// whose signatures verified through any delegator.
+#[derive(Debug)]
+struct Loaded {
+    env: Envelope<Targets>,
+    state: RoleState,
+    valid: BTreeSet<String>,
+}
+
+fn is_empty(t: &Targets) -> bool {
+    t.targets.is_empty()
+        && t.delegations
+            .as_ref()
+            .is_none_or(|d| d.roles.as_ref().is_none_or(Vec::is_empty) && d.succinct_roles.is_none())
+}
+
+impl<'a> EditLoad<'a> {
+    /// Starts at the top-level targets role. `set` must hold a verified
+    /// snapshot.
+    pub fn new(set: &'a TrustedSet) -> Result<EditLoad<'a>, TufError> {
+        if set.snapshot().is_none() {
+            return Err(TufError::Missing {
+                role: "snapshot".to_owned(),
+                needed: "update the snapshot first",
+            });
+        }
+        let edge = ("targets".to_owned(), "root".to_owned());
+        Ok(EditLoad {
+            set,
+            roles: BTreeMap::new(),
+            queue: VecDeque::from([edge.clone()]),
+            edges: BTreeSet::from([edge]),
+            pending: None,
+        })
+    }
+
+    /// The next role whose bytes are needed, and how to fetch them, or
+    /// `None` when every reachable role is loaded and checked.
+    pub fn next_request(&mut self) -> Result<Option<RoleRequest>, TufError> {
+        while let Some((role, parent)) = self.queue.pop_front() {
+            if let Some(loaded) = self.roles.get(&role) {
+                // Reached again through another delegator: its keys must
+                // accept the role too.
+                let (state, valid) = self.classify(&role, &parent, &loaded.env)?;
+                if let Some(loaded) = self.roles.get_mut(&role) {
+                    loaded.valid.extend(valid);
+                    if state != RoleState::Signed {
+                        loaded.state = state;
+                    }
+                }
+                continue;
+            }
+            let request = self.set.role_request(&role)?;
+            self.pending = Some((role, parent));
+            return Ok(Some(request));
+        }
+        Ok(None)
+    }
+
+    /// The bytes of the role [`EditLoad::next_request`] asked for.
+    pub fn add(&mut self, bytes: &[u8]) -> Result<(), TufError> {
+        let Some((role, parent)) = self.pending.take() else {
+            return Err(TufError::Missing {
+                role: "targets".to_owned(),
+                needed: "ask `next` which role to load",
+            });
+        };
+        let request = self.set.role_request(&role)?;
+        if bytes.len() as u64 > request.max_bytes {
+            return Err(TufError::TooLarge {
+                role: role.clone(),
+                limit: request.max_bytes,
+            });
+        }
+        let snapshot = self.set.snapshot().map(|s| s.signed()).ok_or(TufError::Missing {
+            role: "snapshot".to_owned(),
+            needed: "update the snapshot first",
+        })?;
+        let meta = snapshot
+            .meta
+            .get(&format!("{role}.json"))
+            .ok_or_else(|| TufError::NotListed {
+                role: role.clone(),
+                by: "snapshot".to_owned(),
+            })?;
+        // 5.6.2 and 5.6.4, as a verifier checks them.
+        check_meta_file(&role, "snapshot", meta, bytes)?;
+        let env: Envelope<Targets> = Envelope::parse(&role, bytes)?;
+        if env.signed.version != meta.version {
+            return Err(TufError::VersionMismatch {
+                role: role.clone(),
+                by: "snapshot".to_owned(),
+                expected: meta.version,
+                got: env.signed.version,
+            });
+        }
+        if let Some(d) = &env.signed.delegations {
+            validate_delegations(&role, d)?;
+        }
+        let (state, valid) = self.classify(&role, &parent, &env)?;
+        // Children: every role it delegates to that snapshot lists.
+        if let Some(d) = &env.signed.delegations {
+            let mut children: Vec<String> = d.roles.iter().flatten().map(|r| r.name.clone()).collect();
+            if let Some(bins) = &d.succinct_roles {
+                children.extend(
+                    snapshot
+                        .meta
+                        .keys()
+                        .filter_map(|name| name.strip_suffix(".json"))
+                        .filter(|name| bins.is_bin(name))
+                        .map(str::to_owned),
+                );
+            }
+            for child in children {
+                let edge = (child, role.clone());
+                if self.edges.insert(edge.clone()) {
+                    self.queue.push_back(edge);
+                }
+            }
+        }
+        self.roles.insert(role, Loaded { env, state, valid });
+        Ok(())
+    }
+
+    /// Decides whether `env` may be edited as reached through `parent`.
+    fn classify(
+        &self,
+        role: &str,
+        parent: &str,
+        env: &Envelope<Targets>,
+    ) -> Result<(RoleState, BTreeSet<String>), TufError> {
+        let (keys, keyids, threshold) = if parent == "root" {
+            top_level_signers(self.set.root().signed(), "targets")?
+        } else {
+            let delegator = self.roles.get(parent).ok_or(TufError::Missing {
+                role: parent.to_owned(),
+                needed: "load the delegating role first",
+            })?;
+            delegation_signers(&delegator.env.signed, role).ok_or_else(|| TufError::NotListed {
+                role: role.to_owned(),
+                by: format!("{parent}'s delegations"),
+            })?
+        };
+        let version = env.signed.version();
+        let count = count_signatures(role, version, &env.canonical, &env.signatures, &keys, &keyids)?;
+        if let Some(keyid) = count.invalid.first() {
+            return Err(TufError::InvalidSignature {
+                role: role.to_owned(),
+                version,
+                keyid: keyid.clone(),
+            });
+        }
+        let valid = count.valid.len();
+        let state = if valid as u64 >= threshold {
+            RoleState::Signed
+        } else if valid > 0 {
+            RoleState::PartlySigned { valid, threshold }
+        } else if is_empty(&env.signed) {
+            RoleState::EmptyUnsigned
+        } else {
+            return Err(TufError::Unsigned {
+                role: role.to_owned(),
+                version,
+            });
+        };
+        Ok((state, count.valid.into_iter().collect()))
+    }
+
+    /// Every loaded role, by name, with the signatures that verified.
+    pub fn finish(self) -> BTreeMap<String, EditableRole> {
+        self.roles
+            .into_iter()
+            .map(|(name, loaded)| {
+                let signatures = loaded
+                    .env
+                    .signatures
+                    .into_iter()
+                    .filter(|s| loaded.valid.contains(&s.keyid))
+                    .collect();
+                let role = EditableRole {
+                    signed: loaded.env.signed,
+                    signatures,
+                    state: loaded.state,
+                };
+                (name, role)
+            })
+            .collect()
+    }
+}

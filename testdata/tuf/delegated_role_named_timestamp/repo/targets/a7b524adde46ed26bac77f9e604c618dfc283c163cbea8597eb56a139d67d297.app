@@ -1,0 +1,1 @@
+app image manifest v1
