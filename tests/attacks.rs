@@ -187,8 +187,10 @@ fn keyless_edit_is_never_re_signed(s: Scene) {
     verifier.run(&["verify", &s.r(":v1")]).fails(1, "digest mismatch");
     s.gate(&verifier, &s.r(":v1")).fails(1, "digest mismatch");
     let fresh = s.verifier();
-    fresh.run(&["verify", &s.r(":v1")]).fails(1, "targets version");
-    s.gate(&fresh, &s.r(":v1")).fails(1, "targets version");
+    fresh
+        .run(&["verify", &s.r(":v1")])
+        .fails(1, "targets does not match the sha256 listed in snapshot");
+    s.gate(&fresh, &s.r(":v1")).fails(1, "targets does not match");
 
     let carol = carol.to_str().expect("utf8");
     let writers: [&[&str]; 5] = [
@@ -213,7 +215,7 @@ fn keyless_edit_is_never_re_signed(s: Scene) {
     let stripped = attacker.trust_digest();
     s.env
         .run(&["sign", &s.r(":v2")])
-        .fails(1, "none of its keys signed");
+        .fails(1, "does not verify, so nothing was published");
     assert_eq!(attacker.trust_digest(), stripped);
 
     // One documented command moves every pinned verifier past it.
@@ -624,4 +626,99 @@ fn push_signs_exactly_what_it_copied() {
     env.run(&["verify", &format!("{repo}:v1")])
         .fails(1, "digest mismatch");
     gate(&env, &format!("{repo}:v1")).fails(1, "digest mismatch");
+}
+
+/// Review finding: the attacker swaps a role file for an empty, unsigned
+/// one of the same version (as a newly created role looks). Snapshot pins
+/// every role's bytes by hash, so writers refuse it instead of signing an
+/// emptied `targets` (dropping every tag and signer) or `targets/releases`.
+#[test]
+fn an_emptied_role_is_not_re_signed() {
+    let s = Scene::layout();
+    s.env.run(&["key", "generate", "alice"]).ok();
+    s.env.run(&["key", "generate", "carol"]).ok();
+    let alice = s.env.home().join("alice.pub");
+    s.env
+        .run(&[
+            "signer",
+            "add",
+            "alice",
+            &s.repo,
+            "--key",
+            alice.to_str().expect("utf8"),
+        ])
+        .ok();
+    let (v5, _) = s.image("v5", "v5\n");
+    s.env.run(&["sign", "--signer", "alice", &s.r(":v5")]).ok();
+    let verifier = s.verifier();
+    assert_eq!(verifier.run(&["verify", &s.r(":v5")]).ok().trim(), v5);
+    let attacker = s.attacker();
+    let original = attacker.files();
+    let carol = s.env.home().join("carol.pub");
+    let carol = carol.to_str().expect("utf8");
+    // Role file names are percent-encoded in the artifact.
+    for role in ["targets", "targets%2Freleases"] {
+        attacker.edit(role, true, |signed| {
+            signed["targets"] = serde_json::json!({});
+            if let Some(o) = signed.as_object_mut() {
+                o.remove("delegations");
+            }
+        });
+        let swapped = attacker.trust_digest();
+        for args in [
+            vec!["signer", "add", "carol", &s.repo, "--key", carol],
+            vec!["sign", "--signer", "alice", &s.r(":v5")],
+        ] {
+            let out = s.env.run(&args);
+            out.fails(1, "does not verify, so nothing was published");
+            assert_eq!(attacker.trust_digest(), swapped, "{role}: {args:?} published");
+        }
+        // A verifier that holds the role keeps its verified copy; a new
+        // one refuses the swapped file.
+        assert_eq!(verifier.run(&["verify", &s.r(":v5")]).ok().trim(), v5);
+        s.verifier()
+            .run(&["verify", &s.r(":v5")])
+            .fails(1, "listed in snapshot");
+        attacker.publish(&original);
+    }
+    assert_eq!(verifier.run(&["verify", &s.r(":v5")]).ok().trim(), v5);
+}
+
+/// Copies the keys and pins of `from` into a new trust directory: another
+/// machine of the same publisher, with no verified copy of anything.
+fn same_keys_elsewhere(from: &Env) -> Env {
+    use std::os::unix::fs::PermissionsExt;
+    let env = publisher_env();
+    let private = env.trust().join("private");
+    std::fs::create_dir_all(&private).expect("mkdir");
+    for dir in [env.trust(), private.clone()] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    }
+    for entry in std::fs::read_dir(from.trust().join("private")).expect("private") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, private.join(path.file_name().expect("name"))).expect("copy key");
+    }
+    std::fs::copy(from.trust().join("policy.toml"), env.trust().join("policy.toml")).expect("policy");
+    env
+}
+
+/// Review finding: a writer with no verified copy of its own must not
+/// re-sign expired trust data (it could be an old state served again,
+/// which re-signing would make fresh). Where it was published, the cache
+/// is the reference, and `vouch refresh` repairs an expired repository.
+#[test]
+fn an_expired_state_is_not_refreshed_without_a_verified_copy() {
+    let s = Scene::layout();
+    s.env.run(&["refresh", &s.repo, "--timestamp-expiry", "1s"]).ok();
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let verifier = s.verifier();
+    verifier.run(&["verify", &s.r(":v0")]).fails(1, "expired");
+    let before = s.attacker().trust_digest();
+    let elsewhere = same_keys_elsewhere(&s.env);
+    elsewhere
+        .run(&["refresh", &s.repo])
+        .fails(1, "no verified copy to check it against");
+    assert_eq!(s.attacker().trust_digest(), before, "nothing published");
+    s.env.run(&["refresh", &s.repo]).ok();
+    assert_eq!(verifier.run(&["verify", &s.r(":v0")]).ok().trim(), s.v0);
 }

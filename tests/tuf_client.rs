@@ -322,3 +322,32 @@ fn root_rotation_chain_is_followed_and_old_root_keys_refused() {
         other => panic!("expected refusal of root v4: {other:?}"),
     }
 }
+
+/// A client that rebuilds its trusted root from a cached chain starts the
+/// update at the newest cached root: a timestamp key rotation it had
+/// already seen does not make it forget its trusted timestamp and snapshot
+/// (the rollback references) on every run.
+#[test]
+fn key_rotations_in_the_cached_chain_are_not_new() {
+    use vouch::tuf::TrustedSet;
+    let k = keys();
+    let mut repo = simple_repo(true);
+    repo.set_top_level_keys("timestamp", &RoleSetup::single(key(9).public()), BASE)
+        .expect("rotate");
+    repo.root.sign(&k.root).expect("sign");
+    repo.publish_root().expect("publish");
+    let replay = |begin: bool| {
+        let mut set = TrustedSet::new(&repo.root_history[0], NOW, Limits::default()).expect("v1");
+        set.update_root(&repo.root_history[1]).expect("v2");
+        if begin {
+            set.begin_update();
+        }
+        set.finish_root_update().expect("finish")
+    };
+    assert_eq!(
+        replay(false),
+        ["timestamp", "snapshot"],
+        "a rotation seen in this update"
+    );
+    assert!(replay(true).is_empty(), "a rotation seen before this update");
+}

@@ -2,8 +2,7 @@
 //! trust data, in `TRUST_DIR/tuf/<repository>/`.
 //!
 //! * `roots/N.root.json`: the root chain, from the root checked against
-//!   the pin (its version is in `state/anchor`) to the newest trusted;
-//!   publishers also keep the versions before it that they republish.
+//!   the pin (its version is in `state/anchor`) to the newest trusted.
 //! * `timestamp.json`, `snapshot.json`, `targets.json`,
 //!   `delegated/<role>.json`: the newest verified metadata, exact bytes
 //!   (the references for rollback and freeze checks).
@@ -74,11 +73,6 @@ impl Cache {
             .collect())
     }
 
-    /// Every cached root version, including those before the pinned one.
-    pub fn all_roots(&self) -> Result<Vec<(u64, Vec<u8>)>, TrustError> {
-        self.dir.root_chain().map_err(TrustError::local(self.dir.path()))
-    }
-
     /// The version of the root that was checked against the pin.
     pub fn anchor(&self) -> Result<Option<u64>, TrustError> {
         Ok(self.read_state("anchor")?.and_then(|s| s.parse().ok()))
@@ -125,8 +119,14 @@ impl Cache {
         if cached_version.is_some_and(|v| v >= repo.timestamp.signed.version) {
             return Ok(());
         }
+        // Roots from the pinned one on: those before it are trusted for
+        // nothing and not cached.
+        let anchor = self.anchor()?.unwrap_or(1);
         for (i, root) in repo.root_history.iter().enumerate() {
-            self.dir.write_root_version(i as u64 + 1, root).map_err(&local)?;
+            let version = i as u64 + 1;
+            if version >= anchor {
+                self.dir.write_root_version(version, root).map_err(&local)?;
+            }
         }
         let bug = |e: crate::tuf::TufError| TrustError::edit(e.to_string(), "report this as a bug");
         for (name, role) in &repo.targets {

@@ -296,7 +296,7 @@ impl<'s> Writer<'s> {
             }
             repo.add_delegation("targets", &role, key, 1, all, None, false, now)
                 .map_err(edit)?;
-            repo.sign_targets_roles(targets_key).map_err(bug)?;
+            sign_top_targets(repo, targets_key)?;
             Ok(())
         })?;
         Ok(repo)
@@ -332,7 +332,7 @@ impl<'s> Writer<'s> {
             }
             repo.remove_delegation("targets", &role, now).map_err(edit)?;
             let emptied = repo.drop_unsigned_content(now).map_err(bug)?;
-            repo.sign_targets_roles(targets_key).map_err(bug)?;
+            sign_top_targets(repo, targets_key)?;
             Ok(emptied)
         })
     }
@@ -430,7 +430,7 @@ impl<'s> Writer<'s> {
             authorised(&repo, &self.repo, "targets", key)?;
             let floor = floors.get("targets").copied().unwrap_or(0);
             repo.rewrite_role("targets", floor, now).map_err(bug)?;
-            repo.sign_targets_roles(key).map_err(bug)?;
+            sign_top_targets(&mut repo, key)?;
         }
         repo.raise_versions(
             floors.get("snapshot").copied().unwrap_or(0),
@@ -481,15 +481,17 @@ impl<'s> Writer<'s> {
             )
         };
         let now = OffsetDateTime::now_utc();
-        let mut history: Vec<Vec<u8>> = cache
-            .all_roots()?
-            .into_iter()
-            .filter(|(v, _)| *v < start.anchor_version)
-            .map(|(_, b)| b)
-            .collect();
-        if history.len() as u64 + 1 != start.anchor_version {
-            return Err(incomplete("a root before the pinned one"));
-        }
+        // Roots before the pinned one are not cached (nothing here vouches
+        // for them): they are republished as the store has them.
+        let mut history = match start.chain.first() {
+            Some((version, anchor)) if *version > 1 => super::load::history_before(
+                &self.repo,
+                &mut crate::store::artifact::ArtifactFetcher::new(self.store),
+                *version,
+                anchor,
+            )?,
+            _ => Vec::new(),
+        };
         let mut chain = start.chain.iter();
         let Some((_, anchor)) = chain.next() else {
             return Err(incomplete("root"));
@@ -502,6 +504,7 @@ impl<'s> Writer<'s> {
             set.update_root(bytes).map_err(damaged)?;
             history.push(bytes.clone());
         }
+        set.begin_update();
         set.finish_root_update().map_err(damaged)?;
         let read = |role: &str| {
             cache
@@ -532,8 +535,18 @@ impl<'s> Writer<'s> {
     fn claimed_versions(&self, repo: &Repository) -> Result<BTreeMap<String, u64>, TrustError> {
         const MAX_JUMP: u64 = 1 << 20;
         let mut claims = BTreeMap::new();
-        let Some(art) = artifact::read(self.store).ok().flatten() else {
-            return Ok(claims);
+        let art = match artifact::read(self.store) {
+            Ok(Some(art)) => art,
+            Ok(None) => return Ok(claims),
+            // An artifact that does not parse claims nothing; a store that
+            // cannot be read leaves the floors unknown: stop.
+            Err(crate::store::StoreError::Malformed { .. }) => {
+                eprintln!(
+                    "warning: the trust artifact in the store does not parse; its versions are ignored"
+                );
+                return Ok(claims);
+            }
+            Err(e) => return Err(e.into()),
         };
         let mut claim = |role: &str, version: u64, ours: u64| {
             if version <= ours.saturating_add(MAX_JUMP) {
@@ -554,13 +567,29 @@ impl<'s> Writer<'s> {
             claim(role, v, ours);
         }
         if let Some(d) = art.files.get("timestamp.json")
-            && let Ok(bytes) = self.store.blob(&d.digest, Limits::default().max_timestamp_bytes)
-            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes)
-            && let Some(version) = v["signed"]["version"].as_u64()
+            && d.size <= Limits::default().max_timestamp_bytes
         {
-            claim("timestamp", version, repo.timestamp.signed.version);
+            let bytes = self.store.blob(&d.digest, d.size)?;
+            if let Some(version) = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["signed"]["version"].as_u64())
+            {
+                claim("timestamp", version, repo.timestamp.signed.version);
+            }
         }
         Ok(claims)
+    }
+}
+
+/// Signs the top-level `targets` role only: the owner's key signs what the
+/// owner changed, never (say) a k-of-n role it happens to be listed in.
+fn sign_top_targets(repo: &mut Repository, key: &PrivateKey) -> Result<(), TrustError> {
+    match repo.targets.get_mut("targets") {
+        Some(role) => role.sign(key).map_err(bug),
+        None => Err(TrustError::edit(
+            "the repository has no targets role",
+            "report this as a bug",
+        )),
     }
 }
 

@@ -65,6 +65,18 @@ pub enum TrustError {
         #[source]
         source: TufError,
     },
+    /// A writer found expired trust data and has no verified copy of its
+    /// own to check that it is not an old state served again.
+    #[error(
+        "the trust data of {repo} has expired and this machine has no verified copy to check it against, so nothing was published: {source}"
+    )]
+    ExpiredUnchecked {
+        /// The repository.
+        repo: String,
+        /// The expiry refusal.
+        #[source]
+        source: TufError,
+    },
     /// The trust artifact lacks a file its metadata names.
     #[error("the trust data of {repo} is incomplete: {what} is missing")]
     Incomplete {
@@ -182,6 +194,7 @@ impl TrustError {
                 | TrustError::NoTrustData { .. }
                 | TrustError::Refused { .. }
                 | TrustError::Tampered { .. }
+                | TrustError::ExpiredUnchecked { .. }
                 | TrustError::Incomplete { .. }
                 | TrustError::NotSigned { .. }
                 | TrustError::DigestMismatch { .. }
@@ -221,6 +234,10 @@ impl TrustError {
             TrustError::Tampered { repo, .. } => format!(
                 "someone without a key changed the trust data in the store; `vouch recover {repo}` \
                  republishes the last trust data this machine verified"
+            ),
+            TrustError::ExpiredUnchecked { repo, .. } => format!(
+                "run `vouch refresh {repo}` on the machine that published last (it keeps a verified copy); \
+                 re-signing an expired state checked against nothing could bring back an old one"
             ),
             TrustError::Incomplete { .. } => {
                 "the trust artifact is damaged: do not deploy from it; the publisher runs `vouch recover`"

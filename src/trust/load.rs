@@ -266,7 +266,48 @@ fn walk_cached(
     for (_, bytes) in chain {
         set.update_root(bytes).map_err(damaged)?;
     }
+    // The update starts at the newest cached root: rotations already seen
+    // are not new.
+    set.begin_update();
     Ok(set)
+}
+
+/// The roots before the pinned one (`anchor`, version `anchor_version`),
+/// which publishers republish for other clients as they found them. They
+/// are trusted for nothing; they must only form a chain that ends at the
+/// pinned root.
+pub(crate) fn history_before(
+    repo: &str,
+    fetcher: &mut impl Fetcher,
+    anchor_version: u64,
+    anchor: &[u8],
+) -> Result<Vec<Vec<u8>>, TrustError> {
+    let limits = Limits::default();
+    let now = OffsetDateTime::now_utc();
+    let tampered = |source: TufError| TrustError::Tampered {
+        repo: repo.to_owned(),
+        source,
+    };
+    let mut history = Vec::new();
+    let mut earlier: Option<TrustedSet> = None;
+    for version in 1..anchor_version {
+        let name = format!("{version}.root.json");
+        let bytes = fetch(repo, fetcher, &name, "root", limits.max_root_bytes)?.ok_or_else(|| {
+            TrustError::Incomplete {
+                repo: repo.to_owned(),
+                what: name.clone(),
+            }
+        })?;
+        match &mut earlier {
+            None => earlier = Some(TrustedSet::new(&bytes, now, limits).map_err(tampered)?),
+            Some(set) => set.update_root(&bytes).map_err(tampered)?,
+        }
+        history.push(bytes);
+    }
+    if let Some(set) = &mut earlier {
+        set.update_root(anchor).map_err(tampered)?;
+    }
+    Ok(history)
 }
 
 /// A verified reader of one repository's trust data: the TUF client after
@@ -302,7 +343,13 @@ fn open_offline<'s>(trust: &Trust, repo: &str, first_use: FirstUse) -> Result<Tr
     let start = start(trust, repo, first_use, &mut Offline)?;
     let set = walk_cached(trust, repo, &start, now)?;
     let mut client = Client::from_trusted(cache.metadata().clone(), Source::Offline(Offline), "", set);
-    client.load_cached().map_err(|e| from_update(repo, e))?;
+    client.load_cached().map_err(|e| match e {
+        // Offline, a file missing from the cache is "cannot decide".
+        UpdateError::Unavailable { .. } => TrustError::NoCache {
+            repo: repo.to_owned(),
+        },
+        e => from_update(repo, e),
+    })?;
     if let Some(until) = client.trusted().fresh_until() {
         eprintln!(
             "offline: cached trust data of {repo} stays fresh until {}",
@@ -410,9 +457,18 @@ fn load_artifact(
     let start = start(trust, repo, FirstUse::Refuse, &mut fetcher)?;
     let cache = Cache::new(&trust.dir, repo);
     let limits = Limits::default();
-    let tampered = |source: TufError| TrustError::Tampered {
-        repo: repo.to_owned(),
-        source,
+    let tampered = |source: TufError| {
+        if source.kind() == "expired" {
+            TrustError::ExpiredUnchecked {
+                repo: repo.to_owned(),
+                source,
+            }
+        } else {
+            TrustError::Tampered {
+                repo: repo.to_owned(),
+                source,
+            }
+        }
     };
     let incomplete = |what: &str| TrustError::Incomplete {
         repo: repo.to_owned(),
@@ -424,28 +480,12 @@ fn load_artifact(
             repo: repo.to_owned(),
         });
     };
-    // Roots before the pinned one are history the writer republishes for
-    // other clients; they must form a chain that ends at the pinned root.
-    let mut history = Vec::new();
-    if start.anchor_version > 1 {
-        let mut earlier: Option<TrustedSet> = None;
-        for version in 1..start.anchor_version {
-            let name = format!("{version}.root.json");
-            let bytes = fetch(repo, &mut fetcher, &name, "root", limits.max_root_bytes)?
-                .ok_or_else(|| incomplete(&name))?;
-            match &mut earlier {
-                None => earlier = Some(TrustedSet::new(&bytes, now, limits).map_err(tampered)?),
-                Some(set) => set.update_root(&bytes).map_err(tampered)?,
-            }
-            history.push(bytes);
-        }
-        if let Some(set) = &mut earlier {
-            set.update_root(anchor).map_err(tampered)?;
-        }
-    }
+    let mut history = history_before(repo, &mut fetcher, start.anchor_version, anchor)?;
     // 5.3: from the pinned root through the store's rotations; the chain
-    // must reach at least the newest root this machine trusted.
+    // must reach at least the newest root this machine trusted, and the
+    // update counts key rotations from there (5.3.11).
     history.push(anchor.clone());
+    let cached_newest = start.chain.last().map_or(start.anchor_version, |(v, _)| *v);
     let mut set = TrustedSet::new(anchor, now, limits)
         .map_err(tampered)?
         .danger_ignore_expiry_for_republishing();
@@ -456,13 +496,14 @@ fn load_artifact(
         };
         set.update_root(&bytes).map_err(tampered)?;
         history.push(bytes);
+        if version == cached_newest {
+            set.begin_update();
+        }
     }
-    if let Some((newest, _)) = start.chain.last()
-        && set.root().signed().version < *newest
-    {
+    if set.root().signed().version < cached_newest {
         return Err(tampered(TufError::Rollback {
             role: "root".to_owned(),
-            trusted: *newest,
+            trusted: cached_newest,
             got: set.root().signed().version,
         }));
     }
@@ -475,10 +516,19 @@ fn load_artifact(
     };
     // 5.4 and 5.5 against this machine's cache: no rollback.
     let local = TrustError::local(cache.metadata().path());
+    let mut reference = false;
     if !deleted.contains(&"timestamp")
         && let Some(old) = cache.metadata().read("timestamp").map_err(&local)?
     {
         set.load_timestamp(&old).map_err(|e| damaged("timestamp", e))?;
+        reference = true;
+    }
+    // Expiry may be skipped only against what this machine verified
+    // before: without that reference, an expired state could be an old one
+    // served again, and re-signing it would make it fresh.
+    if !reference {
+        set.enforce_expiry();
+        set.root_is_current().map_err(tampered)?;
     }
     let ts = fetch(
         repo,

@@ -40,13 +40,21 @@ impl Pin {
     pub fn admits(&self, root_bytes: &[u8]) -> Result<(), TufError> {
         let env: Envelope<Root> = Envelope::parse("root", root_bytes)?;
         crate::tuf::crypto::check_key_ids("root", &env.signed.keys)?;
+        // Pinned keys count only as keys of this root's root role.
+        let root_keys = env.signed.roles.get("root").map(|r| &r.keyids);
+        let pinned: Vec<String> = self
+            .keys
+            .iter()
+            .filter(|k| root_keys.is_some_and(|ids| ids.contains(k)))
+            .cloned()
+            .collect();
         verify_threshold(
             "root (pinned keys)",
             env.signed.version,
             &env.canonical,
             &env.signatures,
             &env.signed.keys,
-            &self.keys,
+            &pinned,
             self.threshold,
         )
     }

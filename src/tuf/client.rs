@@ -349,6 +349,28 @@ impl TrustedSet {
         })
     }
 
+    /// Marks the start of an update at the current root: a client that
+    /// rebuilt its trusted root from a cached chain calls this once the
+    /// chain is replayed, so that key rotations it had already seen do not
+    /// count as new (5.3.11) and the root-version limit counts from here.
+    pub fn begin_update(&mut self) {
+        let root = self.root.signed();
+        self.start_keys = (keyid_set(root, "timestamp"), keyid_set(root, "snapshot"));
+        self.root_rotations = 0;
+    }
+
+    /// Checks expiry again from now on (undoes
+    /// [`TrustedSet::danger_ignore_expiry_for_republishing`]).
+    pub fn enforce_expiry(&mut self) {
+        self.expiry = Expiry::Enforce;
+    }
+
+    /// Whether the trusted root has not expired (5.3.10), whatever the
+    /// expiry mode.
+    pub fn root_is_current(&self) -> Result<(), TufError> {
+        check_not_expired("root", self.root.signed(), self.now)
+    }
+
     /// Skips expiry checks: see [`Expiry::DangerIgnoreForRepublishing`].
     pub fn danger_ignore_expiry_for_republishing(mut self) -> TrustedSet {
         self.expiry = Expiry::DangerIgnoreForRepublishing;
@@ -735,10 +757,9 @@ impl TrustedSet {
         if let Some(d) = &new.signed.delegations {
             validate_delegations(role, d)?;
         }
+        // New bytes: trusted through this delegator only, so far.
         self.verified_via
-            .entry(role.to_owned())
-            .or_default()
-            .insert(parent.to_owned());
+            .insert(role.to_owned(), BTreeSet::from([parent.to_owned()]));
         self.targets.insert(
             role.to_owned(),
             Verified {

@@ -100,17 +100,13 @@ pub fn supported(key: &Key) -> bool {
 }
 
 /// The TUF key id of a key: the SHA-256 of the canonical JSON of the key
-/// object as written, unknown fields included (specification 4.2).
-pub fn key_id(key: &Key) -> String {
+/// object as written, unknown fields included (specification 4.2). `None`
+/// when the key has no canonical form (a float among its unknown fields).
+pub fn key_id(key: &Key) -> Option<String> {
     use sha2::Digest;
-    // A `Key` always serialises (strings and the maps of unknown fields,
-    // which came from JSON); canonical JSON of it only fails on floats,
-    // which `canonical` refuses and which no real key holds.
-    let canonical = serde_json::to_value(key)
-        .map_err(|e| e.to_string())
-        .and_then(|v| canonical(&v))
-        .unwrap_or_default();
-    hex::encode(sha2::Sha256::digest(canonical))
+    let value = serde_json::to_value(key).ok()?;
+    let canonical = canonical(&value).ok()?;
+    Some(hex::encode(sha2::Sha256::digest(canonical)))
 }
 
 /// Checks that every key id in `keys` is the id its key hashes to. A key
@@ -118,7 +114,7 @@ pub fn key_id(key: &Key) -> String {
 /// map a pinned or authorised id to the attacker's key.
 pub fn check_key_ids(role: &str, keys: &BTreeMap<String, Key>) -> Result<(), TufError> {
     for (id, key) in keys {
-        if key_id(key) != *id {
+        if key_id(key).as_deref() != Some(id.as_str()) {
             return Err(TufError::KeyIdMismatch {
                 role: role.to_owned(),
                 keyid: id.clone(),

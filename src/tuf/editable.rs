@@ -6,17 +6,23 @@
 //! delegator reaches, each checked against the snapshot and against the
 //! keys of every delegator that reaches it.
 //!
-//! One deliberate difference from a verifier: a role signed by fewer keys
-//! than its threshold is kept, because k-of-n signers add their signatures
-//! one publish at a time. What is kept is only ever content that an
-//! authorised key signed; anything else is refused, so that no writer ever
-//! signs over an edit made without a key:
+//! One deliberate difference from a verifier: a delegated role signed by
+//! fewer keys than its threshold is kept, because k-of-n signers add their
+//! signatures one publish at a time. That is allowed only where the
+//! snapshot (signed by the snapshot key) pins the role's exact bytes by
+//! hash, so that nobody without a key can swap, strip or replay it; and
+//! what is kept is only ever content that an authorised key signed.
+//! Anything else is refused, so that no writer ever signs over an edit made
+//! without a key:
 //!
 //! * a signature by an authorised key that does not verify means the
 //!   content changed after signing: refused ([`TufError::InvalidSignature`]);
 //! * content (targets or delegations) with no valid signature from an
-//!   authorised key: refused ([`TufError::Unsigned`]); an empty role with
-//!   no signature is one created and not yet signed, and is kept.
+//!   authorised key: refused ([`TufError::Unsigned`]); an empty delegated
+//!   role with no signature, its bytes pinned by snapshot, is one created
+//!   and not yet signed, and is kept;
+//! * below its threshold without a hash in snapshot: refused, as a
+//!   verifier refuses it ([`TufError::ThresholdNotMet`]).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -79,6 +85,8 @@ struct Loaded {
     env: Envelope<Targets>,
     state: RoleState,
     valid: BTreeSet<String>,
+    /// Whether snapshot pins its bytes by hash.
+    pinned: bool,
 }
 
 fn is_empty(t: &Targets) -> bool {
@@ -115,7 +123,7 @@ impl<'a> EditLoad<'a> {
             if let Some(loaded) = self.roles.get(&role) {
                 // Reached again through another delegator: its keys must
                 // accept the role too.
-                let (state, valid) = self.classify(&role, &parent, &loaded.env)?;
+                let (state, valid) = self.classify(&role, &parent, &loaded.env, loaded.pinned)?;
                 if let Some(loaded) = self.roles.get_mut(&role) {
                     loaded.valid.extend(valid);
                     if state != RoleState::Signed {
@@ -171,7 +179,8 @@ impl<'a> EditLoad<'a> {
         if let Some(d) = &env.signed.delegations {
             validate_delegations(&role, d)?;
         }
-        let (state, valid) = self.classify(&role, &parent, &env)?;
+        let pinned = meta.length.is_some() && meta.hashes.as_ref().is_some_and(|h| h.contains_key("sha256"));
+        let (state, valid) = self.classify(&role, &parent, &env, pinned)?;
         // Children: every role it delegates to that snapshot lists.
         if let Some(d) = &env.signed.delegations {
             let mut children: Vec<String> = d.roles.iter().flatten().map(|r| r.name.clone()).collect();
@@ -192,7 +201,15 @@ impl<'a> EditLoad<'a> {
                 }
             }
         }
-        self.roles.insert(role, Loaded { env, state, valid });
+        self.roles.insert(
+            role,
+            Loaded {
+                env,
+                state,
+                valid,
+                pinned,
+            },
+        );
         Ok(())
     }
 
@@ -202,6 +219,7 @@ impl<'a> EditLoad<'a> {
         role: &str,
         parent: &str,
         env: &Envelope<Targets>,
+        pinned: bool,
     ) -> Result<(RoleState, BTreeSet<String>), TufError> {
         let (keys, keyids, threshold) = if parent == "root" {
             top_level_signers(self.set.root().signed(), "targets")?
@@ -227,6 +245,22 @@ impl<'a> EditLoad<'a> {
         let valid = count.valid.len();
         let state = if valid as u64 >= threshold {
             RoleState::Signed
+        } else if !pinned || role == "targets" {
+            // Unpinned bytes could be swapped for anything that keeps the
+            // version; the top-level role is never left unsigned.
+            return Err(if valid == 0 && !is_empty(&env.signed) {
+                TufError::Unsigned {
+                    role: role.to_owned(),
+                    version,
+                }
+            } else {
+                TufError::ThresholdNotMet {
+                    role: role.to_owned(),
+                    version,
+                    valid,
+                    threshold,
+                }
+            });
         } else if valid > 0 {
             RoleState::PartlySigned { valid, threshold }
         } else if is_empty(&env.signed) {

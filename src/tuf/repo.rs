@@ -151,6 +151,9 @@ pub struct Repository {
     pub targets: BTreeMap<String, Signed<Targets>>,
     /// Expiry durations used when a role changes.
     pub expiries: Expiries,
+    /// Whether snapshot lists each targets role's length and hash, not
+    /// only its version (vouch's default; see `refresh_snapshot_meta`).
+    pub snapshot_lists_hashes: bool,
     /// Targets roles changed since the last timestamp was made: each gets
     /// one new version per publish, however often it changes.
     changed: BTreeSet<String>,
@@ -236,6 +239,7 @@ impl Repository {
             }),
             targets: targets_map,
             expiries,
+            snapshot_lists_hashes: true,
             changed: BTreeSet::from(["targets".to_owned()]),
         };
         repo.refresh_snapshot_meta();
@@ -280,6 +284,7 @@ impl Repository {
                 })
                 .collect(),
             expiries,
+            snapshot_lists_hashes: true,
             changed: BTreeSet::new(),
         })
     }
@@ -351,23 +356,26 @@ impl Repository {
             {
                 continue;
             }
-            let signers = self
+            let canonical = signed_bytes(&role.signed).map_err(|e| TufError::malformed(name, e))?;
+            let mut delegated = false;
+            let mut signed = false;
+            for (keys, keyids, _) in self
                 .targets
                 .values()
-                .find_map(|d| super::client::delegation_signers(&d.signed, name));
-            let Some((keys, keyids, _)) = signers else {
-                continue;
-            };
-            let canonical = signed_bytes(&role.signed).map_err(|e| TufError::malformed(name, e))?;
-            let count = super::crypto::count_signatures(
-                name,
-                role.signed.version,
-                &canonical,
-                &role.signatures,
-                &keys,
-                &keyids,
-            )?;
-            if count.valid.is_empty() {
+                .filter_map(|d| super::client::delegation_signers(&d.signed, name))
+            {
+                delegated = true;
+                let count = super::crypto::count_signatures(
+                    name,
+                    role.signed.version,
+                    &canonical,
+                    &role.signatures,
+                    &keys,
+                    &keyids,
+                )?;
+                signed |= !count.valid.is_empty();
+            }
+            if delegated && !signed {
                 emptied.push(name.clone());
             }
         }
@@ -751,17 +759,25 @@ impl Repository {
         Ok(())
     }
 
-    /// Lists every targets role's current version in snapshot. Roles it
-    /// listed before and nothing delegates to any more stay listed (a
-    /// client refuses a snapshot that drops a role it knew).
+    /// Lists every targets role's current version in snapshot, with the
+    /// length and SHA-256 of its bytes (signatures included) when
+    /// `snapshot_lists_hashes`: the snapshot key then binds each role's
+    /// exact bytes, so no role file can be swapped, stripped of signatures
+    /// or replayed under another name. Roles it listed before and nothing
+    /// delegates to any more stay listed (a client refuses a snapshot that
+    /// drops a role it knew).
     fn refresh_snapshot_meta(&mut self) {
+        use sha2::Digest;
         for (name, t) in &self.targets {
+            let bytes = self.snapshot_lists_hashes.then(|| t.to_bytes().ok()).flatten();
             self.snapshot.signed.meta.insert(
                 format!("{name}.json"),
                 MetaFile {
                     version: t.signed.version,
-                    length: None,
-                    hashes: None,
+                    length: bytes.as_ref().map(|b| b.len() as u64),
+                    hashes: bytes.map(|b| {
+                        BTreeMap::from([("sha256".to_owned(), hex::encode(sha2::Sha256::digest(&b)))])
+                    }),
                     extra: Extra::new(),
                 },
             );

@@ -61,6 +61,12 @@ pub const RELEASE: &[u8] = b"release artifact";
 /// A signed repository: target `app` in `targets`, target `apps/rel` in
 /// delegated role `releases` (paths `apps/*`, terminating).
 pub fn base_repo(k: &Keys, expiries: Expiries) -> Repository {
+    base_repo_listing_hashes(k, expiries, true)
+}
+
+/// [`base_repo`], with snapshot listing each targets role's hash (vouch's
+/// way) or only its version (as many standard repositories do).
+pub fn base_repo_listing_hashes(k: &Keys, expiries: Expiries, hashes: bool) -> Repository {
     let single = |key: &PrivateKey| RoleSetup::single(key.public());
     let mut repo = Repository::create(
         &single(&k.root),
@@ -71,6 +77,7 @@ pub fn base_repo(k: &Keys, expiries: Expiries) -> Repository {
         BASE,
         expiries,
     );
+    repo.snapshot_lists_hashes = hashes;
     repo.root.sign(&k.root).expect("sign root");
     repo.publish_root().expect("publish root");
     repo.add_target("targets", "app", target(APP), BASE)
@@ -181,9 +188,16 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
     let repo = base_repo(&k, Expiries::default());
     out.insert("valid", Scenario::new(&repo));
 
-    // Arbitrary package: targets content changed after signing.
-    let mut s = Scenario::new(&repo);
-    let f = format!("metadata/{}.targets.json", repo.targets["targets"].signed.version);
+    // Arbitrary package: targets content changed after signing (with a
+    // snapshot that lists versions only, so that the signature is what
+    // stands between the client and the edit; vouch's own snapshots also
+    // pin the hash).
+    let plain = base_repo_listing_hashes(&k, Expiries::default(), false);
+    let mut s = Scenario::new(&plain);
+    let f = format!(
+        "metadata/{}.targets.json",
+        plain.targets["targets"].signed.version
+    );
     let evil = tamper(&s.served[&f], |signed| {
         signed["targets"]["app"]["hashes"]["sha256"] = serde_json::json!("00".repeat(32));
     });
@@ -460,7 +474,7 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
     let mut twice = repo.clone();
     let mut upper = vouch::tuf::repo::tuf_key(&k.root.public());
     upper.keyval.public = upper.keyval.public.to_ascii_uppercase();
-    let upper_id = vouch::tuf::crypto::key_id(&upper);
+    let upper_id = vouch::tuf::crypto::key_id(&upper).expect("key id");
     twice.root.signed.keys.insert(upper_id.clone(), upper);
     let role = twice.root.signed.roles.get_mut("root").expect("root role");
     role.keyids.push(upper_id.clone());
