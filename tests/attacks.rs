@@ -512,15 +512,23 @@ fn one_key_listed_twice_counts_once() {
         digest
     );
 
-    // The attack: the one key under both ids, signing under both.
+    // The attack: the one key under both ids, signing under both. The
+    // verifier pins both root key ids the trust data names (one of them
+    // must sign), so only the root's own threshold of 2 stands between
+    // one private key and a verified image.
     let (layout, digest, size, dir) = image("one-key");
     let keys = BTreeMap::from([(lower_id.clone(), lower), (upper_id.clone(), upper)]);
     let signers = [(&key, vec![lower_id.as_str(), upper_id.as_str()])];
     Attacker::layout(&dir).publish(&forged_repository(&keys, 2, &signers, "v1", &digest, size));
-    verifier.run(&["pin", &layout, &lower_id]).ok();
+    verifier.run(&["pin", &layout, &lower_id, &upper_id]).ok();
     let v1 = format!("{layout}:v1");
     verifier.run(&["verify", &v1]).fails(1, "threshold is 2");
     gate(&verifier, &v1).fails(1, "threshold is 2");
+    // Pinning on first use takes the root's own ids and threshold: refused too.
+    let newcomer = Env::new();
+    newcomer
+        .run(&["verify", "--tofu", &v1])
+        .fails(1, "threshold is 2");
 }
 
 /// Found by reading: a delegated role named like a top-level role (here
