@@ -89,11 +89,17 @@ fn keys_for(registry: &str) -> Vec<String> {
     keys
 }
 
+/// Docker's configuration directory: `$DOCKER_CONFIG`, else `~/.docker`.
+pub fn docker_config_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
+        .filter(|d| !d.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".docker")))
+}
+
 /// Credentials for `registry` (host[:port]).
 pub fn for_registry(registry: &str) -> Result<Credentials, AuthError> {
-    let dir = std::env::var_os("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".docker")));
+    let dir = docker_config_dir();
     let Some(dir) = dir else {
         return Ok(Credentials::Anonymous);
     };

@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod cli;
 pub mod gate;
+pub mod notary;
 pub mod policy;
 pub mod reference;
 pub mod store;

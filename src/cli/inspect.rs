@@ -24,6 +24,10 @@ pub struct Args {
     /// Pin the repository's root on first use if it is not pinned (loud)
     #[arg(long)]
     pub tofu: bool,
+    /// Show Docker Content Trust data on a Notary v1 server instead (https;
+    /// without URL: DOCKER_CONTENT_TRUST_SERVER, else https://REGISTRY)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub notary_server: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -70,6 +74,11 @@ fn warn_window(role: &str) -> Duration {
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.reference)?;
+    if let Some(url) = &args.notary_server {
+        let source = crate::cli::verify::notary_source(&r, url)?;
+        let reader = crate::trust::notary::NotaryReader::open(&trust(ctx), source, args.tofu)?;
+        return print(&args, notary_report(&r, &reader));
+    }
     let store = open_store(ctx, &r, false)?;
     let mut reader = Reader::open(&trust(ctx), &r.repository(), store.as_ref(), args.tofu)?;
     let listing = reader.listing()?;
@@ -121,6 +130,112 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         roles,
         warnings,
     };
+    print(&args, report)
+}
+
+/// The report of a GUN's verified Notary data.
+fn notary_report(r: &crate::reference::ImageRef, reader: &crate::trust::notary::NotaryReader) -> Report {
+    let set = reader.trusted();
+    let root = set.root().signed();
+    let mut roles = Vec::new();
+    let mut warnings = Vec::new();
+    let top = |name: &str| {
+        root.roles
+            .get(name)
+            .map(|k| (k.keyids.clone(), k.threshold))
+            .unwrap_or_default()
+    };
+    let mut add =
+        |name: &str, (keys, threshold): (Vec<String>, u64), version: Option<u64>, expires: Option<String>| {
+            roles.push(RoleInfo {
+                name: name.to_owned(),
+                keys,
+                threshold,
+                version,
+                expires,
+                refused: None,
+            })
+        };
+    add(
+        "root",
+        top("root"),
+        Some(root.version),
+        Some(root.expires.raw.clone()),
+    );
+    if let Some(t) = set.timestamp() {
+        add(
+            "timestamp",
+            top("timestamp"),
+            Some(t.signed().version),
+            Some(t.signed().expires.raw.clone()),
+        );
+    }
+    if let Some(t) = set.snapshot() {
+        add(
+            "snapshot",
+            top("snapshot"),
+            Some(t.signed().version),
+            Some(t.signed().expires.raw.clone()),
+        );
+    }
+    let mut delegated = std::collections::BTreeMap::new();
+    for t in set.all_targets().values() {
+        for d in &t.signed().delegations.roles {
+            delegated.insert(d.name.clone(), (d.keyids.clone(), d.threshold));
+        }
+    }
+    for (name, t) in set.all_targets() {
+        let keys = if name == "targets" {
+            top("targets")
+        } else {
+            delegated.get(name).cloned().unwrap_or_default()
+        };
+        add(
+            name,
+            keys,
+            Some(t.signed().version),
+            Some(t.signed().expires.raw.clone()),
+        );
+    }
+    for (name, why) in set.skipped() {
+        warnings.push(format!("{name} does not verify and was skipped: {why}"));
+        let keys = delegated.get(name).cloned().unwrap_or_default();
+        roles.push(RoleInfo {
+            name: name.clone(),
+            keys: keys.0,
+            threshold: keys.1,
+            version: None,
+            expires: None,
+            refused: Some(why.to_string()),
+        });
+    }
+    let signed_tags = reader
+        .signed_tags()
+        .into_iter()
+        .filter(|(t, _)| r.tag.as_ref().is_none_or(|want| &t.tag == want))
+        .map(|(t, signers)| Tag {
+            tag: t.tag,
+            digest: t.digest,
+            length: t.meta.length,
+            media_type: t
+                .meta
+                .custom
+                .as_ref()
+                .and_then(|c| c["mediaType"].as_str())
+                .map(str::to_owned),
+            signers,
+        })
+        .collect();
+    Report {
+        version: 1,
+        repository: r.repository(),
+        signed_tags,
+        roles,
+        warnings,
+    }
+}
+
+fn print(args: &Args, report: Report) -> Result<(), CliError> {
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }

@@ -2,7 +2,24 @@
 
 use crate::cli::repo::{open_store, parse_ref, trust};
 use crate::cli::{CliError, Context, output};
+use crate::reference::{ImageRef, Location};
 use crate::trust::Reader;
+use crate::trust::notary::{NotaryReader, NotarySource};
+
+/// The Notary server of a registry reference (`url` empty: the default).
+pub fn notary_source(r: &ImageRef, url: &str) -> Result<NotarySource, CliError> {
+    let Location::Registry { registry, .. } = &r.location else {
+        return Err(CliError::failed(
+            "Notary trust data belongs to registry repositories",
+            "give REGISTRY/REPO:TAG with --notary-server",
+        ));
+    };
+    Ok(NotarySource::resolve(
+        &r.repository(),
+        registry,
+        (!url.is_empty()).then_some(url),
+    ))
+}
 
 /// Check that a tag's current manifest is the one its trust data signs (or
 /// that a digest is one a signed tag maps to). Exit 0 and print the trusted
@@ -16,13 +33,26 @@ pub struct Args {
     /// Pin the repository's root on first use if it is not pinned (loud)
     #[arg(long)]
     pub tofu: bool,
+    /// Verify against Docker Content Trust data on a Notary v1 server
+    /// instead (https; without URL: DOCKER_CONTENT_TRUST_SERVER, else
+    /// https://REGISTRY, or notary.docker.io for Docker Hub)
+    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub notary_server: Option<String>,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.reference)?;
     let store = open_store(ctx, &r, false)?;
-    let mut reader = Reader::open(&trust(ctx), &r.repository(), store.as_ref(), args.tofu)?;
-    let verdict = reader.verify(&r, store.as_ref())?;
+    let verdict = match &args.notary_server {
+        Some(url) => {
+            let source = notary_source(&r, url)?;
+            NotaryReader::open(&trust(ctx), source, args.tofu)?.verify(&r, store.as_ref())?
+        }
+        None => {
+            let mut reader = Reader::open(&trust(ctx), &r.repository(), store.as_ref(), args.tofu)?;
+            reader.verify(&r, store.as_ref())?
+        }
+    };
     eprintln!("Verified {r} ({})", verdict.how);
     output::print(&format!("{}\n", verdict.digest))
 }

@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod copy;
 pub mod fetch;
 pub mod metadata_dir;
+pub mod notary_server;
 pub mod oci_layout;
 pub mod registry;
 pub mod tuf_repo;

@@ -77,6 +77,15 @@ pub enum TrustError {
         #[source]
         source: TufError,
     },
+    /// Notary v1 trust data that failed the Notary client's checks.
+    #[error("the Notary trust data of {gun} was refused: {source}")]
+    NotaryRefused {
+        /// The GUN.
+        gun: String,
+        /// The refusal.
+        #[source]
+        source: crate::notary::NotaryError,
+    },
     /// The trust artifact lacks a file its metadata names.
     #[error("the trust data of {repo} is incomplete: {what} is missing")]
     Incomplete {
@@ -195,6 +204,7 @@ impl TrustError {
                 | TrustError::Refused { .. }
                 | TrustError::Tampered { .. }
                 | TrustError::ExpiredUnchecked { .. }
+                | TrustError::NotaryRefused { .. }
                 | TrustError::Incomplete { .. }
                 | TrustError::NotSigned { .. }
                 | TrustError::DigestMismatch { .. }
@@ -239,6 +249,24 @@ impl TrustError {
                 "run `vouch refresh {repo}` on the machine that published last (it keeps a verified copy); \
                  re-signing an expired state checked against nothing could bring back an old one"
             ),
+            TrustError::NotaryRefused { source, .. } => match source.kind() {
+                "rollback" => {
+                    "the Notary server served older trust data than this machine verified: do not deploy \
+                               from it"
+                        .to_owned()
+                }
+                "expired" => {
+                    "the Notary data has expired; re-sign it, or migrate it with `vouch migrate` while \
+                              it still verifies"
+                        .to_owned()
+                }
+                "certificate" => {
+                    "the root certificate is not for this repository (its common name must be the \
+                                  GUN) or is not valid now"
+                        .to_owned()
+                }
+                _ => "the Notary trust data is not trustworthy: do not deploy from it".to_owned(),
+            },
             TrustError::Incomplete { .. } => {
                 "the trust artifact is damaged: do not deploy from it; the publisher runs `vouch recover`"
                     .to_owned()

@@ -23,6 +23,7 @@ pub mod error;
 pub mod keys;
 pub mod listing;
 pub mod load;
+pub mod notary;
 pub mod pin;
 pub mod targets;
 
