@@ -4,8 +4,9 @@ mod completions;
 pub mod error;
 mod init;
 mod inspect;
-mod key;
+pub(crate) mod key;
 mod man;
+mod migrate;
 mod output;
 mod passphrase;
 mod pin;
@@ -81,6 +82,8 @@ pub enum Command {
     Revoke(revoke::Args),
     /// Republish the trust data last verified here, after it was tampered with
     Recover(recover::Args),
+    /// Move Docker Content Trust (Notary v1) data into vouch trust data, keeping the root key
+    Migrate(migrate::Args),
     /// Add or remove signers (delegated roles, with a threshold)
     #[command(subcommand)]
     Signer(signer::SignerCommand),
@@ -146,6 +149,7 @@ pub fn main() -> ExitCode {
         Command::Refresh(a) => refresh::run(a, &ctx),
         Command::Revoke(a) => revoke::run(a, &ctx),
         Command::Recover(a) => recover::run(a, &ctx),
+        Command::Migrate(a) => migrate::run(a, &ctx),
         Command::Signer(cmd) => signer::run(cmd, &ctx),
         Command::Key(cmd) => key::run(cmd, &ctx),
         Command::Tuf(cmd) => tuf::run(cmd),

@@ -140,17 +140,24 @@ pub struct Snapshot {
     pub meta: BTreeMap<String, FileMeta>,
 }
 
+/// A list that notary may write as `null` (a delegation whose last key
+/// was removed).
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
 /// A delegation as its delegator lists it.
 #[derive(Clone, Debug, Deserialize)]
 pub struct DelegatedRole {
     /// `targets/NAME` (a child of the delegator).
     pub name: String,
     /// Authorised key ids.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub keyids: Vec<String>,
     /// Threshold.
     pub threshold: u64,
     /// Path prefixes the role may sign (`""` = all).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub paths: Vec<String>,
 }
 

@@ -91,6 +91,11 @@ impl<'s> Writer<'s> {
         &self.repo
     }
 
+    /// The store written.
+    pub fn store(&self) -> &'s dyn Store {
+        self.store
+    }
+
     /// The trust data as verified for editing (to learn which keys an
     /// edit needs before unlocking them).
     pub fn load(&self) -> Result<WriterState, TrustError> {
@@ -366,6 +371,20 @@ impl<'s> Writer<'s> {
         targets: &PrivateKey,
         keys: Publishing<'_>,
     ) -> Result<Repository, TrustError> {
+        self.create(root, None, targets, keys)
+    }
+
+    /// [`Writer::init`] with a root key listed as `root_key` (its id and
+    /// object) instead of vouch's form of `root`'s public key: `vouch
+    /// migrate` keeps a Docker Content Trust root certificate, so the root
+    /// key id stays the one its users know. The root must verify with it.
+    pub fn create(
+        &self,
+        root: &PrivateKey,
+        root_key: Option<(&str, crate::tuf::metadata::Key)>,
+        targets: &PrivateKey,
+        keys: Publishing<'_>,
+    ) -> Result<Repository, TrustError> {
         let Some(snapshot) = keys.snapshot else {
             return Err(TrustError::edit(
                 "init needs a snapshot key",
@@ -388,8 +407,25 @@ impl<'s> Writer<'s> {
             now,
             Expiries::default(),
         );
-        repo.root.sign(root).map_err(bug)?;
+        let root_id = match root_key {
+            None => {
+                repo.root.sign(root).map_err(bug)?;
+                root.public().key_id().to_string()
+            }
+            Some((id, key)) => {
+                repo.adopt_root_key(id, key);
+                repo.root.sign_as(root, id).map_err(bug)?;
+                id.to_owned()
+            }
+        };
         repo.publish_root().map_err(bug)?;
+        // The root must stand on its own before anything is published.
+        TrustedSet::new(&repo.root_history[0], now, Limits::default()).map_err(|e| {
+            TrustError::edit(
+                format!("the root key does not sign the new root: {e}"),
+                "check that the root private key belongs to the root certificate",
+            )
+        })?;
         repo.sign_targets_roles(targets).map_err(bug)?;
         let Some(digest) = self.sign_and_publish(&mut repo, keys, None, now)? else {
             return Err(TrustError::edit(
@@ -397,7 +433,6 @@ impl<'s> Writer<'s> {
                 "`vouch inspect` shows the trust data that won",
             ));
         };
-        let root_id = root.public().key_id().to_string();
         let mut policy = crate::policy::Policy::load(&self.trust.dir)?;
         policy.pin(&self.repo, vec![root_id], 1);
         policy.save(&self.trust.dir)?;

@@ -418,6 +418,7 @@ pub(crate) fn load_for_writing(
     repo: &str,
     store: &dyn Store,
 ) -> Result<WriterState, TrustError> {
+    trust.ensure_dir()?;
     for _ in 0..MAX_STALE_READS {
         let art = artifact::read(store)?.ok_or_else(|| TrustError::NotInitialised {
             repo: repo.to_owned(),

@@ -23,6 +23,7 @@ pub mod error;
 pub mod keys;
 pub mod listing;
 pub mod load;
+pub mod migrate;
 pub mod notary;
 pub mod pin;
 pub mod targets;
@@ -46,6 +47,15 @@ pub struct Trust {
     pub offline: bool,
 }
 
+impl Trust {
+    /// Creates the trust directory (0700) if this machine has none yet,
+    /// and refuses one that others may read: it holds the pins and what
+    /// was verified.
+    pub fn ensure_dir(&self) -> Result<(), TrustError> {
+        Ok(vouch_keys::TrustDir::at(self.dir.clone()).ensure()?)
+    }
+}
+
 /// A verified reader of one repository's trust data.
 #[derive(Debug)]
 pub struct Reader<'s> {
@@ -66,6 +76,7 @@ impl<'s> Reader<'s> {
         store: &'s dyn Store,
         tofu: bool,
     ) -> Result<Reader<'s>, TrustError> {
+        trust.ensure_dir()?;
         let policy = crate::policy::Policy::load(&trust.dir)?;
         let first_use = FirstUse::from(tofu, &policy, repo);
         let client = load::open_reader(trust, repo, store, first_use)?;

@@ -165,6 +165,7 @@ impl NotaryReader {
                 "verify against the Notary server, or migrate the repository with `vouch migrate`",
             ));
         }
+        trust.ensure_dir()?;
         let gun = source.gun.clone();
         let refuse = refused(&gun);
         let now = OffsetDateTime::now_utc();

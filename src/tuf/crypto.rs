@@ -28,7 +28,7 @@ fn pem_spki(pem: &str) -> Option<Vec<u8>> {
 impl Verifier {
     fn from_key(key: &Key) -> Option<Verifier> {
         use p256::pkcs8::DecodePublicKey;
-        match (key.keytype.as_str(), key.scheme.as_str()) {
+        match (key.keytype.as_str(), key.scheme.as_deref().unwrap_or_default()) {
             ("ed25519", "ed25519") => {
                 let bytes: [u8; 32] = hex::decode(&key.keyval.public).ok()?.try_into().ok()?;
                 ed25519_dalek::VerifyingKey::from_bytes(&bytes)
@@ -43,6 +43,18 @@ impl Verifier {
                     None => p256::ecdsa::VerifyingKey::from_sec1_bytes(&hex::decode(public).ok()?).ok()?,
                 };
                 Some(Verifier::EcdsaP256(vk))
+            }
+            // A Docker Content Trust root key: base64 of a PEM certificate
+            // (Notary's form, no scheme), whose key signs with ECDSA P-256.
+            ("ecdsa-x509", "" | "ecdsa-sha2-nistp256") => {
+                use base64::Engine;
+                let pem = base64::engine::general_purpose::STANDARD
+                    .decode(&key.keyval.public)
+                    .ok()?;
+                let (_, spki) = crate::notary::keys::parse_certificate(&pem)?;
+                p256::ecdsa::VerifyingKey::from_public_key_der(&spki)
+                    .ok()
+                    .map(Verifier::EcdsaP256)
             }
             ("rsa", "rsassa-pss-sha256") => {
                 use rsa::pkcs8::DecodePublicKey as _;

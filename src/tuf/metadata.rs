@@ -63,10 +63,13 @@ impl<'de> Deserialize<'de> for Expires {
 /// A public key as TUF writes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Key {
-    /// `ed25519`, `ecdsa`, `ecdsa-sha2-nistp256`, `rsa`.
+    /// `ed25519`, `ecdsa`, `ecdsa-sha2-nistp256`, `rsa`; `ecdsa-x509` for a
+    /// Docker Content Trust root certificate kept by `vouch migrate`.
     pub keytype: String,
-    /// `ed25519`, `ecdsa-sha2-nistp256`, `rsassa-pss-sha256`.
-    pub scheme: String,
+    /// `ed25519`, `ecdsa-sha2-nistp256`, `rsassa-pss-sha256` (absent in
+    /// Notary's key objects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
     /// The key value.
     pub keyval: KeyVal,
     /// Unknown fields.

@@ -72,6 +72,21 @@ impl<T: Serialize> Signed<T> {
         Ok(())
     }
 
+    /// Adds (or replaces) a signature by `key` listed under `keyid`: for a
+    /// key that metadata names by another form of it (a Docker Content
+    /// Trust root certificate). The caller checks that it verifies.
+    pub fn sign_as(&mut self, key: &PrivateKey, keyid: &str) -> Result<(), TufError> {
+        let bytes = signed_bytes(&self.signed).map_err(|e| TufError::malformed("metadata", e))?;
+        self.signatures.retain(|s| s.keyid != keyid);
+        self.signatures.push(Signature {
+            keyid: keyid.to_owned(),
+            sig: hex::encode(key.sign(&bytes)),
+            extra: Extra::new(),
+        });
+        self.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+        Ok(())
+    }
+
     /// The envelope bytes as vouch writes them.
     pub fn to_bytes(&self) -> Result<Vec<u8>, TufError> {
         to_bytes(&self.signed, &self.signatures).map_err(|e| TufError::malformed("metadata", e))
@@ -96,7 +111,7 @@ pub fn tuf_key(public: &PublicKey) -> Key {
     let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
     Key {
         keytype: s("keytype"),
-        scheme: s("scheme"),
+        scheme: Some(s("scheme")),
         keyval: KeyVal {
             public: v["keyval"]["public"].as_str().unwrap_or_default().to_owned(),
             extra: Extra::new(),
@@ -733,6 +748,29 @@ impl Repository {
         root.keys.retain(|id, _| used.contains(id));
         self.bump_root(now);
         Ok(())
+    }
+
+    /// Makes `key`, listed under `id`, the only root key (threshold 1):
+    /// `vouch migrate` keeps a Docker Content Trust root certificate as is,
+    /// so that its key id stays the one its users know.
+    pub fn adopt_root_key(&mut self, id: &str, key: Key) {
+        let root = &mut self.root.signed;
+        root.keys.insert(id.to_owned(), key);
+        root.roles.insert(
+            "root".to_owned(),
+            RoleKeys {
+                keyids: vec![id.to_owned()],
+                threshold: 1,
+                extra: Extra::new(),
+            },
+        );
+        let used: BTreeSet<String> = root
+            .roles
+            .values()
+            .flat_map(|r| r.keyids.iter().cloned())
+            .collect();
+        root.keys.retain(|k, _| used.contains(k));
+        self.root.signatures.clear();
     }
 
     /// A new root version with a fresh expiry (signatures dropped).

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod attacker;
+pub mod notary;
 pub mod py;
 pub mod registry;
 pub mod tuf;

@@ -134,6 +134,17 @@ pub struct FaultProxy {
 
 impl FaultProxy {
     pub fn start(upstream: &str) -> FaultProxy {
+        FaultProxy::spawn(upstream, &[])
+    }
+
+    /// An HTTPS proxy (with `cert` and `key`) in front of an HTTPS server
+    /// whose certificate `ca` signed.
+    pub fn start_tls(upstream: &str, cert: &Path, key: &Path, ca: &Path) -> FaultProxy {
+        let arg = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
+        FaultProxy::spawn(upstream, &["--tls".to_owned(), arg(cert), arg(key), arg(ca)])
+    }
+
+    fn spawn(upstream: &str, extra: &[String]) -> FaultProxy {
         use std::io::BufRead;
         let control = tempfile::NamedTempFile::new().expect("control file");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/fault_proxy.py");
@@ -141,6 +152,7 @@ impl FaultProxy {
             .arg(script)
             .arg(upstream)
             .arg(control.path())
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""A fault-injecting HTTP proxy in front of a real registry, for tests.
+"""A fault-injecting HTTP proxy in front of a real server, for tests.
 
-    fault_proxy.py UPSTREAM CONTROL
+    fault_proxy.py UPSTREAM CONTROL [--tls CERT KEY CA]
+
+With --tls it listens with TLS (CERT, KEY) and talks HTTPS to UPSTREAM,
+checking it against CA: in front of a real notary-server.
 
 CONTROL is a file read at each request; when it holds "MODE PATTERN",
 requests whose "METHOD PATH" matches the regular expression PATTERN get the
@@ -18,14 +21,20 @@ MODE is one of:
   retag:FILE  pass the request on; once it succeeded, PUT the manifest in
               FILE to the same path (a writer racing the client: the tag
               moves right after the client moved it)
+  flip        pass the request on, then flip one byte in the middle of the
+              answer's body
+  replace:FILE  answer 200 with the bytes of FILE (an old file served again)
+  rewrite:FROM=TO  pass the request on with FROM replaced by TO in its path
 """
 import http.client
 import json
 import http.server
 import re
+import ssl
 import sys
 
 UPSTREAM, CONTROL = sys.argv[1], sys.argv[2]
+TLS = sys.argv[4:7] if len(sys.argv) >= 7 and sys.argv[3] == "--tls" else None
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"}
 
 
@@ -59,6 +68,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 self.wfile.write(body)
             return True
+        if mode.startswith("replace:"):
+            with open(mode.split(":", 1)[1], "rb") as f:
+                body = f.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            return True
         if mode in ("endless", "huge") and self.command == "GET":
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
@@ -85,10 +104,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # The Host header is kept, so the registry's Location headers name
         # the proxy.
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        upstream = http.client.HTTPConnection(UPSTREAM, timeout=60)
-        upstream.request(self.command, self.path, body=body, headers=headers)
+        path = self.path
+        if mode and mode.startswith("rewrite:"):
+            old, new = mode.split(":", 1)[1].split("=", 1)
+            path = path.replace(old, new)
+        upstream = connect()
+        upstream.request(self.command, path, body=body, headers=headers)
         answer = upstream.getresponse()
         data = answer.read()
+        if mode == "flip" and self.command == "GET" and data:
+            middle = len(data) // 2
+            data = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
         declared = answer.getheader("Content-Length")
         upstream.close()
         cut = mode == "truncate" and self.command == "GET"
@@ -107,7 +133,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with open(mode.split(":", 1)[1], "rb") as f:
                 manifest = f.read()
             media = json.loads(manifest).get("mediaType", "application/vnd.oci.image.manifest.v1+json")
-            racer = http.client.HTTPConnection(UPSTREAM, timeout=60)
+            racer = connect()
             racer.request("PUT", self.path, body=manifest, headers={"Content-Type": media})
             racer.getresponse().read()
             racer.close()
@@ -123,9 +149,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = forward
 
 
+def connect():
+    if TLS:
+        context = ssl.create_default_context(cafile=TLS[2])
+        return http.client.HTTPSConnection(UPSTREAM, timeout=60, context=context)
+    return http.client.HTTPConnection(UPSTREAM, timeout=60)
+
+
 def main():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if TLS:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(TLS[0], TLS[1])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 

@@ -178,3 +178,66 @@ fn read_text(path: &PathBuf) -> Result<String, CliError> {
 fn sanitize(s: &str) -> String {
     crate::cli::repo::key_name_from(s, "key", 48)
 }
+
+/// Imports one foreign key file (a Docker Content Trust or notary key)
+/// into the trust directory, re-sealed with vouch's KDF under the
+/// passphrase that opened it, or finds it there when it was imported
+/// before. Returns the key, unlocked.
+pub fn import_or_find(
+    ctx: &Context,
+    provider: &mut Provider,
+    path: &std::path::Path,
+    default_role: &str,
+) -> Result<vouch_keys::PrivateKey, CliError> {
+    let shown = path.display().to_string();
+    let text = read_text(&path.to_path_buf())?;
+    let default_role = Role::parse(default_role)?;
+    let foreign = read_foreign(&text, &shown, None, &default_role, provider)?;
+    let role = foreign.role.clone().unwrap_or(default_role);
+    let public = foreign.key.public();
+    let id = public.key_id();
+    let existing = ctx.trust_dir.list()?.keys;
+    if existing.iter().any(|k| k.file.info.id == id) {
+        return Ok(foreign.key);
+    }
+    ctx.trust_dir.check_permissions()?;
+    let base = sanitize(&role.as_str().replace('/', "-"));
+    let name = if existing.iter().any(|k| k.file.info.name == base) {
+        format!("{base}-{}", &id.as_str()[..8])
+    } else {
+        base
+    };
+    let passphrase = match foreign.opened_with {
+        Some(got) => got.passphrase,
+        None => {
+            let what = format!("imported key {name} (role {role})");
+            let req = Request {
+                purpose: Purpose::Create,
+                what: &what,
+                class: role.class(),
+                key_id: None,
+            };
+            provider.obtain(&req, None)?.passphrase
+        }
+    };
+    let file = KeyFile {
+        info: KeyInfo {
+            id,
+            name,
+            role,
+            repo: foreign.repo,
+            public,
+            created: keyfile::now_utc(),
+        },
+        sealed: sealed::seal(&foreign.key, &passphrase, KdfChoice::default().cost())?,
+    };
+    ctx.trust_dir.insert(&file)?;
+    eprintln!(
+        "Imported {} key {} as `{}` (role {}) from {shown}",
+        file.info.algorithm(),
+        file.info.id.short(),
+        file.info.name,
+        file.info.role
+    );
+    Ok(foreign.key)
+}

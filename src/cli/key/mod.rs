@@ -2,7 +2,7 @@
 
 mod export;
 mod generate;
-mod import;
+pub(crate) mod import;
 mod list;
 mod passwd;
 mod remove;

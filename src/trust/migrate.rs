@@ -1,0 +1,511 @@
+//! Migration from Docker Content Trust (Notary v1) to vouch trust data in
+//! the image's own repository, keeping the team's root key.
+//!
+//! [`plan`] reads only verified Notary data: the tags Docker Content Trust
+//! would resolve, the signers (`targets/releases` and `targets/NAME`), and
+//! which of the needed private keys are in `$DOCKER_CONFIG/trust/private`.
+//! [`Writer::migrate`] then writes vouch trust data with the same tag →
+//! digest map and signers: the root is the Docker Content Trust root
+//! certificate itself (so its key id is the one `docker trust inspect`
+//! printed), signed by the team's root key; snapshot and timestamp keys,
+//! which Notary's server held, are new. Running it again changes only what
+//! changed; the Notary side is only ever read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde::Serialize;
+use vouch_keys::{PrivateKey, PublicKey};
+
+use super::decide::{RELEASES, tag_holder};
+use super::edit::{Publishing, Writer};
+use super::error::TrustError;
+use super::notary::{NotaryReader, canonical_key_id};
+use crate::notary::keys::NotaryKey;
+use crate::tuf::metadata::{Key, TargetFile};
+use crate::tuf::repo::Repository;
+
+/// The Docker Content Trust private keys of this machine.
+#[derive(Clone, Debug)]
+pub struct DctKeys {
+    dir: PathBuf,
+}
+
+impl DctKeys {
+    /// `$DOCKER_CONFIG/trust/private` (default `~/.docker`), if it exists.
+    pub fn find() -> Option<DctKeys> {
+        let dir = crate::auth::docker_config_dir()?.join("trust").join("private");
+        dir.is_dir().then_some(DctKeys { dir })
+    }
+
+    /// The key file of canonical key id `id`, if present.
+    pub fn file(&self, id: &str) -> Option<PathBuf> {
+        let ok = id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+        let path = self.dir.join(format!("{id}.key"));
+        (ok && path.is_file()).then_some(path)
+    }
+}
+
+/// A signer role to carry over.
+#[derive(Clone, Debug, Serialize)]
+pub struct SignerPlan {
+    /// `targets/releases` or `targets/NAME`.
+    pub role: String,
+    /// Canonical key ids (how Docker Content Trust names the key files).
+    pub key_ids: Vec<String>,
+    /// Threshold.
+    pub threshold: u64,
+    /// Key files found on this machine.
+    #[serde(skip)]
+    pub held: Vec<PathBuf>,
+    /// The public keys.
+    #[serde(skip)]
+    pub keys: Vec<PublicKey>,
+}
+
+/// A tag to carry over.
+#[derive(Clone, Debug, Serialize)]
+pub struct TagPlan {
+    /// The tag.
+    pub tag: String,
+    /// The signed manifest digest.
+    pub digest: String,
+    /// Its length.
+    pub length: u64,
+    /// The Notary roles that signed it (the first is where it resolved).
+    #[serde(rename = "signedIn")]
+    pub signed_in: Vec<String>,
+    /// The target as vouch writes it.
+    #[serde(skip)]
+    pub target: TargetFile,
+}
+
+/// What a migration will do.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    /// The GUN read.
+    pub gun: String,
+    /// The root key id (the certificate's, as `docker trust inspect` prints).
+    #[serde(rename = "rootKeyId")]
+    pub root_id: String,
+    /// The root key's canonical id (its key file's name).
+    #[serde(rename = "rootCanonicalKeyId")]
+    pub root_canonical: String,
+    /// The root key object, kept as Notary wrote it.
+    #[serde(skip)]
+    pub root_key: Key,
+    /// The root key file, if here.
+    #[serde(skip)]
+    pub root_file: Option<PathBuf>,
+    /// The targets key file, if here.
+    #[serde(skip)]
+    pub targets_file: Option<PathBuf>,
+    /// Signers.
+    pub signers: Vec<SignerPlan>,
+    /// Tags that verify.
+    pub tags: Vec<TagPlan>,
+    /// Tags or roles left out, and why.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Works out the migration of the verified Notary data in `reader`.
+pub fn plan(reader: &NotaryReader, dct: Option<&DctKeys>) -> Result<Plan, TrustError> {
+    let set = reader.trusted();
+    let gun = reader.gun().to_owned();
+    let root = set.root().signed();
+    let no_root = || {
+        TrustError::edit(
+            format!("the Notary root of {gun} has no root key"),
+            "report this as a bug",
+        )
+    };
+    let root_id = root
+        .roles
+        .get("root")
+        .and_then(|r| r.keyids.first())
+        .ok_or_else(no_root)?
+        .clone();
+    let object = root.keys.get(&root_id).ok_or_else(no_root)?;
+    let parsed = NotaryKey::parse(object).ok_or_else(|| {
+        TrustError::edit(
+            format!("the Notary root key of {gun} is not an ECDSA P-256 certificate"),
+            "vouch migrates ECDSA P-256 root keys, the kind docker and notary generate",
+        )
+    })?;
+    let root_canonical = canonical_key_id(&parsed).ok_or_else(no_root)?;
+    let root_key: Key = serde_json::from_value(object.clone())
+        .map_err(|e| TrustError::edit(format!("the Notary root key: {e}"), "report this as a bug"))?;
+    let file = |id: &str| dct.and_then(|d| d.file(id));
+    let targets_ids = root
+        .roles
+        .get("targets")
+        .map(|r| r.keyids.clone())
+        .unwrap_or_default();
+    let targets_file = targets_ids.iter().find_map(|id| {
+        let key = NotaryKey::parse(root.keys.get(id)?)?;
+        file(&canonical_key_id(&key)?)
+    });
+    let mut skipped: Vec<(String, String)> = set
+        .skipped()
+        .iter()
+        .map(|(role, why)| (role.clone(), format!("role does not verify: {why}")))
+        .collect();
+    // Signers: the delegations of targets (Docker Content Trust's layout).
+    let mut signers = Vec::new();
+    if let Some(targets) = set.all_targets().get("targets") {
+        let d = &targets.signed().delegations;
+        for role in &d.roles {
+            let mut key_ids = Vec::new();
+            let mut held = Vec::new();
+            let mut keys = Vec::new();
+            for id in &role.keyids {
+                let Some(key) = d.keys.get(id).and_then(NotaryKey::parse) else {
+                    continue;
+                };
+                let (Some(canonical), Some(public)) =
+                    (canonical_key_id(&key), PublicKey::from_spki_der(&key.spki))
+                else {
+                    continue;
+                };
+                held.extend(file(&canonical));
+                key_ids.push(canonical);
+                keys.push(public);
+            }
+            if keys.is_empty() {
+                skipped.push((
+                    role.name.clone(),
+                    "signer role without a key vouch can use: not carried over".to_owned(),
+                ));
+                continue;
+            }
+            signers.push(SignerPlan {
+                role: role.name.clone(),
+                key_ids,
+                threshold: role.threshold,
+                held,
+                keys,
+            });
+        }
+    }
+    let mut tags = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (t, roles) in reader.signed_tags() {
+        seen.insert(t.tag.clone());
+        let Some(hex) = t.meta.sha256_hex() else {
+            skipped.push((t.tag.clone(), "lists no SHA-256".to_owned()));
+            continue;
+        };
+        let mut signed_in = vec![t.role.clone()];
+        signed_in.extend(roles.into_iter().filter(|r| *r != t.role));
+        tags.push(TagPlan {
+            target: TargetFile {
+                length: t.meta.length,
+                hashes: BTreeMap::from([("sha256".to_owned(), hex)]),
+                custom: t.meta.custom.clone(),
+                extra: Default::default(),
+            },
+            tag: t.tag,
+            digest: t.digest,
+            length: t.meta.length,
+            signed_in,
+        });
+    }
+    // Names listed somewhere that Docker Content Trust would not resolve.
+    for (role, t) in set.all_targets() {
+        for name in t.signed().targets.keys() {
+            if seen.insert(name.clone()) {
+                skipped.push((
+                    name.clone(),
+                    format!("listed in {role}, which Docker Content Trust does not resolve it through"),
+                ));
+            }
+        }
+    }
+    Ok(Plan {
+        gun,
+        root_id,
+        root_file: file(&root_canonical),
+        root_canonical,
+        root_key,
+        targets_file,
+        signers,
+        tags,
+        skipped,
+    })
+}
+
+/// The keys a migration signs with, unlocked by the caller.
+#[derive(Debug)]
+pub struct MigrationKeys<'k> {
+    /// The Docker Content Trust root key.
+    pub root: &'k PrivateKey,
+    /// The targets key (the team's, or a new one).
+    pub targets: &'k PrivateKey,
+    /// Signer keys at hand (for `targets/releases` and the signers' roles).
+    pub signers: &'k [PrivateKey],
+    /// A new signer key added to `targets/releases` when none of its keys
+    /// is at hand, so migrated tags stay signed.
+    pub stand_in: Option<(&'k str, &'k PrivateKey)>,
+    /// Snapshot and timestamp keys.
+    pub publishing: Publishing<'k>,
+}
+
+/// What one tag became.
+#[derive(Clone, Debug, Serialize)]
+pub struct TagReport {
+    /// The tag.
+    pub tag: String,
+    /// Its digest.
+    pub digest: String,
+    /// `migrated` or `unchanged`.
+    pub status: &'static str,
+    /// Notary roles that signed it.
+    #[serde(rename = "originallySignedIn")]
+    pub originally: Vec<String>,
+    /// vouch roles it is now signed in.
+    #[serde(rename = "signedIn")]
+    pub signed_in: Vec<String>,
+    /// Key ids that signed it now.
+    #[serde(rename = "signedBy")]
+    pub signed_by: Vec<String>,
+}
+
+/// What a migration did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Format version of this report.
+    pub version: u32,
+    /// The repository written.
+    pub repository: String,
+    /// The GUN read.
+    pub gun: String,
+    /// The root key id to pin.
+    #[serde(rename = "rootKeyId")]
+    pub root_id: String,
+    /// The line consumers run.
+    pub pin: String,
+    /// Tags.
+    pub tags: Vec<TagReport>,
+    /// Left out, and why.
+    pub skipped: Vec<(String, String)>,
+    /// Signer roles and their canonical key ids.
+    pub signers: Vec<SignerPlan>,
+    /// Whether nothing was written (`--dry-run`).
+    #[serde(rename = "dryRun")]
+    pub dry_run: bool,
+}
+
+impl Plan {
+    /// The report of a dry run: what would be migrated.
+    pub fn dry_run(&self, repository: &str) -> Report {
+        Report {
+            version: 1,
+            repository: repository.to_owned(),
+            gun: self.gun.clone(),
+            root_id: self.root_id.clone(),
+            pin: format!("vouch pin {repository} {}", self.root_id),
+            tags: self
+                .tags
+                .iter()
+                .map(|t| TagReport {
+                    tag: t.tag.clone(),
+                    digest: t.digest.clone(),
+                    status: "would migrate",
+                    originally: t.signed_in.clone(),
+                    signed_in: Vec::new(),
+                    signed_by: Vec::new(),
+                })
+                .collect(),
+            skipped: self.skipped.clone(),
+            signers: self.signers.clone(),
+            dry_run: true,
+        }
+    }
+}
+
+impl Writer<'_> {
+    /// Writes (or brings up to date) vouch trust data for `plan`.
+    pub fn migrate(&self, plan: &Plan, keys: &MigrationKeys<'_>) -> Result<Report, TrustError> {
+        if crate::store::artifact::read(self.store())?.is_none() {
+            self.create(
+                keys.root,
+                Some((&plan.root_id, plan.root_key.clone())),
+                keys.targets,
+                keys.publishing,
+            )?;
+        }
+        // Nothing to change: nothing is published.
+        let mut probe = self.load()?.repo;
+        let (tags, changed) = sync(
+            &mut probe,
+            self.repository(),
+            plan,
+            keys,
+            time::OffsetDateTime::now_utc(),
+        )?;
+        let tags = if changed {
+            self.publish(keys.publishing, |repo, _, now| {
+                sync(repo, self.repository(), plan, keys, now)
+            })?
+            .0
+            .0
+        } else {
+            tags
+        };
+        Ok(Report {
+            version: 1,
+            repository: self.repository().to_owned(),
+            gun: plan.gun.clone(),
+            root_id: plan.root_id.clone(),
+            pin: format!("vouch pin {} {}", self.repository(), plan.root_id),
+            tags,
+            skipped: plan.skipped.clone(),
+            signers: plan.signers.clone(),
+            dry_run: false,
+        })
+    }
+}
+
+/// Brings a verified repository in line with the plan: signers, then tags
+/// (into the role that holds tags, and each signer role that signed them
+/// in Notary), signing only what changed, with the keys at hand.
+fn sync(
+    repo: &mut Repository,
+    repo_id: &str,
+    plan: &Plan,
+    keys: &MigrationKeys<'_>,
+    now: time::OffsetDateTime,
+) -> Result<(Vec<TagReport>, bool), TrustError> {
+    let roots = repo
+        .root
+        .signed
+        .roles
+        .get("root")
+        .map(|r| r.keyids.clone())
+        .unwrap_or_default();
+    if roots != [plan.root_id.clone()] {
+        return Err(TrustError::edit(
+            format!(
+                "{repo_id} already has vouch trust data under another root ({})",
+                roots.join(", ")
+            ),
+            "migrate into a repository without vouch trust data, or into the one migrated before",
+        ));
+    }
+    let edit = |e: crate::tuf::TufError| TrustError::edit(e.to_string(), "report this as a bug");
+    let all = Some(vec!["*".to_owned()]);
+    for signer in &plan.signers {
+        let mut wanted = signer.keys.clone();
+        if signer.role == RELEASES
+            && let Some((_, key)) = keys.stand_in
+        {
+            wanted.push(key.public());
+        }
+        match repo.delegation("targets", &signer.role) {
+            None => repo
+                .add_delegation(
+                    "targets",
+                    &signer.role,
+                    &wanted,
+                    signer.threshold,
+                    all.clone(),
+                    None,
+                    false,
+                    now,
+                )
+                .map_err(edit)?,
+            Some((ids, _)) => {
+                for key in wanted.iter().filter(|k| !ids.contains(&k.key_id().to_string())) {
+                    repo.add_delegation_key("targets", &signer.role, key, None, now)
+                        .map_err(edit)?;
+                }
+            }
+        }
+    }
+    let (holder, _) = tag_holder(&repo.targets["targets"].signed);
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    let mut reports = Vec::new();
+    for t in &plan.tags {
+        let mut roles = vec![holder.to_owned()];
+        if holder == RELEASES {
+            roles.extend(
+                t.signed_in
+                    .iter()
+                    .filter(|r| r.starts_with("targets/") && *r != RELEASES && repo.targets.contains_key(*r))
+                    .cloned(),
+            );
+        }
+        let mut status = "unchanged";
+        for role in &roles {
+            let current = repo.targets.get(role).and_then(|r| r.signed.targets.get(&t.tag));
+            if current.map(|c| (&c.hashes, c.length)) != Some((&t.target.hashes, t.target.length)) {
+                repo.add_target(role, &t.tag, t.target.clone(), now)
+                    .map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
+                changed.insert(role.clone());
+                status = "migrated";
+            }
+        }
+        reports.push((t, status, roles));
+    }
+    // Sign what changed: targets with the targets key, delegated roles with
+    // every key at hand that each may sign.
+    let mut signed_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut signing: Vec<&PrivateKey> = keys.signers.iter().collect();
+    signing.extend(keys.stand_in.map(|(_, k)| k));
+    // Adding signers changed `targets` (its signatures are gone).
+    if repo
+        .targets
+        .get("targets")
+        .is_some_and(|t| t.signatures.is_empty())
+    {
+        changed.insert("targets".to_owned());
+    }
+    for role in &changed {
+        let authorised: Vec<String> = if role == "targets" {
+            repo.root
+                .signed
+                .roles
+                .get("targets")
+                .map(|k| k.keyids.clone())
+                .unwrap_or_default()
+        } else {
+            repo.delegation("targets", role)
+                .map(|(ids, _)| ids)
+                .unwrap_or_default()
+        };
+        let mut by = Vec::new();
+        let candidates: Vec<&PrivateKey> = if role == "targets" {
+            vec![keys.targets]
+        } else {
+            signing.clone()
+        };
+        for key in candidates {
+            let id = key.public().key_id().to_string();
+            if authorised.contains(&id)
+                && let Some(r) = repo.targets.get_mut(role)
+            {
+                r.sign(key).map_err(edit)?;
+                by.push(id);
+            }
+        }
+        signed_by.insert(role.clone(), by);
+    }
+    let any = !changed.is_empty();
+    let reports = reports
+        .into_iter()
+        .map(|(t, status, roles)| TagReport {
+            tag: t.tag.clone(),
+            digest: t.digest.clone(),
+            status,
+            originally: t.signed_in.clone(),
+            signed_by: roles
+                .iter()
+                .flat_map(|r| signed_by.get(r).cloned().unwrap_or_default())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            signed_in: roles,
+        })
+        .collect();
+    Ok((reports, any))
+}

@@ -1,0 +1,360 @@
+//! Docker Content Trust for real: a notary-server + notary-signer (ECDSA,
+//! as Docker Hub ran it), a docker-registry, images pushed with skopeo,
+//! trust data written by the docker CLI (`docker trust key generate`,
+//! `docker trust signer add`) and the notary client (`notary addhash`, as
+//! `docker trust sign` signs: into targets/releases and the signer's role;
+//! and into targets, as `notary addhash` alone does). vouch then reads it
+//! (`verify`/`inspect --notary-server`) and migrates it.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::notary::{NotaryStack, REPO_PASS, ROOT_PASS, docker};
+use common::registry::{FaultProxy, Registry, push};
+use common::{Env, Run};
+
+/// A Docker Content Trust repository on a real stack: v1 signed by alice
+/// (targets/releases and targets/alice), v2 signed into targets by the
+/// repository key, v4 signed only by bob, whose key was then withdrawn (so
+/// it no longer verifies), v3 pushed and never signed.
+struct Dct {
+    stack: NotaryStack,
+    reg: Registry,
+    /// The DOCKER_CONFIG the docker CLI and notary client used.
+    config: PathBuf,
+    gun: String,
+    pusher: Env,
+    digests: Vec<(String, String)>,
+}
+
+fn manifest_len(env: &Env, tag: &str, digest: &str) -> u64 {
+    let blob = env
+        .home()
+        .join(format!("build-{tag}/blobs/sha256"))
+        .join(digest.trim_start_matches("sha256:"));
+    std::fs::metadata(blob).expect("manifest").len()
+}
+
+impl Dct {
+    fn new() -> Dct {
+        let stack = NotaryStack::start();
+        let reg = Registry::start();
+        let pusher = Env::new();
+        let gun = format!("{}/demo/app", reg.addr);
+        let config = pusher.home().join("docker-config");
+        std::fs::create_dir_all(&config).expect("config");
+        let home = pusher.home().to_owned();
+        docker(&stack, &config, &home, &["trust", "key", "generate", "alice"]);
+        docker(&stack, &config, &home, &["trust", "key", "generate", "bob"]);
+        for who in ["alice", "bob"] {
+            docker(
+                &stack,
+                &config,
+                &home,
+                &[
+                    "trust",
+                    "signer",
+                    "add",
+                    "--key",
+                    &format!("{who}.pub"),
+                    who,
+                    &gun,
+                ],
+            );
+        }
+        let trust = config.join("trust");
+        let mut digests = Vec::new();
+        for (tag, roles) in [
+            ("v1", vec!["targets/releases", "targets/alice"]),
+            ("v2", vec![]),
+            ("v4", vec!["targets/bob"]),
+        ] {
+            let digest = push(&pusher, &reg, "demo/app", tag, &format!("{tag}\n"));
+            let len = manifest_len(&pusher, tag, &digest).to_string();
+            let hex = digest.trim_start_matches("sha256:").to_owned();
+            let mut args = vec![
+                "addhash",
+                gun.as_str(),
+                tag,
+                len.as_str(),
+                "--sha256",
+                hex.as_str(),
+                "-p",
+            ];
+            for r in &roles {
+                args.extend(["-r", r]);
+            }
+            stack.notary(&trust, &args);
+            if tag != "v4" {
+                digests.push((tag.to_owned(), digest));
+            }
+        }
+        push(&pusher, &reg, "demo/app", "v3", "v3 unsigned\n");
+        // Bob's key is withdrawn from his role: what only he signed (v4)
+        // no longer verifies.
+        let bob = bob_key_id(&stack, &config, &gun);
+        stack.notary(&trust, &["delegation", "remove", &gun, "targets/bob", &bob, "-p"]);
+        Dct {
+            stack,
+            reg,
+            config,
+            gun,
+            pusher,
+            digests,
+        }
+    }
+
+    /// A user of this machine's Docker trust directory.
+    fn user(&self) -> Env {
+        let mut env = Env::new();
+        env.set("DOCKER_CONFIG", self.config.to_str().expect("utf8"));
+        env
+    }
+
+    fn verify(&self, env: &Env, url: &str, tag: &str) -> Run {
+        env.run(&["verify", "--notary-server", url, &format!("{}:{tag}", self.gun)])
+    }
+
+    fn inspect(&self) -> serde_json::Value {
+        let home = self.pusher.home().to_owned();
+        let out = docker(&self.stack, &self.config, &home, &["trust", "inspect", &self.gun]);
+        serde_json::from_slice(&out.stdout).expect("docker trust inspect JSON")
+    }
+}
+
+fn bob_key_id(stack: &NotaryStack, config: &std::path::Path, gun: &str) -> String {
+    let out = docker(stack, config, config, &["trust", "inspect", gun]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    v[0]["Signers"]
+        .as_array()
+        .expect("signers")
+        .iter()
+        .find(|s| s["Name"] == "bob")
+        .and_then(|s| s["Keys"][0]["ID"].as_str())
+        .expect("bob's key")
+        .to_owned()
+}
+
+#[test]
+fn verify_agrees_with_docker_trust_inspect_and_refuses_what_docker_refused() {
+    let mut dct = Dct::new();
+    let user = dct.user();
+    let url = dct.stack.url.clone();
+    // The same digests `docker trust inspect` shows, tag by tag.
+    let inspect = dct.inspect();
+    let signed = inspect[0]["SignedTags"].as_array().expect("signed tags");
+    assert_eq!(signed.len(), 2, "{inspect}");
+    for t in signed {
+        let tag = t["SignedTag"].as_str().expect("tag");
+        let out = dct.verify(&user, &url, tag);
+        assert_eq!(
+            out.ok().trim(),
+            format!("sha256:{}", t["Digest"].as_str().expect("digest")),
+            "{tag}"
+        );
+    }
+    for (tag, digest) in &dct.digests {
+        assert_eq!(dct.verify(&user, &url, tag).ok().trim(), digest);
+    }
+    // v4 was signed only by bob, whose key is gone; v3 never was.
+    dct.verify(&user, &url, "v4").fails(1, "is not signed");
+    dct.verify(&user, &url, "v3").fails(1, "is not signed");
+    let report: serde_json::Value =
+        serde_json::from_str(user.run(&["inspect", "--notary-server", &url, &dct.gun]).ok()).expect("json");
+    let v1 = report["signedTags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .find(|t| t["tag"] == "v1")
+        .expect("v1");
+    assert_eq!(
+        v1["signers"],
+        serde_json::json!(["targets/alice", "targets/releases"])
+    );
+
+    // A tag moved in the registry after signing.
+    push(&dct.pusher, &dct.reg, "demo/app", "v2", "moved\n");
+    dct.verify(&user, &url, "v2").fails(1, "digest mismatch");
+
+    // Tampered metadata, served by a proxy in front of the real server.
+    let proxy = FaultProxy::start_tls(&dct.stack.addr, &dct.stack.cert, &dct.stack.key, &dct.stack.ca);
+    let via = format!("https://{}", proxy.addr);
+    for (file, why) in [
+        ("timestamp", "signature"),
+        ("snapshot", "does not match"),
+        ("targets/releases", "does not match"),
+    ] {
+        proxy.fault("flip", &format!("GET .*/_trust/tuf/{file}[.]"));
+        dct.verify(&user, &via, "v1").fails(1, why);
+    }
+    proxy.clear();
+
+    // A rolled-back timestamp: what the server served before a new publish.
+    let old_ts = dct.stack.dir().join("old-timestamp.json");
+    std::fs::write(&old_ts, fetch(&dct, "timestamp.json")).expect("old timestamp");
+    let digest = push(&dct.pusher, &dct.reg, "demo/app", "v5", "v5\n");
+    let len = manifest_len(&dct.pusher, "v5", &digest).to_string();
+    let hex = digest.trim_start_matches("sha256:");
+    dct.stack.notary(
+        &dct.config.join("trust"),
+        &["addhash", &dct.gun, "v5", &len, "--sha256", hex, "-p"],
+    );
+    assert_eq!(dct.verify(&user, &url, "v5").ok().trim(), digest);
+    proxy.fault(
+        &format!("replace:{}", old_ts.display()),
+        "GET .*/_trust/tuf/timestamp[.]json",
+    );
+    dct.verify(&user, &via, "v5").fails(1, "rollback");
+    proxy.clear();
+
+    // An expired timestamp (14 days): vouch's clock 15 days on.
+    let later = user.run_with(
+        &["verify", "--notary-server", &url, &format!("{}:v5", dct.gun)],
+        &[("LD_PRELOAD", &faketime_lib()), ("FAKETIME", "+15d")],
+        "",
+    );
+    later.fails(1, "expired");
+
+    // The root of another GUN (its certificate names that GUN).
+    let other = format!("{}/demo/other", dct.reg.addr);
+    let scratch = dct.stack.dir().join("other-trust");
+    dct.stack.notary(&scratch, &["init", &other, "-p"]);
+    let other_root = fetch_gun(&dct, &other, "root.json");
+    let ids = vouch::trust::notary::root_key_ids(&other_root);
+    proxy.fault("rewrite:/demo/app/=/demo/other/", "GET .*/demo/app/_trust/");
+    let pinned = Env::new();
+    pinned.run(&["pin", &dct.gun, &ids[0]]).ok();
+    dct.verify(&pinned, &via, "v1").fails(1, "certificate");
+    proxy.clear();
+
+    // The server down: could not decide.
+    dct.stack.stop_server();
+    dct.verify(&user, &url, "v1").fails(2, "unreachable");
+}
+
+fn faketime_lib() -> String {
+    for dir in [
+        "/usr/lib/x86_64-linux-gnu/faketime",
+        "/usr/lib/aarch64-linux-gnu/faketime",
+        "/usr/lib/faketime",
+    ] {
+        let lib = format!("{dir}/libfaketime.so.1");
+        if std::path::Path::new(&lib).is_file() {
+            return lib;
+        }
+    }
+    panic!("libfaketime is needed (Debian package faketime)");
+}
+
+/// A file as the real server serves it (over its CA).
+fn fetch(dct: &Dct, name: &str) -> Vec<u8> {
+    fetch_gun(dct, &dct.gun, name)
+}
+
+fn fetch_gun(dct: &Dct, gun: &str, name: &str) -> Vec<u8> {
+    let out = std::process::Command::new("curl")
+        .args(["-fsS", "--cacert"])
+        .arg(&dct.stack.ca)
+        .arg(format!("{}/v2/{gun}/_trust/tuf/{name}", dct.stack.url))
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+#[test]
+fn migrate_then_verify_with_the_notary_server_gone() {
+    let mut dct = Dct::new();
+    let mut publisher = dct.user();
+    for (k, v) in [
+        ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", ROOT_PASS),
+        ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", REPO_PASS),
+        ("VOUCH_SNAPSHOT_PASSPHRASE", "snapshot-p"),
+        ("VOUCH_TIMESTAMP_PASSPHRASE", "timestamp-p"),
+    ] {
+        publisher.set(k, v);
+    }
+    let url = dct.stack.url.clone();
+    let root_key = dct.inspect()[0]["AdministrativeKeys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["Name"] == "Root")
+        .and_then(|k| k["Keys"][0]["ID"].as_str())
+        .expect("root key id")
+        .to_owned();
+
+    // A dry run writes nothing.
+    let dry: serde_json::Value = serde_json::from_str(
+        publisher
+            .run(&[
+                "migrate",
+                &dct.gun,
+                "--notary-server",
+                &url,
+                "--dry-run",
+                "--json",
+            ])
+            .ok(),
+    )
+    .expect("json");
+    assert_eq!(dry["dryRun"], true);
+    publisher
+        .run(&["verify", &format!("{}:v1", dct.gun)])
+        .fails(1, "no trust data");
+
+    let out = publisher.run(&["migrate", &dct.gun, "--notary-server", &url, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(out.ok()).expect("json");
+    assert_eq!(report["rootKeyId"], root_key.as_str(), "the DCT root key is kept");
+    let migrated: Vec<&str> = report["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| t["tag"].as_str().expect("tag"))
+        .collect();
+    assert_eq!(migrated, ["v1", "v2"], "{report}");
+    let skipped = report["skipped"].to_string();
+    assert!(
+        skipped.contains("targets/bob"),
+        "bob's role is listed as skipped: {skipped}"
+    );
+
+    // Running it again changes nothing.
+    let again: serde_json::Value = serde_json::from_str(
+        publisher
+            .run(&["migrate", &dct.gun, "--notary-server", &url, "--json"])
+            .ok(),
+    )
+    .expect("json");
+    assert!(
+        again["tags"]
+            .as_array()
+            .expect("tags")
+            .iter()
+            .all(|t| t["status"] == "unchanged"),
+        "{again}"
+    );
+
+    // The Notary server goes away; a machine that pinned only the printed
+    // root key id verifies every migrated tag from the registry alone.
+    dct.stack.stop_server();
+    let consumer = Env::new();
+    consumer.run(&["pin", &dct.gun, &root_key]).ok();
+    for (tag, digest) in &dct.digests {
+        assert_eq!(
+            consumer
+                .run(&["verify", &format!("{}:{tag}", dct.gun)])
+                .ok()
+                .trim(),
+            digest,
+            "{tag}"
+        );
+    }
+    consumer
+        .run(&["verify", &format!("{}:v3", dct.gun)])
+        .fails(1, "not signed");
+    consumer
+        .run(&["verify", &format!("{}:v4", dct.gun)])
+        .fails(1, "not signed");
+}
