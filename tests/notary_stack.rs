@@ -17,7 +17,8 @@ use common::{Env, Run};
 /// A Docker Content Trust repository on a real stack: v1 signed by alice
 /// (targets/releases and targets/alice), v2 signed into targets by the
 /// repository key, v4 signed only by bob, whose key was then withdrawn (so
-/// it no longer verifies), v3 pushed and never signed.
+/// it no longer verifies), v6 signed only into targets/alice (docker
+/// trusted tags in targets/releases and targets only), v3 never signed.
 struct Dct {
     stack: NotaryStack,
     reg: Registry,
@@ -69,6 +70,7 @@ impl Dct {
             ("v1", vec!["targets/releases", "targets/alice"]),
             ("v2", vec![]),
             ("v4", vec!["targets/bob"]),
+            ("v6", vec!["targets/alice"]),
         ] {
             let digest = push(&pusher, &reg, "demo/app", tag, &format!("{tag}\n"));
             let len = manifest_len(&pusher, tag, &digest).to_string();
@@ -86,7 +88,7 @@ impl Dct {
                 args.extend(["-r", r]);
             }
             stack.notary(&trust, &args);
-            if tag != "v4" {
+            if tag == "v1" || tag == "v2" {
                 digests.push((tag.to_owned(), digest));
             }
         }
@@ -159,6 +161,7 @@ fn verify_agrees_with_docker_trust_inspect_and_refuses_what_docker_refused() {
     }
     // v4 was signed only by bob, whose key is gone; v3 never was.
     dct.verify(&user, &url, "v4").fails(1, "is not signed");
+    dct.verify(&user, &url, "v6").fails(1, "is not signed");
     dct.verify(&user, &url, "v3").fails(1, "is not signed");
     let report: serde_json::Value =
         serde_json::from_str(user.run(&["inspect", "--notary-server", &url, &dct.gun]).ok()).expect("json");
@@ -320,6 +323,11 @@ fn migrate_then_verify_with_the_notary_server_gone() {
         "bob's role is listed as skipped: {skipped}"
     );
 
+    assert!(
+        skipped.contains("v6"),
+        "v6 (only in targets/alice) is listed as skipped: {skipped}"
+    );
+
     // Running it again changes nothing.
     let again: serde_json::Value = serde_json::from_str(
         publisher
@@ -335,6 +343,26 @@ fn migrate_then_verify_with_the_notary_server_gone() {
             .all(|t| t["status"] == "unchanged"),
         "{again}"
     );
+    // A tag revoked in Notary is revoked by the next run, too.
+    dct.stack
+        .notary(&dct.config.join("trust"), &["remove", &dct.gun, "v2", "-p"]);
+    let third: serde_json::Value = serde_json::from_str(
+        publisher
+            .run(&["migrate", &dct.gun, "--notary-server", &url, "--json"])
+            .ok(),
+    )
+    .expect("json");
+    let v2 = third["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .find(|t| t["tag"] == "v2")
+        .expect("v2 reported");
+    assert!(
+        v2["status"].as_str().expect("status").starts_with("removed"),
+        "{third}"
+    );
+    dct.digests.retain(|(tag, _)| tag != "v2");
 
     // The Notary server goes away; a machine that pinned only the printed
     // root key id verifies every migrated tag from the registry alone.
@@ -354,7 +382,9 @@ fn migrate_then_verify_with_the_notary_server_gone() {
     consumer
         .run(&["verify", &format!("{}:v3", dct.gun)])
         .fails(1, "not signed");
-    consumer
-        .run(&["verify", &format!("{}:v4", dct.gun)])
-        .fails(1, "not signed");
+    for tag in ["v2", "v4", "v6"] {
+        consumer
+            .run(&["verify", &format!("{}:{tag}", dct.gun)])
+            .fails(1, "not signed");
+    }
 }

@@ -119,7 +119,7 @@ fn unlock_keys(
     repo_id: &str,
 ) -> Result<Keys, CliError> {
     use crate::cli::key::import::import_or_find;
-    let root = import_or_find(ctx, provider, root_file, "root")?;
+    let root = checked(import_or_find(ctx, provider, root_file, "root")?, root_file)?;
     let base = name_base(repo_id);
     let state = match crate::store::artifact::read(writer.store()).map_err(crate::cli::repo::store_error)? {
         Some(_) => Some(writer.load()?),
@@ -137,7 +137,7 @@ fn unlock_keys(
         };
     let targets = match (&plan.targets_file, existing("targets", provider)?) {
         (_, Some(k)) => k,
-        (Some(file), None) => import_or_find(ctx, provider, file, "targets")?,
+        (Some(file), None) => checked(import_or_find(ctx, provider, file, "targets")?, file)?,
         (None, None) => {
             eprintln!("note: the repository's targets key is not here; a new targets key is made");
             generate_key(ctx, provider, &base, "targets", repo_id)?
@@ -155,7 +155,7 @@ fn unlock_keys(
     for signer in &plan.signers {
         for file in &signer.held {
             let name = signer.role.rsplit('/').next().unwrap_or("signer");
-            signers.push(import_or_find(ctx, provider, file, name)?);
+            signers.push(checked(import_or_find(ctx, provider, file, name)?, file)?);
         }
     }
     // Without any key of targets/releases here, the migrated tags would
@@ -164,12 +164,9 @@ fn unlock_keys(
     let stand_in = match releases {
         Some(r) if r.held.is_empty() => {
             let name = format!("{base}-migrated");
-            let existing_key = ctx
-                .trust_dir
-                .list()?
-                .keys
-                .into_iter()
-                .find(|k| k.file.info.name == name || k.file.info.name == format!("{name}-delegation"));
+            let existing_key = ctx.trust_dir.list()?.keys.into_iter().find(|k| {
+                k.file.info.name.starts_with(&name) && k.file.info.repo.as_deref() == Some(repo_id)
+            });
             let key = match existing_key {
                 Some(k) => unlock_key(&k, provider)?,
                 None => generate_key(ctx, provider, &name, "delegation", repo_id)?,
@@ -191,6 +188,20 @@ fn unlock_keys(
         signers,
         stand_in,
     })
+}
+
+/// Refuses a Docker Content Trust key file whose key is not the one its
+/// name (the canonical key id) says.
+fn checked(key: vouch_keys::PrivateKey, file: &std::path::Path) -> Result<vouch_keys::PrivateKey, CliError> {
+    let named = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let actual = crate::trust::notary::canonical_id_of_spki(&key.public().to_spki_der());
+    if actual.as_deref() != Some(named) {
+        return Err(CliError::failed(
+            format!("{} does not hold the key its name says", file.display()),
+            "restore the Docker Content Trust key file, or remove it and run migrate again",
+        ));
+    }
+    Ok(key)
 }
 
 fn print(report: &Report, json: bool) -> Result<(), CliError> {

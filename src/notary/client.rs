@@ -70,11 +70,13 @@ impl<T> Loaded<T> {
     }
 }
 
-/// Whether a common name covers the GUN (exactly, or as a `*` prefix).
+/// Whether a common name covers the GUN (exactly, or as a `*` prefix),
+/// as notary's `MatchCNToGun`.
 fn cn_matches(cn: &str, gun: &str) -> bool {
-    match cn.strip_suffix('*') {
-        Some(prefix) => gun.starts_with(prefix),
-        None => cn == gun,
+    if cn.ends_with('*') {
+        gun.starts_with(cn.trim_end_matches('*'))
+    } else {
+        cn == gun
     }
 }
 
@@ -147,6 +149,18 @@ fn valid_child(parent: &str, name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_/".contains(&b))
+}
+
+/// Whether a delegation entry of `parent` is one notary would use: a valid
+/// child name, a threshold of at least one, and every key it lists present.
+fn valid_delegation(
+    parent: &str,
+    role: &super::format::DelegatedRole,
+    d: &super::format::Delegations,
+) -> bool {
+    valid_child(parent, &role.name)
+        && role.threshold >= 1
+        && role.keyids.iter().all(|id| d.keys.contains_key(id))
 }
 
 /// The child's path prefixes that fall under one of the parent's.
@@ -234,6 +248,17 @@ impl NotarySet {
     /// as new, signed by a threshold of the trusted root's certificates and
     /// by a threshold of its own, its certificates valid now, unexpired.
     pub fn update_root(&mut self, bytes: &[u8]) -> Result<(), NotaryError> {
+        self.rotate_root(bytes, true)
+    }
+
+    /// A root on the way to the newest (`N.root.json`): as
+    /// [`NotarySet::update_root`], but its own expiry is not checked (as
+    /// notary loads intermediate roots).
+    pub fn update_intermediate_root(&mut self, bytes: &[u8]) -> Result<(), NotaryError> {
+        self.rotate_root(bytes, false)
+    }
+
+    fn rotate_root(&mut self, bytes: &[u8], newest: bool) -> Result<(), NotaryError> {
         let new: Envelope<Root> = parse_limited("root", bytes, self.limits.max_root)?;
         if bytes != self.root.bytes.as_slice() {
             let trusted = self.root.signed();
@@ -250,7 +275,7 @@ impl NotarySet {
             verify_threshold(
                 "root (trusted root keys)",
                 new.signed.version,
-                &new.signed_bytes,
+                &new.messages(),
                 &new.signatures,
                 &old_certs,
                 &ids,
@@ -258,7 +283,9 @@ impl NotarySet {
             )?;
         }
         validate_root(&new, &self.gun, Some(self.now))?;
-        check_not_expired("root", &new.signed, self.now)?;
+        if newest {
+            check_not_expired("root", &new.signed, self.now)?;
+        }
         self.root = Loaded {
             envelope: new,
             bytes: bytes.to_vec(),
@@ -283,7 +310,7 @@ impl NotarySet {
         verify_threshold(
             "timestamp",
             env.signed.version,
-            &env.signed_bytes,
+            &env.messages(),
             &env.signatures,
             &keys,
             &ids,
@@ -333,7 +360,7 @@ impl NotarySet {
         verify_threshold(
             "snapshot",
             env.signed.version,
-            &env.signed_bytes,
+            &env.messages(),
             &env.signatures,
             &keys,
             &ids,
@@ -380,7 +407,7 @@ impl NotarySet {
         let entry = d
             .roles
             .iter()
-            .find(|r| r.name == role && valid_child(parent, &r.name))
+            .find(|r| r.name == role && valid_delegation(parent, r, d))
             .ok_or_else(|| NotaryError::NotListed {
                 role: role.to_owned(),
                 by: parent.to_owned(),
@@ -409,7 +436,7 @@ impl NotarySet {
         verify_threshold(
             role,
             env.signed.version,
-            &env.signed_bytes,
+            &env.messages(),
             &env.signatures,
             &keys,
             &ids,
@@ -440,11 +467,10 @@ impl NotarySet {
         self.targets
             .get(role)
             .map(|t| {
-                t.signed()
-                    .delegations
-                    .roles
+                let d = &t.signed().delegations;
+                d.roles
                     .iter()
-                    .filter(|r| valid_child(role, &r.name))
+                    .filter(|r| valid_delegation(role, r, d))
                     .map(|r| r.name.clone())
                     .collect()
             })
@@ -455,9 +481,15 @@ impl NotarySet {
     /// subtree first, then `targets` and its other delegations, each a
     /// pre-order walk over the loaded roles; a role's entry counts only if
     /// its (delegation-restricted) path prefixes allow the name.
+    ///
+    /// As the docker CLI, only a hit in `targets/releases` or `targets`
+    /// itself counts: a tag found first in another delegation has no trust
+    /// data ("No trust data for TAG").
     pub fn lookup(&self, tag: &str) -> Option<(String, FileMeta)> {
-        self.walk(tag, RELEASES, "targets")
-            .or_else(|| self.walk(tag, "targets", RELEASES))
+        let hit = self
+            .walk(tag, RELEASES, "targets")
+            .or_else(|| self.walk(tag, "targets", RELEASES))?;
+        (hit.0 == RELEASES || hit.0 == "targets").then_some(hit)
     }
 
     fn walk(&self, tag: &str, subtree: &str, skip: &str) -> Option<(String, FileMeta)> {
@@ -473,12 +505,10 @@ impl NotarySet {
                 continue;
             };
             let children = || -> Vec<(String, Vec<String>)> {
-                loaded
-                    .signed()
-                    .delegations
-                    .roles
+                let d = &loaded.signed().delegations;
+                d.roles
                     .iter()
-                    .filter(|r| valid_child(&role, &r.name))
+                    .filter(|r| valid_delegation(&role, r, d))
                     .map(|r| (r.name.clone(), restrict(&paths, &r.paths)))
                     .collect()
             };
@@ -582,7 +612,7 @@ fn validate_root(env: &Envelope<Root>, gun: &str, now: Option<OffsetDateTime>) -
     verify_threshold(
         "root",
         root.version,
-        &env.signed_bytes,
+        &env.messages(),
         &env.signatures,
         &certs,
         &ids,

@@ -17,6 +17,27 @@ use time::format_description::well_known::Rfc3339;
 
 use super::NotaryError;
 
+/// Canonical JSON as notary (github.com/docker/go/canonical/json) writes
+/// it: vouch's canonical form, with U+2028 and U+2029 escaped.
+pub fn canonical_json(value: &Value) -> Result<Vec<u8>, String> {
+    let plain = crate::tuf::metadata::canonical(value)?;
+    let mut out = Vec::with_capacity(plain.len());
+    let mut i = 0;
+    while i < plain.len() {
+        if plain[i..].starts_with(&[0xe2, 0x80, 0xa8]) {
+            out.extend_from_slice(b"\\u2028");
+            i += 3;
+        } else if plain[i..].starts_with(&[0xe2, 0x80, 0xa9]) {
+            out.extend_from_slice(b"\\u2029");
+            i += 3;
+        } else {
+            out.push(plain[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
 /// A signature in a Notary envelope.
 #[derive(Clone, Debug, Deserialize)]
 pub struct NotarySignature {
@@ -36,6 +57,9 @@ pub struct Envelope<T> {
     pub signed: T,
     /// The `signed` member as received.
     pub signed_bytes: Vec<u8>,
+    /// The canonical form of the parsed `signed` member (what notary
+    /// verifies), when it differs from the bytes received.
+    pub canonical: Option<Vec<u8>>,
     /// The signatures.
     pub signatures: Vec<NotarySignature>,
 }
@@ -232,6 +256,9 @@ impl<T: Role> Envelope<T> {
         };
         let raw: RawEnvelope<'_> = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         let signed: T = serde_json::from_str(raw.signed.get()).map_err(|e| bad(e.to_string()))?;
+        let value: Value = serde_json::from_str(raw.signed.get()).map_err(|e| bad(e.to_string()))?;
+        let canonical = canonical_json(&value).map_err(bad)?;
+        let canonical = (canonical != raw.signed.get().as_bytes()).then_some(canonical);
         if signed.type_field() != T::TYPE {
             return Err(bad(format!(
                 "_type is {:?}, expected {:?}",
@@ -242,7 +269,16 @@ impl<T: Role> Envelope<T> {
         Ok(Envelope {
             signed,
             signed_bytes: raw.signed.get().as_bytes().to_vec(),
+            canonical,
             signatures: raw.signatures,
         })
+    }
+
+    /// The byte strings a signature may cover: as received, and as notary
+    /// re-canonicalises them.
+    pub fn messages(&self) -> Vec<&[u8]> {
+        let mut out = vec![self.signed_bytes.as_slice()];
+        out.extend(self.canonical.as_deref());
+        out
     }
 }

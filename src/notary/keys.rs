@@ -60,7 +60,7 @@ pub fn parse_certificate(pem: &[u8]) -> Option<(CertInfo, Vec<u8>)> {
     let common_name = cert
         .subject()
         .iter_common_name()
-        .next()
+        .last()
         .and_then(|cn| cn.as_str().ok())?
         .to_owned();
     let validity = cert.validity();
@@ -149,13 +149,13 @@ pub fn check_key_ids(role: &str, keys: &BTreeMap<String, Value>) -> Result<(), N
     Ok(())
 }
 
-/// Counts valid signatures over `msg` from distinct keys among
+/// Counts valid signatures over any of `msgs` from distinct keys among
 /// `authorised` (ids into `keys`), refusing a signatures array that names
 /// a key id twice, and compares with `threshold`.
 pub fn verify_threshold(
     role: &str,
     version: u64,
-    msg: &[u8],
+    msgs: &[&[u8]],
     signatures: &[NotarySignature],
     keys: &BTreeMap<String, NotaryKey>,
     authorised: &[String],
@@ -177,7 +177,7 @@ pub fn verify_threshold(
         }
         let Some(key) = keys.get(&s.keyid) else { continue };
         let Some(sig) = b64(&s.sig) else { continue };
-        if key.verify(&s.method, msg, &sig) {
+        if msgs.iter().any(|msg| key.verify(&s.method, msg, &sig)) {
             counted.insert(key.material());
         }
     }

@@ -56,6 +56,17 @@ impl<F: Fetcher + ?Sized> Fetcher for Box<F> {
     }
 }
 
+/// An error and every error that caused it, `: `-separated.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut detail = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        detail = format!("{detail}: {s}");
+        source = s.source();
+    }
+    detail
+}
+
 fn read_limited(mut r: impl Read, location: &str, max_bytes: u64) -> Result<Vec<u8>, FetchError> {
     let mut buf = Vec::new();
     let err = |kind, detail: String| FetchError {
@@ -102,15 +113,11 @@ impl Fetcher for HttpFetcher {
             kind,
             detail,
         };
-        let resp = self.client.get(location).send().map_err(|e| {
-            let mut detail = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                detail = format!("{detail}: {s}");
-                source = s.source();
-            }
-            err(FetchErrorKind::Unreachable, detail)
-        })?;
+        let resp = self
+            .client
+            .get(location)
+            .send()
+            .map_err(|e| err(FetchErrorKind::Unreachable, error_chain(&e)))?;
         match resp.status().as_u16() {
             200 => {}
             404 => return Ok(None),

@@ -71,7 +71,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    fn basic_header(&self) -> Option<HeaderValue> {
+    pub(crate) fn basic_header(&self) -> Option<HeaderValue> {
         let Credentials::Basic { username, password } = self else {
             return None;
         };
@@ -656,14 +656,14 @@ fn digest_header(headers: &HeaderMap) -> Option<String> {
 
 /// A `WWW-Authenticate` challenge.
 #[derive(Debug, PartialEq, Eq)]
-enum Challenge {
+pub(crate) enum Challenge {
     Basic,
     Bearer { realm: String, service: Option<String> },
     Other(String),
 }
 
 impl Challenge {
-    fn parse(value: &str) -> Challenge {
+    pub(crate) fn parse(value: &str) -> Challenge {
         let value = value.trim();
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if scheme.eq_ignore_ascii_case("basic") {
@@ -721,11 +721,11 @@ fn auth_params(text: &str) -> Vec<(String, String)> {
 }
 
 #[derive(serde::Deserialize)]
-struct TokenAnswer {
+pub(crate) struct TokenAnswer {
     #[serde(default)]
-    token: Option<String>,
+    pub(crate) token: Option<String>,
     #[serde(default)]
-    access_token: Option<String>,
+    pub(crate) access_token: Option<String>,
 }
 
 #[derive(serde::Deserialize)]

@@ -91,6 +91,11 @@ impl<'s> Writer<'s> {
         &self.repo
     }
 
+    /// The trust directory settings.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
     /// The store written.
     pub fn store(&self) -> &'s dyn Store {
         self.store
@@ -642,7 +647,7 @@ fn signable_delegations(repo: &Repository, key: &PrivateKey) -> Vec<String> {
 }
 
 /// Valid signatures and threshold of a delegated role as it stands.
-fn signature_count(repo: &Repository, role: &str) -> Option<(u64, u64)> {
+pub(crate) fn signature_count(repo: &Repository, role: &str) -> Option<(u64, u64)> {
     let (keys, ids, threshold) = if role == "targets" {
         crate::tuf::client::top_level_signers(&repo.root.signed, "targets").ok()?
     } else {

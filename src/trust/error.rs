@@ -86,6 +86,15 @@ pub enum TrustError {
         #[source]
         source: crate::notary::NotaryError,
     },
+    /// The Notary server has no trust data for the GUN (or is not its
+    /// Notary server).
+    #[error("{gun} has no Docker Content Trust data on {url}")]
+    NoNotaryData {
+        /// The GUN.
+        gun: String,
+        /// The server asked.
+        url: String,
+    },
     /// The trust artifact lacks a file its metadata names.
     #[error("the trust data of {repo} is incomplete: {what} is missing")]
     Incomplete {
@@ -205,6 +214,7 @@ impl TrustError {
                 | TrustError::Tampered { .. }
                 | TrustError::ExpiredUnchecked { .. }
                 | TrustError::NotaryRefused { .. }
+                | TrustError::NoNotaryData { .. }
                 | TrustError::Incomplete { .. }
                 | TrustError::NotSigned { .. }
                 | TrustError::DigestMismatch { .. }
@@ -267,6 +277,9 @@ impl TrustError {
                 }
                 _ => "the Notary trust data is not trustworthy: do not deploy from it".to_owned(),
             },
+            TrustError::NoNotaryData { .. } => "nothing of it is signed there; check --notary-server (or \
+                 DOCKER_CONTENT_TRUST_SERVER): the default is https://REGISTRY"
+                .to_owned(),
             TrustError::Incomplete { .. } => {
                 "the trust artifact is damaged: do not deploy from it; the publisher runs `vouch recover`"
                     .to_owned()

@@ -18,7 +18,7 @@ use serde::Serialize;
 use vouch_keys::{PrivateKey, PublicKey};
 
 use super::decide::{RELEASES, tag_holder};
-use super::edit::{Publishing, Writer};
+use super::edit::{Publishing, Writer, signature_count};
 use super::error::TrustError;
 use super::notary::{NotaryReader, canonical_key_id};
 use crate::notary::keys::NotaryKey;
@@ -55,6 +55,8 @@ pub struct SignerPlan {
     pub key_ids: Vec<String>,
     /// Threshold.
     pub threshold: u64,
+    /// Notary's path prefixes, as vouch path patterns (`PREFIX*`).
+    pub paths: Vec<String>,
     /// Key files found on this machine.
     #[serde(skip)]
     pub held: Vec<PathBuf>,
@@ -119,12 +121,21 @@ pub fn plan(reader: &NotaryReader, dct: Option<&DctKeys>) -> Result<Plan, TrustE
             "report this as a bug",
         )
     };
-    let root_id = root
+    let file = |id: &str| dct.and_then(|d| d.file(id));
+    // The root key: one whose private key is here, else the first.
+    let root_ids = root
         .roles
         .get("root")
-        .and_then(|r| r.keyids.first())
-        .ok_or_else(no_root)?
-        .clone();
+        .map(|r| r.keyids.clone())
+        .unwrap_or_default();
+    let held_root = root_ids.iter().find(|id| {
+        root.keys
+            .get(*id)
+            .and_then(NotaryKey::parse)
+            .and_then(|k| canonical_key_id(&k))
+            .is_some_and(|c| file(&c).is_some())
+    });
+    let root_id = held_root.or(root_ids.first()).ok_or_else(no_root)?.clone();
     let object = root.keys.get(&root_id).ok_or_else(no_root)?;
     let parsed = NotaryKey::parse(object).ok_or_else(|| {
         TrustError::edit(
@@ -135,7 +146,6 @@ pub fn plan(reader: &NotaryReader, dct: Option<&DctKeys>) -> Result<Plan, TrustE
     let root_canonical = canonical_key_id(&parsed).ok_or_else(no_root)?;
     let root_key: Key = serde_json::from_value(object.clone())
         .map_err(|e| TrustError::edit(format!("the Notary root key: {e}"), "report this as a bug"))?;
-    let file = |id: &str| dct.and_then(|d| d.file(id));
     let targets_ids = root
         .roles
         .get("targets")
@@ -178,10 +188,20 @@ pub fn plan(reader: &NotaryReader, dct: Option<&DctKeys>) -> Result<Plan, TrustE
                 ));
                 continue;
             }
+            // Notary's path prefixes become patterns; a prefix that holds
+            // a pattern character cannot be carried over faithfully.
+            if role.paths.iter().any(|p| p.contains(['*', '?', '[', ']', '\\'])) {
+                skipped.push((
+                    role.name.clone(),
+                    "path prefixes vouch cannot express: not carried over".to_owned(),
+                ));
+                continue;
+            }
             signers.push(SignerPlan {
                 role: role.name.clone(),
                 key_ids,
                 threshold: role.threshold,
+                paths: role.paths.iter().map(|p| format!("{p}*")).collect(),
                 held,
                 keys,
             });
@@ -195,6 +215,10 @@ pub fn plan(reader: &NotaryReader, dct: Option<&DctKeys>) -> Result<Plan, TrustE
             skipped.push((t.tag.clone(), "lists no SHA-256".to_owned()));
             continue;
         };
+        if let Err(e) = crate::tuf::TargetPath::parse(&t.tag) {
+            skipped.push((t.tag.clone(), e.to_string()));
+            continue;
+        }
         let mut signed_in = vec![t.role.clone()];
         signed_in.extend(roles.into_iter().filter(|r| *r != t.role));
         tags.push(TagPlan {
@@ -323,6 +347,79 @@ impl Plan {
     }
 }
 
+/// What the last migration of a repository carried over, kept in the
+/// trust directory (`migrations/<repository>.json`): a rerun removes what
+/// Notary no longer signs (revoked tags, withdrawn signer keys) and only
+/// that, leaving what was signed with vouch since.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
+pub struct Record {
+    /// Tag → digest, as migrated.
+    pub tags: BTreeMap<String, String>,
+    /// Signer role → vouch key ids, as migrated.
+    pub signers: BTreeMap<String, Vec<String>>,
+}
+
+impl Record {
+    fn path(trust: &super::Trust, repo: &str) -> PathBuf {
+        trust.dir.join("migrations").join(format!(
+            "{}.json",
+            crate::store::metadata_dir::encode_segment(repo)
+        ))
+    }
+
+    fn load(trust: &super::Trust, repo: &str) -> Record {
+        std::fs::read(Record::path(trust, repo))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn save(&self, trust: &super::Trust, repo: &str) -> Result<(), TrustError> {
+        let path = Record::path(trust, repo);
+        let dir = path.parent().unwrap_or(&trust.dir);
+        std::fs::create_dir_all(dir).map_err(TrustError::local(dir))?;
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| TrustError::edit(e.to_string(), "report this as a bug"))?;
+        vouch_keys::store::write_atomic(&path, &bytes, 0o600, vouch_keys::store::Mode::Replace)
+            .map_err(TrustError::local(&path))
+    }
+
+    fn of(plan: &Plan, keys: &MigrationKeys<'_>) -> Record {
+        Record {
+            tags: plan
+                .tags
+                .iter()
+                .map(|t| (t.tag.clone(), t.digest.clone()))
+                .collect(),
+            signers: plan
+                .signers
+                .iter()
+                .map(|s| {
+                    (
+                        s.role.clone(),
+                        wanted_keys(s, keys)
+                            .iter()
+                            .map(|k| k.key_id().to_string())
+                            .collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The vouch keys of a signer role: its Notary keys, and the stand-in for
+/// `targets/releases`.
+fn wanted_keys(signer: &SignerPlan, keys: &MigrationKeys<'_>) -> Vec<PublicKey> {
+    let mut wanted = signer.keys.clone();
+    if signer.role == RELEASES
+        && let Some((_, key)) = keys.stand_in
+    {
+        wanted.push(key.public());
+    }
+    wanted
+}
+
 impl Writer<'_> {
     /// Writes (or brings up to date) vouch trust data for `plan`.
     pub fn migrate(&self, plan: &Plan, keys: &MigrationKeys<'_>) -> Result<Report, TrustError> {
@@ -334,24 +431,21 @@ impl Writer<'_> {
                 keys.publishing,
             )?;
         }
+        let previous = Record::load(self.trust(), self.repository());
         // Nothing to change: nothing is published.
         let mut probe = self.load()?.repo;
-        let (tags, changed) = sync(
-            &mut probe,
-            self.repository(),
-            plan,
-            keys,
-            time::OffsetDateTime::now_utc(),
-        )?;
+        let now = time::OffsetDateTime::now_utc();
+        let (tags, changed) = sync(&mut probe, self.repository(), plan, keys, &previous, now)?;
         let tags = if changed {
             self.publish(keys.publishing, |repo, _, now| {
-                sync(repo, self.repository(), plan, keys, now)
+                sync(repo, self.repository(), plan, keys, &previous, now)
             })?
             .0
             .0
         } else {
             tags
         };
+        Record::of(plan, keys).save(self.trust(), self.repository())?;
         Ok(Report {
             version: 1,
             repository: self.repository().to_owned(),
@@ -366,14 +460,18 @@ impl Writer<'_> {
     }
 }
 
-/// Brings a verified repository in line with the plan: signers, then tags
-/// (into the role that holds tags, and each signer role that signed them
-/// in Notary), signing only what changed, with the keys at hand.
+/// Brings a verified repository in line with the plan: signers (keys and
+/// path patterns; keys Notary withdrew since the last migration removed),
+/// then tags (into the role that holds tags, and each signer role that
+/// signed them in Notary; tags Notary no longer signs removed), signing
+/// only what changed, with the keys at hand. Every changed role must meet
+/// its threshold. Returns the tag reports and whether anything changed.
 fn sync(
     repo: &mut Repository,
     repo_id: &str,
     plan: &Plan,
     keys: &MigrationKeys<'_>,
+    previous: &Record,
     now: time::OffsetDateTime,
 ) -> Result<(Vec<TagReport>, bool), TrustError> {
     let roots = repo
@@ -393,14 +491,11 @@ fn sync(
         ));
     }
     let edit = |e: crate::tuf::TufError| TrustError::edit(e.to_string(), "report this as a bug");
-    let all = Some(vec!["*".to_owned()]);
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    let mut removed_any = false;
     for signer in &plan.signers {
-        let mut wanted = signer.keys.clone();
-        if signer.role == RELEASES
-            && let Some((_, key)) = keys.stand_in
-        {
-            wanted.push(key.public());
-        }
+        let wanted = wanted_keys(signer, keys);
+        let wanted_ids: Vec<String> = wanted.iter().map(|k| k.key_id().to_string()).collect();
         match repo.delegation("targets", &signer.role) {
             None => repo
                 .add_delegation(
@@ -408,7 +503,7 @@ fn sync(
                     &signer.role,
                     &wanted,
                     signer.threshold,
-                    all.clone(),
+                    Some(signer.paths.clone()),
                     None,
                     false,
                     now,
@@ -419,12 +514,77 @@ fn sync(
                     repo.add_delegation_key("targets", &signer.role, key, None, now)
                         .map_err(edit)?;
                 }
+                let gone: Vec<String> = previous
+                    .signers
+                    .get(&signer.role)
+                    .into_iter()
+                    .flatten()
+                    .filter(|id| !wanted_ids.contains(id) && ids.contains(id))
+                    .cloned()
+                    .collect();
+                if !gone.is_empty() {
+                    repo.remove_delegation_keys("targets", &signer.role, &gone, now)
+                        .map_err(edit)?;
+                    removed_any = true;
+                }
             }
         }
     }
+    // Signer roles Notary no longer has: the keys migrated into them go.
+    for (role, ids) in &previous.signers {
+        if plan.signers.iter().any(|s| &s.role == role) {
+            continue;
+        }
+        if let Some((current, _)) = repo.delegation("targets", role) {
+            let gone: Vec<String> = ids.iter().filter(|id| current.contains(id)).cloned().collect();
+            if gone.is_empty() {
+                continue;
+            }
+            if repo
+                .remove_delegation_keys("targets", role, &gone, now)
+                .map_err(edit)?
+                == 0
+            {
+                repo.remove_delegation("targets", role, now).map_err(edit)?;
+            }
+            removed_any = true;
+        }
+    }
     let (holder, _) = tag_holder(&repo.targets["targets"].signed);
-    let mut changed: BTreeSet<String> = BTreeSet::new();
     let mut reports = Vec::new();
+    // Tags Notary no longer signs (revoked, or no longer verifying): the
+    // migrated entries go, where they are still as migrated.
+    for (tag, digest) in &previous.tags {
+        if plan.tags.iter().any(|t| &t.tag == tag) {
+            continue;
+        }
+        let roles: Vec<String> = repo.targets.keys().cloned().collect();
+        let mut from = Vec::new();
+        for role in roles {
+            let hex = digest.trim_start_matches("sha256:");
+            let listed = repo
+                .targets
+                .get(&role)
+                .and_then(|r| r.signed.targets.get(tag))
+                .is_some_and(|t| t.hashes.get("sha256").map(String::as_str) == Some(hex));
+            if listed {
+                repo.remove_target(&role, tag, now).map_err(edit)?;
+                changed.insert(role.clone());
+                from.push(role);
+            }
+        }
+        if !from.is_empty() {
+            reports.push(TagReport {
+                tag: tag.clone(),
+                digest: digest.clone(),
+                status: "removed (no longer signed in Notary)",
+                originally: Vec::new(),
+                signed_in: from,
+                signed_by: Vec::new(),
+            });
+        }
+    }
+    let mut planned = Vec::new();
     for t in &plan.tags {
         let mut roles = vec![holder.to_owned()];
         if holder == RELEASES {
@@ -445,14 +605,14 @@ fn sync(
                 status = "migrated";
             }
         }
-        reports.push((t, status, roles));
+        planned.push((t, status, roles));
     }
-    // Sign what changed: targets with the targets key, delegated roles with
-    // every key at hand that each may sign.
-    let mut signed_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut signing: Vec<&PrivateKey> = keys.signers.iter().collect();
-    signing.extend(keys.stand_in.map(|(_, k)| k));
-    // Adding signers changed `targets` (its signatures are gone).
+    if removed_any {
+        for role in repo.drop_unsigned_content(now).map_err(edit)? {
+            changed.insert(role);
+        }
+    }
+    // Adding or removing signers changed `targets` (its signatures are gone).
     if repo
         .targets
         .get("targets")
@@ -460,6 +620,11 @@ fn sync(
     {
         changed.insert("targets".to_owned());
     }
+    // Sign what changed: targets with the targets key, delegated roles with
+    // every key at hand that each may sign.
+    let mut signed_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut signing: Vec<&PrivateKey> = keys.signers.iter().collect();
+    signing.extend(keys.stand_in.map(|(_, k)| k));
     for role in &changed {
         let authorised: Vec<String> = if role == "targets" {
             repo.root
@@ -490,10 +655,26 @@ fn sync(
         }
         signed_by.insert(role.clone(), by);
     }
+    // Every role that lists migrated tags must verify: no publish that
+    // leaves them below their threshold.
+    for role in &changed {
+        let has_content = repo
+            .targets
+            .get(role)
+            .is_some_and(|r| !r.signed.targets.is_empty());
+        if let Some((valid, threshold)) = signature_count(repo, role)
+            && has_content
+            && valid < threshold
+        {
+            return Err(TrustError::edit(
+                format!("{role} needs {threshold} signature(s) and only {valid} of its keys are here"),
+                "put the signers' Docker Content Trust keys in $DOCKER_CONFIG/trust/private and run migrate again",
+            ));
+        }
+    }
     let any = !changed.is_empty();
-    let reports = reports
-        .into_iter()
-        .map(|(t, status, roles)| TagReport {
+    reports.extend(planned.into_iter().map(|(t, status, roles)| {
+        TagReport {
             tag: t.tag.clone(),
             digest: t.digest.clone(),
             status,
@@ -505,7 +686,7 @@ fn sync(
                 .into_iter()
                 .collect(),
             signed_in: roles,
-        })
-        .collect();
+        }
+    }));
     Ok((reports, any))
 }

@@ -57,10 +57,15 @@ impl NotarySource {
 /// The canonical id of a key: that of the plain `ecdsa` key built from its
 /// SubjectPublicKeyInfo (how notary names private key files).
 pub fn canonical_key_id(key: &NotaryKey) -> Option<String> {
+    canonical_id_of_spki(&key.spki)
+}
+
+/// The canonical id of an ECDSA public key given as DER SubjectPublicKeyInfo.
+pub fn canonical_id_of_spki(spki: &[u8]) -> Option<String> {
     use base64::Engine;
     let object = serde_json::json!({
         "keytype": "ecdsa",
-        "keyval": {"private": null, "public": base64::engine::general_purpose::STANDARD.encode(&key.spki)},
+        "keyval": {"private": null, "public": base64::engine::general_purpose::STANDARD.encode(spki)},
     });
     crate::notary::keys::key_id(&object)
 }
@@ -91,7 +96,7 @@ fn pin_admits(pin: &Pin, root: &[u8]) -> Result<(), NotaryError> {
     verify_threshold(
         "root (pinned keys)",
         env.signed.version,
-        &env.signed_bytes,
+        &env.messages(),
         &env.signatures,
         &keys,
         &ids,
@@ -177,32 +182,49 @@ impl NotaryReader {
         let mut policy = Policy::load(&trust.dir)?;
         let pin = Pin::of(&policy, &gun);
         let first_use = FirstUse::from(tofu, &policy, &gun);
-        let served_root = fetch(&gun, &mut server, "root", "root", limits.max_root)?;
-
-        // Where trust starts.
-        let cached_root = cache.read("root").map_err(&local)?;
-        let cached_root = match (cached_root, &pin) {
-            (Some(root), Some(pin)) if pin_admits(pin, &root).is_err() => {
-                eprintln!("note: the pin of {gun} no longer admits the root verified here; starting over");
-                cache.clear().map_err(&local)?;
-                None
+        let served_root = match server.fetch("root", limits.max_root) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
+                return Err(TrustError::NoNotaryData {
+                    gun: gun.clone(),
+                    url: source.url.clone(),
+                });
             }
-            (root, _) => root,
+            Err(_) => fetch(&gun, &mut server, "root", "root", limits.max_root)?,
+        };
+
+        // Where trust starts: the chain cached here, if its first root
+        // (the anchor) is still admitted by the pin; else a new start, from
+        // the pin, the root the user's docker trusted, or first use. A new
+        // start replaces the cache only once it has verified.
+        let anchor_file = cache.path().join("anchor-root.json");
+        let cached_anchor = std::fs::read(&anchor_file).ok();
+        let cached_root = cache.read("root").map_err(&local)?;
+        let continues = match (&pin, &cached_anchor, &cached_root) {
+            (Some(pin), Some(anchor), Some(_)) => pin_admits(pin, anchor).is_ok(),
+            (None, Some(_), Some(_)) => true,
+            _ => false,
         };
         let docker_root = crate::auth::docker_config_dir()
             .map(|d| d.join("trust/tuf").join(&gun).join("metadata/root.json"))
             .and_then(|p| std::fs::read(p).ok());
-        let start = if let Some(root) = cached_root {
-            root
+        let (start, anchor) = if continues {
+            let root = cached_root.unwrap_or_default();
+            (root, cached_anchor.unwrap_or_default())
         } else if let Some(pin) = &pin {
+            if cached_anchor.is_some() {
+                eprintln!(
+                    "note: the pin of {gun} no longer admits the root verified here; starting over from the pin"
+                );
+            }
             pin_admits(pin, &served_root).map_err(|e| TrustError::PinNotMet {
                 repo: gun.clone(),
                 reason: e.to_string(),
             })?;
-            served_root.clone()
+            (served_root.clone(), served_root.clone())
         } else if let Some(root) = docker_root {
             eprintln!("note: starting from the root your docker trusted for {gun} ($DOCKER_CONFIG/trust)");
-            root
+            (root.clone(), root)
         } else if first_use == FirstUse::TrustOnFirstUse {
             let ids = root_key_ids(&served_root);
             eprintln!(
@@ -211,14 +233,22 @@ impl NotaryReader {
             );
             NotarySet::new(&gun, &served_root, now, limits).map_err(&refuse)?;
             policy.pin(&gun, ids, 1);
-            std::fs::create_dir_all(&trust.dir).map_err(TrustError::local(&trust.dir))?;
             policy.save(&trust.dir)?;
-            served_root.clone()
+            (served_root.clone(), served_root.clone())
         } else {
             return Err(TrustError::NotPinned {
                 repo: gun.clone(),
                 root_keys: root_key_ids(&served_root),
             });
+        };
+        // The versions this machine verified are the floors (rollback), on
+        // the chain it continues.
+        let floor = |role: &str| {
+            if continues {
+                cached_version(&cache, role)
+            } else {
+                0
+            }
         };
         let mut set = NotarySet::new(&gun, &start, now, limits).map_err(&refuse)?;
 
@@ -232,18 +262,16 @@ impl NotaryReader {
             for version in trusted.saturating_add(1)..newest.min(trusted.saturating_add(256)) {
                 let name = format!("{version}.root");
                 let bytes = fetch(&gun, &mut server, &name, "root", limits.max_root)?;
-                set.update_root(&bytes).map_err(&refuse)?;
+                set.update_intermediate_root(&bytes).map_err(&refuse)?;
             }
         }
         set.update_root(&served_root).map_err(&refuse)?;
         // Timestamp, snapshot: not older than what was verified here.
         let ts = fetch(&gun, &mut server, "timestamp", "timestamp", limits.max_timestamp)?;
-        set.update_timestamp(&ts, cached_version(&cache, "timestamp"))
-            .map_err(&refuse)?;
+        set.update_timestamp(&ts, floor("timestamp")).map_err(&refuse)?;
         let (sha, len) = set.snapshot_request().map_err(&refuse)?;
         let snap = fetch(&gun, &mut server, &format!("snapshot.{sha}"), "snapshot", len)?;
-        set.update_snapshot(&snap, cached_version(&cache, "snapshot"))
-            .map_err(&refuse)?;
+        set.update_snapshot(&snap, floor("snapshot")).map_err(&refuse)?;
         // Targets and every delegation the snapshot lists, breadth first.
         let mut queue = std::collections::VecDeque::from(["targets".to_owned()]);
         let mut loaded = 0usize;
@@ -265,14 +293,24 @@ impl NotaryReader {
                 continue;
             };
             let bytes = fetch(&gun, &mut server, &format!("{role}.{sha}"), &role, len)?;
-            match set.update_targets(&role, &bytes, cached_version(&cache, &role)) {
+            match set.update_targets(&role, &bytes, floor(&role)) {
                 Ok(()) => queue.extend(set.children(&role)),
+                // off-notary: the role that holds tags, once verified here,
+                // may not silently stop counting (docker would fall back to
+                // `targets`, possibly to an older digest).
+                Err(e) if role == RELEASES && floor(RELEASES) > 0 => return Err(refuse(e)),
                 Err(e) if role != "targets" && e.skips_delegation() => set.skip(&role, e),
                 Err(e) => return Err(refuse(e)),
             }
         }
-        // Keep what verified: the references for the next run.
+        // Keep what verified: the references for the next run (a new start
+        // replaces what was cached under another anchor).
+        if !continues {
+            cache.clear().map_err(&local)?;
+        }
         cache.write("root", &set.root().bytes).map_err(&local)?;
+        vouch_keys::store::write_atomic(&anchor_file, &anchor, 0o644, vouch_keys::store::Mode::Replace)
+            .map_err(&local)?;
         if let Some(t) = set.timestamp() {
             cache.write("timestamp", &t.bytes).map_err(&local)?;
         }
@@ -318,16 +356,20 @@ impl NotaryReader {
         })
     }
 
-    /// Whether `digest` is what some tag resolves to.
-    pub fn resolve_digest(&self, digest: &str) -> Result<NotaryTarget, TrustError> {
-        let mut names: Vec<&String> = self
+    /// Every target name any verified role lists, once each, sorted.
+    fn tag_names(&self) -> Vec<&String> {
+        let names: std::collections::BTreeSet<&String> = self
             .set
             .all_targets()
             .values()
             .flat_map(|t| t.signed().targets.keys())
             .collect();
-        names.sort();
-        names.dedup();
+        names.into_iter().collect()
+    }
+
+    /// Whether `digest` is what some tag resolves to.
+    pub fn resolve_digest(&self, digest: &str) -> Result<NotaryTarget, TrustError> {
+        let names = self.tag_names();
         for tag in names {
             if let Ok(t) = self.resolve_tag(tag)
                 && t.digest == digest
@@ -344,14 +386,7 @@ impl NotaryReader {
     /// Every tag that resolves, with the roles that list it with the same
     /// digest.
     pub fn signed_tags(&self) -> Vec<(NotaryTarget, Vec<String>)> {
-        let mut names: Vec<&String> = self
-            .set
-            .all_targets()
-            .values()
-            .flat_map(|t| t.signed().targets.keys())
-            .collect();
-        names.sort();
-        names.dedup();
+        let names = self.tag_names();
         names
             .into_iter()
             .filter_map(|tag| {

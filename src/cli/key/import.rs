@@ -107,30 +107,16 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             .into());
         }
         names.insert(name.clone());
-        let what = format!("imported key {name} (role {role})");
-        let passphrase = match foreign.opened_with {
-            Some(got) => got.passphrase,
-            None => {
-                let req = Request {
-                    purpose: Purpose::Create,
-                    what: &what,
-                    class: role.class(),
-                    key_id: None,
-                };
-                provider.obtain(&req, None)?.passphrase
-            }
-        };
-        let file = KeyFile {
-            info: KeyInfo {
-                id,
-                name,
-                role,
-                repo: args.repo.clone().or(foreign.repo),
-                public,
-                created: keyfile::now_utc(),
-            },
-            sealed: sealed::seal(&foreign.key, &passphrase, args.kdf.cost())?,
-        };
+        let repo = args.repo.clone().or(foreign.repo);
+        let file = sealed_file(
+            &mut provider,
+            &foreign.key,
+            foreign.opened_with,
+            role,
+            name,
+            repo,
+            args.kdf,
+        )?;
         staged.push((file, shown, foreign.format));
     }
     let mut out = String::new();
@@ -207,7 +193,39 @@ pub fn import_or_find(
     } else {
         base
     };
-    let passphrase = match foreign.opened_with {
+    let file = sealed_file(
+        provider,
+        &foreign.key,
+        foreign.opened_with,
+        role,
+        name,
+        foreign.repo,
+        KdfChoice::default(),
+    )?;
+    ctx.trust_dir.insert(&file)?;
+    eprintln!(
+        "Imported {} key {} as `{}` (role {}) from {shown}",
+        file.info.algorithm(),
+        file.info.id.short(),
+        file.info.name,
+        file.info.role
+    );
+    Ok(foreign.key)
+}
+
+/// A foreign key sealed with vouch's KDF, under the passphrase that
+/// opened it (or a new one, for a key that was not encrypted).
+#[allow(clippy::too_many_arguments)] // each is one field of the new key file
+fn sealed_file(
+    provider: &mut Provider,
+    key: &vouch_keys::PrivateKey,
+    opened_with: Option<vouch_keys::passphrase::Obtained>,
+    role: Role,
+    name: String,
+    repo: Option<String>,
+    kdf: KdfChoice,
+) -> Result<KeyFile, CliError> {
+    let passphrase = match opened_with {
         Some(got) => got.passphrase,
         None => {
             let what = format!("imported key {name} (role {role})");
@@ -220,24 +238,16 @@ pub fn import_or_find(
             provider.obtain(&req, None)?.passphrase
         }
     };
-    let file = KeyFile {
+    let public = key.public();
+    Ok(KeyFile {
         info: KeyInfo {
-            id,
+            id: public.key_id(),
             name,
             role,
-            repo: foreign.repo,
+            repo,
             public,
             created: keyfile::now_utc(),
         },
-        sealed: sealed::seal(&foreign.key, &passphrase, KdfChoice::default().cost())?,
-    };
-    ctx.trust_dir.insert(&file)?;
-    eprintln!(
-        "Imported {} key {} as `{}` (role {}) from {shown}",
-        file.info.algorithm(),
-        file.info.id.short(),
-        file.info.name,
-        file.info.role
-    );
-    Ok(foreign.key)
+        sealed: sealed::seal(key, &passphrase, kdf.cost())?,
+    })
 }
