@@ -1,26 +1,29 @@
 //! Docker Content Trust for real: a notary-server + notary-signer (ECDSA,
 //! as Docker Hub ran it), a docker-registry, images pushed with skopeo,
-//! trust data written by the docker CLI (`docker trust key generate`,
-//! `docker trust signer add`) and the notary client (`notary addhash`, as
-//! `docker trust sign` signs: into targets/releases and the signer's role;
-//! and into targets, as `notary addhash` alone does). vouch then reads it
-//! (`verify`/`inspect --notary-server`) and migrates it.
+//! and trust data written by the docker CLI (`docker trust key generate`,
+//! `signer add`, and `docker trust sign` through podman's Docker API) and by
+//! the notary client (`notary addhash` into targets and into single signer
+//! roles). `DOCKER_CONTENT_TRUST=1 docker pull` is the oracle of what docker
+//! accepted. vouch then reads it (`verify`/`inspect --notary-server`) and
+//! migrates it.
 
 mod common;
 
 use std::path::PathBuf;
 
-use common::notary::{NotaryStack, REPO_PASS, ROOT_PASS, docker};
+use common::notary::{DockerApi, NotaryStack, REPO_PASS, ROOT_PASS, docker, docker_run};
 use common::registry::{FaultProxy, Registry, push};
 use common::{Env, Run};
 
 /// A Docker Content Trust repository on a real stack: v1 signed by alice
-/// (targets/releases and targets/alice), v2 signed into targets by the
+/// with `docker trust sign` (targets/releases and targets/alice), v2 signed
+/// into targets by the
 /// repository key, v4 signed only by bob, whose key was then withdrawn (so
 /// it no longer verifies), v6 signed only into targets/alice (docker
 /// trusted tags in targets/releases and targets only), v3 never signed.
 struct Dct {
     stack: NotaryStack,
+    api: DockerApi,
     reg: Registry,
     /// The DOCKER_CONFIG the docker CLI and notary client used.
     config: PathBuf,
@@ -41,16 +44,24 @@ impl Dct {
     fn new() -> Dct {
         let stack = NotaryStack::start();
         let reg = Registry::start();
+        let api = DockerApi::start(&reg.addr);
         let pusher = Env::new();
         let gun = format!("{}/demo/app", reg.addr);
         let config = pusher.home().join("docker-config");
         std::fs::create_dir_all(&config).expect("config");
         let home = pusher.home().to_owned();
-        docker(&stack, &config, &home, &["trust", "key", "generate", "alice"]);
-        docker(&stack, &config, &home, &["trust", "key", "generate", "bob"]);
+        docker(
+            &stack,
+            None,
+            &config,
+            &home,
+            &["trust", "key", "generate", "alice"],
+        );
+        docker(&stack, None, &config, &home, &["trust", "key", "generate", "bob"]);
         for who in ["alice", "bob"] {
             docker(
                 &stack,
+                None,
                 &config,
                 &home,
                 &[
@@ -65,9 +76,20 @@ impl Dct {
             );
         }
         let trust = config.join("trust");
-        let mut digests = Vec::new();
+        let mut digests: Vec<(String, String)> = Vec::new();
+        // v1: `docker trust sign` for real (the docker CLI pushes through
+        // podman's Docker API and signs into targets/releases and
+        // targets/alice, every role alice's key may sign).
+        push(&pusher, &reg, "demo/app", "v1", "v1\n");
+        let v1 = format!("{gun}:v1");
+        docker(&stack, Some(&api), &config, &home, &["pull", "-q", &v1]);
+        docker(&stack, Some(&api), &config, &home, &["trust", "sign", &v1]);
+        let inspect = docker(&stack, None, &config, &home, &["trust", "inspect", &gun]);
+        let inspect: serde_json::Value = serde_json::from_slice(&inspect.stdout).expect("json");
+        let signed_v1 = inspect[0]["SignedTags"][0]["Digest"].as_str().expect("v1 signed");
+        digests.push(("v1".to_owned(), format!("sha256:{signed_v1}")));
+        // The rest with the notary client, as `notary addhash` signs.
         for (tag, roles) in [
-            ("v1", vec!["targets/releases", "targets/alice"]),
             ("v2", vec![]),
             ("v4", vec!["targets/bob"]),
             ("v6", vec!["targets/alice"]),
@@ -88,7 +110,7 @@ impl Dct {
                 args.extend(["-r", r]);
             }
             stack.notary(&trust, &args);
-            if tag == "v1" || tag == "v2" {
+            if tag == "v2" {
                 digests.push((tag.to_owned(), digest));
             }
         }
@@ -99,6 +121,7 @@ impl Dct {
         stack.notary(&trust, &["delegation", "remove", &gun, "targets/bob", &bob, "-p"]);
         Dct {
             stack,
+            api,
             reg,
             config,
             gun,
@@ -120,13 +143,19 @@ impl Dct {
 
     fn inspect(&self) -> serde_json::Value {
         let home = self.pusher.home().to_owned();
-        let out = docker(&self.stack, &self.config, &home, &["trust", "inspect", &self.gun]);
+        let out = docker(
+            &self.stack,
+            None,
+            &self.config,
+            &home,
+            &["trust", "inspect", &self.gun],
+        );
         serde_json::from_slice(&out.stdout).expect("docker trust inspect JSON")
     }
 }
 
 fn bob_key_id(stack: &NotaryStack, config: &std::path::Path, gun: &str) -> String {
-    let out = docker(stack, config, config, &["trust", "inspect", gun]);
+    let out = docker(stack, None, config, config, &["trust", "inspect", gun]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     v[0]["Signers"]
         .as_array()
@@ -162,6 +191,24 @@ fn verify_agrees_with_docker_trust_inspect_and_refuses_what_docker_refused() {
     // v4 was signed only by bob, whose key is gone; v3 never was.
     dct.verify(&user, &url, "v4").fails(1, "is not signed");
     dct.verify(&user, &url, "v6").fails(1, "is not signed");
+    // Docker itself pulled v1 with content trust on, and refused the others.
+    let home = dct.pusher.home().to_owned();
+    for (tag, pulls) in [("v1", true), ("v3", false), ("v4", false), ("v6", false)] {
+        let out = docker_run(
+            &dct.stack,
+            Some(&dct.api),
+            &dct.config,
+            &home,
+            &["pull", "-q", &format!("{}:{tag}", dct.gun)],
+            &[("DOCKER_CONTENT_TRUST", "1")],
+        );
+        assert_eq!(
+            out.status.success(),
+            pulls,
+            "DOCKER_CONTENT_TRUST=1 docker pull {tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     dct.verify(&user, &url, "v3").fails(1, "is not signed");
     let report: serde_json::Value =
         serde_json::from_str(user.run(&["inspect", "--notary-server", &url, &dct.gun]).ok()).expect("json");

@@ -2,8 +2,8 @@
 //! mutual TLS, ECDSA timestamp keys, as Docker Hub ran it) and
 //! notary-server (HTTPS) from Debian's `notary` package, on free loopback
 //! ports, with a CA made by openssl; the real `notary` client and the real
-//! docker CLI (`docker trust` works without a Docker engine for key
-//! generation, signer management and inspection) write the trust data.
+//! docker CLI write the trust data (`docker trust sign` against podman's
+//! Docker API, see [`DockerApi`]).
 //! Processes are stopped by pid when the stack is dropped.
 
 use std::path::{Path, PathBuf};
@@ -245,24 +245,17 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-/// Runs the real docker CLI (no engine needed for `docker trust key
-/// generate`, `signer add` and `inspect`) with Docker Content Trust
-/// pointed at the stack, in `cwd`.
-pub fn docker(stack: &NotaryStack, config: &Path, cwd: &Path, args: &[&str]) -> Output {
-    let out = Command::new("docker")
-        .args(args)
-        .current_dir(cwd)
-        .env("DOCKER_CONFIG", config)
-        .env("DOCKER_CONTENT_TRUST_SERVER", &stack.url)
-        .env("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", ROOT_PASS)
-        .env("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", REPO_PASS)
-        .env(
-            "DOCKER_HOST",
-            format!("unix://{}", stack.dir().join("no-engine.sock").display()),
-        )
-        .stdin(Stdio::null())
-        .output()
-        .expect("docker CLI");
+/// Runs the real docker CLI with Docker Content Trust pointed at the stack,
+/// in `cwd`, against `api` (`docker trust key generate`, `signer add` and
+/// `inspect` need none). Asserts success.
+pub fn docker(
+    stack: &NotaryStack,
+    api: Option<&DockerApi>,
+    config: &Path,
+    cwd: &Path,
+    args: &[&str],
+) -> Output {
+    let out = docker_run(stack, api, config, cwd, args, &[]);
     assert!(
         out.status.success(),
         "docker {args:?}: {}{}",
@@ -270,4 +263,114 @@ pub fn docker(stack: &NotaryStack, config: &Path, cwd: &Path, args: &[&str]) -> 
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// [`docker`], with extra environment, whatever the outcome.
+pub fn docker_run(
+    stack: &NotaryStack,
+    api: Option<&DockerApi>,
+    config: &Path,
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let host = api.map_or_else(
+        || format!("unix://{}", stack.dir().join("no-engine.sock").display()),
+        |a| a.host.clone(),
+    );
+    Command::new("docker")
+        .args(args)
+        .current_dir(cwd)
+        .env("DOCKER_CONFIG", config)
+        .env("DOCKER_CONTENT_TRUST_SERVER", &stack.url)
+        .env("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", ROOT_PASS)
+        .env("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", REPO_PASS)
+        .env("DOCKER_HOST", host)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("docker CLI")
+}
+
+/// A Docker API for the docker CLI without a Docker engine: `podman system
+/// service` (root, vfs storage, the test registry marked insecure) behind
+/// `tests/py/docker_api_shim.py`, which adds the push record the docker CLI
+/// signs from. With it `docker pull`, `docker trust sign` and
+/// `DOCKER_CONTENT_TRUST=1 docker pull` run for real.
+pub struct DockerApi {
+    podman: Child,
+    shim: Child,
+    /// `unix://…` for DOCKER_HOST.
+    pub host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl DockerApi {
+    pub fn start(registry: &str) -> DockerApi {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        std::fs::write(
+            d.join("storage.conf"),
+            format!(
+                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{}\"\nrunroot = \"{}\"\n",
+                d.join("root").display(),
+                d.join("run").display()
+            ),
+        )
+        .expect("storage.conf");
+        std::fs::write(
+            d.join("registries.conf"),
+            format!("unqualified-search-registries = []\n[[registry]]\nlocation = \"{registry}\"\ninsecure = true\n"),
+        )
+        .expect("registries.conf");
+        let podman_sock = d.join("podman.sock");
+        let mut podman = Command::new("podman")
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", podman_sock.display()))
+            .env("CONTAINERS_STORAGE_CONF", d.join("storage.conf"))
+            .env("CONTAINERS_REGISTRIES_CONF", d.join("registries.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("podman (Debian package podman) must be installed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&podman_sock).is_err() {
+            if let Ok(Some(status)) = podman.try_wait() {
+                panic!("podman system service exited: {status}");
+            }
+            assert!(Instant::now() < deadline, "podman system service did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let docker_sock = d.join("docker.sock");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/docker_api_shim.py");
+        let mut shim = Command::new("python3")
+            .arg(script)
+            .arg(&docker_sock)
+            .arg(&podman_sock)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufReader::new(shim.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("shim");
+        assert_eq!(line.trim(), "ready");
+        DockerApi {
+            podman,
+            shim,
+            host: format!("unix://{}", docker_sock.display()),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for DockerApi {
+    fn drop(&mut self) {
+        for child in [&mut self.shim, &mut self.podman] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
