@@ -284,8 +284,8 @@ impl TrustError {
                 "the trust artifact is damaged: do not deploy from it; the publisher runs `vouch recover`"
                     .to_owned()
             }
-            TrustError::NotSigned { .. } => {
-                "the publisher signs it with `vouch sign REPO:TAG`; do not deploy it unsigned".to_owned()
+            TrustError::NotSigned { repo, tag, .. } => {
+                format!("the publisher signs it with `vouch sign {repo}:{tag}`; do not deploy it unsigned")
             }
             TrustError::DigestMismatch { .. } => {
                 "the tag was moved or tampered with after signing; do not deploy it".to_owned()
