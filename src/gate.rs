@@ -45,6 +45,19 @@ pub fn mode_from_env() -> Option<Level> {
     mode(v.as_deref(), d.as_deref())
 }
 
+/// The mode of the entry points that exist to enforce (`vouch proxy`,
+/// `docker vouch pull`, the containerd verifier): unset (both variables)
+/// means enforce; `VOUCH_CONTENT_TRUST` / `DOCKER_CONTENT_TRUST` can still
+/// switch them to audit or off. `None`: an invalid `VOUCH_CONTENT_TRUST`.
+pub fn mode_enforcing_from_env() -> Option<Level> {
+    let v = std::env::var("VOUCH_CONTENT_TRUST").ok();
+    let d = std::env::var("DOCKER_CONTENT_TRUST").ok();
+    if v.as_deref().is_none_or(str::is_empty) && d.as_deref().is_none_or(str::is_empty) {
+        return Some(Level::Enforce);
+    }
+    mode(v.as_deref(), d.as_deref())
+}
+
 /// What applies to a repository: the environment switches the gate; a
 /// policy scope can lower it (audit, off) for its repositories.
 pub fn effective(env: Level, scope: Option<Level>) -> Level {

@@ -20,6 +20,7 @@ pub mod cli;
 pub mod gate;
 pub mod notary;
 pub mod policy;
+pub mod proxy;
 pub mod reference;
 pub mod store;
 pub mod trust;

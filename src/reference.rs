@@ -134,6 +134,25 @@ impl ImageRef {
         })
     }
 
+    /// Parses a reference as the docker CLI reads it: a name whose first
+    /// component is not a registry host is on Docker Hub (`alpine:3` is
+    /// `docker.io/library/alpine:3`, `team/app` is `docker.io/team/app`).
+    /// Layouts (`oci:`) are not docker names.
+    pub fn parse_docker(input: &str) -> Result<ImageRef, RefError> {
+        let first = input.split('/').next().unwrap_or_default();
+        let qualified =
+            input.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+        if qualified || input.starts_with("oci:") {
+            return ImageRef::parse(input);
+        }
+        let path = if input.contains('/') {
+            input.to_owned()
+        } else {
+            format!("library/{input}")
+        };
+        ImageRef::parse(&format!("docker.io/{path}"))
+    }
+
     /// The repository's identity, for policy and caches: `oci:/abs/dir`
     /// or `registry/repository`.
     pub fn repository(&self) -> String {
@@ -166,6 +185,12 @@ mod tests {
         let r = ImageRef::parse("oci:/tmp/lay:v1").expect("layout");
         assert_eq!(r.location, Location::Layout("/tmp/lay".into()));
         assert_eq!(r.tag.as_deref(), Some("v1"));
+        let r = ImageRef::parse_docker("alpine:3").expect("docker hub");
+        assert_eq!(r.repository(), "docker.io/library/alpine");
+        let r = ImageRef::parse_docker("team/app").expect("docker hub");
+        assert_eq!(r.repository(), "docker.io/team/app");
+        let r = ImageRef::parse_docker("127.0.0.1:5000/team/app:1.2").expect("registry");
+        assert_eq!(r.repository(), "127.0.0.1:5000/team/app");
         let r = ImageRef::parse("127.0.0.1:5000/team/app:1.2").expect("registry");
         assert_eq!(r.repository(), "127.0.0.1:5000/team/app");
         assert_eq!(r.tag.as_deref(), Some("1.2"));

@@ -44,7 +44,7 @@ impl Dct {
     fn new() -> Dct {
         let stack = NotaryStack::start();
         let reg = Registry::start();
-        let api = DockerApi::start(&reg.addr);
+        let api = DockerApi::start(&[&reg.addr]);
         let pusher = Env::new();
         let gun = format!("{}/demo/app", reg.addr);
         let config = pusher.home().join("docker-config");

@@ -1,6 +1,8 @@
 //! The `vouch` command line: one module per command.
 
 mod completions;
+mod containerd_verifier;
+mod docker_plugin;
 pub mod error;
 mod init;
 mod inspect;
@@ -10,6 +12,7 @@ mod migrate;
 mod output;
 mod passphrase;
 mod pin;
+mod proxy;
 mod pull;
 mod push;
 mod recover;
@@ -76,6 +79,13 @@ pub enum Command {
     Pull(pull::Args),
     /// Copy an image from an OCI layout to a registry, then sign it
     Push(push::Args),
+    /// A verifying registry front: clients pull through it, only what is signed
+    Proxy(proxy::Args),
+    /// containerd's image verifier (containerd >= 2.0 image-verifier bin_dir)
+    ContainerdVerifier(containerd_verifier::Args),
+    /// `docker vouch`: install the Docker CLI plugin; pull as it does
+    #[command(subcommand, name = "docker-plugin")]
+    DockerPlugin(docker_plugin::DockerCommand),
     /// Re-sign the timestamp (and snapshot when needed) with the online key
     Refresh(refresh::Args),
     /// Remove a tag's signature, or every tag's with --all
@@ -136,7 +146,22 @@ impl GlobalArgs {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "docker-cli-plugin-metadata")
+        && docker_plugin::plugin_argv(&argv).is_some()
+    {
+        println!("{}", docker_plugin::metadata());
+        return ExitCode::SUCCESS;
+    }
+    if let Some(plugin) = docker_plugin::plugin_argv(&argv) {
+        argv = plugin;
+    } else if argv
+        .first()
+        .is_some_and(|a| containerd_verifier::called_as_verifier(a))
+    {
+        argv.insert(1, "containerd-verifier".into());
+    }
+    let cli = Cli::parse_from(argv);
     let result = cli.global.context().and_then(|ctx| match cli.command {
         Command::Init(a) => init::run(a, &ctx),
         Command::Sign(a) => sign::run(a, &ctx),
@@ -146,6 +171,9 @@ pub fn main() -> ExitCode {
         Command::Pin(a) => pin::run(a, &ctx),
         Command::Pull(a) => pull::run(a, &ctx),
         Command::Push(a) => push::run(a, &ctx),
+        Command::Proxy(a) => proxy::run(a, &ctx),
+        Command::ContainerdVerifier(a) => containerd_verifier::run(a, &ctx),
+        Command::DockerPlugin(cmd) => docker_plugin::run(cmd, &ctx),
         Command::Refresh(a) => refresh::run(a, &ctx),
         Command::Revoke(a) => revoke::run(a, &ctx),
         Command::Recover(a) => recover::run(a, &ctx),

@@ -2,10 +2,9 @@
 
 use crate::cli::repo::{open_store, parse_ref, store_error, trust};
 use crate::cli::{CliError, Context, output};
-use crate::policy::{Level, Policy};
 use crate::reference::Location;
 use crate::store::oci_layout::OciLayout;
-use crate::trust::Reader;
+use crate::trust::gate::{Admission, TagRule, admit};
 
 /// Verify, then copy the image by its trusted digest into an OCI layout.
 /// With `VOUCH_CONTENT_TRUST=1` (or Docker's `DOCKER_CONTENT_TRUST=1`) a
@@ -47,8 +46,6 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             "give --to oci:DIR:TAG when pulling by digest",
         )
     })?;
-    let policy = Policy::load(ctx.trust_dir.path())?;
-    let level = crate::gate::effective(env_level, policy.lookup(&r.repository()).map(|s| s.level));
     let src_store = open_store(ctx, &r, false)?;
     let src = src_store.as_ref();
     let current = || -> Result<String, CliError> {
@@ -64,23 +61,20 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             (None, None) => Err(CliError::failed("pull needs a tag or a digest", "give REPO:TAG")),
         }
     };
-    let verify = || -> Result<String, CliError> {
-        let mut reader = Reader::open(&trust(ctx), &r.repository(), src, args.tofu)?;
-        Ok(reader.verify(&r, src)?.digest)
-    };
-    let digest = match level {
-        Level::Off => current()?,
-        Level::Enforce => verify()?,
-        Level::Audit => match verify() {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!(
-                    "warning: {} (content trust in audit mode: pulling anyway)",
-                    e.message
-                );
-                current()?
-            }
-        },
+    let digest = match admit(
+        &trust(ctx),
+        &r,
+        src,
+        env_level,
+        TagRule::StoreMustMatch,
+        args.tofu,
+    )? {
+        Admission::Verified(v) => v.digest,
+        Admission::Audited(e) => {
+            eprintln!("warning: {e} (content trust in audit mode: pulling anyway)");
+            current()?
+        }
+        Admission::Unchecked => current()?,
     };
     // Verified (or not required): only now is the destination touched.
     let manifest = src.manifest(&digest, MAX_MANIFEST).map_err(store_error)?;

@@ -218,7 +218,12 @@ impl Registry {
                 path: "tokio runtime".to_owned(),
                 source: e,
             })?;
-        let base = format!("{scheme}://{registry}");
+        // Docker Hub's API lives on another host than its image names.
+        let host = match registry {
+            "docker.io" | "index.docker.io" => "registry-1.docker.io",
+            other => other,
+        };
+        let base = format!("{scheme}://{host}");
         let origin = reqwest::Url::parse(&base).map_err(|_| StoreError::Registry {
             what: format!("the registry name {registry}"),
             detail: "not a host[:port]".to_owned(),
@@ -633,6 +638,95 @@ impl Registry {
 }
 
 impl Registry {
+    /// Streams a blob into `chunks` as it arrives (memory stays bounded by
+    /// the channel, whatever the blob's size), after telling `start` its
+    /// declared length; checks its length against `max` and its SHA-256
+    /// against `digest` at the end: a mismatch is an error after the bytes
+    /// were handed on, so the consumer must be able to abort. `Ok(false)`:
+    /// the registry has no such blob. A closed channel (the consumer went
+    /// away) ends the transfer quietly.
+    pub fn stream_blob(
+        &self,
+        digest: &str,
+        max: u64,
+        start: &mut dyn FnMut(Option<u64>) -> bool,
+        chunks: &tokio::sync::mpsc::Sender<Bytes>,
+    ) -> Result<bool, StoreError> {
+        use sha2::Digest as _;
+        let what = format!("blob {digest}");
+        self.rt.block_on(async {
+            let url = self.url("blobs", digest)?;
+            let answer = self
+                .send(&what, Op::Read, Method::GET, &url, HeaderMap::new(), None)
+                .await?;
+            if answer.status == StatusCode::NOT_FOUND {
+                return Ok(false);
+            }
+            let mut response = answer.response;
+            let declared = response
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > max) {
+                return Err(StoreError::TooLarge {
+                    what: what.clone(),
+                    limit: max,
+                });
+            }
+            if !start(declared) {
+                return Ok(true);
+            }
+            let mut hasher = sha2::Sha256::new();
+            let mut seen = 0u64;
+            while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(&what, e))? {
+                seen += chunk.len() as u64;
+                if seen > max {
+                    return Err(StoreError::TooLarge {
+                        what: what.clone(),
+                        limit: max,
+                    });
+                }
+                hasher.update(&chunk);
+                if chunks.send(chunk).await.is_err() {
+                    return Ok(true);
+                }
+            }
+            if declared.is_some_and(|n| n != seen) {
+                return Err(self.fail(&what, format!("the answer was cut short: {seen} bytes")));
+            }
+            if format!("sha256:{}", hex::encode(hasher.finalize())) != digest {
+                return Err(StoreError::Malformed {
+                    what,
+                    reason: "content does not match its digest".to_owned(),
+                });
+            }
+            Ok(true)
+        })
+    }
+
+    /// Whether a blob exists, and its length as the registry states it.
+    pub fn head_blob(&self, digest: &str) -> Result<Option<Option<u64>>, StoreError> {
+        let what = format!("blob {digest}");
+        self.rt.block_on(async {
+            let url = self.url("blobs", digest)?;
+            let answer = self
+                .send(&what, Op::Read, Method::HEAD, &url, HeaderMap::new(), None)
+                .await?;
+            if answer.status == StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            Ok(Some(
+                answer
+                    .response
+                    .headers()
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok()),
+            ))
+        })
+    }
+
     /// Puts a manifest at a tag or at its digest.
     fn put_manifest_at(&self, reference: &str, bytes: &[u8], media_type: &str) -> Result<(), StoreError> {
         let what = format!("pushing manifest {reference}");

@@ -200,3 +200,59 @@ impl Reader<'_> {
         }
     }
 }
+
+/// The manifests an image index lists (their sha256 digests). A child of an
+/// index that was admitted may be pulled by digest: multi-platform pulls
+/// fetch the index by tag, then the platform's manifest by digest.
+pub fn index_children(manifest: &[u8]) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(manifest) else {
+        return Vec::new();
+    };
+    if !matches!(
+        v["mediaType"].as_str(),
+        Some(
+            "application/vnd.oci.image.index.v1+json"
+                | "application/vnd.docker.distribution.manifest.list.v2+json"
+        )
+    ) {
+        return Vec::new();
+    }
+    v["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["digest"].as_str())
+        .filter(|d| {
+            d.strip_prefix("sha256:").is_some_and(|h| {
+                h.len() == 64
+                    && h.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Reader<'_> {
+    /// Whether a pull of manifest `digest` may be served: some signed tag
+    /// resolves to it ([`Reader::resolve_digest`]), or it is a child of an
+    /// index that was admitted before (`admitted_children`, from
+    /// [`index_children`] of manifests this verifier served).
+    pub fn admit_digest(
+        &mut self,
+        digest: &str,
+        admitted_children: &std::collections::BTreeSet<String>,
+    ) -> Result<Verdict, TrustError> {
+        match self.resolve_digest(digest) {
+            Ok(signed) => Ok(Verdict {
+                digest: signed.digest,
+                how: format!("signed as {} by {}", signed.tag, signed.role),
+            }),
+            Err(TrustError::DigestNotSigned { .. }) if admitted_children.contains(digest) => Ok(Verdict {
+                digest: digest.to_owned(),
+                how: "a platform manifest of a signed index".to_owned(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -20,6 +20,7 @@ pub mod cache;
 pub mod decide;
 pub mod edit;
 pub mod error;
+pub mod gate;
 pub mod keys;
 pub mod listing;
 pub mod load;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 pub const ROOT_PASS: &str = "dct-root-test";
 pub const REPO_PASS: &str = "dct-repo-test";
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
@@ -28,7 +28,7 @@ fn openssl(args: &[&str]) {
     );
 }
 
-fn wait_for_port(addr: &str, child: &mut Child, what: &str) {
+pub fn wait_for_port(addr: &str, child: &mut Child, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(addr).is_ok() {
@@ -306,7 +306,8 @@ pub struct DockerApi {
 }
 
 impl DockerApi {
-    pub fn start(registry: &str) -> DockerApi {
+    /// With `registries` (host:port) marked insecure (plain HTTP).
+    pub fn start(registries: &[&str]) -> DockerApi {
         use std::io::BufRead;
         let dir = tempfile::tempdir().expect("tmp");
         let d = dir.path();
@@ -321,7 +322,11 @@ impl DockerApi {
         .expect("storage.conf");
         std::fs::write(
             d.join("registries.conf"),
-            format!("unqualified-search-registries = []\n[[registry]]\nlocation = \"{registry}\"\ninsecure = true\n"),
+            registries
+                .iter()
+                .fold("unqualified-search-registries = []\n".to_owned(), |conf, r| {
+                    conf + &format!("[[registry]]\nlocation = \"{r}\"\ninsecure = true\n")
+                }),
         )
         .expect("registries.conf");
         let podman_sock = d.join("podman.sock");

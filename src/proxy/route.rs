@@ -1,0 +1,226 @@
+//! Which upstream repository and object a request names.
+//!
+//! * `/v2/NAME/REPO/…` goes to the upstream called NAME, so images keep
+//!   their names behind a mirror configuration (`prefix = "UPSTREAM"`,
+//!   `location = "PROXY/NAME"`);
+//! * a request with containerd's `ns=REGISTRY` query parameter goes to that
+//!   registry if it is an upstream;
+//! * a bare `/v2/REPO/…` goes to the first upstream.
+
+/// An upstream registry and the name the proxy serves it under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    /// The first path component that selects it.
+    pub name: String,
+    /// `host[:port]`.
+    pub registry: String,
+}
+
+impl Upstream {
+    /// Parses `[NAME=]REGISTRY`; without a name, the registry's host (its
+    /// port dropped).
+    pub fn parse(spec: &str) -> Result<Upstream, String> {
+        let (name, registry) = match spec.split_once('=') {
+            Some((n, r)) => (n.to_owned(), r.to_owned()),
+            None => {
+                let host = match spec.strip_prefix('[') {
+                    Some(rest) => rest.split(']').next().unwrap_or_default(),
+                    None => spec.rsplit_once(':').map_or(spec, |(h, _)| h),
+                };
+                (host.to_owned(), spec.to_owned())
+            }
+        };
+        if !valid_component(&name) {
+            return Err(format!(
+                "{name:?} is not a valid upstream name (a repository path component)"
+            ));
+        }
+        if registry.is_empty() || registry.contains('/') || registry.contains(char::is_whitespace) {
+            return Err(format!("{registry:?} is not a registry host[:port]"));
+        }
+        Ok(Upstream { name, registry })
+    }
+}
+
+/// A manifest reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reference {
+    /// A tag.
+    Tag(String),
+    /// A `sha256:` digest.
+    Digest(String),
+}
+
+impl std::fmt::Display for Reference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reference::Tag(t) => write!(f, ":{t}"),
+            Reference::Digest(d) => write!(f, "@{d}"),
+        }
+    }
+}
+
+/// What a request asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `/v2/`: the API version check.
+    Base,
+    /// A manifest.
+    Manifest {
+        /// The upstream.
+        upstream: &'a Upstream,
+        /// The repository path there.
+        repo: String,
+        /// Tag or digest.
+        reference: Reference,
+    },
+    /// A blob.
+    Blob {
+        /// The upstream.
+        upstream: &'a Upstream,
+        /// The repository path there.
+        repo: String,
+        /// Its digest.
+        digest: String,
+    },
+    /// Anything else: not served.
+    Unsupported,
+}
+
+fn valid_component(c: &str) -> bool {
+    !c.is_empty()
+        && c.len() <= 128
+        && c.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && !c.contains("..")
+}
+
+fn valid_digest(d: &str) -> bool {
+    d.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// The `ns` query parameter, if any.
+fn namespace(query: Option<&str>) -> Option<String> {
+    let url = reqwest::Url::parse(&format!("http://proxy/?{}", query?)).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == "ns")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Routes a request path (and query) among `upstreams`.
+pub fn route<'a>(upstreams: &'a [Upstream], path: &str, query: Option<&str>) -> Route<'a> {
+    if path == "/v2/" || path == "/v2" {
+        return Route::Base;
+    }
+    let Some(rest) = path.strip_prefix("/v2/") else {
+        return Route::Unsupported;
+    };
+    let (name, kind, reference) = if let Some((name, r)) = rest.rsplit_once("/manifests/") {
+        (name, "manifests", r)
+    } else if let Some((name, r)) = rest.rsplit_once("/blobs/") {
+        (name, "blobs", r)
+    } else {
+        return Route::Unsupported;
+    };
+    if !name.split('/').all(valid_component) {
+        return Route::Unsupported;
+    }
+    let Some(first) = upstreams.first() else {
+        return Route::Unsupported;
+    };
+    let by_ns = namespace(query).and_then(|ns| upstreams.iter().find(|u| u.registry == ns));
+    let (upstream, repo) = match by_ns {
+        Some(u) => (u, name.to_owned()),
+        None => match name.split_once('/') {
+            Some((head, tail)) if upstreams.iter().any(|u| u.name == head) => (
+                upstreams.iter().find(|u| u.name == head).unwrap_or(first),
+                tail.to_owned(),
+            ),
+            _ => (first, name.to_owned()),
+        },
+    };
+    match kind {
+        "manifests" if valid_digest(reference) => Route::Manifest {
+            upstream,
+            repo,
+            reference: Reference::Digest(reference.to_owned()),
+        },
+        "manifests" if crate::reference::valid_tag(reference) => Route::Manifest {
+            upstream,
+            repo,
+            reference: Reference::Tag(reference.to_owned()),
+        },
+        "blobs" if valid_digest(reference) => Route::Blob {
+            upstream,
+            repo,
+            digest: reference.to_owned(),
+        },
+        _ => Route::Unsupported,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_by_name_namespace_or_first() {
+        let ups = vec![
+            Upstream::parse("127.0.0.1:5000").expect("upstream"),
+            Upstream::parse("hub=registry.example").expect("upstream"),
+        ];
+        assert_eq!(ups[0].name, "127.0.0.1");
+        let d = format!("sha256:{}", "a".repeat(64));
+        match route(&ups, "/v2/hub/team/app/manifests/v1", None) {
+            Route::Manifest {
+                upstream,
+                repo,
+                reference,
+            } => {
+                assert_eq!(upstream.registry, "registry.example");
+                assert_eq!(repo, "team/app");
+                assert_eq!(reference, Reference::Tag("v1".to_owned()));
+            }
+            other => panic!("{other:?}"),
+        }
+        match route(&ups, "/v2/team/app/manifests/v1", Some("ns=registry.example")) {
+            Route::Manifest { upstream, repo, .. } => {
+                assert_eq!(
+                    (upstream.registry.as_str(), repo.as_str()),
+                    ("registry.example", "team/app")
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        match route(&ups, &format!("/v2/demo/app/blobs/{d}"), None) {
+            Route::Blob {
+                upstream,
+                repo,
+                digest,
+            } => {
+                assert_eq!(
+                    (upstream.registry.as_str(), repo.as_str()),
+                    ("127.0.0.1:5000", "demo/app")
+                );
+                assert_eq!(digest, d);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(route(&ups, "/v2/", None), Route::Base);
+        for bad in [
+            "/v2/demo/app/manifests/../x",
+            "/v2/Demo/app/manifests/v1",
+            "/v2/demo/app/blobs/sha256:xyz",
+            "/v2/demo/app/tags/list",
+            "/v3/demo/app/manifests/v1",
+            "/v2/demo/app/manifests/vouch-trust",
+        ] {
+            assert_eq!(route(&ups, bad, None), Route::Unsupported, "{bad}");
+        }
+    }
+}

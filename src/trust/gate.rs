@@ -1,0 +1,65 @@
+//! The gate's one decision, shared by every entry point that lets a pull
+//! through (`vouch pull`, `docker vouch pull`, the containerd verifier):
+//! verify the reference through a [`Reader`], at the level the environment
+//! and the policy set for its repository.
+
+use super::{Reader, Trust, TrustError, Verdict};
+use crate::policy::{Level, Policy};
+use crate::reference::ImageRef;
+use crate::store::Store;
+
+/// What the gate lets through.
+#[derive(Debug)]
+pub enum Admission {
+    /// Trust data signs it.
+    Verified(Verdict),
+    /// It does not verify, but the level is `audit`: let through, with the
+    /// refusal to report.
+    Audited(TrustError),
+    /// Content trust is off for this repository: not checked.
+    Unchecked,
+}
+
+/// What a tag without a digest resolves to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagRule {
+    /// The store's tag must point at the signed manifest (`vouch verify`,
+    /// `vouch pull`): a moved tag is refused.
+    StoreMustMatch,
+    /// The signed digest is what gets pulled, wherever the store's tag
+    /// points now (Docker Content Trust's rule: `docker vouch pull`, the
+    /// proxy).
+    SignedDigest,
+}
+
+/// Decides whether `r` may be pulled. `env` is the level the environment
+/// sets ([`crate::gate`]); a policy scope may lower it. A refusal under
+/// `enforce` and every "could not decide" are errors.
+pub fn admit(
+    trust: &Trust,
+    r: &ImageRef,
+    store: &dyn Store,
+    env: Level,
+    rule: TagRule,
+    tofu: bool,
+) -> Result<Admission, TrustError> {
+    let repo = r.repository();
+    let policy = Policy::load(&trust.dir)?;
+    let level = crate::gate::effective(env, policy.lookup(&repo).map(|s| s.level));
+    if level == Level::Off {
+        return Ok(Admission::Unchecked);
+    }
+    let verdict =
+        Reader::open(trust, &repo, store, tofu).and_then(|mut reader| match (&r.tag, &r.digest, rule) {
+            (Some(tag), None, TagRule::SignedDigest) => reader.resolve_tag(tag).map(|signed| Verdict {
+                how: format!("signed by {}", signed.role),
+                digest: signed.digest,
+            }),
+            _ => reader.verify(r, store),
+        });
+    match verdict {
+        Ok(v) => Ok(Admission::Verified(v)),
+        Err(e) if e.is_refusal() && level == Level::Audit => Ok(Admission::Audited(e)),
+        Err(e) => Err(e),
+    }
+}

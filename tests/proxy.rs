@@ -1,0 +1,663 @@
+//! `vouch proxy`, `docker vouch` and the containerd verifier, with real
+//! clients configured as a user would: podman (`registries.conf`),
+//! containerd + ctr (`hosts.toml`), skopeo, and the docker CLI against
+//! podman's Docker API. A real docker-registry holds `v1` (signed, then
+//! moved upstream to an unsigned image), `v2` (unsigned) and `multi` (an
+//! image index signed with `--recursive`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::notary::{DockerApi, free_port, wait_for_port};
+use common::registry::{Registry, layout_ref, publisher, push, skopeo};
+use common::{Env, index_children, oci_image_index};
+
+/// The upstream's name behind the proxy: `/v2/up/REPO/…`.
+const NAME: &str = "up";
+
+struct Scene {
+    env: Env,
+    reg: Option<Registry>,
+    upstream: String,
+    /// `UPSTREAM/demo/app`.
+    repo: String,
+    signed_v1: String,
+    moved_v1: String,
+    unsigned_v2: String,
+    multi: String,
+    multi_children: Vec<String>,
+}
+
+fn scene() -> Scene {
+    let env = publisher();
+    let reg = Registry::start();
+    let upstream = reg.addr.clone();
+    let repo = format!("{upstream}/demo/app");
+    let signed_v1 = push(&env, &reg, "demo/app", "v1", "signed one\n");
+    let unsigned_v2 = push(&env, &reg, "demo/app", "v2", "never signed\n");
+    let layout = env.home().join("build-multi");
+    let multi = oci_image_index(&layout, "multi");
+    let multi_children = index_children(&layout, &multi);
+    skopeo(&[
+        "copy",
+        "--all",
+        "--dest-tls-verify=false",
+        &layout_ref(&layout, "multi"),
+        &format!("docker://{repo}:multi"),
+    ]);
+    env.run(&["init", &repo]).ok();
+    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    env.run(&["sign", "--recursive", &format!("{repo}:multi")]).ok();
+    // Whoever can write the registry moves v1 to an image nobody signed.
+    let moved_v1 = push(&env, &reg, "demo/app", "v1", "moved by the registry\n");
+    assert_ne!(moved_v1, signed_v1);
+    Scene {
+        env,
+        reg: Some(reg),
+        upstream,
+        repo,
+        signed_v1,
+        moved_v1,
+        unsigned_v2,
+        multi,
+        multi_children,
+    }
+}
+
+/// A running `vouch proxy`; its log (stderr) goes to a file.
+struct Proxy {
+    child: Child,
+    addr: String,
+    log: PathBuf,
+}
+
+impl Proxy {
+    fn start(s: &Scene, vars: &[(&str, &str)], extra: &[&str]) -> Proxy {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let log = s.env.home().join(format!("proxy-{}.log", addr.replace(':', "-")));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .arg("--trust-dir")
+            .arg(s.env.trust())
+            .args(["proxy", "--listen", &addr, "--upstream"])
+            .arg(format!("{NAME}={}", s.upstream))
+            .args(extra)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", s.env.home())
+            .envs(vars.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("vouch proxy");
+        wait_for_port(&addr, &mut child, "vouch proxy");
+        Proxy { child, addr, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).expect("proxy log")
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Root podman with vfs storage in a scratch directory and the README's
+/// `registries.conf`: the upstream's only location is the proxy.
+struct Podman {
+    dir: tempfile::TempDir,
+}
+
+impl Podman {
+    fn new(upstream: &str, proxy: &str) -> Podman {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            dir.path().join("registries.conf"),
+            format!(
+                "unqualified-search-registries = []\n\n[[registry]]\nprefix = \"{upstream}\"\nlocation = \"{proxy}/{NAME}\"\ninsecure = true\n"
+            ),
+        )
+        .expect("registries.conf");
+        Podman { dir }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let d = self.dir.path();
+        Command::new("podman")
+            .arg("--root")
+            .arg(d.join("root"))
+            .arg("--runroot")
+            .arg(d.join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .env("CONTAINERS_REGISTRIES_CONF", d.join("registries.conf"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("podman (Debian package podman) must be installed")
+    }
+
+    fn digest(&self, image: &str) -> Option<String> {
+        let out = self.run(&["image", "inspect", "--format", "{{.Digest}}", image]);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+#[test]
+fn podman_pulls_the_signed_digest_through_the_proxy_and_is_refused_unsigned() {
+    let s = scene();
+    let proxy = Proxy::start(&s, &[], &[]);
+    let podman = Podman::new(&s.upstream, &proxy.addr);
+    let v1 = format!("{}:v1", s.repo);
+    let out = podman.run(&["pull", &v1]);
+    assert!(out.status.success(), "podman pull v1: {}", text(&out));
+    assert_eq!(
+        podman.digest(&v1).as_deref(),
+        Some(s.signed_v1.as_str()),
+        "the signed digest, not the upstream's moved tag ({})",
+        s.moved_v1
+    );
+    assert!(
+        proxy
+            .log()
+            .contains(&format!("the upstream tag {v1} points at {}", s.moved_v1)),
+        "the moved tag is logged: {}",
+        proxy.log()
+    );
+
+    let v2 = format!("{}:v2", s.repo);
+    let out = podman.run(&["pull", &v2]);
+    assert!(!out.status.success(), "podman pulled an unsigned tag");
+    let msg = text(&out);
+    assert!(
+        msg.contains(&format!("vouch: {v2} is not signed")),
+        "podman shows vouch's reason: {msg}"
+    );
+    assert!(podman.digest(&v2).is_none(), "nothing of v2 is stored");
+    assert!(
+        podman.digest(&format!("{}@{}", s.repo, s.unsigned_v2)).is_none(),
+        "no fallback to the upstream"
+    );
+
+    let out = podman.run(&["pull", &format!("{}:multi", s.repo)]);
+    assert!(out.status.success(), "podman pull multi: {}", text(&out));
+    assert!(
+        proxy.log().contains(&format!("served {}", s.multi)),
+        "{}",
+        proxy.log()
+    );
+}
+
+/// containerd 1.6 with the README's `hosts.toml`: the proxy is the only
+/// host for the upstream.
+struct Containerd {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Containerd {
+    fn start(upstream: &str, proxy: &str) -> Containerd {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path();
+        std::fs::write(
+            d.join("config.toml"),
+            format!(
+                "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\n[grpc]\n  address = \"{0}/c.sock\"\n[ttrpc]\n  address = \"{0}/c.sock.ttrpc\"\n",
+                d.display()
+            ),
+        )
+        .expect("config");
+        let hosts = d.join("hosts").join(upstream);
+        std::fs::create_dir_all(&hosts).expect("hosts dir");
+        std::fs::write(
+            hosts.join("hosts.toml"),
+            format!(
+                "server = \"http://{proxy}\"\n\n[host.\"http://{proxy}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+            ),
+        )
+        .expect("hosts.toml");
+        let mut child = Command::new("containerd")
+            .arg("--config")
+            .arg(d.join("config.toml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("containerd (Debian package containerd) must be installed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(d.join("c.sock")).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("containerd exited: {status}");
+            }
+            assert!(Instant::now() < deadline, "containerd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Containerd { child, dir }
+    }
+
+    fn ctr(&self, args: &[&str]) -> Output {
+        let d = self.dir.path();
+        let mut cmd = Command::new("ctr");
+        cmd.arg("--address").arg(d.join("c.sock")).args(args);
+        cmd.stdin(Stdio::null()).output().expect("ctr")
+    }
+
+    fn pull(&self, image: &str, all_platforms: bool) -> Output {
+        let mut args = vec!["images", "pull"];
+        if all_platforms {
+            args.push("--all-platforms");
+        }
+        // The flags go before the reference.
+        let mut cmd = Command::new("ctr");
+        cmd.arg("--address")
+            .arg(self.dir.path().join("c.sock"))
+            .args(&args)
+            .arg("--hosts-dir")
+            .arg(self.dir.path().join("hosts"))
+            .arg(image);
+        cmd.stdin(Stdio::null()).output().expect("ctr")
+    }
+
+    /// The digest containerd stored for an image name.
+    fn digest(&self, image: &str) -> Option<String> {
+        let out = self.ctr(&["images", "ls"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(image))
+            .and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
+    }
+
+    fn has_content(&self, digest: &str) -> bool {
+        let out = self.ctr(&["content", "ls", "-q"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.trim() == digest)
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn ctr_pulls_through_the_proxy_as_its_only_host() {
+    let s = scene();
+    let proxy = Proxy::start(&s, &[], &[]);
+    let ctd = Containerd::start(&s.upstream, &proxy.addr);
+    let v1 = format!("{}:v1", s.repo);
+    let out = ctd.pull(&v1, false);
+    assert!(out.status.success(), "ctr pull v1: {}", text(&out));
+    assert_eq!(
+        ctd.digest(&v1).as_deref(),
+        Some(s.signed_v1.as_str()),
+        "the signed digest"
+    );
+    assert!(
+        !ctd.has_content(&s.moved_v1),
+        "nothing from the moved upstream tag"
+    );
+
+    let v2 = format!("{}:v2", s.repo);
+    let out = ctd.pull(&v2, false);
+    assert!(!out.status.success(), "ctr pulled an unsigned tag");
+    let msg = text(&out);
+    assert!(
+        msg.contains(&format!("vouch: {v2} is not signed")),
+        "ctr shows vouch's reason: {msg}"
+    );
+    assert!(msg.contains("403"), "a refusal, not a failure: {msg}");
+    assert_eq!(ctd.digest(&v2), None);
+    assert!(!ctd.has_content(&s.unsigned_v2), "no fallback to the upstream");
+
+    let multi = format!("{}:multi", s.repo);
+    let out = ctd.pull(&multi, true);
+    assert!(out.status.success(), "ctr pull multi: {}", text(&out));
+    assert_eq!(ctd.digest(&multi).as_deref(), Some(s.multi.as_str()));
+    for child in &s.multi_children {
+        assert!(
+            ctd.has_content(child),
+            "platform manifest {child} pulled by digest"
+        );
+    }
+}
+
+#[test]
+fn skopeo_copies_signed_and_is_refused_unsigned_and_every_request_is_logged() {
+    let s = scene();
+    let proxy = Proxy::start(&s, &[], &["--log-format", "json"]);
+    let out_dir = s.env.home().join("copied");
+    let copy = |tag: &str| {
+        Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false"])
+            .arg(format!("docker://{}/{NAME}/demo/app:{tag}", proxy.addr))
+            .arg(format!("oci:{}:{tag}", out_dir.display()))
+            .output()
+            .expect("skopeo")
+    };
+    let out = copy("v1");
+    assert!(out.status.success(), "{}", text(&out));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("index.json")).expect("index.json"))
+            .expect("json");
+    assert_eq!(index["manifests"][0]["digest"], s.signed_v1.as_str());
+
+    let out = copy("v2");
+    assert!(!out.status.success());
+    let msg = text(&out);
+    assert!(
+        msg.contains(&format!("vouch: {}:v2 is not signed", s.repo)),
+        "{msg}"
+    );
+
+    let lines: Vec<serde_json::Value> = proxy
+        .log()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v.get("verdict").is_some())
+        .collect();
+    let refused = lines
+        .iter()
+        .find(|v| v["verdict"] == "refused")
+        .expect("a refusal line");
+    assert_eq!(refused["reference"], format!("{}:v2", s.repo));
+    assert!(
+        refused["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("is not signed")
+    );
+    assert!(
+        refused["client"]
+            .as_str()
+            .expect("client")
+            .starts_with("127.0.0.1:")
+    );
+    assert!(refused["ms"].is_u64());
+    let served = lines
+        .iter()
+        .find(|v| v["verdict"] == "served" && v["reference"] == format!("{}:v1", s.repo))
+        .expect("a served line");
+    assert_eq!(served["digest"], s.signed_v1.as_str());
+}
+
+fn docker(api: &DockerApi, config: &Path, trust: &Path, args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .env("DOCKER_HOST", &api.host)
+        .env("DOCKER_CONFIG", config)
+        .env("VOUCH_TRUST_DIR", trust)
+        .stdin(Stdio::null())
+        .output()
+        .expect("docker CLI")
+}
+
+fn docker_images(api: &DockerApi, config: &Path, trust: &Path) -> String {
+    let out = docker(
+        api,
+        config,
+        trust,
+        &[
+            "images",
+            "--digests",
+            "--format",
+            "{{.Repository}}:{{.Tag}} {{.Digest}}",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn docker_cli_is_refused_through_the_proxy_and_docker_vouch_pulls_the_signed_digest() {
+    let s = scene();
+    let proxy = Proxy::start(&s, &[], &[]);
+    let api = DockerApi::start(&[&proxy.addr, &s.upstream]);
+    let config = s.env.home().join("docker-config");
+    let trust = s.env.trust();
+
+    let out = docker(
+        &api,
+        &config,
+        &trust,
+        &["pull", &format!("{}/{NAME}/demo/app:v2", proxy.addr)],
+    );
+    assert!(
+        !out.status.success(),
+        "docker pulled an unsigned tag through the proxy"
+    );
+    assert!(
+        text(&out).contains(&format!("vouch: {}:v2 is not signed", s.repo)),
+        "{}",
+        text(&out)
+    );
+
+    // `vouch docker-plugin install` puts the plugin where the CLI looks.
+    let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["docker-plugin", "install"])
+        .env("DOCKER_CONFIG", &config)
+        .output()
+        .expect("vouch");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = docker(&api, &config, &trust, &["--help"]);
+    assert!(
+        text(&out).contains("vouch*"),
+        "the CLI lists the plugin: {}",
+        text(&out)
+    );
+
+    let out = docker(
+        &api,
+        &config,
+        &trust,
+        &["vouch", "pull", &format!("{}:v1", s.repo)],
+    );
+    assert!(out.status.success(), "docker vouch pull v1: {}", text(&out));
+    let images = docker_images(&api, &config, &trust);
+    assert!(
+        images.contains(&format!("{}:v1 {}", s.repo, s.signed_v1)),
+        "v1 tagged at the signed digest: {images}"
+    );
+
+    let out = docker(
+        &api,
+        &config,
+        &trust,
+        &["vouch", "pull", &format!("{}:v2", s.repo)],
+    );
+    assert_eq!(out.status.code(), Some(1), "refused: {}", text(&out));
+    assert!(text(&out).contains("is not signed"));
+    let images = docker_images(&api, &config, &trust);
+    assert!(!images.contains(":v2"), "nothing pulled: {images}");
+    assert!(!images.contains(&s.unsigned_v2), "nothing pulled: {images}");
+
+    let out = docker(
+        &api,
+        &config,
+        &trust,
+        &["vouch", "verify", &format!("{}:multi", s.repo)],
+    );
+    assert!(out.status.success(), "docker vouch verify: {}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), s.multi);
+}
+
+#[test]
+fn an_unreachable_upstream_is_undecided_never_denied_and_audit_serves_and_logs() {
+    let mut s = scene();
+    let proxy = Proxy::start(&s, &[], &[]);
+    let audit = Proxy::start(&s, &[("VOUCH_CONTENT_TRUST", "audit")], &[]);
+
+    let inspect = |proxy: &Proxy, tag: &str| {
+        Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{}/{NAME}/demo/app:{tag}", proxy.addr))
+            .output()
+            .expect("skopeo")
+    };
+    let out = inspect(&audit, "v2");
+    assert!(
+        out.status.success(),
+        "audit serves the unsigned tag: {}",
+        text(&out)
+    );
+    assert!(
+        audit.log().contains("passed (audit)")
+            && audit.log().contains(&format!("{}:v2 is not signed", s.repo)),
+        "and logs why it would refuse: {}",
+        audit.log()
+    );
+
+    drop(s.reg.take());
+    let podman = Podman::new(&s.upstream, &proxy.addr);
+    for out in [
+        inspect(&proxy, "v1"),
+        podman.run(&["pull", &format!("{}:v1", s.repo)]),
+    ] {
+        assert!(!out.status.success());
+        let msg = text(&out);
+        assert!(
+            msg.contains("502") && msg.contains("vouch: could not decide"),
+            "{msg}"
+        );
+        assert!(!msg.contains("denied"), "never the refusal: {msg}");
+    }
+    assert!(proxy.log().contains("undecided"), "{}", proxy.log());
+}
+
+#[test]
+fn fifty_concurrent_manifest_requests_are_answered_correctly() {
+    let s = scene();
+    let proxy = Proxy::start(&s, &[], &[]);
+    let children: Vec<(bool, Child)> = (0..50)
+        .map(|i| {
+            let signed = i % 2 == 0;
+            let tag = if signed { "v1" } else { "v2" };
+            let child = Command::new("curl")
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code} %header{docker-content-digest}",
+                ])
+                .args(["-H", "Accept: application/vnd.oci.image.manifest.v1+json"])
+                .arg(format!(
+                    "http://{}/v2/{NAME}/demo/app/manifests/{tag}",
+                    proxy.addr
+                ))
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("curl");
+            (signed, child)
+        })
+        .collect();
+    for (signed, child) in children {
+        let out = child.wait_with_output().expect("curl");
+        let got = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if signed {
+            assert_eq!(got, format!("200 {}", s.signed_v1));
+        } else {
+            assert_eq!(got, "403", "refused");
+        }
+    }
+}
+
+/// Runs the verifier as containerd 2 runs an image verifier: the
+/// executable from its `bin_dir`, Go-style flags, the descriptor on stdin.
+fn containerd_verifier(bin_dir: &Path, trust: &Path, name: &str, digest: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(bin_dir.join("vouch-containerd-verifier"))
+        .args([
+            "-name",
+            name,
+            "-digest",
+            digest,
+            "-stdin-media-type",
+            "application/vnd.oci.descriptor.v1+json",
+        ])
+        .env_clear()
+        .env("VOUCH_TRUST_DIR", trust)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("verifier");
+    let descriptor = serde_json::json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": 401,
+    });
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(descriptor.to_string().as_bytes())
+        .expect("descriptor");
+    child.wait_with_output().expect("verifier")
+}
+
+#[test]
+fn the_containerd_verifier_admits_signed_digests_only() {
+    let mut s = scene();
+    let bin_dir = s.env.home().join("image-verifier-bin");
+    std::fs::create_dir_all(&bin_dir).expect("bin_dir");
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_vouch"),
+        bin_dir.join("vouch-containerd-verifier"),
+    )
+    .expect("link");
+    let trust = s.env.trust();
+    let v1 = format!("{}:v1", s.repo);
+
+    let out = containerd_verifier(&bin_dir, &trust, &v1, &s.signed_v1);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verified"));
+    let out = containerd_verifier(&bin_dir, &trust, &format!("{}:multi", s.repo), &s.multi);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let out = containerd_verifier(&bin_dir, &trust, &v1, &s.moved_v1);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("digest mismatch"),
+        "{}",
+        text(&out)
+    );
+    let out = containerd_verifier(&bin_dir, &trust, &format!("{}:v2", s.repo), &s.unsigned_v2);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("vouch: {}:v2 is not signed", s.repo)),
+        "the reason on stdout, where containerd reads it: {}",
+        text(&out)
+    );
+
+    drop(s.reg.take());
+    let out = containerd_verifier(&bin_dir, &trust, &v1, &s.signed_v1);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("could not decide"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_non_loopback_listener_needs_tls() {
+    let env = Env::new();
+    let run = env.run(&["proxy", "--listen", "0.0.0.0:0", "--upstream", "127.0.0.1:1"]);
+    run.fails(2, "needs --tls-cert and --tls-key");
+}
