@@ -112,13 +112,18 @@ impl Policy {
     pub fn load(trust_dir: &Path) -> Result<Policy, PolicyError> {
         let path = Policy::path(trust_dir);
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| PolicyError::Invalid {
-                path,
-                reason: e.to_string().lines().next().unwrap_or_default().to_owned(),
-            }),
+            Ok(text) => Policy::parse(&text, &path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
             Err(source) => Err(PolicyError::Io { path, source }),
         }
+    }
+
+    /// Parses a policy file's text (`path` names it in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Policy, PolicyError> {
+        toml::from_str(text).map_err(|e| PolicyError::Invalid {
+            path: path.to_owned(),
+            reason: e.to_string().lines().next().unwrap_or_default().to_owned(),
+        })
     }
 
     /// Writes the policy atomically.

@@ -29,6 +29,7 @@ struct Scene {
     unsigned_v2: String,
     multi: String,
     multi_children: Vec<String>,
+    root_id: String,
 }
 
 fn scene() -> Scene {
@@ -48,7 +49,7 @@ fn scene() -> Scene {
         &layout_ref(&layout, "multi"),
         &format!("docker://{repo}:multi"),
     ]);
-    env.run(&["init", &repo]).ok();
+    let root_id = env.run(&["init", &repo]).ok().trim().to_owned();
     env.run(&["sign", &format!("{repo}:v1")]).ok();
     env.run(&["sign", "--recursive", &format!("{repo}:multi")]).ok();
     // Whoever can write the registry moves v1 to an image nobody signed.
@@ -64,6 +65,7 @@ fn scene() -> Scene {
         unsigned_v2,
         multi,
         multi_children,
+        root_id,
     }
 }
 
@@ -76,13 +78,18 @@ struct Proxy {
 
 impl Proxy {
     fn start(s: &Scene, vars: &[(&str, &str)], extra: &[&str]) -> Proxy {
+        Proxy::start_for(s, &s.upstream, vars, extra)
+    }
+
+    /// In front of `upstream` (host:port).
+    fn start_for(s: &Scene, upstream: &str, vars: &[(&str, &str)], extra: &[&str]) -> Proxy {
         let addr = format!("127.0.0.1:{}", free_port());
         let log = s.env.home().join(format!("proxy-{}.log", addr.replace(':', "-")));
         let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
             .arg("--trust-dir")
             .arg(s.env.trust())
             .args(["proxy", "--listen", &addr, "--upstream"])
-            .arg(format!("{NAME}={}", s.upstream))
+            .arg(format!("{NAME}={upstream}"))
             .args(extra)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -660,4 +667,140 @@ fn a_non_loopback_listener_needs_tls() {
     let env = Env::new();
     let run = env.run(&["proxy", "--listen", "0.0.0.0:0", "--upstream", "127.0.0.1:1"]);
     run.fails(2, "needs --tls-cert and --tls-key");
+}
+
+/// `curl` a manifest through the proxy: "STATUS DIGEST".
+fn curl_manifest(proxy: &Proxy, reference: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %header{docker-content-digest}",
+        ])
+        .args([
+            "-H",
+            "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
+        ])
+        .arg(format!(
+            "http://{}/v2/{NAME}/demo/app/manifests/{reference}",
+            proxy.addr
+        ))
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_revocation_or_forged_trust_data_is_refused_on_the_next_pull() {
+    use std::collections::BTreeMap;
+
+    use common::attacker::{Attacker, forged_repository, key_id, key_object, new_key};
+
+    let s = scene();
+    let proxy = Proxy::start(&s, &[], &[]);
+    assert_eq!(curl_manifest(&proxy, "v1"), format!("200 {}", s.signed_v1));
+    assert_eq!(curl_manifest(&proxy, "multi"), format!("200 {}", s.multi));
+    let child = &s.multi_children[0];
+    assert_eq!(curl_manifest(&proxy, child), format!("200 {child}"));
+
+    // The publisher revokes v1: the next pull sees the new trust data.
+    s.env.run(&["revoke", &format!("{}:v1", s.repo)]).ok();
+    assert_eq!(curl_manifest(&proxy, "v1"), "403", "revoked");
+    assert_eq!(
+        curl_manifest(&proxy, "multi"),
+        format!("200 {}", s.multi),
+        "still signed"
+    );
+
+    // Whoever can write the registry replaces the trust data with a
+    // repository of their own that signs v2: not the pinned root.
+    let manifest = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{}@{}", s.repo, s.unsigned_v2))
+        .output()
+        .expect("skopeo");
+    let key = new_key();
+    let object = key_object(&key);
+    let id = key_id(&object);
+    let forged = forged_repository(
+        &BTreeMap::from([(id.clone(), object)]),
+        1,
+        &[(&key, vec![id.as_str()])],
+        "v2",
+        &s.unsigned_v2,
+        manifest.stdout.len() as u64,
+    );
+    Attacker::registry(&s.upstream, "demo/app", s.env.home()).publish(&forged);
+    assert_eq!(curl_manifest(&proxy, "v2"), "403", "forged trust data");
+    assert_eq!(
+        curl_manifest(&proxy, "multi"),
+        "403",
+        "nothing verifies from forged trust data"
+    );
+    assert_eq!(
+        curl_manifest(&proxy, child),
+        "403",
+        "not even a child admitted before"
+    );
+}
+
+#[test]
+fn a_blob_swapped_upstream_is_never_delivered_whole() {
+    use common::registry::FaultProxy;
+
+    let s = scene();
+    // The upstream as seen through a hostile network path: every blob
+    // comes back with one byte flipped (same length).
+    let fault = FaultProxy::start(&s.upstream);
+    s.env
+        .run(&["pin", &format!("{}/demo/app", fault.addr), &s.root_id])
+        .ok();
+    let proxy = Proxy::start_for(&s, &fault.addr, &[], &[]);
+    let out_dir = s.env.home().join("swapped");
+    let copy = || {
+        Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false"])
+            .arg(format!("docker://{}/{NAME}/demo/app:v1", proxy.addr))
+            .arg(format!("oci:{}:v1", out_dir.display()))
+            .output()
+            .expect("skopeo")
+    };
+    fault.fault("flip", "GET /v2/demo/app/blobs/");
+    let out = copy();
+    assert!(
+        !out.status.success(),
+        "a swapped blob was delivered: {}",
+        text(&out)
+    );
+    let index = std::fs::read_to_string(out_dir.join("index.json")).unwrap_or_default();
+    assert!(!index.contains(&s.signed_v1), "no image stored: {index}");
+
+    // What any HTTP client gets: less than the whole blob, and an error.
+    let manifest = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{}@{}", s.repo, s.signed_v1))
+        .output()
+        .expect("skopeo");
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest.stdout).expect("manifest");
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .expect("layer")
+        .to_owned();
+    let size = manifest["layers"][0]["size"].as_u64().expect("size");
+    let file = s.env.home().join("layer");
+    let out = Command::new("curl")
+        .args(["-s", "-o"])
+        .arg(&file)
+        .arg(format!("http://{}/v2/{NAME}/demo/app/blobs/{layer}", proxy.addr))
+        .output()
+        .expect("curl");
+    assert!(!out.status.success(), "curl saw a complete transfer");
+    let got = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    assert!(got < size, "{got} of {size} bytes delivered");
+
+    fault.clear();
+    let out = copy();
+    assert!(out.status.success(), "{}", text(&out));
 }

@@ -17,9 +17,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::route::{Reference, Route, Upstream, route};
 use super::{LogFormat, ProxyConfig, ProxyError};
 use crate::policy::{Level, Policy};
+use crate::store::artifact::TRUST_TAG;
 use crate::store::registry::Registry;
 use crate::store::{Store, StoreError};
-use crate::trust::{Reader, TrustError};
+use crate::trust::{Reader, Verdict};
+use time::OffsetDateTime;
 
 type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -49,11 +51,61 @@ type Entry = Arc<Manifest>;
 
 struct RepoState {
     store: Registry,
-    /// Platform manifests of indexes admitted here.
-    children: Mutex<BTreeSet<String>>,
+    /// Decisions made from the trust artifact last verified here.
+    decisions: Mutex<Option<Decisions>>,
     /// One decision at a time per repository.
     deciding: Mutex<()>,
+    /// When each tag was last compared with the upstream's.
+    moved_checked: Mutex<HashMap<String, Instant>>,
+    /// Idle clients for blob transfers.
+    blob_clients: Mutex<Vec<Registry>>,
 }
+
+/// Idle blob clients kept per repository.
+const MAX_IDLE_BLOB_CLIENTS: usize = 4;
+
+impl RepoState {
+    fn take_blob_client(
+        &self,
+        state: &State,
+        upstream: &Upstream,
+        repo: &str,
+    ) -> Result<Registry, StoreError> {
+        match lock(&self.blob_clients).pop() {
+            Some(client) => Ok(client),
+            None => state.store(upstream, repo),
+        }
+    }
+
+    fn put_blob_client(&self, client: Registry) {
+        let mut idle = lock(&self.blob_clients);
+        if idle.len() < MAX_IDLE_BLOB_CLIENTS {
+            idle.push(client);
+        }
+    }
+}
+
+/// How often a served tag is compared with where the upstream's tag points
+/// (for the log only: the answer never depends on it).
+const MOVED_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Decisions made from one verified trust artifact. The artifact is
+/// content-addressed, so while the upstream's trust tag still names it,
+/// the policy file is unchanged and the metadata is fresh, the same
+/// question has the same answer: a warm pull costs one upstream HEAD.
+struct Decisions {
+    artifact: String,
+    policy: Vec<u8>,
+    /// The earliest expiry of the metadata the decisions used.
+    until: OffsetDateTime,
+    /// By reference (`:tag`, `@digest`): admitted, or refused and why.
+    answers: HashMap<String, Result<Verdict, String>>,
+    /// Platform manifests of the indexes admitted from this artifact.
+    children: BTreeSet<String>,
+}
+
+/// Answers kept per repository.
+const MAX_ANSWERS: usize = 4096;
 
 #[derive(Default)]
 struct ManifestCache {
@@ -83,8 +135,14 @@ impl ManifestCache {
     }
 }
 
+/// A policy file's bytes and what they parse to.
+type PolicyFile = (Arc<Vec<u8>>, Arc<Policy>);
+
 struct State {
     config: ProxyConfig,
+    /// The policy file's bytes and what they parse to, re-read on every
+    /// decision (a changed pin applies at once) and re-parsed when changed.
+    policy: Mutex<Option<PolicyFile>>,
     repos: Mutex<HashMap<String, Arc<RepoState>>>,
     manifests: Mutex<ManifestCache>,
 }
@@ -94,6 +152,26 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl State {
+    fn policy(&self) -> Result<PolicyFile, String> {
+        let path = Policy::path(&self.config.trust.dir);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(format!("reading {}: {e}", path.display())),
+        };
+        if let Some((b, p)) = lock(&self.policy).as_ref()
+            && **b == bytes
+        {
+            return Ok((b.clone(), p.clone()));
+        }
+        let text =
+            String::from_utf8(bytes.clone()).map_err(|_| format!("{} is not UTF-8", path.display()))?;
+        let parsed = Arc::new(Policy::parse(&text, &path).map_err(|e| e.to_string())?);
+        let bytes = Arc::new(bytes);
+        *lock(&self.policy) = Some((bytes.clone(), parsed.clone()));
+        Ok((bytes, parsed))
+    }
+
     fn store(&self, upstream: &Upstream, repo: &str) -> Result<Registry, StoreError> {
         let credentials =
             crate::auth::for_registry(&upstream.registry).map_err(|e| StoreError::Registry {
@@ -114,8 +192,10 @@ impl State {
         }
         let state = Arc::new(RepoState {
             store: self.store(upstream, repo)?,
-            children: Mutex::new(BTreeSet::new()),
+            decisions: Mutex::new(None),
             deciding: Mutex::new(()),
+            moved_checked: Mutex::new(HashMap::new()),
+            blob_clients: Mutex::new(Vec::new()),
         });
         let mut repos = lock(&self.repos);
         if repos.len() >= MAX_REPOS {
@@ -213,9 +293,9 @@ fn decide(state: &State, upstream: &Upstream, repo_path: &str, reference: &Refer
         Ok(r) => r,
         Err(e) => return undecided(e.to_string()),
     };
-    let policy = match Policy::load(&state.config.trust.dir) {
+    let (policy_bytes, policy) = match state.policy() {
         Ok(p) => p,
-        Err(e) => return undecided(e.to_string()),
+        Err(e) => return undecided(e),
     };
     let level = crate::gate::effective(state.config.level, policy.lookup(&repo_id).map(|s| s.level));
     let passed = |verdict: &'static str, reason: String| match pass_through(&repo, reference) {
@@ -250,27 +330,12 @@ fn decide(state: &State, upstream: &Upstream, repo_path: &str, reference: &Refer
     if level == Level::Off {
         return passed("passed (content trust off)", String::new());
     }
-    let verdict = {
+    let outcome = {
         let _one = lock(&repo.deciding);
-        (|| -> Result<crate::trust::Verdict, TrustError> {
-            let mut reader = Reader::open(&state.config.trust, &repo_id, &repo.store, false)?;
-            match reference {
-                Reference::Tag(t) => {
-                    let signed = reader.resolve_tag(t)?;
-                    Ok(crate::trust::Verdict {
-                        how: format!("signed by {}", signed.role),
-                        digest: signed.digest,
-                    })
-                }
-                Reference::Digest(d) => {
-                    let children = lock(&repo.children).clone();
-                    reader.admit_digest(d, &children)
-                }
-            }
-        })()
+        trust_decision(state, &repo, &repo_id, reference, &policy_bytes)
     };
-    match verdict {
-        Ok(v) => {
+    match outcome {
+        Outcome::Admitted(v, artifact) => {
             let cached = lock(&state.manifests).get(&v.digest);
             let entry = match cached {
                 Some(e) => e,
@@ -284,11 +349,16 @@ fn decide(state: &State, upstream: &Upstream, repo_path: &str, reference: &Refer
                     Err(e) => return undecided(e.to_string()),
                 },
             };
-            lock(&repo.children).extend(crate::trust::decide::index_children(&entry.bytes));
+            let children = crate::trust::decide::index_children(&entry.bytes);
+            if !children.is_empty()
+                && let Some(d) = lock(&repo.decisions).as_mut()
+                && Some(&d.artifact) == artifact.as_ref()
+            {
+                d.children.extend(children);
+            }
             if let Reference::Tag(t) = reference {
                 warn_if_moved(state.config.log, &repo, &repo_id, t, &v.digest);
             }
-            let reason = v.how;
             (
                 Answer::Manifest {
                     entry,
@@ -297,30 +367,141 @@ fn decide(state: &State, upstream: &Upstream, repo_path: &str, reference: &Refer
                 Decision {
                     verdict: "served",
                     digest: Some(v.digest),
-                    reason,
+                    reason: v.how,
                 },
             )
         }
-        Err(e) if e.is_refusal() && level == Level::Audit => {
+        Outcome::Refused(e) if level == Level::Audit => {
             passed("passed (audit)", format!("refused in audit mode: {e}"))
         }
-        Err(e) if e.is_refusal() => (
+        Outcome::Refused(e) => (
             Answer::Refused(format!("vouch: {e}")),
             Decision {
                 verdict: "refused",
                 digest: None,
-                reason: e.to_string(),
+                reason: e,
             },
         ),
-        Err(e) => undecided(e.to_string()),
+        Outcome::Undecided(e) => undecided(e),
+    }
+}
+
+/// What trust data says about a manifest request.
+enum Outcome {
+    /// Admitted, from this trust artifact.
+    Admitted(Verdict, Option<String>),
+    /// Refused, and why.
+    Refused(String),
+    /// Could not decide, and why.
+    Undecided(String),
+}
+
+/// Decides a manifest request through the trust layer, reusing what was
+/// decided from the same trust artifact (see [`Decisions`]).
+fn trust_decision(
+    state: &State,
+    repo: &RepoState,
+    repo_id: &str,
+    reference: &Reference,
+    policy: &[u8],
+) -> Outcome {
+    let key = reference.to_string();
+    let now = OffsetDateTime::now_utc();
+    match repo.store.head(TRUST_TAG) {
+        Ok(Some(current)) => {
+            if let Some(d) = lock(&repo.decisions).as_ref()
+                && d.artifact == current
+                && d.policy == policy
+                && now < d.until
+            {
+                match (d.answers.get(&key), reference) {
+                    (Some(Ok(v)), _) => return Outcome::Admitted(v.clone(), Some(current)),
+                    // A digest refused before may since have become the
+                    // child of an admitted index.
+                    (Some(Err(why)), Reference::Digest(digest)) if !d.children.contains(digest) => {
+                        return Outcome::Refused(why.clone());
+                    }
+                    (Some(Err(why)), Reference::Tag(_)) => return Outcome::Refused(why.clone()),
+                    _ => {}
+                }
+            }
+        }
+        // No trust data: the reader below says so, as a refusal.
+        Ok(None) => {}
+        Err(e) => return Outcome::Undecided(e.to_string()),
+    }
+    let mut reader = match Reader::open(&state.config.trust, repo_id, &repo.store, false) {
+        Ok(r) => r,
+        Err(e) if e.is_refusal() => return Outcome::Refused(e.to_string()),
+        Err(e) => return Outcome::Undecided(e.to_string()),
+    };
+    let artifact = reader.artifact().map(str::to_owned);
+    let result = match reference {
+        Reference::Tag(t) => reader.resolve_tag(t).map(|signed| Verdict {
+            how: format!("signed by {}", signed.role),
+            digest: signed.digest,
+        }),
+        Reference::Digest(d) => {
+            let children = lock(&repo.decisions)
+                .as_ref()
+                .filter(|c| Some(&c.artifact) == artifact.as_ref())
+                .map(|c| c.children.clone())
+                .unwrap_or_default();
+            reader.admit_digest(d, &children)
+        }
+    };
+    if let (Some(artifact), Some(until)) = (&artifact, reader.trusted().fresh_until()) {
+        let mut cache = lock(&repo.decisions);
+        if cache
+            .as_ref()
+            .is_none_or(|c| &c.artifact != artifact || c.policy != policy)
+        {
+            *cache = Some(Decisions {
+                artifact: artifact.clone(),
+                policy: policy.to_vec(),
+                until: until.at,
+                answers: HashMap::new(),
+                children: BTreeSet::new(),
+            });
+        }
+        if let Some(c) = cache.as_mut() {
+            c.until = c.until.min(until.at);
+            if c.answers.len() >= MAX_ANSWERS {
+                c.answers.clear();
+            }
+            match &result {
+                Ok(v) => {
+                    c.answers.insert(key, Ok(v.clone()));
+                }
+                Err(e) if e.is_refusal() => {
+                    c.answers.insert(key, Err(e.to_string()));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    match result {
+        Ok(v) => Outcome::Admitted(v, artifact),
+        Err(e) if e.is_refusal() => Outcome::Refused(e.to_string()),
+        Err(e) => Outcome::Undecided(e.to_string()),
     }
 }
 
 /// Logs a warning when the upstream tag no longer points at the signed
 /// digest the proxy served (someone moved it without signing, or signing
-/// has not caught up). Off the answer's path: a warm pull stays one
-/// upstream request.
+/// has not caught up). Off the answer's path, and at most every
+/// [`MOVED_CHECK_EVERY`] per tag: a warm pull stays one upstream request.
 fn warn_if_moved(format: LogFormat, repo: &Arc<RepoState>, repo_id: &str, tag: &str, signed: &str) {
+    {
+        let mut checked = lock(&repo.moved_checked);
+        if checked.get(tag).is_some_and(|t| t.elapsed() < MOVED_CHECK_EVERY) {
+            return;
+        }
+        if checked.len() >= MAX_ANSWERS {
+            checked.clear();
+        }
+        checked.insert(tag.to_owned(), Instant::now());
+    }
     let (repo, repo_id, tag, signed) = (
         repo.clone(),
         repo_id.to_owned(),
@@ -334,11 +515,11 @@ fn warn_if_moved(format: LogFormat, repo: &Arc<RepoState>, repo_id: &str, tag: &
             let message =
                 format!("the upstream tag {repo_id}:{tag} points at {now}; vouch served the signed {signed}");
             match format {
-                LogFormat::Json => eprintln!(
-                    "{}",
+                LogFormat::Json => log_line(
                     serde_json::json!({"reference": format!("{repo_id}:{tag}"), "digest": signed, "warning": message})
+                        .to_string(),
                 ),
-                LogFormat::Text => eprintln!("warning: {message}"),
+                LogFormat::Text => log_line(format!("warning: {message}")),
             }
         }
     };
@@ -348,17 +529,26 @@ fn warn_if_moved(format: LogFormat, repo: &Arc<RepoState>, repo_id: &str, tag: &
     }
 }
 
+/// Writes one log line with one write: stderr is unbuffered, and lines
+/// from concurrent requests must not interleave.
+fn log_line(line: String) {
+    use std::io::Write;
+    let mut line = line;
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 fn log(config: &ProxyConfig, peer: SocketAddr, method: &Method, what: &str, d: &Decision, started: Instant) {
     let ms = started.elapsed().as_millis();
     match config.log {
-        LogFormat::Json => eprintln!(
-            "{}",
+        LogFormat::Json => log_line(
             serde_json::json!({
                 "client": peer.to_string(), "method": method.as_str(), "reference": what,
                 "digest": d.digest, "verdict": d.verdict, "reason": d.reason, "ms": ms,
             })
+            .to_string(),
         ),
-        LogFormat::Text => eprintln!(
+        LogFormat::Text => log_line(format!(
             "{peer} {method} {what} {} {}{} ({ms} ms)",
             d.verdict,
             d.digest.as_deref().unwrap_or("-"),
@@ -367,7 +557,7 @@ fn log(config: &ProxyConfig, peer: SocketAddr, method: &Method, what: &str, d: &
             } else {
                 format!(" {}", d.reason)
             },
-        ),
+        )),
     }
 }
 
@@ -438,9 +628,14 @@ async fn blob(
     repo: String,
     digest: String,
 ) -> Response<Body> {
-    // Each transfer has its own client: a large blob must not hold up the
-    // repository's other requests.
-    let store = match state.store(&upstream, &repo) {
+    // Each transfer has a client of its own while it runs (a large blob
+    // must not hold up the repository's other requests), taken from the
+    // repository's idle ones so connections are reused.
+    let repo_state = match state.repo(&upstream, &repo) {
+        Ok(r) => r,
+        Err(e) => return error(UNDECIDED, "UNAVAILABLE", &format!("vouch: {e}"), head),
+    };
+    let store = match repo_state.take_blob_client(&state, &upstream, &repo) {
         Ok(s) => s,
         Err(e) => return error(UNDECIDED, "UNAVAILABLE", &format!("vouch: {e}"), head),
     };
@@ -463,7 +658,14 @@ async fn blob(
     };
     if head {
         let d = digest.clone();
-        return match tokio::task::spawn_blocking(move || store.head_blob(&d)).await {
+        let pool = repo_state.clone();
+        return match tokio::task::spawn_blocking(move || {
+            let found = store.head_blob(&d);
+            pool.put_blob_client(store);
+            found
+        })
+        .await
+        {
             Ok(Ok(Some(len))) => answer(StatusCode::OK, len, full(Bytes::new())),
             Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", "blob unknown", true),
             Ok(Err(e)) => error(UNDECIDED, "UNAVAILABLE", &format!("vouch: {e}"), true),
@@ -483,6 +685,9 @@ async fn blob(
                 .is_some_and(|s| s.send(BlobStart::Found(len)).is_ok())
         };
         let result = store.stream_blob(&d, MAX_BLOB, &mut start, &tx);
+        if result.is_ok() {
+            repo_state.put_blob_client(store);
+        }
         match (result, start_tx.take()) {
             (Ok(false), Some(s)) => {
                 let _ = s.send(BlobStart::Missing);
@@ -637,6 +842,7 @@ pub fn serve(config: ProxyConfig) -> Result<(), ProxyError> {
         .collect();
     let state = Arc::new(State {
         config,
+        policy: Mutex::new(None),
         repos: Mutex::new(HashMap::new()),
         manifests: Mutex::new(ManifestCache::default()),
     });

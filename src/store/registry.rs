@@ -641,8 +641,9 @@ impl Registry {
     /// Streams a blob into `chunks` as it arrives (memory stays bounded by
     /// the channel, whatever the blob's size), after telling `start` its
     /// declared length; checks its length against `max` and its SHA-256
-    /// against `digest` at the end: a mismatch is an error after the bytes
-    /// were handed on, so the consumer must be able to abort. `Ok(false)`:
+    /// against `digest` at the end, holding the last chunk back until then:
+    /// on a mismatch the consumer has received less than the whole blob and
+    /// must abort. `Ok(false)`:
     /// the registry has no such blob. A closed channel (the consumer went
     /// away) ends the transfer quietly.
     pub fn stream_blob(
@@ -679,6 +680,7 @@ impl Registry {
             }
             let mut hasher = sha2::Sha256::new();
             let mut seen = 0u64;
+            let mut held: Option<Bytes> = None;
             while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(&what, e))? {
                 seen += chunk.len() as u64;
                 if seen > max {
@@ -688,7 +690,11 @@ impl Registry {
                     });
                 }
                 hasher.update(&chunk);
-                if chunks.send(chunk).await.is_err() {
+                // The last chunk is held back until the digest checks out:
+                // a consumer never receives a whole blob that does not.
+                if let Some(previous) = held.replace(chunk)
+                    && chunks.send(previous).await.is_err()
+                {
                     return Ok(true);
                 }
             }
@@ -700,6 +706,9 @@ impl Registry {
                     what,
                     reason: "content does not match its digest".to_owned(),
                 });
+            }
+            if let Some(last) = held {
+                let _ = chunks.send(last).await;
             }
             Ok(true)
         })

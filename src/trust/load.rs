@@ -317,9 +317,9 @@ pub(crate) fn open_reader<'s>(
     repo: &str,
     store: &'s dyn Store,
     first_use: FirstUse,
-) -> Result<TrustClient<'s>, TrustError> {
+) -> Result<(TrustClient<'s>, Option<String>), TrustError> {
     if trust.offline {
-        return open_offline(trust, repo, first_use);
+        return open_offline(trust, repo, first_use).map(|c| (c, None));
     }
     for _ in 0..MAX_STALE_READS {
         // One request tells whether the trust data changed since last time.
@@ -365,7 +365,7 @@ fn open_online<'s>(
     store: &'s dyn Store,
     first_use: FirstUse,
     current: &str,
-) -> Result<TrustClient<'s>, TrustError> {
+) -> Result<(TrustClient<'s>, Option<String>), TrustError> {
     let now = OffsetDateTime::now_utc();
     let cache = Cache::new(&trust.dir, repo);
     let mut fetcher = ArtifactFetcher::new(store);
@@ -381,17 +381,19 @@ fn open_online<'s>(
             set.clone(),
         );
         if client.load_cached().is_ok() {
-            return Ok(client);
+            return Ok((client, Some(current.to_owned())));
         }
     }
     let mut client = Client::from_trusted(cache.metadata().clone(), Source::Store(fetcher), "", set);
     client.refresh().map_err(|e| from_update(repo, e))?;
+    let mut verified = None;
     if let Source::Store(f) = client.fetcher()
         && let Some(digest) = f.digest()
     {
         cache.set_last_artifact(digest)?;
+        verified = Some(digest.to_owned());
     }
-    Ok(client)
+    Ok((client, verified))
 }
 
 /// What a writer starts from: the repository as verified, ready to edit.

@@ -63,6 +63,7 @@ pub struct Reader<'s> {
     repo: String,
     offline: bool,
     client: load::TrustClient<'s>,
+    artifact: Option<String>,
 }
 
 impl<'s> Reader<'s> {
@@ -80,17 +81,25 @@ impl<'s> Reader<'s> {
         trust.ensure_dir()?;
         let policy = crate::policy::Policy::load(&trust.dir)?;
         let first_use = FirstUse::from(tofu, &policy, repo);
-        let client = load::open_reader(trust, repo, store, first_use)?;
+        let (client, artifact) = load::open_reader(trust, repo, store, first_use)?;
         Ok(Reader {
             repo: repo.to_owned(),
             offline: trust.offline,
             client,
+            artifact,
         })
     }
 
     /// The repository.
     pub fn repository(&self) -> &str {
         &self.repo
+    }
+
+    /// The digest of the trust artifact this reader verified (`None`
+    /// offline): the same digest means the same trust data, so decisions
+    /// made from it may be reused while it is fresh.
+    pub fn artifact(&self) -> Option<&str> {
+        self.artifact.as_deref()
     }
 
     /// The trusted metadata.
