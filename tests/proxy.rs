@@ -767,6 +767,8 @@ fn a_blob_swapped_upstream_is_never_delivered_whole() {
             .output()
             .expect("skopeo")
     };
+    // Verified while the path is clean (the trust data is blobs too).
+    assert_eq!(curl_manifest(&proxy, "v1"), format!("200 {}", s.signed_v1));
     fault.fault("flip", "GET /v2/demo/app/blobs/");
     let out = copy();
     assert!(
@@ -803,4 +805,36 @@ fn a_blob_swapped_upstream_is_never_delivered_whole() {
     fault.clear();
     let out = copy();
     assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn only_blobs_of_images_the_proxy_served_are_fetched() {
+    let s = scene();
+    let proxy = Proxy::start(&s, &[], &[]);
+    let layer_of = |digest: &str| {
+        let out = Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{}@{digest}", s.repo))
+            .output()
+            .expect("skopeo");
+        let m: serde_json::Value = serde_json::from_slice(&out.stdout).expect("manifest");
+        m["layers"][0]["digest"].as_str().expect("layer").to_owned()
+    };
+    let blob = |digest: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("http://{}/v2/{NAME}/demo/app/blobs/{digest}", proxy.addr))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let unsigned_layer = layer_of(&s.unsigned_v2);
+    let signed_layer = layer_of(&s.signed_v1);
+    assert_eq!(blob(&unsigned_layer), "403", "a blob of an image never served");
+    assert_eq!(blob(&signed_layer), "403", "not yet served either");
+    assert_eq!(curl_manifest(&proxy, "v1"), format!("200 {}", s.signed_v1));
+    assert_eq!(blob(&signed_layer), "200", "a layer of the image served");
+    assert_eq!(blob(&unsigned_layer), "403");
+    assert_eq!(curl_manifest(&proxy, "v2"), "403");
+    assert_eq!(blob(&unsigned_layer), "403", "a refused manifest opens nothing");
 }

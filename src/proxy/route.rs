@@ -4,7 +4,7 @@
 //!   their names behind a mirror configuration (`prefix = "UPSTREAM"`,
 //!   `location = "PROXY/NAME"`);
 //! * a request with containerd's `ns=REGISTRY` query parameter goes to that
-//!   registry if it is an upstream;
+//!   registry if it is an upstream, and is refused if it is not;
 //! * a bare `/v2/REPO/…` goes to the first upstream.
 
 /// An upstream registry and the name the proxy serves it under.
@@ -96,7 +96,7 @@ fn valid_component(c: &str) -> bool {
         && !c.contains("..")
 }
 
-fn valid_digest(d: &str) -> bool {
+pub(crate) fn valid_digest(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(|h| {
         h.len() == 64
             && h.bytes()
@@ -133,9 +133,13 @@ pub fn route<'a>(upstreams: &'a [Upstream], path: &str, query: Option<&str>) -> 
     let Some(first) = upstreams.first() else {
         return Route::Unsupported;
     };
-    let by_ns = namespace(query).and_then(|ns| upstreams.iter().find(|u| u.registry == ns));
-    let (upstream, repo) = match by_ns {
-        Some(u) => (u, name.to_owned()),
+    let (upstream, repo) = match namespace(query) {
+        // containerd names the registry it means: that one, or none (never
+        // another registry's repository under the name it asked for).
+        Some(ns) => match upstreams.iter().find(|u| u.registry == ns) {
+            Some(u) => (u, name.to_owned()),
+            None => return Route::Unsupported,
+        },
         None => match name.split_once('/') {
             Some((head, tail)) if upstreams.iter().any(|u| u.name == head) => (
                 upstreams.iter().find(|u| u.name == head).unwrap_or(first),
@@ -197,6 +201,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        assert_eq!(
+            route(&ups, "/v2/team/app/manifests/v1", Some("ns=ghcr.io")),
+            Route::Unsupported,
+            "a registry that is not an upstream"
+        );
         match route(&ups, &format!("/v2/demo/app/blobs/{d}"), None) {
             Route::Blob {
                 upstream,

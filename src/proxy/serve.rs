@@ -31,6 +31,10 @@ const MAX_MANIFEST: u64 = crate::store::copy::MAX_MANIFEST;
 const MAX_BLOB: u64 = 16 << 30;
 /// Manifest bytes kept in memory, by digest (content-addressed: safe).
 const MANIFEST_CACHE_BYTES: usize = 64 << 20;
+/// Client connections served at once.
+const MAX_CONNECTIONS: usize = 1024;
+/// Time a client has for its TLS handshake, and for each request's headers.
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Repositories whose state is kept.
 const MAX_REPOS: usize = 1024;
 
@@ -59,6 +63,47 @@ struct RepoState {
     moved_checked: Mutex<HashMap<String, Instant>>,
     /// Idle clients for blob transfers.
     blob_clients: Mutex<Vec<Registry>>,
+    /// The blobs (config and layers) of the manifests served here: the only
+    /// blobs the proxy fetches, with its own credentials, for a client.
+    blobs: Mutex<BlobSet>,
+}
+
+/// A bounded set of blob digests, oldest forgotten first.
+#[derive(Default)]
+struct BlobSet {
+    set: std::collections::HashSet<String>,
+    order: VecDeque<String>,
+}
+
+/// Blob digests remembered per repository.
+const MAX_BLOBS: usize = 65_536;
+
+impl BlobSet {
+    fn extend(&mut self, digests: Vec<String>) {
+        for d in digests {
+            if self.set.insert(d.clone()) {
+                self.order.push_back(d);
+            }
+        }
+        while self.order.len() > MAX_BLOBS {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+}
+
+/// The blobs an image manifest references (its config and layers).
+fn referenced_blobs(manifest: &[u8]) -> Vec<String> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(manifest) else {
+        return Vec::new();
+    };
+    std::iter::once(&v["config"])
+        .chain(v["layers"].as_array().into_iter().flatten())
+        .filter_map(|d| d["digest"].as_str())
+        .filter(|d| super::route::valid_digest(d))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Idle blob clients kept per repository.
@@ -144,6 +189,8 @@ struct State {
     /// decision (a changed pin applies at once) and re-parsed when changed.
     policy: Mutex<Option<PolicyFile>>,
     repos: Mutex<HashMap<String, Arc<RepoState>>>,
+    /// The order repositories were added in, for eviction.
+    repo_order: Mutex<VecDeque<String>>,
     manifests: Mutex<ManifestCache>,
 }
 
@@ -196,10 +243,20 @@ impl State {
             deciding: Mutex::new(()),
             moved_checked: Mutex::new(HashMap::new()),
             blob_clients: Mutex::new(Vec::new()),
+            blobs: Mutex::new(BlobSet::default()),
         });
         let mut repos = lock(&self.repos);
-        if repos.len() >= MAX_REPOS {
-            repos.clear();
+        // Forget one repository at a time, the one least recently added:
+        // clearing them all would drop what pulls under way still need.
+        while repos.len() >= MAX_REPOS {
+            let Some(old) = lock(&self.repo_order).pop_front() else {
+                repos.clear();
+                break;
+            };
+            repos.remove(&old);
+        }
+        if !repos.contains_key(&id) {
+            lock(&self.repo_order).push_back(id.clone());
         }
         Ok(repos.entry(id).or_insert(state).clone())
     }
@@ -263,10 +320,14 @@ fn api_headers(resp: &mut Response<Body>) {
 fn pass_through(repo: &RepoState, reference: &Reference) -> Result<Option<(Entry, String)>, StoreError> {
     let got = match reference {
         Reference::Tag(t) => repo.store.tagged_manifest(t, MAX_MANIFEST)?,
-        Reference::Digest(d) => match repo.store.manifest(d, MAX_MANIFEST) {
-            Ok(bytes) => Some((bytes, d.clone())),
-            Err(StoreError::Registry { detail, .. }) if detail.contains("404") => None,
-            Err(e) => return Err(e),
+        Reference::Digest(d) => match repo.store.tagged_manifest(d, MAX_MANIFEST)? {
+            Some((_, actual)) if &actual != d => {
+                return Err(StoreError::Malformed {
+                    what: format!("manifest {d}"),
+                    reason: "content does not match its digest".to_owned(),
+                });
+            }
+            other => other,
         },
     };
     Ok(got.map(|(bytes, digest)| {
@@ -275,7 +336,24 @@ fn pass_through(repo: &RepoState, reference: &Reference) -> Result<Option<(Entry
     }))
 }
 
+/// Decides a manifest request; the blobs of a manifest served become
+/// fetchable through the proxy.
 fn decide(state: &State, upstream: &Upstream, repo_path: &str, reference: &Reference) -> (Answer, Decision) {
+    let decided = decide_manifest(state, upstream, repo_path, reference);
+    if let Answer::Manifest { entry, .. } = &decided.0
+        && let Ok(repo) = state.repo(upstream, repo_path)
+    {
+        lock(&repo.blobs).extend(referenced_blobs(&entry.bytes));
+    }
+    decided
+}
+
+fn decide_manifest(
+    state: &State,
+    upstream: &Upstream,
+    repo_path: &str,
+    reference: &Reference,
+) -> (Answer, Decision) {
     let repo_id = format!("{}/{repo_path}", upstream.registry);
     let undecided = |reason: String| {
         (
@@ -409,7 +487,16 @@ fn trust_decision(
     let now = OffsetDateTime::now_utc();
     match repo.store.head(TRUST_TAG) {
         Ok(Some(current)) => {
+            // The upstream's word that nothing changed is checked against
+            // what this machine verified last (another vouch process may
+            // have seen newer trust data): otherwise pointing the trust tag
+            // back at an older artifact would replay older decisions.
+            let verified_here = crate::trust::cache::Cache::new(&state.config.trust.dir, repo_id)
+                .last_artifact()
+                .ok()
+                .flatten();
             if let Some(d) = lock(&repo.decisions).as_ref()
+                && verified_here.as_deref() == Some(current.as_str())
                 && d.artifact == current
                 && d.policy == policy
                 && now < d.until
@@ -635,6 +722,17 @@ async fn blob(
         Ok(r) => r,
         Err(e) => return error(UNDECIDED, "UNAVAILABLE", &format!("vouch: {e}"), head),
     };
+    if !lock(&repo_state.blobs).set.contains(&digest) {
+        return error(
+            REFUSED,
+            "DENIED",
+            &format!(
+                "vouch: blob {digest} of {}/{repo} is not part of an image this proxy served",
+                upstream.registry
+            ),
+            head,
+        );
+    }
     let store = match repo_state.take_blob_client(&state, &upstream, &repo) {
         Ok(s) => s,
         Err(e) => return error(UNDECIDED, "UNAVAILABLE", &format!("vouch: {e}"), head),
@@ -674,7 +772,8 @@ async fn blob(
     }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(8);
     let (start_tx, start_rx) = tokio::sync::oneshot::channel::<BlobStart>();
-    let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // A transfer counts as failed unless it ends with the digest checked.
+    let failed = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let failed_in_task = failed.clone();
     let d = digest.clone();
     tokio::task::spawn_blocking(move || {
@@ -695,9 +794,11 @@ async fn blob(
             (Err(e), Some(s)) => {
                 let _ = s.send(BlobStart::Failed(e.to_string()));
             }
-            // Mid-transfer: the body ends in an error, so the client sees a
-            // failed download, never a wrong blob.
-            (Err(_), None) => failed_in_task.store(true, std::sync::atomic::Ordering::SeqCst),
+            // Checked to the end (the channel closes after this).
+            (Ok(true), _) => failed_in_task.store(false, std::sync::atomic::Ordering::SeqCst),
+            // Mid-transfer (or a panic): `failed` stays set, the body ends
+            // in an error, and the client sees a failed download, never a
+            // wrong or short blob taken as whole.
             _ => {}
         }
     });
@@ -844,6 +945,7 @@ pub fn serve(config: ProxyConfig) -> Result<(), ProxyError> {
         config,
         policy: Mutex::new(None),
         repos: Mutex::new(HashMap::new()),
+        repo_order: Mutex::new(VecDeque::new()),
         manifests: Mutex::new(ManifestCache::default()),
     });
     runtime.block_on(async move {
@@ -852,18 +954,34 @@ pub fn serve(config: ProxyConfig) -> Result<(), ProxyError> {
             .map_err(|e| ProxyError(format!("listening on {listen}: {e}")))?;
         let bound = listener.local_addr().map_err(|e| ProxyError(e.to_string()))?;
         eprintln!("vouch proxy on {scheme}://{bound} for {}", names.join(", "));
+        let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
-            let Ok((stream, peer)) = listener.accept().await else {
-                continue;
+            // At most MAX_CONNECTIONS at once: the next waits for a slot.
+            let Ok(slot) = connections.clone().acquire_owned().await else {
+                return Ok(());
+            };
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, do not spin.
+                    eprintln!("warning: accepting a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
             };
             let state = state.clone();
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 let service = hyper::service::service_fn(move |req| handle(state.clone(), peer, req));
-                let http = hyper::server::conn::http1::Builder::new();
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT);
                 match acceptor {
                     Some(acceptor) => {
-                        if let Ok(tls) = acceptor.accept(stream).await {
+                        if let Ok(Ok(tls)) =
+                            tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await
+                        {
                             let _ = http
                                 .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                                 .await;
