@@ -100,7 +100,17 @@ impl Proxy {
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
             .expect("vouch proxy");
-        wait_for_port(&addr, &mut child, "vouch proxy");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "vouch proxy exited ({status}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "vouch proxy did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         Proxy { child, addr, log }
     }
 
@@ -837,4 +847,153 @@ fn only_blobs_of_images_the_proxy_served_are_fetched() {
     assert_eq!(blob(&unsigned_layer), "403");
     assert_eq!(curl_manifest(&proxy, "v2"), "403");
     assert_eq!(blob(&unsigned_layer), "403", "a refused manifest opens nothing");
+}
+
+#[test]
+fn a_private_upstream_is_read_with_the_proxy_users_credentials_only() {
+    use base64::Engine;
+
+    let reg = Registry::start_with_auth(Some(("alice", "s3cret")));
+    let mut env = publisher();
+    let docker_config = env.home().join("docker-config");
+    std::fs::create_dir_all(&docker_config).expect("mkdir");
+    let basic = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+    std::fs::write(
+        docker_config.join("config.json"),
+        format!(r#"{{"auths": {{"{}": {{"auth": "{basic}"}}}}}}"#, reg.addr),
+    )
+    .expect("config.json");
+    env.set("DOCKER_CONFIG", docker_config.to_str().expect("utf8"));
+    let repo = format!("{}/team/app", reg.addr);
+    let layout = env.home().join("build");
+    let digest = common::oci_image(&layout, "v1", "private\n");
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        "alice:s3cret",
+        &layout_ref(&layout, "v1"),
+        &format!("docker://{repo}:v1"),
+    ]);
+    env.run(&["init", &repo]).ok();
+    env.run(&["sign", &format!("{repo}:v1")]).ok();
+
+    let addr = format!("127.0.0.1:{}", free_port());
+    let log = env.home().join("proxy.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .arg("--trust-dir")
+        .arg(env.trust())
+        .args(["proxy", "--listen", &addr, "--upstream"])
+        .arg(format!("{NAME}={}", reg.addr))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", env.home())
+        .env("DOCKER_CONFIG", &docker_config)
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("vouch proxy");
+    wait_for_port(&addr, &mut child, "vouch proxy");
+    let out_dir = env.home().join("copied");
+    // A client sending wrong credentials of its own: they are not passed
+    // upstream (which would refuse them); the proxy's are used.
+    let wrong = base64::engine::general_purpose::STANDARD.encode("mallory:wrong");
+    let curl = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %header{docker-content-digest}",
+        ])
+        .args(["-H", &format!("Authorization: Basic {wrong}")])
+        .args(["-H", "Accept: application/vnd.oci.image.manifest.v1+json"])
+        .arg(format!("http://{addr}/v2/{NAME}/team/app/manifests/v1"))
+        .output()
+        .expect("curl");
+    let out = Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{addr}/{NAME}/team/app:v1"))
+        .arg(format!("oci:{}:v1", out_dir.display()))
+        .output()
+        .expect("skopeo");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out),
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let index = std::fs::read_to_string(out_dir.join("index.json")).expect("index.json");
+    assert!(index.contains(&digest), "{index}");
+    assert_eq!(
+        String::from_utf8_lossy(&curl.stdout).trim(),
+        format!("200 {digest}")
+    );
+}
+
+#[test]
+fn the_proxy_serves_tls_with_the_given_certificate() {
+    let s = scene();
+    let certs = s.env.home().join("certs");
+    std::fs::create_dir_all(&certs).expect("mkdir");
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(&certs)
+            .output()
+            .expect("openssl");
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    openssl(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "../proxy-key.pem", // not among the CAs skopeo reads: a `.key` there is taken for a client key
+    ]);
+    openssl(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        "../proxy-key.pem",
+        "-out",
+        "ca.crt",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=vouch proxy",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+    ]);
+    let cert = certs.join("ca.crt");
+    let key = s.env.home().join("proxy-key.pem");
+    let proxy = Proxy::start(
+        &s,
+        &[],
+        &[
+            "--tls-cert",
+            cert.to_str().expect("utf8"),
+            "--tls-key",
+            key.to_str().expect("utf8"),
+        ],
+    );
+    let inspect = |tag: &str| {
+        Command::new("skopeo")
+            .args(["inspect", "--raw", "--cert-dir"])
+            .arg(&certs)
+            .arg(format!("docker://{}/{NAME}/demo/app:{tag}", proxy.addr))
+            .output()
+            .expect("skopeo")
+    };
+    let out = inspect("v1");
+    assert!(out.status.success(), "{}", text(&out));
+    let served: serde_json::Value = serde_json::from_slice(&out.stdout).expect("manifest");
+    assert!(served["layers"].is_array());
+    let out = inspect("v2");
+    assert!(text(&out).contains("is not signed"), "{}", text(&out));
 }
