@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::notary::{DockerApi, free_port, wait_for_port};
+use common::notary::{DockerApi, free_port, openssl, wait_for_port};
 use common::registry::{Registry, layout_ref, publisher, push, skopeo};
 use common::{Env, index_children, oci_image_index};
 
@@ -938,14 +938,11 @@ fn the_proxy_serves_tls_with_the_given_certificate() {
     let s = scene();
     let certs = s.env.home().join("certs");
     std::fs::create_dir_all(&certs).expect("mkdir");
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(&certs)
-            .output()
-            .expect("openssl");
-        assert!(out.status.success(), "{}", text(&out));
-    };
+    // The key outside the directory skopeo reads CAs from: a `.key` there
+    // is taken for a client certificate's.
+    let cert = certs.join("ca.crt");
+    let key = s.env.home().join("proxy-key.pem");
+    let (cert_s, key_s) = (cert.to_str().expect("utf8"), key.to_str().expect("utf8"));
     openssl(&[
         "ecparam",
         "-name",
@@ -953,16 +950,16 @@ fn the_proxy_serves_tls_with_the_given_certificate() {
         "-genkey",
         "-noout",
         "-out",
-        "../proxy-key.pem", // not among the CAs skopeo reads: a `.key` there is taken for a client key
+        key_s,
     ]);
     openssl(&[
         "req",
         "-x509",
         "-new",
         "-key",
-        "../proxy-key.pem",
+        key_s,
         "-out",
-        "ca.crt",
+        cert_s,
         "-days",
         "2",
         "-subj",
@@ -970,8 +967,6 @@ fn the_proxy_serves_tls_with_the_given_certificate() {
         "-addext",
         "subjectAltName=IP:127.0.0.1",
     ]);
-    let cert = certs.join("ca.crt");
-    let key = s.env.home().join("proxy-key.pem");
     let proxy = Proxy::start(
         &s,
         &[],

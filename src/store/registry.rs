@@ -479,17 +479,7 @@ impl Registry {
         mut response: reqwest::Response,
         max: u64,
     ) -> Result<Vec<u8>, StoreError> {
-        let declared = response
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > max) {
-            return Err(StoreError::TooLarge {
-                what: what.to_owned(),
-                limit: max,
-            });
-        }
+        let declared = declared_length(&response, what, max)?;
         // A declared length is a claim: reserve at most 1 MiB up front.
         let mut body = Vec::with_capacity(declared.unwrap_or(0).min(max).min(1 << 20) as usize);
         while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(what, e))? {
@@ -664,17 +654,7 @@ impl Registry {
                 return Ok(false);
             }
             let mut response = answer.response;
-            let declared = response
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if declared.is_some_and(|n| n > max) {
-                return Err(StoreError::TooLarge {
-                    what: what.clone(),
-                    limit: max,
-                });
-            }
+            let declared = declared_length(&response, &what, max)?;
             if !start(declared) {
                 return Ok(true);
             }
@@ -725,14 +705,7 @@ impl Registry {
             if answer.status == StatusCode::NOT_FOUND {
                 return Ok(None);
             }
-            Ok(Some(
-                answer
-                    .response
-                    .headers()
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok()),
-            ))
+            Ok(Some(declared_length(&answer.response, &what, u64::MAX)?))
         })
     }
 
@@ -747,6 +720,23 @@ impl Registry {
             media_type,
             Bytes::copy_from_slice(bytes),
         ))
+    }
+}
+
+/// The length an answer declares (`Content-Length`), refused when over
+/// `max` before a byte of the body is read.
+fn declared_length(response: &reqwest::Response, what: &str, max: u64) -> Result<Option<u64>, StoreError> {
+    let declared = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > max => Err(StoreError::TooLarge {
+            what: what.to_owned(),
+            limit: max,
+        }),
+        other => Ok(other),
     }
 }
 

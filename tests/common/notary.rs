@@ -19,7 +19,8 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
-fn openssl(args: &[&str]) {
+/// Runs openssl; asserts success.
+pub fn openssl(args: &[&str]) {
     let out = Command::new("openssl").args(args).output().expect("openssl");
     assert!(
         out.status.success(),
