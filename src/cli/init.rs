@@ -1,7 +1,7 @@
 //! `vouch init REPO`
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{generate_key, name_base, open_store, parse_ref, trust};
+use crate::cli::repo::{generate_key, name_base, open_store, parse_repository, trust};
 use crate::cli::{CliError, Context, output};
 use crate::policy::Policy;
 use crate::trust::edit::{Publishing, Writer};
@@ -19,13 +19,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
-    let r = parse_ref(&args.repository)?;
-    if r.tag.is_some() || r.digest.is_some() {
-        return Err(CliError::failed(
-            "init takes a repository, not a tag",
-            "drop the :TAG",
-        ));
-    }
+    let r = parse_repository(&args.repository, "init")?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, true)?;
     if crate::store::artifact::read(store.as_ref())

@@ -1,7 +1,7 @@
 //! `vouch migrate REPO [--notary-server URL] [--dry-run] [--json]`
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{generate_key, name_base, open_store, parse_ref, trust, unlock_key};
+use crate::cli::repo::{generate_key, name_base, open_store, parse_repository, trust, unlock_key};
 use crate::cli::{CliError, Context, output};
 use crate::reference::Location;
 use crate::trust::edit::{Publishing, Writer};
@@ -41,13 +41,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
-    let r = parse_ref(&args.repository)?;
-    if r.tag.is_some() || r.digest.is_some() {
-        return Err(CliError::failed(
-            "migrate takes a repository, not a tag",
-            "drop the :TAG",
-        ));
-    }
+    let r = parse_repository(&args.repository, "migrate")?;
     let repo_id = r.repository();
     let (gun, registry) = match (&args.gun, &r.location) {
         (Some(gun), _) => (gun.clone(), gun.split('/').next().unwrap_or_default().to_owned()),

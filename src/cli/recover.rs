@@ -1,7 +1,7 @@
 //! `vouch recover REPO`
 
 use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{open_store, parse_ref, trust, unlock_key};
+use crate::cli::repo::{open_store, parse_repository, trust, unlock_key};
 use crate::cli::{CliError, Context};
 use crate::trust::edit::{Publishing, Writer};
 
@@ -20,13 +20,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
-    let r = parse_ref(&args.repository)?;
-    if r.tag.is_some() || r.digest.is_some() {
-        return Err(CliError::failed(
-            "recover takes a repository, not a tag",
-            "drop the :TAG",
-        ));
-    }
+    let r = parse_repository(&args.repository, "recover")?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());

@@ -24,6 +24,19 @@ pub fn parse_ref(s: &str) -> Result<ImageRef, CliError> {
     })
 }
 
+/// Parses a repository (`oci:DIR` or `REGISTRY/REPO`) for a command that
+/// takes a whole repository: a tag or digest is a usage error.
+pub fn parse_repository(s: &str, command: &str) -> Result<ImageRef, CliError> {
+    let r = parse_ref(s)?;
+    if r.tag.is_some() || r.digest.is_some() {
+        return Err(CliError::failed(
+            format!("{command} takes a repository, not a tag"),
+            "drop the :TAG",
+        ));
+    }
+    Ok(r)
+}
+
 /// Opens the store of a reference (creating an empty layout when `create`).
 pub fn open_store(ctx: &Context, r: &ImageRef, create: bool) -> Result<Box<dyn Store>, CliError> {
     match &r.location {

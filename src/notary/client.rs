@@ -306,18 +306,13 @@ impl NotarySet {
     /// than `min_version` (this client's cached one), unexpired.
     pub fn update_timestamp(&mut self, bytes: &[u8], min_version: u64) -> Result<(), NotaryError> {
         let env: Envelope<Timestamp> = parse_limited("timestamp", bytes, self.limits.max_timestamp)?;
-        let (keys, ids, threshold) = self.role_keys("timestamp")?;
-        verify_threshold(
+        check_signed_and_fresh(
             "timestamp",
-            env.signed.version,
-            &env.messages(),
-            &env.signatures,
-            &keys,
-            &ids,
-            threshold,
+            &env,
+            self.role_keys("timestamp")?,
+            min_version,
+            self.now,
         )?;
-        check_version("timestamp", env.signed.version, min_version)?;
-        check_not_expired("timestamp", &env.signed, self.now)?;
         if !env.signed.meta.contains_key("snapshot") {
             return Err(NotaryError::Malformed {
                 role: "timestamp".to_owned(),
@@ -356,18 +351,13 @@ impl NotarySet {
         })?;
         check_file("snapshot", "timestamp", meta, bytes)?;
         let env: Envelope<Snapshot> = Envelope::parse("snapshot", bytes)?;
-        let (keys, ids, threshold) = self.role_keys("snapshot")?;
-        verify_threshold(
+        check_signed_and_fresh(
             "snapshot",
-            env.signed.version,
-            &env.messages(),
-            &env.signatures,
-            &keys,
-            &ids,
-            threshold,
+            &env,
+            self.role_keys("snapshot")?,
+            min_version,
+            self.now,
         )?;
-        check_version("snapshot", env.signed.version, min_version)?;
-        check_not_expired("snapshot", &env.signed, self.now)?;
         match env.signed.meta.get("root") {
             Some(root_meta) if check_file("root", "snapshot", root_meta, &self.root.bytes).is_ok() => {}
             _ => return Err(NotaryError::RootChanged),
@@ -432,18 +422,7 @@ impl NotarySet {
             })?;
         check_file(role, "snapshot", meta, bytes)?;
         let env: Envelope<Targets> = Envelope::parse(role, bytes)?;
-        let (keys, ids, threshold) = self.signers_of(role)?;
-        verify_threshold(
-            role,
-            env.signed.version,
-            &env.messages(),
-            &env.signatures,
-            &keys,
-            &ids,
-            threshold,
-        )?;
-        check_version(role, env.signed.version, min_version)?;
-        check_not_expired(role, &env.signed, self.now)?;
+        check_signed_and_fresh(role, &env, self.signers_of(role)?, min_version, self.now)?;
         check_key_ids(role, &env.signed.delegations.keys)?;
         self.skipped.remove(role);
         self.targets.insert(
@@ -555,6 +534,30 @@ fn file_request(
         });
     }
     Ok((sha, meta.length))
+}
+
+/// What every role but root must be: signed by a threshold of the keys
+/// that may sign it, not older than `min_version` (this client's cached
+/// one), unexpired.
+fn check_signed_and_fresh<T: Role>(
+    role: &str,
+    env: &Envelope<T>,
+    (keys, ids, threshold): Signers,
+    min_version: u64,
+    now: OffsetDateTime,
+) -> Result<(), NotaryError> {
+    let version = env.signed.version();
+    verify_threshold(
+        role,
+        version,
+        &env.messages(),
+        &env.signatures,
+        &keys,
+        &ids,
+        threshold,
+    )?;
+    check_version(role, version, min_version)?;
+    check_not_expired(role, &env.signed, now)
 }
 
 fn check_version(role: &str, version: u64, min: u64) -> Result<(), NotaryError> {
