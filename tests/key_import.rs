@@ -127,6 +127,55 @@ fn imports_notary_cli_keys_with_notary_passphrases() {
     assert_same_keys_as_notary(&env, &files);
 }
 
+/// A team that already uses vouch has `VOUCH_*` passphrases set for its
+/// own keys; importing Docker Content Trust and notary keys in the same
+/// shell must still find the DCT and notary variables for their roles.
+#[test]
+fn foreign_keys_import_with_vouch_passphrases_also_set() {
+    for (dir, vars) in [
+        (
+            "keys/docker-style",
+            &[
+                ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "docker-root-test"),
+                ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "docker-repo-test"),
+            ][..],
+        ),
+        (
+            "keys/notary-cli",
+            &[
+                ("NOTARY_ROOT_PASSPHRASE", "rootpass-test"),
+                ("NOTARY_TARGETS_PASSPHRASE", "targetspass-test"),
+                ("NOTARY_SNAPSHOT_PASSPHRASE", "snapshotpass-test"),
+                ("NOTARY_DELEGATION_PASSPHRASE", "delegationpass-test"),
+            ][..],
+        ),
+    ] {
+        let mut env = Env::new();
+        for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP", "DELEGATION"] {
+            env.set(&format!("VOUCH_{role}_PASSPHRASE"), &format!("vouch-{role}-pass"));
+        }
+        for (k, v) in vars {
+            env.set(k, v);
+        }
+        let files = key_files(dir);
+        let mut args = vec!["key", "import"];
+        args.extend(files.iter().map(String::as_str));
+        let out = env.run(&args);
+        assert_eq!(out.ok().lines().count(), files.len(), "{dir}: one key id per key");
+        assert_same_keys_as_notary(&env, &files);
+    }
+
+    // With only the wrong passphrases set, the import still fails cleanly.
+    let mut env = Env::new();
+    env.set("VOUCH_ROOT_PASSPHRASE", "wrong")
+        .set("NOTARY_ROOT_PASSPHRASE", "also-wrong");
+    let root = key_files("keys/notary-cli")
+        .into_iter()
+        .find(|f| std::fs::read_to_string(f).is_ok_and(|t| t.contains("role: root")))
+        .expect("a root key file");
+    env.run(&["key", "import", &root]).fails(2, "wrong passphrase");
+}
+
 #[test]
 fn plain_pkcs8_and_sec1_keys_from_openssl_are_sealed_on_import() {
     let env = Env::new();

@@ -147,3 +147,37 @@ fn base64_basic(user: &str, password: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
+
+/// A registry on loopback whose `Bearer` challenge names a plain-HTTP token
+/// service elsewhere: vouch sends the configured credentials nowhere (not
+/// even a connection is tried: 192.0.2.1 is TEST-NET and would hang) and
+/// cannot decide.
+#[test]
+fn a_plain_http_token_service_off_loopback_gets_no_credentials() {
+    let reg = Registry::start_with_token_realm("http://192.0.2.1/token");
+    let env = Env::new();
+    let config = env.home().join("docker");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    let secret = base64_basic("alice", "Zr7-secret-pass");
+    std::fs::write(
+        config.join("config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"{secret}"}}}}}}"#, reg.addr),
+    )
+    .expect("config");
+    let started = std::time::Instant::now();
+    let run = env.run_with(
+        &["verify", "--tofu", &format!("{}/team/app:v1", reg.addr)],
+        &[("DOCKER_CONFIG", config.to_str().expect("utf-8"))],
+        "",
+    );
+    undecided(
+        &run,
+        "is not HTTPS; vouch does not send credentials there",
+        "sha256:",
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "vouch tried to reach the token service"
+    );
+    assert!(!run.all().contains("Zr7-secret-pass"), "{}", run.all());
+}

@@ -113,8 +113,11 @@ fn install(args: InstallArgs) -> Result<(), CliError> {
     std::fs::create_dir_all(&dir).map_err(|e| io("creating", &dir, e))?;
     let target = dir.join(PLUGIN_NAME);
     // Replace atomically: a symlink under a temporary name, renamed over.
-    let temp = dir.join(format!(".{PLUGIN_NAME}.{}", std::process::id()));
-    let _ = std::fs::remove_file(&temp);
+    // A random name, created exclusively (symlink never replaces a name).
+    let temp = dir.join(format!(
+        ".{PLUGIN_NAME}.{}",
+        crate::store::safe_dir::random_suffix()
+    ));
     std::os::unix::fs::symlink(&exe, &temp).map_err(|e| io("linking", &temp, e))?;
     if let Err(e) = std::fs::rename(&temp, &target) {
         let _ = std::fs::remove_file(&temp);

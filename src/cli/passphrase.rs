@@ -171,6 +171,12 @@ impl PassphraseProvider for Provider {
                 self.skip_keyring = true;
                 self.prompt(req)?
             }
+            // Several variables name a role's passphrase (vouch's, Docker
+            // Content Trust's, notary's): a key from another tool may be
+            // sealed under the next one, so a rejected one does not hide it.
+            Some(Source::Env(var)) if self.env_override.is_none() => {
+                next_env_after(req.class, var, |v| std::env::var(v).ok()).ok_or_else(wrong)?
+            }
             Some(Source::Terminal) if self.prompts < MAX_PROMPTS => {
                 eprintln!("wrong passphrase, try again");
                 self.prompt(req)?
@@ -184,6 +190,25 @@ impl PassphraseProvider for Provider {
         }
         Ok(got)
     }
+}
+
+/// The first variable after `rejected` in the role's list that is set, to
+/// a value other than the rejected one's.
+fn next_env_after(
+    class: vouch_keys::keyfile::RoleClass,
+    rejected: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Option<Obtained> {
+    let vars = passphrase::env_vars(class);
+    let at = vars.iter().position(|v| *v == rejected)?;
+    let tried = Zeroizing::new(lookup(rejected).unwrap_or_default());
+    vars[at + 1..].iter().find_map(|&var| {
+        let value = Zeroizing::new(lookup(var)?);
+        (!value.is_empty() && *value != *tried).then(|| Obtained {
+            passphrase: Passphrase::new(value.to_string()),
+            source: Source::Env(var),
+        })
+    })
 }
 
 /// Whether a controlling terminal can be opened for prompting.

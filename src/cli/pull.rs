@@ -82,27 +82,16 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     // A new destination is filled under a temporary name next to it and
     // renamed when complete, so a failed copy leaves nothing behind. An
     // existing layout only gains checked blobs until the tag is written.
-    let staging = match (dest_dir.exists(), dest_dir.file_name()) {
-        (false, Some(name)) => Some(dest_dir.with_file_name(format!(
-            ".{}.vouch-partial-{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ))),
-        _ => None,
-    };
-    let target = staging.as_deref().unwrap_or(dest_dir);
-    let copied = OciLayout::create(target)
-        .and_then(|dst| crate::store::copy::image(src, &dst, &manifest, &media_type, &tag));
-    if let Some(staging) = &staging {
-        let placed = copied.and_then(|()| {
-            std::fs::rename(staging, dest_dir).map_err(|e| crate::store::StoreError::io(dest_dir, e))
-        });
-        if let Err(e) = placed {
-            let _ = std::fs::remove_dir_all(staging);
-            return Err(store_error(e));
-        }
+    if dest_dir.exists() {
+        OciLayout::create(dest_dir)
+            .and_then(|dst| crate::store::copy::image(src, &dst, &manifest, &media_type, &tag))
+            .map_err(store_error)?;
     } else {
-        copied.map_err(store_error)?;
+        crate::store::staging::fill_then_place(dest_dir, |staging| {
+            OciLayout::create(staging)
+                .and_then(|dst| crate::store::copy::image(src, &dst, &manifest, &media_type, &tag))
+        })
+        .map_err(store_error)?;
     }
     eprintln!("Pulled {r} ({digest}) into oci:{}:{tag}", dest_dir.display());
     output::print(&format!("{digest}\n"))

@@ -69,10 +69,8 @@ pub fn open_store(ctx: &Context, r: &ImageRef, create: bool) -> Result<Box<dyn S
 
 /// A store error: could not decide (exit 2).
 pub fn store_error(e: StoreError) -> CliError {
-    CliError::failed(
-        e.to_string(),
-        "check the image store and try again; nothing was decided",
-    )
+    let hint = e.hint();
+    CliError::failed(e.to_string(), hint)
 }
 
 /// The trust layer's view of this invocation.

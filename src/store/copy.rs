@@ -3,6 +3,9 @@
 //! manifest is tagged in the destination.
 
 use std::collections::BTreeSet;
+use std::io::{Read, Write};
+
+use sha2::Digest as _;
 
 use super::{Store, StoreError};
 
@@ -45,7 +48,7 @@ fn children(
         };
         if seen.insert(digest.to_owned()) {
             let limit = d["size"].as_u64().unwrap_or(MAX_BLOB).min(MAX_BLOB);
-            dst.put_blob(&src.blob(digest, limit)?)?;
+            blob(src, dst, digest, limit)?;
         }
     }
     for d in v["manifests"].as_array().into_iter().flatten() {
@@ -62,4 +65,59 @@ fn children(
         }
     }
     Ok(())
+}
+
+/// Copies one blob, streaming: memory stays bounded whatever its size.
+/// The destination checks length and digest before the blob is visible.
+pub fn blob(src: &dyn Store, dst: &dyn Store, digest: &str, max: u64) -> Result<(), StoreError> {
+    if dst.has_blob(digest)? {
+        return Ok(());
+    }
+    let mut reader = src.open_blob(digest, max)?;
+    dst.put_blob_from(digest, max, &mut reader)
+}
+
+/// Copies `src` into `dst` while hashing it; refuses more than `max`
+/// bytes. Returns the content's `sha256:` digest; `expected` only names
+/// the blob in errors.
+pub fn hash_into(
+    src: &mut dyn Read,
+    dst: &mut dyn Write,
+    max: u64,
+    expected: &str,
+) -> Result<String, StoreError> {
+    let what = format!("blob {expected}");
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let mut total = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_error(&what, e)),
+        };
+        total += n as u64;
+        if total > max {
+            return Err(StoreError::TooLarge { what, limit: max });
+        }
+        hasher.update(&buf[..n]);
+        dst.write_all(&buf[..n]).map_err(|e| StoreError::Io {
+            path: format!("a temporary file for {what}"),
+            source: e,
+        })?;
+    }
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+/// A read error of a blob stream: a store's own error travels inside it.
+fn read_error(what: &str, e: std::io::Error) -> StoreError {
+    if e.get_ref().is_some_and(|inner| inner.is::<StoreError>()) {
+        let inner = e.into_inner().expect("checked above");
+        return *inner.downcast::<StoreError>().expect("checked above");
+    }
+    StoreError::Io {
+        path: what.to_owned(),
+        source: e,
+    }
 }

@@ -8,6 +8,8 @@ pub mod metadata_dir;
 pub mod notary_server;
 pub mod oci_layout;
 pub mod registry;
+pub mod safe_dir;
+pub mod staging;
 pub mod tuf_repo;
 
 pub use fetch::{DirFetcher, FetchError, FetchErrorKind, Fetcher, HttpFetcher};
@@ -48,6 +50,23 @@ pub enum StoreError {
         /// What went wrong (unreachable, HTTP status, authentication).
         detail: String,
     },
+    /// A symbolic link, FIFO, device or directory where a layout must have a
+    /// regular file (or a file where it must have a directory).
+    #[error("{path} is {found}, which vouch does not follow or read inside an image layout")]
+    Unsafe {
+        /// Where.
+        path: String,
+        /// What is there.
+        found: &'static str,
+    },
+    /// A layout's `index.json` names one tag twice.
+    #[error("{index} names the tag {tag:?} more than once, so which image it is depends on who reads it")]
+    DuplicateTag {
+        /// Which `index.json`.
+        index: String,
+        /// The tag.
+        tag: String,
+    },
     /// File-system trouble.
     #[error("{path}: {source}")]
     Io {
@@ -60,6 +79,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            StoreError::Unsafe { .. } => "replace it with the regular file (or directory) itself; \
+                a layout is untrusted input, so vouch opens nothing in it through a link"
+                .to_owned(),
+            StoreError::DuplicateTag { tag, .. } => format!(
+                "remove all but one entry for {tag:?} from index.json (or re-tag the layout with skopeo), then retry"
+            ),
+            _ => "check the image store and try again; nothing was decided".to_owned(),
+        }
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
         StoreError::Io {
             path: path.display().to_string(),
@@ -107,6 +139,14 @@ pub trait Store: std::fmt::Debug + Send + Sync {
     fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError>;
     /// Stores a blob; returns its digest.
     fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError>;
+    /// A blob's bytes as they arrive, at most `max` of them (a longer blob
+    /// is an error while reading): unchecked, the consumer checks the digest.
+    fn open_blob(&self, digest: &str, max: u64) -> Result<Box<dyn std::io::Read + Send + '_>, StoreError>;
+    /// Whether the store already holds a blob.
+    fn has_blob(&self, digest: &str) -> Result<bool, StoreError>;
+    /// Stores a blob read from `src` without holding it in memory; it is
+    /// stored only if it is at most `max` bytes and its digest is `digest`.
+    fn put_blob_from(&self, digest: &str, max: u64, src: &mut dyn std::io::Read) -> Result<(), StoreError>;
     /// Stores a manifest by digest (no tag): children of an image index.
     fn put_manifest_by_digest(&self, bytes: &[u8], media_type: &str) -> Result<String, StoreError>;
     /// Stores a manifest and points `tag` at it — only if the tag points at

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
-use vouch_keys::store::{Mode, write_atomic};
 
 use super::StoreError;
+use super::safe_dir::{Refusal, SafeDir};
 
 /// The annotation naming a tag in `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -49,7 +49,8 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
-/// An OCI layout directory.
+/// An OCI layout directory. Nothing inside it is followed through a
+/// link or read unless it is a regular file (see [`super::safe_dir`]).
 #[derive(Clone, Debug)]
 pub struct OciLayout {
     dir: PathBuf,
@@ -57,44 +58,112 @@ pub struct OciLayout {
 
 /// Largest `index.json` read.
 const MAX_INDEX: u64 = 16 << 20;
+/// Largest `oci-layout` file read.
+const MAX_LAYOUT_FILE: u64 = 4 << 10;
+
+/// The refusal of something inside a layout, as a store error.
+pub(crate) fn refused(r: Refusal) -> StoreError {
+    match r {
+        Refusal::NotRegular { path, found } => StoreError::Unsafe {
+            path: path.display().to_string(),
+            found,
+        },
+        Refusal::Io(path, e) => StoreError::io(&path, e),
+    }
+}
+
+/// The hex of a sha256 digest, refused when it is anything else.
+fn digest_hex(digest: &str) -> Result<&str, StoreError> {
+    digest
+        .strip_prefix("sha256:")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .ok_or_else(|| StoreError::Malformed {
+            what: format!("digest {digest:?}"),
+            reason: "only sha256 digests are supported".to_owned(),
+        })
+}
+
+/// Parses `index.json`, refusing a tag named twice (which entry a tool
+/// takes would decide which image the tag is).
+fn parse_index(bytes: &[u8], what: &str) -> Result<Index, StoreError> {
+    let index: Index = serde_json::from_slice(bytes).map_err(|e| StoreError::Malformed {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let mut seen = std::collections::BTreeSet::new();
+    for d in &index.manifests {
+        if let Some(tag) = d.annotations.get(REF_NAME)
+            && !seen.insert(tag.as_str())
+        {
+            return Err(StoreError::DuplicateTag {
+                index: what.to_owned(),
+                tag: tag.clone(),
+            });
+        }
+    }
+    Ok(index)
+}
+
+/// Every tag an `index.json` names and its descriptor (for fuzzing and
+/// tools: the same checks as reading a layout).
+pub fn index_tags(bytes: &[u8]) -> Result<Vec<(String, Descriptor)>, StoreError> {
+    Ok(tags_of(parse_index(bytes, "index.json")?))
+}
+
+fn tags_of(index: Index) -> Vec<(String, Descriptor)> {
+    index
+        .manifests
+        .into_iter()
+        .filter_map(|d| d.annotations.get(REF_NAME).cloned().map(|t| (t, d)))
+        .collect()
+}
 
 impl OciLayout {
     /// Opens an existing layout (it must have an `oci-layout` file).
     pub fn open(dir: impl Into<PathBuf>) -> Result<OciLayout, StoreError> {
         let dir = dir.into();
-        if !dir.join("oci-layout").is_file() {
-            return Err(StoreError::NotFound {
-                what: format!(
-                    "OCI image layout at {} (it has no oci-layout file)",
-                    dir.display()
-                ),
-            });
-        }
+        let missing = || StoreError::NotFound {
+            what: format!(
+                "OCI image layout at {} (it has no oci-layout file)",
+                dir.display()
+            ),
+        };
+        let root = match SafeDir::open(&dir) {
+            Ok(root) => root,
+            Err(Refusal::Io(_, e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Err(missing());
+            }
+            Err(r) => return Err(refused(r)),
+        };
+        root.read_file("oci-layout", MAX_LAYOUT_FILE)
+            .map_err(refused)?
+            .ok_or_else(missing)?;
         Ok(OciLayout { dir })
     }
 
     /// Creates an empty layout (or opens an existing one).
     pub fn create(dir: impl Into<PathBuf>) -> Result<OciLayout, StoreError> {
         let dir = dir.into();
-        let io = |e| StoreError::io(&dir, e);
-        std::fs::create_dir_all(dir.join("blobs/sha256")).map_err(io)?;
-        if !dir.join("oci-layout").exists() {
-            write_atomic(
-                &dir.join("oci-layout"),
-                br#"{"imageLayoutVersion":"1.0.0"}"#,
-                0o644,
-                Mode::Replace,
-            )
-            .map_err(|e| StoreError::io(&dir, e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
+        let root = SafeDir::open(&dir).map_err(refused)?;
+        Self::blobs_in(&root, true)?;
+        if root.kind("oci-layout").map_err(refused)?.is_none() {
+            root.write_atomic("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#, 0o644, false)
+                .map_err(refused)?;
         }
-        if !dir.join("index.json").exists() {
-            write_atomic(
-                &dir.join("index.json"),
+        if root.kind("index.json").map_err(refused)?.is_none() {
+            root.write_atomic(
+                "index.json",
                 br#"{"schemaVersion":2,"manifests":[]}"#,
                 0o644,
-                Mode::Replace,
+                false,
             )
-            .map_err(|e| StoreError::io(&dir, e))?;
+            .map_err(refused)?;
         }
         Ok(OciLayout { dir })
     }
@@ -104,32 +173,46 @@ impl OciLayout {
         &self.dir
     }
 
-    fn read_index(&self) -> Result<Index, StoreError> {
+    fn root(&self) -> Result<SafeDir, StoreError> {
+        SafeDir::open(&self.dir).map_err(refused)
+    }
+
+    /// `blobs/sha256`, opened without following links (created when
+    /// `create`); `None` when it does not exist.
+    fn blobs_in(root: &SafeDir, create: bool) -> Result<Option<SafeDir>, StoreError> {
+        match root.subdir("blobs", create).map_err(refused)? {
+            Some(blobs) => blobs.subdir("sha256", create).map_err(refused),
+            None => Ok(None),
+        }
+    }
+
+    fn blobs(&self, create: bool) -> Result<Option<SafeDir>, StoreError> {
+        Self::blobs_in(&self.root()?, create)
+    }
+
+    fn read_index_in(&self, root: &SafeDir) -> Result<Index, StoreError> {
         let p = self.dir.join("index.json");
-        let mut buf = Vec::new();
-        File::open(&p)
-            .and_then(|f| f.take(MAX_INDEX + 1).read_to_end(&mut buf))
-            .map_err(|e| StoreError::io(&p, e))?;
+        let what = p.display().to_string();
+        let buf = root
+            .read_file("index.json", MAX_INDEX)
+            .map_err(refused)?
+            .ok_or_else(|| StoreError::NotFound { what: what.clone() })?;
         if buf.len() as u64 > MAX_INDEX {
             return Err(StoreError::TooLarge {
-                what: p.display().to_string(),
+                what,
                 limit: MAX_INDEX,
             });
         }
-        serde_json::from_slice(&buf).map_err(|e| StoreError::Malformed {
-            what: p.display().to_string(),
-            reason: e.to_string(),
-        })
+        parse_index(&buf, &what)
     }
 
-    /// Every tag and its descriptor.
+    fn read_index(&self) -> Result<Index, StoreError> {
+        self.read_index_in(&self.root()?)
+    }
+
+    /// Every tag and its descriptor (a tag named twice is refused).
     pub fn tags(&self) -> Result<Vec<(String, Descriptor)>, StoreError> {
-        Ok(self
-            .read_index()?
-            .manifests
-            .into_iter()
-            .filter_map(|d| d.annotations.get(REF_NAME).cloned().map(|t| (t, d)))
-            .collect())
+        Ok(tags_of(self.read_index()?))
     }
 
     /// The descriptor tagged `tag`, if any.
@@ -137,33 +220,41 @@ impl OciLayout {
         Ok(self.tags()?.into_iter().find(|(t, _)| t == tag).map(|(_, d)| d))
     }
 
-    fn blob_path(&self, digest: &str) -> Result<PathBuf, StoreError> {
-        let hex = digest
-            .strip_prefix("sha256:")
-            .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| StoreError::Malformed {
-                what: format!("digest {digest:?}"),
-                reason: "only sha256 digests are supported".to_owned(),
-            })?;
-        Ok(self.dir.join("blobs/sha256").join(hex))
+    fn no_blob(&self, digest: &str) -> StoreError {
+        StoreError::NotFound {
+            what: format!("blob {digest} in {}", self.dir.display()),
+        }
+    }
+
+    /// Opens a blob (a regular file, never through a link) and checks its
+    /// length against `max`.
+    fn open_blob_file(&self, digest: &str, max: u64) -> Result<File, StoreError> {
+        let hex = digest_hex(digest)?;
+        let blobs = self.blobs(false)?.ok_or_else(|| self.no_blob(digest))?;
+        let f = blobs
+            .open_file(hex)
+            .map_err(refused)?
+            .ok_or_else(|| self.no_blob(digest))?;
+        let len = f
+            .metadata()
+            .map_err(|e| StoreError::io(&blobs.path().join(hex), e))?
+            .len();
+        if len > max {
+            return Err(StoreError::TooLarge {
+                what: format!("blob {digest}"),
+                limit: max,
+            });
+        }
+        Ok(f)
     }
 
     /// Reads a blob, at most `max` bytes, and checks its digest.
     pub fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
-        let p = self.blob_path(digest)?;
+        let f = self.open_blob_file(digest, max)?;
         let mut buf = Vec::new();
-        match File::open(&p) {
-            Ok(f) => f
-                .take(max + 1)
-                .read_to_end(&mut buf)
-                .map_err(|e| StoreError::io(&p, e))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::NotFound {
-                    what: format!("blob {digest} in {}", self.dir.display()),
-                });
-            }
-            Err(e) => return Err(StoreError::io(&p, e)),
-        };
+        f.take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| StoreError::io(&self.dir, e))?;
         if buf.len() as u64 > max {
             return Err(StoreError::TooLarge {
                 what: format!("blob {digest}"),
@@ -182,16 +273,56 @@ impl OciLayout {
     /// Stores a blob (content-addressed; an existing blob is kept).
     pub fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let digest = sha256_digest(bytes);
-        let p = self.blob_path(&digest)?;
-        if p.exists() {
+        let hex = digest_hex(&digest)?;
+        let blobs = self.blobs(true)?.ok_or_else(|| self.no_blob(&digest))?;
+        if blobs.kind(hex).map_err(refused)? == Some(super::safe_dir::FileType::RegularFile) {
             return Ok(digest);
         }
-        std::fs::create_dir_all(self.dir.join("blobs/sha256")).map_err(|e| StoreError::io(&self.dir, e))?;
-        match write_atomic(&p, bytes, 0o644, Mode::CreateNew) {
-            Ok(()) => Ok(digest),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(digest),
-            Err(e) => Err(StoreError::io(&p, e)),
+        self.refuse_odd_blob(&blobs, hex)?;
+        blobs.write_atomic(hex, bytes, 0o644, false).map_err(refused)?;
+        Ok(digest)
+    }
+
+    /// A name in `blobs/sha256` that is there but not a regular file.
+    fn refuse_odd_blob(&self, blobs: &SafeDir, hex: &str) -> Result<(), StoreError> {
+        match blobs.kind(hex).map_err(refused)? {
+            None | Some(super::safe_dir::FileType::RegularFile) => Ok(()),
+            Some(_) => blobs.open_file(hex).map(drop).map_err(refused),
         }
+    }
+
+    /// Stores a blob read from `src` as it arrives: into a temporary file
+    /// beside its final name, hashed on the way, placed only when its
+    /// length is within `max` and its digest is `digest`.
+    pub fn put_blob_from(&self, digest: &str, max: u64, src: &mut dyn Read) -> Result<(), StoreError> {
+        let hex = digest_hex(digest)?;
+        let blobs = self.blobs(true)?.ok_or_else(|| self.no_blob(digest))?;
+        self.refuse_odd_blob(&blobs, hex)?;
+        let (mut f, temp) = blobs.create_temp(".partial-", 0o644).map_err(refused)?;
+        let result = (|| {
+            let actual = super::copy::hash_into(src, &mut f, max, digest)?;
+            if actual != digest {
+                return Err(StoreError::Malformed {
+                    what: format!("blob {digest}"),
+                    reason: "content does not match its digest".to_owned(),
+                });
+            }
+            f.sync_all().map_err(|e| StoreError::io(blobs.path(), e))?;
+            blobs.link_new(&temp, hex).map_err(refused)?;
+            blobs.sync().map_err(refused)
+        })();
+        blobs.remove_file(&temp);
+        result
+    }
+
+    /// Whether the layout holds the blob (a regular file by that name).
+    pub fn has_blob(&self, digest: &str) -> Result<bool, StoreError> {
+        let hex = digest_hex(digest)?;
+        let Some(blobs) = self.blobs(false)? else {
+            return Ok(false);
+        };
+        self.refuse_odd_blob(&blobs, hex)?;
+        Ok(blobs.kind(hex).map_err(refused)?.is_some())
     }
 
     /// Points `tag` at `desc` if the tag currently points at `expected`
@@ -215,10 +346,9 @@ impl OciLayout {
     ) -> Result<bool, StoreError> {
         // Writers serialise on a lock of the layout directory itself, so no
         // lock file is added to the layout.
-        let lock = File::open(&self.dir).map_err(|e| StoreError::io(&self.dir, e))?;
-        lock.lock().map_err(|e| StoreError::io(&self.dir, e))?;
-        let index_path = self.dir.join("index.json");
-        let mut index = self.read_index()?;
+        let root = self.root()?;
+        let lock = root.lock().map_err(refused)?;
+        let mut index = self.read_index_in(&root)?;
         let current = index
             .manifests
             .iter()
@@ -238,8 +368,8 @@ impl OciLayout {
             what: "index.json".to_owned(),
             reason: e.to_string(),
         })?;
-        write_atomic(&index_path, &bytes, 0o644, Mode::Replace)
-            .map_err(|e| StoreError::io(&index_path, e))?;
+        root.write_atomic("index.json", &bytes, 0o644, true)
+            .map_err(refused)?;
         drop(lock);
         Ok(true)
     }
@@ -270,6 +400,18 @@ impl super::Store for OciLayout {
 
     fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
         OciLayout::put_blob(self, bytes)
+    }
+
+    fn open_blob(&self, digest: &str, max: u64) -> Result<Box<dyn Read + Send + '_>, StoreError> {
+        Ok(Box::new(self.open_blob_file(digest, max)?))
+    }
+
+    fn has_blob(&self, digest: &str) -> Result<bool, StoreError> {
+        OciLayout::has_blob(self, digest)
+    }
+
+    fn put_blob_from(&self, digest: &str, max: u64, src: &mut dyn Read) -> Result<(), StoreError> {
+        OciLayout::put_blob_from(self, digest, max, src)
     }
 
     fn put_manifest_by_digest(&self, bytes: &[u8], _media_type: &str) -> Result<String, StoreError> {

@@ -157,6 +157,40 @@ pub fn is_loopback(registry: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Whether credentials may go to a token service: over HTTPS, or plain
+/// HTTP only when the token service itself is on loopback (a loopback
+/// registry naming a plain-HTTP realm elsewhere gets nothing).
+fn realm_allowed(realm: &reqwest::Url) -> bool {
+    match realm.scheme() {
+        "https" => true,
+        "http" => realm.host_str().is_some_and(is_loopback),
+        _ => false,
+    }
+}
+
+/// A request body: bytes in memory, or a file streamed from its start
+/// (a blob spooled to disk, so a large one is never held in memory).
+#[derive(Clone)]
+enum Payload {
+    Bytes(Bytes),
+    File(std::sync::Arc<std::fs::File>, u64),
+}
+
+impl Payload {
+    /// A fresh body for one attempt, and its length.
+    fn body(&self) -> std::io::Result<(reqwest::Body, u64)> {
+        use std::io::{Seek, SeekFrom};
+        match self {
+            Payload::Bytes(b) => Ok((b.clone().into(), b.len() as u64)),
+            Payload::File(f, len) => {
+                let mut f = f.try_clone()?;
+                f.seek(SeekFrom::Start(0))?;
+                Ok((tokio::fs::File::from_std(f).into(), *len))
+            }
+        }
+    }
+}
+
 /// The answer to a request: success or 404.
 struct Answer {
     status: StatusCode,
@@ -319,7 +353,7 @@ impl Registry {
         method: Method,
         url: &str,
         headers: HeaderMap,
-        body: Option<Bytes>,
+        body: Option<Payload>,
     ) -> Result<Answer, StoreError> {
         let access = op.access();
         let target =
@@ -335,8 +369,12 @@ impl Registry {
             if ours && let Some(auth) = self.stored_authorization(access) {
                 request = request.header(header::AUTHORIZATION, auth);
             }
-            if let Some(body) = &body {
-                request = request.body(body.clone());
+            if let Some(payload) = &body {
+                let (body, len) = payload.body().map_err(|e| StoreError::Io {
+                    path: format!("the body of {what}"),
+                    source: e,
+                })?;
+                request = request.header(header::CONTENT_LENGTH, len).body(body);
             }
             let response = request.send().await.map_err(|e| self.unreachable(what, e))?;
             let status = response.status();
@@ -378,7 +416,7 @@ impl Registry {
             Some(Challenge::Bearer { realm, service }) => {
                 let realm_url = reqwest::Url::parse(&realm)
                     .map_err(|_| refused(&format!("the token service {realm:?} is not a URL")))?;
-                if realm_url.scheme() != "https" && !is_loopback(&self.registry) {
+                if !realm_allowed(&realm_url) {
                     return Err(refused(&format!(
                         "the token service {realm} is not HTTPS; vouch does not send credentials there"
                     )));
@@ -572,7 +610,7 @@ impl Registry {
         op: Op,
         url: &str,
         content_type: &str,
-        body: Bytes,
+        body: Payload,
     ) -> Result<(), StoreError> {
         let mut headers = HeaderMap::new();
         let value = HeaderValue::from_str(content_type).map_err(|_| StoreError::Malformed {
@@ -588,7 +626,7 @@ impl Registry {
     }
 
     /// One attempt at uploading a blob: HEAD (a shortcut), POST, PUT.
-    async fn upload(&self, what: &str, digest: &str, bytes: &Bytes) -> Result<(), StoreError> {
+    async fn upload(&self, what: &str, digest: &str, payload: &Payload) -> Result<(), StoreError> {
         let url = self.url("blobs", digest)?;
         // Any answer but "here it is" means upload. (distribution answers
         // 500 while another client commits the same blob.)
@@ -621,13 +659,31 @@ impl Registry {
             Op::Upload,
             url.as_str(),
             "application/octet-stream",
-            bytes.clone(),
+            payload.clone(),
         )
         .await
     }
 }
 
 impl Registry {
+    /// Uploads a blob, retrying the whole upload: a session whose PUT
+    /// failed may be gone, and blobs are content-addressed.
+    fn upload_with_retries(&self, digest: &str, payload: Payload) -> Result<(), StoreError> {
+        let what = format!("uploading blob {digest}");
+        self.rt.block_on(async {
+            let mut retries = RETRY_DELAYS_MS.iter();
+            loop {
+                match self.upload(&what, digest, &payload).await {
+                    Err(e @ StoreError::Registry { .. }) => match retries.next() {
+                        Some(ms) => tokio::time::sleep(Duration::from_millis(*ms)).await,
+                        None => return Err(e),
+                    },
+                    other => return other,
+                }
+            }
+        })
+    }
+
     /// Streams a blob into `chunks` as it arrives (memory stays bounded by
     /// the channel, whatever the blob's size), after telling `start` its
     /// declared length; checks its length against `max` and its SHA-256
@@ -718,8 +774,45 @@ impl Registry {
             Op::Manifest,
             &url,
             media_type,
-            Bytes::copy_from_slice(bytes),
+            Payload::Bytes(Bytes::copy_from_slice(bytes)),
         ))
+    }
+}
+
+/// A blob's body read as it arrives, for a synchronous consumer; more than
+/// `max` bytes, or a failure of the transfer, is a read error carrying the
+/// [`StoreError`].
+struct BlobReader<'a> {
+    registry: &'a Registry,
+    what: String,
+    response: reqwest::Response,
+    pending: Bytes,
+    seen: u64,
+    max: u64,
+}
+
+impl std::io::Read for BlobReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let as_io = |e: StoreError| std::io::Error::other(e);
+        while self.pending.is_empty() {
+            let next = self.registry.rt.block_on(self.response.chunk());
+            match next.map_err(|e| as_io(self.registry.unreachable(&self.what, e)))? {
+                Some(chunk) => {
+                    self.seen += chunk.len() as u64;
+                    if self.seen > self.max {
+                        return Err(as_io(StoreError::TooLarge {
+                            what: self.what.clone(),
+                            limit: self.max,
+                        }));
+                    }
+                    self.pending = chunk;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending.split_to(n));
+        Ok(n)
     }
 }
 
@@ -924,23 +1017,56 @@ impl Store for Registry {
 
     fn put_blob(&self, bytes: &[u8]) -> Result<String, StoreError> {
         let digest = sha256_digest(bytes);
-        let what = format!("uploading blob {digest}");
-        let bytes = Bytes::copy_from_slice(bytes);
-        self.rt.block_on(async {
-            // The whole upload is retried: a session whose PUT failed may
-            // be gone, and blobs are content-addressed.
-            let mut retries = RETRY_DELAYS_MS.iter();
-            loop {
-                match self.upload(&what, &digest, &bytes).await {
-                    Err(e @ StoreError::Registry { .. }) => match retries.next() {
-                        Some(ms) => tokio::time::sleep(Duration::from_millis(*ms)).await,
-                        None => return Err(e),
-                    },
-                    other => return other,
-                }
-            }
-        })?;
+        self.upload_with_retries(&digest, Payload::Bytes(Bytes::copy_from_slice(bytes)))?;
         Ok(digest)
+    }
+
+    fn open_blob(&self, digest: &str, max: u64) -> Result<Box<dyn std::io::Read + Send + '_>, StoreError> {
+        let what = format!("blob {digest}");
+        let response = self.rt.block_on(async {
+            let url = self.url("blobs", digest)?;
+            let answer = self
+                .send(&what, Op::Read, Method::GET, &url, HeaderMap::new(), None)
+                .await?;
+            if answer.status == StatusCode::NOT_FOUND {
+                return Err(self.missing(&what, answer.response).await);
+            }
+            declared_length(&answer.response, &what, max)?;
+            Ok(answer.response)
+        })?;
+        Ok(Box::new(BlobReader {
+            registry: self,
+            what,
+            response,
+            pending: Bytes::new(),
+            seen: 0,
+            max,
+        }))
+    }
+
+    fn has_blob(&self, digest: &str) -> Result<bool, StoreError> {
+        Ok(self.head_blob(digest)?.is_some())
+    }
+
+    fn put_blob_from(&self, digest: &str, max: u64, src: &mut dyn std::io::Read) -> Result<(), StoreError> {
+        // Spooled to an unnamed temporary file, checked, then uploaded from
+        // it: memory stays bounded, a retry starts the file again, and a
+        // blob whose digest does not check out never leaves this machine.
+        let tmp = std::env::temp_dir();
+        let dir = super::safe_dir::SafeDir::open(&tmp).map_err(super::oci_layout::refused)?;
+        let (mut file, name) = dir
+            .create_temp(".vouch-blob-", 0o600)
+            .map_err(super::oci_layout::refused)?;
+        dir.remove_file(&name);
+        let actual = super::copy::hash_into(src, &mut file, max, digest)?;
+        if actual != digest {
+            return Err(StoreError::Malformed {
+                what: format!("blob {digest}"),
+                reason: "content does not match its digest".to_owned(),
+            });
+        }
+        let len = file.metadata().map_err(|e| StoreError::io(&tmp, e))?.len();
+        self.upload_with_retries(digest, Payload::File(std::sync::Arc::new(file), len))
     }
 
     fn put_manifest_by_digest(&self, bytes: &[u8], media_type: &str) -> Result<String, StoreError> {
@@ -1011,6 +1137,23 @@ mod tests {
             Challenge::parse("Negotiate abc"),
             Challenge::Other("Negotiate".to_owned())
         );
+    }
+
+    #[test]
+    fn plain_http_token_services_only_on_loopback() {
+        for (realm, allowed) in [
+            ("https://auth.example/token", true),
+            ("http://127.0.0.1:5000/token", true),
+            ("http://localhost/token", true),
+            ("http://[::1]:8080/token", true),
+            ("http://auth.example/token", false),
+            ("http://10.0.0.1/token", false),
+            ("http://127.0.0.1.example/token", false),
+            ("ftp://127.0.0.1/token", false),
+        ] {
+            let url = reqwest::Url::parse(realm).expect("url");
+            assert_eq!(realm_allowed(&url), allowed, "{realm}");
+        }
     }
 
     #[test]

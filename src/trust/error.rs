@@ -294,9 +294,8 @@ impl TrustError {
                 "only digests that trust data maps a tag to are allowed".to_owned()
             }
             TrustError::TagNotInStore { .. } => "the tag is signed but not in the store".to_owned(),
-            TrustError::Store(_) | TrustError::Fetch(_) => {
-                "check the image store and try again; nothing was decided".to_owned()
-            }
+            TrustError::Store(e) => e.hint(),
+            TrustError::Fetch(_) => "check the image store and try again; nothing was decided".to_owned(),
             TrustError::Local { .. } => "check the trust directory (--trust-dir, VOUCH_TRUST_DIR)".to_owned(),
             TrustError::Policy(_) => "fix or remove the policy file".to_owned(),
             TrustError::NoCache { .. } => {

@@ -47,6 +47,35 @@ impl Registry {
         Registry::start_with_auth(None)
     }
 
+    /// With token authentication: a `Bearer` challenge naming `realm`
+    /// (a token service that need not exist).
+    pub fn start_with_token_realm(realm: &str) -> Registry {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (cert, key) = (dir.path().join("token.crt"), dir.path().join("token.key"));
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+            ])
+            .args(["-subj", "/CN=token", "-days", "2", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("openssl");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let auth = format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: vouch-test\n    issuer: vouch-test\n    rootcertbundle: {}\n",
+            cert.display()
+        );
+        Registry::start_in(dir, auth)
+    }
+
     /// With htpasswd authentication for `(user, password)`.
     pub fn start_with_auth(user: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().expect("tmp");
@@ -64,6 +93,10 @@ impl Registry {
                 file.display()
             );
         }
+        Registry::start_in(dir, auth)
+    }
+
+    fn start_in(dir: tempfile::TempDir, auth: String) -> Registry {
         for _ in 0..5 {
             let addr = format!("127.0.0.1:{}", free_port());
             let config = format!(
