@@ -105,6 +105,32 @@ impl Env {
         run_command(cmd, "")
     }
 
+    /// Runs like [`Env::run_with`] and measures the peak resident memory
+    /// of the `vouch` process (KiB, the kernel's `ru_maxrss`).
+    pub fn run_measured(&self, args: &[&str], extra: &[(&str, &str)]) -> (Run, u64) {
+        const MEASURE: &str = "import resource, subprocess, sys\n\
+            code = subprocess.call(sys.argv[1:])\n\
+            print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n\
+            sys.exit(code)";
+        let mut cmd = self.command(args, &self.vars);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let mut wrapped = Command::new("python3");
+        wrapped.arg("-c").arg(MEASURE).arg(cmd.get_program()).args(cmd.get_args());
+        wrapped.env_clear().current_dir(self.home());
+        for (k, v) in cmd.get_envs() {
+            if let Some(v) = v {
+                wrapped.env(k, v);
+            }
+        }
+        let mut run = run_command(wrapped, "");
+        let last = run.stderr.trim_end().rsplit('\n').next().unwrap_or_default().to_owned();
+        let kib = last.trim().parse().unwrap_or_else(|_| panic!("no measurement in {:?}", run.stderr));
+        run.stderr.truncate(run.stderr.trim_end().len() - last.len());
+        (run, kib)
+    }
+
     fn command(&self, args: &[&str], vars: &[(String, String)]) -> Command {
         let mut cmd = Command::new("setsid");
         cmd.arg("-w")
