@@ -36,7 +36,11 @@ fn push_and_pull_of_a_1_gib_layer_stay_under_64_mib_resident() {
     env.run(&["init", &repo]).ok();
 
     let (pushed, push_kib) = env.run_measured(
-        &["push", &format!("oci:{}:v1", build.display()), &format!("{repo}:v1")],
+        &[
+            "push",
+            &format!("oci:{}:v1", build.display()),
+            &format!("{repo}:v1"),
+        ],
         &[],
     );
     pushed.ok();
@@ -54,20 +58,32 @@ fn push_and_pull_of_a_1_gib_layer_stay_under_64_mib_resident() {
 
     let dest = env.home().join("deploy");
     let (pulled, pull_kib) = env.run_measured(
-        &["pull", &format!("{repo}:v1"), "--to", &format!("oci:{}", dest.display())],
+        &[
+            "pull",
+            &format!("{repo}:v1"),
+            "--to",
+            &format!("oci:{}", dest.display()),
+        ],
         &[("VOUCH_CONTENT_TRUST", "1")],
     );
     assert_eq!(pulled.ok().trim(), digest);
     eprintln!("pull of a {LAYER_MIB} MiB layer: peak RSS {} MiB", pull_kib >> 10);
 
     let manifest: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dest.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).expect("manifest"),
+        &std::fs::read(
+            dest.join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .expect("manifest"),
     )
     .expect("json");
     let layer = &manifest["layers"][0];
-    let stored = dest
-        .join("blobs/sha256")
-        .join(layer["digest"].as_str().expect("digest").trim_start_matches("sha256:"));
+    let stored = dest.join("blobs/sha256").join(
+        layer["digest"]
+            .as_str()
+            .expect("digest")
+            .trim_start_matches("sha256:"),
+    );
     assert_eq!(
         std::fs::metadata(&stored).expect("layer").len(),
         layer["size"].as_u64().expect("size")

@@ -113,6 +113,12 @@ pub fn media_type_of(manifest: &[u8]) -> String {
 pub trait Store: std::fmt::Debug + Send + Sync {
     /// For messages: `oci:/dir` or `registry/repo`.
     fn describe(&self) -> String;
+    /// Whether [`Store::put_manifest`]'s check of the current tag and its
+    /// move are one atomic step for every writer (a layout, under its
+    /// lock), not only for the writers of this machine (a registry).
+    fn atomic_tags(&self) -> bool {
+        false
+    }
     /// The digest a tag points at, if the tag exists (a HEAD request on a
     /// registry).
     fn head(&self, tag: &str) -> Result<Option<String>, StoreError> {

@@ -380,6 +380,10 @@ impl super::Store for OciLayout {
         format!("oci:{}", self.dir.display())
     }
 
+    fn atomic_tags(&self) -> bool {
+        true
+    }
+
     fn resolve(&self, tag: &str) -> Result<Option<Descriptor>, StoreError> {
         OciLayout::resolve(self, tag)
     }

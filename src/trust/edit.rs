@@ -26,6 +26,23 @@ use crate::tuf::{Limits, TrustedSet};
 /// Attempts to publish before giving up on concurrent writers.
 pub const MAX_ATTEMPTS: usize = 20;
 
+/// Shortest pause before a publish to a registry is confirmed.
+pub const SETTLE_MIN: std::time::Duration = std::time::Duration::from_millis(250);
+/// Longest pause before a publish to a registry is confirmed.
+pub const SETTLE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether two states sign the same tags and delegations (versions,
+/// expiries and signatures aside).
+fn same_content(a: &Repository, b: &Repository) -> bool {
+    a.targets.len() == b.targets.len()
+        && a.targets.iter().all(|(name, role)| {
+            b.targets.get(name).is_some_and(|other| {
+                role.signed.targets == other.signed.targets
+                    && role.signed.delegations == other.signed.delegations
+            })
+        })
+}
+
 /// The online keys every publish signs with.
 #[derive(Clone, Copy, Debug)]
 pub struct Publishing<'k> {
@@ -111,25 +128,72 @@ impl<'s> Writer<'s> {
     /// key) and timestamp, and publishes if the trust tag did not move;
     /// starts over otherwise. Returns what `change` returned and the
     /// published state.
+    ///
+    /// A registry has no compare-and-swap: a publisher on another machine
+    /// that checked the trust tag just before this one's write lands can
+    /// overwrite it. So a publish to a store without atomic tags is
+    /// confirmed ([`Writer::confirm`]); when another publisher overwrote
+    /// it, the change is applied again to what the registry now serves,
+    /// unless that already holds it.
     pub fn publish<R>(
         &self,
         keys: Publishing<'_>,
         mut change: impl FnMut(&mut Repository, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
     ) -> Result<(R, Repository), TrustError> {
+        let mut overwritten = false;
         for _ in 0..MAX_ATTEMPTS {
             let state = self.load()?;
             let mut repo = state.repo.clone();
             let now = OffsetDateTime::now_utc();
             let out = change(&mut repo, &state, now)?;
-            if let Some(digest) = self.sign_and_publish(&mut repo, keys, Some(&state.artifact), now)? {
+            if overwritten && same_content(&repo, &state.repo) {
+                // What is served now already holds this change (another
+                // publisher built on ours, or made the same change).
+                Cache::new(&self.trust.dir, &self.repo).record_published(&state.repo, &state.artifact)?;
+                return Ok((out, state.repo));
+            }
+            let started = std::time::Instant::now();
+            let Some(digest) = self.sign_and_publish(&mut repo, keys, Some(&state.artifact), now)? else {
+                continue;
+            };
+            if self.kept(&digest, started)? {
                 Cache::new(&self.trust.dir, &self.repo).record_published(&repo, &digest)?;
                 return Ok((out, repo));
             }
+            overwritten = true;
         }
         Err(TrustError::Contended {
             repo: self.repo.clone(),
             attempts: MAX_ATTEMPTS,
         })
+    }
+
+    /// Whether a publish that began at `started` is what the store keeps:
+    /// at once for a store with atomic tags, else [`Writer::confirm`].
+    fn kept(&self, digest: &str, started: std::time::Instant) -> Result<bool, TrustError> {
+        Ok(self.store.atomic_tags() || self.confirm(digest, started.elapsed())?)
+    }
+
+    /// Whether the trust tag still points at what this writer published
+    /// (`digest`): read right away and again after a pause longer than
+    /// another publisher's check-then-write takes (at least
+    /// [`SETTLE_MIN`], four times this publish's own duration, at most
+    /// [`SETTLE_MAX`]), so a write that had already checked the old tag
+    /// when this one landed has landed too. A failure to read is an error:
+    /// never reported as published.
+    fn confirm(&self, digest: &str, took: std::time::Duration) -> Result<bool, TrustError> {
+        let settle = (took * 4).clamp(SETTLE_MIN, SETTLE_MAX);
+        for pause in [std::time::Duration::ZERO, settle] {
+            std::thread::sleep(pause);
+            let served = self.store.head(TRUST_TAG).map_err(|e| TrustError::Unconfirmed {
+                repo: self.repo.clone(),
+                detail: e.to_string(),
+            })?;
+            if served.as_deref() != Some(digest) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn sign_and_publish(
@@ -432,7 +496,12 @@ impl<'s> Writer<'s> {
             )
         })?;
         repo.sign_targets_roles(targets).map_err(bug)?;
-        let Some(digest) = self.sign_and_publish(&mut repo, keys, None, now)? else {
+        let started = std::time::Instant::now();
+        let published = match self.sign_and_publish(&mut repo, keys, None, now)? {
+            Some(digest) if self.kept(&digest, started)? => Some(digest),
+            _ => None,
+        };
+        let Some(digest) = published else {
             return Err(TrustError::edit(
                 format!("another writer initialised {} at the same time", self.repo),
                 "`vouch inspect` shows the trust data that won",
@@ -481,7 +550,12 @@ impl<'s> Writer<'s> {
             snapshot: Some(snapshot_key),
             timestamp: keys.timestamp,
         };
-        let Some(digest) = self.sign_and_publish(&mut repo, publishing, expected.as_deref(), now)? else {
+        let started = std::time::Instant::now();
+        let published = match self.sign_and_publish(&mut repo, publishing, expected.as_deref(), now)? {
+            Some(digest) if self.kept(&digest, started)? => Some(digest),
+            _ => None,
+        };
+        let Some(digest) = published else {
             return Err(TrustError::Contended {
                 repo: self.repo.clone(),
                 attempts: 1,

@@ -176,6 +176,14 @@ pub enum TrustError {
         /// Attempts made.
         attempts: usize,
     },
+    /// A publish whose result could not be read back from the store.
+    #[error("{repo}: published, but could not confirm that the registry kept it: {detail}")]
+    Unconfirmed {
+        /// The repository.
+        repo: String,
+        /// Why not.
+        detail: String,
+    },
     /// An edit that cannot be made (a usage error), with what to do.
     #[error("{message}")]
     Edit {
@@ -307,6 +315,9 @@ impl TrustError {
                     .to_owned()
             }
             TrustError::Contended { .. } => "try again".to_owned(),
+            TrustError::Unconfirmed { .. } => {
+                "run the command again (it is safe to repeat), then `vouch verify` the tags".to_owned()
+            }
             TrustError::Edit { hint, .. } => hint.clone(),
         }
     }

@@ -117,7 +117,11 @@ impl Env {
             cmd.env(k, v);
         }
         let mut wrapped = Command::new("python3");
-        wrapped.arg("-c").arg(MEASURE).arg(cmd.get_program()).args(cmd.get_args());
+        wrapped
+            .arg("-c")
+            .arg(MEASURE)
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
         wrapped.env_clear().current_dir(self.home());
         for (k, v) in cmd.get_envs() {
             if let Some(v) = v {
@@ -125,8 +129,17 @@ impl Env {
             }
         }
         let mut run = run_command(wrapped, "");
-        let last = run.stderr.trim_end().rsplit('\n').next().unwrap_or_default().to_owned();
-        let kib = last.trim().parse().unwrap_or_else(|_| panic!("no measurement in {:?}", run.stderr));
+        let last = run
+            .stderr
+            .trim_end()
+            .rsplit('\n')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let kib = last
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no measurement in {:?}", run.stderr));
         run.stderr.truncate(run.stderr.trim_end().len() - last.len());
         (run, kib)
     }
