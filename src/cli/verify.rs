@@ -54,5 +54,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         }
     };
     eprintln!("Verified {r} ({})", verdict.how);
+    // A tag's current digest is what the store says it is (a registry's
+    // Docker-Content-Digest): the signed digest printed is what to deploy.
+    if r.digest.is_none() {
+        eprintln!("Deploy by digest: {}@{}", r.repository(), verdict.digest);
+    }
     output::print(&format!("{}\n", verdict.digest))
 }

@@ -37,7 +37,9 @@ pub fn read(store: &dyn Store) -> Result<Option<TrustArtifact>, StoreError> {
     parse_manifest(&digest, &bytes).map(Some)
 }
 
-fn parse_manifest(digest: &str, bytes: &[u8]) -> Result<TrustArtifact, StoreError> {
+/// Parses a trust manifest (whose digest is `digest`): its layers by file
+/// name, each a plain name.
+pub fn parse_manifest(digest: &str, bytes: &[u8]) -> Result<TrustArtifact, StoreError> {
     let bad = |reason: &str| StoreError::Malformed {
         what: format!("trust manifest {digest}"),
         reason: reason.to_owned(),

@@ -840,16 +840,26 @@ fn digest_header(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// A `WWW-Authenticate` challenge.
+/// A `WWW-Authenticate` challenge (public for fuzzing).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Challenge {
+pub enum Challenge {
+    /// `Basic`: answered with the configured credentials.
     Basic,
-    Bearer { realm: String, service: Option<String> },
+    /// `Bearer`: a token from `realm`.
+    Bearer {
+        /// The token service's URL.
+        realm: String,
+        /// The `service` parameter, if any.
+        service: Option<String>,
+    },
+    /// Anything else (not answered).
     Other(String),
 }
 
 impl Challenge {
-    pub(crate) fn parse(value: &str) -> Challenge {
+    /// Parses one challenge; never fails (what is not understood is
+    /// [`Challenge::Other`]).
+    pub fn parse(value: &str) -> Challenge {
         let value = value.trim();
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         if scheme.eq_ignore_ascii_case("basic") {
