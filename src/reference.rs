@@ -157,7 +157,16 @@ impl ImageRef {
     /// or `registry/repository`.
     pub fn repository(&self) -> String {
         match &self.location {
-            Location::Layout(dir) => format!("oci:{}", dir.display()),
+            Location::Layout(dir) => {
+                let shown = dir.display().to_string();
+                // A last component with a ':' would read back as DIR:TAG;
+                // a trailing "/." keeps it one directory (found by fuzzing).
+                if shown.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+                    format!("oci:{shown}/.")
+                } else {
+                    format!("oci:{shown}")
+                }
+            }
             Location::Registry { registry, repository } => format!("{registry}/{repository}"),
         }
     }
@@ -179,6 +188,32 @@ impl std::fmt::Display for ImageRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fuzzer's `image_ref` find: `oci:\0t:G0000oc-opc/.` is a layout
+    /// directory named `\0t:G0000oc-opc`, which printed as
+    /// `oci:/…/\0t:G0000oc-opc` read back as that directory's parent tagged.
+    #[test]
+    fn a_layout_whose_name_has_a_colon_prints_back_the_same() {
+        for input in [
+            "oci:\0t:G0000oc-opc/.",
+            "oci:/tmp/dir:v1/.",
+            "oci:/tmp/dir:v1/.:v2",
+            "oci:/tmp/dir:v1/.@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        ] {
+            let r = ImageRef::parse(input).expect("parses");
+            assert!(
+                r.repository().ends_with(":v1/.") || r.repository().ends_with("opc/."),
+                "{r}"
+            );
+            assert_eq!(
+                ImageRef::parse(&r.to_string()).expect("prints back"),
+                r,
+                "{input}"
+            );
+        }
+        let plain = ImageRef::parse("oci:/tmp/lay:v1").expect("layout");
+        assert_eq!(plain.to_string(), "oci:/tmp/lay:v1");
+    }
 
     #[test]
     fn parses_the_three_forms() {

@@ -23,7 +23,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    let targets = Role::parse("targets").expect("a role name");
     let _ = vouch_keys::pem::parse(text);
     let _ = KeyFile::parse(text, "fuzz.key");
-    let _ = vouch_keys::import::read_foreign(text, "fuzz.key", None, &Role::Targets, &mut NoPassphrase);
+    let _ = vouch_keys::import::read_foreign(text, "fuzz.key", None, &targets, &mut NoPassphrase);
 });

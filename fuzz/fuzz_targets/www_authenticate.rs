@@ -1,5 +1,6 @@
 //! `WWW-Authenticate` challenges from an untrusted registry: any header
-//! value parses to a challenge (what is not understood is "other").
+//! value parses to a challenge (what is not understood is "other"), and a
+//! `Bearer` challenge always names a realm.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Challenge::Bearer { realm, .. } = Challenge::parse(text) {
-        assert!(!realm.is_empty() || text.contains("realm"));
+        assert!(!realm.is_empty(), "a Bearer challenge without a realm");
     }
 });

@@ -875,7 +875,7 @@ impl Challenge {
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
                 .map(|(_, v)| v.clone())
         };
-        match get("realm") {
+        match get("realm").filter(|realm| !realm.is_empty()) {
             Some(realm) => Challenge::Bearer {
                 realm,
                 service: get("service"),
@@ -1141,6 +1141,11 @@ mod tests {
         );
         assert_eq!(
             Challenge::parse("Bearer service=\"x\""),
+            Challenge::Other("Bearer without a realm".to_owned())
+        );
+        // The fuzzer's `www_authenticate` find: an empty realm is no realm.
+        assert_eq!(
+            Challenge::parse("bearer servicce=x, reaLm=\"\"h\"io/to/"),
             Challenge::Other("Bearer without a realm".to_owned())
         );
         assert_eq!(
