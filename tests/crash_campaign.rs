@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::registry::{Registry, publisher, push};
+use common::registry::{Registry, publisher, push, retag};
 use common::{Env, oci_image};
 
 const KILLS: usize = 200;
@@ -54,26 +54,6 @@ impl Target {
             retag(addr, "team/crash", "base", tag);
         }
     }
-}
-
-/// Points `tag` at the manifest `from` points at, with the registry API.
-fn retag(addr: &str, repo: &str, from: &str, tag: &str) {
-    const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json";
-    let http = reqwest::blocking::Client::new();
-    let got = http
-        .get(format!("http://{addr}/v2/{repo}/manifests/{from}"))
-        .header("Accept", ACCEPT)
-        .send()
-        .expect("GET manifest");
-    assert!(got.status().is_success());
-    let body = got.bytes().expect("manifest");
-    let put = http
-        .put(format!("http://{addr}/v2/{repo}/manifests/{tag}"))
-        .header("Content-Type", ACCEPT)
-        .body(body)
-        .send()
-        .expect("PUT manifest");
-    assert!(put.status().is_success(), "{}", put.status());
 }
 
 /// A signer key, generated into the publisher's trust directory (so the

@@ -251,6 +251,12 @@ fn pull_stages_under_a_random_name_and_clears_what_a_killed_run_left() {
     // What a killed run left (no one holds it) ...
     let abandoned = parent.join(".app.vouch-partial-0123456789abcdef");
     std::fs::create_dir_all(abandoned.join("blobs")).expect("abandoned");
+    let aged = Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&abandoned)
+        .status()
+        .expect("touch");
+    assert!(aged.success());
     // ... and a link an attacker planted at a staging-like name, pointing
     // outside: it is not a directory of vouch's, so it is left alone.
     let planted = parent.join(".app.vouch-partial-planted");

@@ -13,39 +13,13 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::Env;
-use common::registry::{Registry, publisher, push};
+use common::registry::{Registry, publisher, push, retag};
 
 const PUBLISHERS: usize = 8;
 const ROUNDS: usize = 20;
 
 fn vouch_bin() -> String {
     std::env::var("VOUCH_RACE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vouch").to_owned())
-}
-
-/// Points `tag` at the manifest `from` points at, with the registry API.
-fn tag_manifest(addr: &str, repo: &str, from: &str, tag: &str) {
-    const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json";
-    let http = reqwest::blocking::Client::new();
-    let got = http
-        .get(format!("http://{addr}/v2/{repo}/manifests/{from}"))
-        .header("Accept", ACCEPT)
-        .send()
-        .expect("GET manifest");
-    assert!(got.status().is_success(), "{}", got.status());
-    let media_type = got
-        .headers()
-        .get("Content-Type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or(ACCEPT)
-        .to_owned();
-    let body = got.bytes().expect("manifest");
-    let put = http
-        .put(format!("http://{addr}/v2/{repo}/manifests/{tag}"))
-        .header("Content-Type", media_type)
-        .body(body)
-        .send()
-        .expect("PUT manifest");
-    assert!(put.status().is_success(), "{}", put.status());
 }
 
 #[test]
@@ -57,7 +31,7 @@ fn eight_publishers_in_separate_trust_dirs_lose_no_update_silently() {
     let root = owner.run(&["init", &repo]).ok().trim().to_owned();
     for i in 0..PUBLISHERS {
         for r in 0..ROUNDS {
-            tag_manifest(&reg.addr, "team/app", "base", &format!("p{i}-r{r}"));
+            retag(&reg.addr, "team/app", "base", &format!("p{i}-r{r}"));
         }
     }
 

@@ -122,14 +122,7 @@ fn an_authentication_failure_is_undecided() {
     let reg = Registry::start_with_auth(Some(("alice", "right")));
     let proxy = FaultProxy::start(&reg.addr);
     let env = Env::new();
-    let config = env.home().join("docker");
-    std::fs::create_dir_all(&config).expect("mkdir");
-    let wrong = base64_basic("alice", "Xq9-wrong-pass");
-    std::fs::write(
-        config.join("config.json"),
-        format!(r#"{{"auths":{{"{}":{{"auth":"{wrong}"}}}}}}"#, proxy.addr),
-    )
-    .expect("config");
+    let config = docker_config(&env, &proxy.addr, "alice", "Xq9-wrong-pass");
     let run = env.run_with(
         &["verify", "--tofu", &format!("{}/team/app:v1", proxy.addr)],
         &[("DOCKER_CONFIG", config.to_str().expect("utf-8"))],
@@ -143,9 +136,19 @@ fn an_authentication_failure_is_undecided() {
     );
 }
 
-fn base64_basic(user: &str, password: &str) -> String {
+/// A Docker `config.json` with Basic credentials for `registry`; returns
+/// its directory (for `DOCKER_CONFIG`).
+fn docker_config(env: &Env, registry: &str, user: &str, password: &str) -> std::path::PathBuf {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    let config = env.home().join("docker");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    std::fs::write(
+        config.join("config.json"),
+        format!(r#"{{"auths":{{"{registry}":{{"auth":"{auth}"}}}}}}"#),
+    )
+    .expect("config");
+    config
 }
 
 /// A registry on loopback whose `Bearer` challenge names a plain-HTTP token
@@ -156,14 +159,7 @@ fn base64_basic(user: &str, password: &str) -> String {
 fn a_plain_http_token_service_off_loopback_gets_no_credentials() {
     let reg = Registry::start_with_token_realm("http://192.0.2.1/token");
     let env = Env::new();
-    let config = env.home().join("docker");
-    std::fs::create_dir_all(&config).expect("mkdir");
-    let secret = base64_basic("alice", "Zr7-secret-pass");
-    std::fs::write(
-        config.join("config.json"),
-        format!(r#"{{"auths":{{"{}":{{"auth":"{secret}"}}}}}}"#, reg.addr),
-    )
-    .expect("config");
+    let config = docker_config(&env, &reg.addr, "alice", "Zr7-secret-pass");
     let started = std::time::Instant::now();
     let run = env.run_with(
         &["verify", "--tofu", &format!("{}/team/app:v1", reg.addr)],

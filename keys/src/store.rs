@@ -287,11 +287,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], perm: u32, mode: Mode) -> std::io
         _ => PathBuf::from("."),
     };
     let base = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(".tmp-{base}-{}-{nanos}", std::process::id()));
+    // A random name, created exclusively below: never a predictable one
+    // that someone with write access could plant first.
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|e| std::io::Error::other(format!("no randomness: {e}")))?;
+    let tmp = dir.join(format!(".tmp-{base}-{}", hex::encode(random)));
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)

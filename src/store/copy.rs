@@ -24,16 +24,27 @@ pub fn image(
     tag: &str,
 ) -> Result<(), StoreError> {
     let mut seen = BTreeSet::new();
-    children(src, dst, manifest, &mut seen)?;
+    children(src, dst, manifest, &mut seen, 0)?;
     dst.put_manifest(tag, manifest, media_type, None).map(|_| ())
 }
+
+/// How deep image indexes may nest (an index of indexes of manifests is
+/// 2); deeper is refused, not followed until the stack runs out.
+const MAX_DEPTH: usize = 8;
 
 fn children(
     src: &dyn Store,
     dst: &dyn Store,
     manifest: &[u8],
     seen: &mut BTreeSet<String>,
+    depth: usize,
 ) -> Result<(), StoreError> {
+    if depth > MAX_DEPTH {
+        return Err(StoreError::Malformed {
+            what: "image index".to_owned(),
+            reason: format!("indexes nest more than {MAX_DEPTH} deep"),
+        });
+    }
     let v: serde_json::Value = serde_json::from_slice(manifest).map_err(|e| StoreError::Malformed {
         what: "manifest".to_owned(),
         reason: e.to_string(),
@@ -57,7 +68,7 @@ fn children(
         };
         if seen.insert(digest.to_owned()) {
             let child = src.manifest(digest, MAX_MANIFEST)?;
-            children(src, dst, &child, seen)?;
+            children(src, dst, &child, seen, depth + 1)?;
             let media_type = d["mediaType"]
                 .as_str()
                 .unwrap_or("application/vnd.oci.image.manifest.v1+json");
@@ -72,6 +83,9 @@ fn children(
 pub fn blob(src: &dyn Store, dst: &dyn Store, digest: &str, max: u64) -> Result<(), StoreError> {
     if dst.has_blob(digest)? {
         return Ok(());
+    }
+    if let Some(file) = src.open_blob_file(digest, max)? {
+        return dst.put_blob_file(digest, max, file);
     }
     let mut reader = src.open_blob(digest, max)?;
     dst.put_blob_from(digest, max, &mut reader)

@@ -148,6 +148,16 @@ pub trait Store: std::fmt::Debug + Send + Sync {
     /// A blob's bytes as they arrive, at most `max` of them (a longer blob
     /// is an error while reading): unchecked, the consumer checks the digest.
     fn open_blob(&self, digest: &str, max: u64) -> Result<Box<dyn std::io::Read + Send + '_>, StoreError>;
+    /// A blob as a local file, when the store keeps it in one (a layout):
+    /// unchecked, at most `max` bytes long.
+    fn open_blob_file(&self, _digest: &str, _max: u64) -> Result<Option<std::fs::File>, StoreError> {
+        Ok(None)
+    }
+    /// Stores a blob read from a local file (see [`Store::put_blob_from`]);
+    /// a registry uploads it straight from the file, with no copy.
+    fn put_blob_file(&self, digest: &str, max: u64, mut file: std::fs::File) -> Result<(), StoreError> {
+        self.put_blob_from(digest, max, &mut file)
+    }
     /// Whether the store already holds a blob.
     fn has_blob(&self, digest: &str) -> Result<bool, StoreError>;
     /// Stores a blob read from `src` without holding it in memory; it is

@@ -228,7 +228,7 @@ impl OciLayout {
 
     /// Opens a blob (a regular file, never through a link) and checks its
     /// length against `max`.
-    fn open_blob_file(&self, digest: &str, max: u64) -> Result<File, StoreError> {
+    fn blob_file(&self, digest: &str, max: u64) -> Result<File, StoreError> {
         let hex = digest_hex(digest)?;
         let blobs = self.blobs(false)?.ok_or_else(|| self.no_blob(digest))?;
         let f = blobs
@@ -250,7 +250,7 @@ impl OciLayout {
 
     /// Reads a blob, at most `max` bytes, and checks its digest.
     pub fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
-        let f = self.open_blob_file(digest, max)?;
+        let f = self.blob_file(digest, max)?;
         let mut buf = Vec::new();
         f.take(max + 1)
             .read_to_end(&mut buf)
@@ -407,7 +407,11 @@ impl super::Store for OciLayout {
     }
 
     fn open_blob(&self, digest: &str, max: u64) -> Result<Box<dyn Read + Send + '_>, StoreError> {
-        Ok(Box::new(self.open_blob_file(digest, max)?))
+        Ok(Box::new(self.blob_file(digest, max)?))
+    }
+
+    fn open_blob_file(&self, digest: &str, max: u64) -> Result<Option<File>, StoreError> {
+        self.blob_file(digest, max).map(Some)
     }
 
     fn has_blob(&self, digest: &str) -> Result<bool, StoreError> {

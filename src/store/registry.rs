@@ -666,6 +666,18 @@ impl Registry {
 }
 
 impl Registry {
+    /// The answer to a GET of a blob that must exist (a 404 is an error).
+    async fn get_blob(&self, what: &str, digest: &str) -> Result<reqwest::Response, StoreError> {
+        let url = self.url("blobs", digest)?;
+        let answer = self
+            .send(what, Op::Read, Method::GET, &url, HeaderMap::new(), None)
+            .await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Err(self.missing(what, answer.response).await);
+        }
+        Ok(answer.response)
+    }
+
     /// Uploads a blob, retrying the whole upload: a session whose PUT
     /// failed may be gone, and blobs are content-addressed.
     fn upload_with_retries(&self, digest: &str, payload: Payload) -> Result<(), StoreError> {
@@ -1007,14 +1019,8 @@ impl Store for Registry {
     fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
         let what = format!("blob {digest}");
         let bytes = self.rt.block_on(async {
-            let url = self.url("blobs", digest)?;
-            let answer = self
-                .send(&what, Op::Read, Method::GET, &url, HeaderMap::new(), None)
-                .await?;
-            if answer.status == StatusCode::NOT_FOUND {
-                return Err(self.missing(&what, answer.response).await);
-            }
-            self.read(&what, answer.response, max).await
+            let response = self.get_blob(&what, digest).await?;
+            self.read(&what, response, max).await
         })?;
         if sha256_digest(&bytes) != digest {
             return Err(StoreError::Malformed {
@@ -1034,15 +1040,9 @@ impl Store for Registry {
     fn open_blob(&self, digest: &str, max: u64) -> Result<Box<dyn std::io::Read + Send + '_>, StoreError> {
         let what = format!("blob {digest}");
         let response = self.rt.block_on(async {
-            let url = self.url("blobs", digest)?;
-            let answer = self
-                .send(&what, Op::Read, Method::GET, &url, HeaderMap::new(), None)
-                .await?;
-            if answer.status == StatusCode::NOT_FOUND {
-                return Err(self.missing(&what, answer.response).await);
-            }
-            declared_length(&answer.response, &what, max)?;
-            Ok(answer.response)
+            let response = self.get_blob(&what, digest).await?;
+            declared_length(&response, &what, max)?;
+            Ok(response)
         })?;
         Ok(Box::new(BlobReader {
             registry: self,
@@ -1058,10 +1058,31 @@ impl Store for Registry {
         Ok(self.head_blob(digest)?.is_some())
     }
 
+    fn put_blob_file(&self, digest: &str, max: u64, mut file: std::fs::File) -> Result<(), StoreError> {
+        use std::io::{Seek, SeekFrom};
+        // Hashed first (a blob whose digest does not check out never leaves
+        // this machine; the registry checks the digest of what it receives
+        // as well), then uploaded from the file itself: no copy, no memory.
+        let actual = super::copy::hash_into(&mut file, &mut std::io::sink(), max, digest)?;
+        if actual != digest {
+            return Err(StoreError::Malformed {
+                what: format!("blob {digest}"),
+                reason: "content does not match its digest".to_owned(),
+            });
+        }
+        let len = file.seek(SeekFrom::End(0)).map_err(|e| StoreError::Io {
+            path: format!("blob {digest}"),
+            source: e,
+        })?;
+        self.upload_with_retries(digest, Payload::File(std::sync::Arc::new(file), len))
+    }
+
     fn put_blob_from(&self, digest: &str, max: u64, src: &mut dyn std::io::Read) -> Result<(), StoreError> {
         // Spooled to an unnamed temporary file, checked, then uploaded from
         // it: memory stays bounded, a retry starts the file again, and a
         // blob whose digest does not check out never leaves this machine.
+        // (Only a copy from a registry comes here; a layout's blob goes
+        // through `put_blob_file`.)
         let tmp = std::env::temp_dir();
         let dir = super::safe_dir::SafeDir::open(&tmp).map_err(super::oci_layout::refused)?;
         let (mut file, name) = dir

@@ -41,6 +41,9 @@ pub struct SafeDir {
     path: PathBuf,
 }
 
+/// How long [`SafeDir::lock`] waits for another holder of the lock.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A kind of directory entry.
 pub use rustix::fs::FileType;
 
@@ -234,11 +237,17 @@ impl SafeDir {
 
     /// Names in this directory starting with `prefix`.
     pub fn names_starting(&self, prefix: &str) -> Result<Vec<String>, Refusal> {
-        let entries = std::fs::read_dir(&self.path).map_err(|e| Refusal::Io(self.path.clone(), e))?;
-        Ok(entries
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.starts_with(prefix))
-            .collect())
+        let io = |e: Errno| Refusal::Io(self.path.clone(), e.into());
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&self.fd).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            if let Ok(name) = entry.file_name().to_str()
+                && name.starts_with(prefix)
+            {
+                names.push(name.to_owned());
+            }
+        }
+        Ok(names)
     }
 
     /// Renames `from` to `to` within this directory, replacing `to` (the
@@ -301,11 +310,29 @@ impl SafeDir {
     }
 
     /// Holds an exclusive lock on the directory itself until the returned
-    /// file is dropped (serialises writers; no lock file is added).
+    /// file is dropped (serialises writers; no lock file is added). Anyone
+    /// who can open the directory can hold its lock, so waiting has a
+    /// limit: [`LOCK_WAIT`], then an error.
     pub fn lock(&self) -> Result<File, Refusal> {
-        let f = self.reopen()?;
-        f.lock().map_err(|e| Refusal::Io(self.path.clone(), e))?;
-        Ok(f)
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            if let Some(held) = self.try_lock()? {
+                return Ok(held);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Refusal::Io(
+                    self.path.clone(),
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "another process has held this directory's lock for more than {} s",
+                            LOCK_WAIT.as_secs()
+                        ),
+                    ),
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// Takes the lock only if no one holds it.

@@ -3,9 +3,9 @@
 //!
 //! The temporary name is random and created exclusively (never a
 //! predictable `NAME.PID` someone could plant first), and the run holds a
-//! lock on its `blobs/` while it works. A directory left by a killed run is removed
-//! by the next run that finds it unlocked; one a live run is filling is
-//! left alone.
+//! lock on its `blobs/` while it works. A directory left by a killed run is
+//! removed by the next run that finds it unlocked and over a minute old;
+//! one a live run is filling is left alone.
 
 use std::path::Path;
 
@@ -68,18 +68,20 @@ fn remove_abandoned(parent: &SafeDir, prefix: &str) {
         let Ok(Some(dir)) = parent.subdir(&name, false) else {
             continue;
         };
-        let abandoned = match dir.subdir("blobs", false) {
-            Ok(Some(blobs)) => matches!(blobs.try_lock(), Ok(Some(_))),
-            // Killed before `blobs/` was made, or a moment before a live
-            // run makes it: only an old one is abandoned.
-            Ok(None) => std::fs::symlink_metadata(dir.path())
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| {
-                    t.elapsed()
-                        .is_ok_and(|age| age > std::time::Duration::from_secs(60))
-                }),
-            Err(_) => false,
-        };
+        // Unlocked (or killed before `blobs/` was made) and at least a
+        // minute old: a live run locks `blobs/` a moment after making it.
+        let old = std::fs::symlink_metadata(dir.path())
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| {
+                t.elapsed()
+                    .is_ok_and(|age| age > std::time::Duration::from_secs(60))
+            });
+        let abandoned = old
+            && match dir.subdir("blobs", false) {
+                Ok(Some(blobs)) => matches!(blobs.try_lock(), Ok(Some(_))),
+                Ok(None) => true,
+                Err(_) => false,
+            };
         if abandoned {
             let _ = std::fs::remove_dir_all(parent.path().join(&name));
         }

@@ -31,14 +31,22 @@ pub const SETTLE_MIN: std::time::Duration = std::time::Duration::from_millis(250
 /// Longest pause before a publish to a registry is confirmed.
 pub const SETTLE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Whether two states sign the same tags and delegations (versions,
-/// expiries and signatures aside).
-fn same_content(a: &Repository, b: &Repository) -> bool {
-    a.targets.len() == b.targets.len()
-        && a.targets.iter().all(|(name, role)| {
-            b.targets.get(name).is_some_and(|other| {
+/// Whether `served` already holds the change that made `ours` from it:
+/// the same tags and delegations in every targets role, every key that
+/// signed a role of ours among that role's signers there (a co-signature
+/// in a k-of-n role changes nothing else), and the same expiry settings
+/// (`refresh --timestamp-expiry`). Versions and expiry dates aside.
+fn holds_change(ours: &Repository, served: &Repository) -> bool {
+    ours.expiries == served.expiries
+        && ours.targets.len() == served.targets.len()
+        && ours.targets.iter().all(|(name, role)| {
+            served.targets.get(name).is_some_and(|other| {
                 role.signed.targets == other.signed.targets
                     && role.signed.delegations == other.signed.delegations
+                    && role
+                        .signatures
+                        .iter()
+                        .all(|sig| other.signatures.iter().any(|o| o.keyid == sig.keyid))
             })
         })
 }
@@ -146,9 +154,13 @@ impl<'s> Writer<'s> {
             let mut repo = state.repo.clone();
             let now = OffsetDateTime::now_utc();
             let out = change(&mut repo, &state, now)?;
-            if overwritten && same_content(&repo, &state.repo) {
-                // What is served now already holds this change (another
-                // publisher built on ours, or made the same change).
+            // What is served now already holds this change (another
+            // publisher built on ours, or made the same change); it counts
+            // once it is confirmed like a publish of our own.
+            if overwritten
+                && holds_change(&repo, &state.repo)
+                && self.kept(&state.artifact, std::time::Instant::now())?
+            {
                 Cache::new(&self.trust.dir, &self.repo).record_published(&state.repo, &state.artifact)?;
                 return Ok((out, state.repo));
             }

@@ -223,3 +223,30 @@ impl Drop for FaultProxy {
         let _ = self.child.wait();
     }
 }
+
+/// Points `tag` at the manifest `from` points at, with the registry API
+/// (a GET and a PUT of the manifest, as any registry client tags).
+pub fn retag(addr: &str, repo: &str, from: &str, tag: &str) {
+    const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json";
+    let http = reqwest::blocking::Client::new();
+    let got = http
+        .get(format!("http://{addr}/v2/{repo}/manifests/{from}"))
+        .header("Accept", ACCEPT)
+        .send()
+        .expect("GET manifest");
+    assert!(got.status().is_success(), "{}", got.status());
+    let media_type = got
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(ACCEPT)
+        .to_owned();
+    let body = got.bytes().expect("manifest");
+    let put = http
+        .put(format!("http://{addr}/v2/{repo}/manifests/{tag}"))
+        .header("Content-Type", media_type)
+        .body(body)
+        .send()
+        .expect("PUT manifest");
+    assert!(put.status().is_success(), "{}", put.status());
+}
