@@ -12,12 +12,12 @@ use std::time::Instant;
 use sha2::Digest;
 use time::OffsetDateTime;
 use vouch::store::metadata_dir::MetadataDir;
-use vouch::store::tuf_repo::write_metadata;
+use vouch::store::tuf_repo_dir::write_metadata;
 use vouch::store::{DirFetcher, FetchError, Fetcher};
+use vouch::tuf::editor::{Expiries, MetadataEditor, RoleSetup};
 use vouch::tuf::metadata::{Envelope, TargetFile, Targets};
-use vouch::tuf::repo::{Expiries, Repository, RoleSetup};
 use vouch::tuf::{Limits, TargetPath};
-use vouch::update::Client;
+use vouch::update::Updater;
 use vouch_keys::PrivateKey;
 
 const TARGETS: usize = 100_000;
@@ -59,7 +59,7 @@ impl Fetcher for Counting {
 
 fn build(dir: &std::path::Path, bins: bool, now: OffsetDateTime) -> String {
     let single = |s: u8| RoleSetup::single(key(s).public());
-    let mut repo = Repository::create(
+    let mut repo = MetadataEditor::create(
         &single(1),
         &single(2),
         &single(3),
@@ -122,7 +122,7 @@ fn cold_resolve(dir: &std::path::Path, path: &str, now: OffsetDateTime) -> (u64,
         ..Limits::default()
     };
     let base = dir.join("metadata").display().to_string();
-    let mut client = Client::open(meta, &mut fetcher, &base, now, limits).expect("open");
+    let mut client = Updater::open(meta, &mut fetcher, &base, now, limits).expect("open");
     client.refresh().expect("refresh");
     client
         .resolve(&TargetPath::parse(path).expect("path"))
@@ -132,7 +132,7 @@ fn cold_resolve(dir: &std::path::Path, path: &str, now: OffsetDateTime) -> (u64,
 
 fn verifications_per_second(now: OffsetDateTime) {
     let single = |s: u8| RoleSetup::single(key(s).public());
-    let mut repo = Repository::create(
+    let mut repo = MetadataEditor::create(
         &single(1),
         &single(2),
         &single(3),

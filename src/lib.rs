@@ -17,7 +17,9 @@
 
 pub mod auth;
 pub mod cli;
-pub mod gate;
+pub mod digest;
+pub mod gate_switch;
+pub mod media_type;
 pub mod notary;
 pub mod policy;
 pub mod proxy;

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use vouch_keys::store::{Mode, write_atomic};
+use vouch_keys::trust_dir::{Mode, write_atomic};
 
 /// What to do for a repository.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,7 +87,7 @@ pub enum PolicyError {
 
 /// Whether `pattern` matches `repo`: `*` matches within one `/`-separated
 /// component, `**` across components; everything else literally.
-pub fn pattern_matches(pattern: &str, repo: &str) -> bool {
+pub fn scope_matches(pattern: &str, repo: &str) -> bool {
     fn go(p: &[u8], s: &[u8]) -> bool {
         match p.first() {
             None => s.is_empty(),
@@ -143,7 +143,7 @@ impl Policy {
     pub fn lookup(&self, repo: &str) -> Option<&Scope> {
         self.scope
             .iter()
-            .filter(|s| pattern_matches(&s.repository, repo))
+            .filter(|s| scope_matches(&s.repository, repo))
             .min_by_key(|s| {
                 let wildcards = s.repository.matches('*').count();
                 (wildcards, std::cmp::Reverse(s.repository.len()))
@@ -191,7 +191,7 @@ mod tests {
             p.lookup("reg.io/team/sub/web").map(|s| s.level),
             Some(Level::Audit)
         );
-        assert!(pattern_matches("*/team/app", "reg2.io:5000/team/app"));
-        assert!(!pattern_matches("reg.io/*", "reg.io/a/b"));
+        assert!(scope_matches("*/team/app", "reg2.io:5000/team/app"));
+        assert!(!scope_matches("reg.io/*", "reg.io/a/b"));
     }
 }

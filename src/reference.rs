@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::digest::Digest;
 use crate::store::artifact::TRUST_TAG;
 
 /// Where an image lives.
@@ -27,7 +28,7 @@ pub struct ImageRef {
     /// Tag, if given.
     pub tag: Option<String>,
     /// `sha256:…` digest, if given.
-    pub digest: Option<String>,
+    pub digest: Option<Digest>,
 }
 
 /// Why a reference was refused.
@@ -49,14 +50,6 @@ pub fn valid_tag(tag: &str) -> bool {
         && b.all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c))
 }
 
-fn valid_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
 impl ImageRef {
     /// Parses a reference.
     pub fn parse(input: &str) -> Result<ImageRef, RefError> {
@@ -65,8 +58,10 @@ impl ImageRef {
             reason,
         };
         let (rest, digest) = match input.split_once('@') {
-            Some((r, d)) if valid_digest(d) => (r, Some(d.to_owned())),
-            Some(_) => return Err(err("a digest must be sha256: and 64 lowercase hex digits")),
+            Some((r, d)) => match Digest::parse(d) {
+                Ok(d) => (r, Some(d)),
+                Err(_) => return Err(err("a digest must be sha256: and 64 lowercase hex digits")),
+            },
             None => (input, None),
         };
         if let Some(path) = rest.strip_prefix("oci:") {
@@ -231,7 +226,7 @@ mod tests {
         assert_eq!(r.tag.as_deref(), Some("1.2"));
         let d = format!("sha256:{}", "a".repeat(64));
         let r = ImageRef::parse(&format!("localhost/app@{d}")).expect("digest");
-        assert_eq!(r.digest.as_deref(), Some(d.as_str()));
+        assert_eq!(r.digest.as_ref().map(Digest::as_str), Some(d.as_str()));
         assert!(r.tag.is_none());
         for bad in [
             "app:1",

@@ -3,9 +3,10 @@
 
 use time::OffsetDateTime;
 
-use crate::store::metadata_dir::{MetadataDir, encode_segment};
+use crate::store::metadata_dir::MetadataDir;
 use crate::store::{FetchError, FetchErrorKind, Fetcher};
-use crate::tuf::metadata::TargetFile;
+use crate::tuf::metadata::encode_segment;
+use crate::tuf::metadata::{TargetFile, file_name};
 use crate::tuf::{Limits, Lookup, TargetPath, TimestampUpdate, TrustedSet, TufError};
 
 /// Why an update or a resolution stopped.
@@ -69,8 +70,8 @@ pub enum RootRecord {
 }
 
 /// A TUF client: a metadata directory, a repository to fetch from, and the
-/// trusted set after [`Client::refresh`].
-pub struct Client<F: Fetcher> {
+/// trusted set after [`Updater::refresh`].
+pub struct Updater<F: Fetcher> {
     dir: MetadataDir,
     fetcher: F,
     metadata_base: String,
@@ -78,9 +79,9 @@ pub struct Client<F: Fetcher> {
     roots: RootRecord,
 }
 
-impl<F: Fetcher> std::fmt::Debug for Client<F> {
+impl<F: Fetcher> std::fmt::Debug for Updater<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
+        f.debug_struct("Updater")
             .field("dir", &self.dir)
             .field("metadata_base", &self.metadata_base)
             .finish()
@@ -95,7 +96,7 @@ fn join(base: &str, name: &str) -> String {
     }
 }
 
-impl<F: Fetcher> Client<F> {
+impl<F: Fetcher> Updater<F> {
     /// 5.1 and 5.2: fixes `now` and loads `root.json` from the metadata
     /// directory (put there by `vouch tuf init`).
     pub fn open(
@@ -104,7 +105,7 @@ impl<F: Fetcher> Client<F> {
         metadata_base: &str,
         now: OffsetDateTime,
         limits: Limits,
-    ) -> Result<Client<F>, UpdateError> {
+    ) -> Result<Updater<F>, UpdateError> {
         let root = dir
             .read("root")
             .map_err(local(&dir))?
@@ -116,7 +117,7 @@ impl<F: Fetcher> Client<F> {
                 ),
             })?;
         let set = TrustedSet::new(&root, now, limits)?;
-        Ok(Client {
+        Ok(Updater {
             dir,
             fetcher,
             metadata_base: metadata_base.to_owned(),
@@ -128,8 +129,8 @@ impl<F: Fetcher> Client<F> {
     /// A client that starts from a trusted set its caller built (a root
     /// checked against a pin, and the cached chain after it) and records
     /// each newer root as `roots/N.root.json`.
-    pub fn from_trusted(dir: MetadataDir, fetcher: F, metadata_base: &str, set: TrustedSet) -> Client<F> {
-        Client {
+    pub fn from_trusted(dir: MetadataDir, fetcher: F, metadata_base: &str, set: TrustedSet) -> Updater<F> {
+        Updater {
             dir,
             fetcher,
             metadata_base: metadata_base.to_owned(),
@@ -178,7 +179,7 @@ impl<F: Fetcher> Client<F> {
         // 5.3.3 to 5.3.9: walk N+1.root.json until there is none.
         while let Some(v) = self.set.next_root_version() {
             let Some(bytes) =
-                self.fetch_metadata(&format!("{v}.root.json"), "root", limits.max_root_bytes)?
+                self.fetch_metadata(&file_name("root", Some(v)), "root", limits.max_root_bytes)?
             else {
                 break;
             };
@@ -217,7 +218,7 @@ impl<F: Fetcher> Client<F> {
         }
         if self.set.snapshot_is_current().is_err() {
             let req = self.set.snapshot_request()?;
-            let name = versioned("snapshot", req.version);
+            let name = file_name("snapshot", req.version);
             let bytes = self.require(&name, "snapshot", req.max_bytes)?;
             self.set.update_snapshot(&bytes)?;
             // 5.5.7: persist.
@@ -276,7 +277,7 @@ impl<F: Fetcher> Client<F> {
             return Ok(());
         }
         let req = self.set.role_request(role)?;
-        let name = versioned(role, req.version);
+        let name = file_name(role, req.version);
         let bytes = self.require(&name, role, req.max_bytes)?;
         self.set.update_delegated(role, parent, &bytes)?;
         self.dir.write(role, &bytes).map_err(local(&self.dir))
@@ -359,7 +360,7 @@ impl<F: Fetcher> Client<F> {
     ) -> Result<std::path::PathBuf, UpdateError> {
         let local_path = target_dir.join(encode_segment(path.as_str()));
         if let Ok(existing) = std::fs::read(&local_path)
-            && crate::tuf::client::check_target(path.as_str(), signer, target, &existing).is_ok()
+            && crate::tuf::trusted_set::check_target(path.as_str(), signer, target, &existing).is_ok()
         {
             return Ok(local_path);
         }
@@ -392,18 +393,10 @@ impl<F: Fetcher> Client<F> {
             }
             other => other?.ok_or(UpdateError::Unavailable { what: location })?,
         };
-        crate::tuf::client::check_target(path.as_str(), signer, target, &bytes)?;
+        crate::tuf::trusted_set::check_target(path.as_str(), signer, target, &bytes)?;
         std::fs::create_dir_all(target_dir).map_err(local(&self.dir))?;
-        vouch_keys::store::write_atomic(&local_path, &bytes, 0o644, vouch_keys::store::Mode::Replace)
+        vouch_keys::trust_dir::write_atomic(&local_path, &bytes, 0o644, vouch_keys::trust_dir::Mode::Replace)
             .map_err(local(&self.dir))?;
         Ok(local_path)
-    }
-}
-
-fn versioned(role: &str, version: Option<u64>) -> String {
-    let enc = encode_segment(role);
-    match version {
-        Some(v) => format!("{v}.{enc}.json"),
-        None => format!("{enc}.json"),
     }
 }

@@ -31,11 +31,7 @@ struct Scene {
 }
 
 fn publisher_env() -> Env {
-    let mut env = Env::new();
-    for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP", "DELEGATION"] {
-        env.set(&format!("VOUCH_{role}_PASSPHRASE"), &format!("{role}-p"));
-    }
-    env
+    common::publisher()
 }
 
 impl Scene {
@@ -400,8 +396,8 @@ fn a_changed_pin_takes_effect_at_once() {
 
 /// Writes a trust artifact built with vouch's library (a publisher whose
 /// keys the test holds) into the layout at `dir`.
-fn publish_library_repo(dir: &Path, repo: &vouch::tuf::repo::Repository) {
-    let files = vouch::store::tuf_repo::current_files(repo).expect("files");
+fn publish_library_repo(dir: &Path, repo: &vouch::tuf::editor::MetadataEditor) {
+    let files = vouch::store::tuf_repo_dir::current_files(repo).expect("files");
     Attacker::layout(dir).publish(&files);
 }
 
@@ -409,7 +405,7 @@ fn publish_library_repo(dir: &Path, repo: &vouch::tuf::repo::Repository) {
 /// signature is refused, two verify.
 #[test]
 fn a_pin_with_threshold_two_needs_two_pinned_root_keys() {
-    use vouch::tuf::repo::{Expiries, Repository, RoleSetup};
+    use vouch::tuf::editor::{Expiries, MetadataEditor, RoleSetup};
     let home = tempfile::tempdir().expect("tmp");
     let dir = home.path().join("app");
     let digest = oci_image(&dir, "v1", "v1\n");
@@ -421,7 +417,7 @@ fn a_pin_with_threshold_two_needs_two_pinned_root_keys() {
     .len();
     let (k1, k2, online) = (new_key(), new_key(), new_key());
     let now = time::OffsetDateTime::now_utc();
-    let mut repo = Repository::create(
+    let mut repo = MetadataEditor::create(
         &RoleSetup {
             keys: vec![k1.public(), k2.public()],
             threshold: 1,
@@ -536,8 +532,8 @@ fn one_key_listed_twice_counts_once() {
 /// trust data is refused.
 #[test]
 fn a_delegated_role_named_timestamp_is_refused() {
+    use vouch::tuf::editor::{Expiries, MetadataEditor, RoleSetup, tuf_key};
     use vouch::tuf::metadata::{DelegatedRole, Delegations};
-    use vouch::tuf::repo::{Expiries, Repository, RoleSetup, tuf_key};
     let home = tempfile::tempdir().expect("tmp");
     let dir = home.path().join("app");
     let digest = oci_image(&dir, "v1", "v1\n");
@@ -550,7 +546,7 @@ fn a_delegated_role_named_timestamp_is_refused() {
     let key = new_key();
     let now = time::OffsetDateTime::now_utc();
     let one = RoleSetup::single(key.public());
-    let mut repo = Repository::create(&one, &one, &one, &one, true, now, Expiries::default());
+    let mut repo = MetadataEditor::create(&one, &one, &one, &one, true, now, Expiries::default());
     repo.root.sign(&key).expect("sign");
     repo.publish_root().expect("publish");
     let target = vouch::tuf::metadata::TargetFile {

@@ -9,7 +9,8 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::registry::{Registry, publisher, skopeo};
+use common::publisher;
+use common::registry::{Registry, skopeo};
 
 const LAYER_MIB: u64 = 1024;
 const BUDGET_KIB: u64 = 64 << 10;

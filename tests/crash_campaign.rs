@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::registry::{Registry, publisher, push, retag};
+use common::registry::{Registry, push, retag};
 use common::{Env, oci_image};
 
 const KILLS: usize = 200;
@@ -298,10 +298,7 @@ fn two_hundred_kills_corrupt_nothing() {
     eprintln!("crash campaign seed: {seed} (VOUCH_CRASH_SEED={seed} replays it)");
 
     let reg = Registry::start();
-    let mut env = publisher();
-    for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP", "DELEGATION"] {
-        env.set(&format!("VOUCH_{role}_PASSPHRASE"), PASSPHRASE);
-    }
+    let env = common::publisher_with(|_| PASSPHRASE.to_owned());
     push(&env, &reg, "team/crash", "base", "base\n");
     let registry_repo = format!("{}/team/crash", reg.addr);
     let layout = env.home().join("layout");

@@ -26,10 +26,7 @@ struct Repo {
 impl Repo {
     /// A layout with `v1` signed and `v2` unsigned.
     fn signed() -> Repo {
-        let mut env = Env::new();
-        for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP"] {
-            env.set(&format!("VOUCH_{role}_PASSPHRASE"), &format!("{role}-pass"));
-        }
+        let env = common::publisher();
         let layout = env.home().join("layout");
         let outside = env.home().join("outside");
         std::fs::create_dir_all(&outside).expect("outside");

@@ -110,7 +110,7 @@ fn docker_trust_inspect_agrees_on_every_signed_tag() {
 
 #[test]
 fn the_root_key_ids_are_the_ones_docker_and_notary_name() {
-    use vouch::trust::notary::{canonical_key_id, root_key_ids};
+    use vouch::trust::notary_reader::{canonical_key_id, root_key_ids};
     let root = read(&sample("docker-style").join("server/root.json"));
     // `docker trust inspect` prints the certificate's key id as the root key.
     assert_eq!(
@@ -120,7 +120,7 @@ fn the_root_key_ids_are_the_ones_docker_and_notary_name() {
     // notary names the private key file by the canonical id of the key.
     let v: serde_json::Value = serde_json::from_slice(&root).expect("json");
     let object = &v["signed"]["keys"]["94a5a79f50ab846f5688f13d66d74cf4e586a3346b7e32886718ac4be4639061"];
-    let key = vouch::notary::keys::NotaryKey::parse(object).expect("certificate key");
+    let key = vouch::notary::signatures::NotaryKey::parse(object).expect("certificate key");
     assert_eq!(
         canonical_key_id(&key).as_deref(),
         Some("af0bb6151d376a8c673020c37f00157bcd2855a254b0afa5de66110bcb473851")

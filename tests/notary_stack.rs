@@ -271,7 +271,7 @@ fn verify_agrees_with_docker_trust_inspect_and_refuses_what_docker_refused() {
     let scratch = dct.stack.dir().join("other-trust");
     dct.stack.notary(&scratch, &["init", &other, "-p"]);
     let other_root = fetch_gun(&dct, &other, "root.json");
-    let ids = vouch::trust::notary::root_key_ids(&other_root);
+    let ids = vouch::trust::notary_reader::root_key_ids(&other_root);
     proxy.fault("rewrite:/demo/app/=/demo/other/", "GET .*/demo/app/_trust/");
     let pinned = Env::new();
     pinned.run(&["pin", &dct.gun, &ids[0]]).ok();

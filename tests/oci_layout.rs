@@ -15,10 +15,7 @@ struct Repo {
 
 impl Repo {
     fn new() -> Repo {
-        let mut env = Env::new();
-        for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP"] {
-            env.set(&format!("VOUCH_{role}_PASSPHRASE"), &format!("{role}-pass"));
-        }
+        let env = common::publisher();
         let layout = env.home().join("layout");
         Repo { env, layout }
     }

@@ -12,7 +12,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::notary::{DockerApi, free_port, openssl, wait_for_port};
-use common::registry::{Registry, layout_ref, publisher, push, skopeo};
+use common::publisher;
+use common::registry::{Registry, layout_ref, push, skopeo};
 use common::{Env, index_children, oci_image_index};
 
 /// The upstream's name behind the proxy: `/v2/up/REPO/…`.
@@ -435,7 +436,7 @@ fn docker_images(api: &DockerApi, config: &Path, trust: &Path) -> String {
             "images",
             "--digests",
             "--format",
-            "{{.Repository}}:{{.Tag}} {{.Digest}}",
+            "{{.MetadataEditor}}:{{.Tag}} {{.Digest}}",
         ],
     );
     assert!(out.status.success(), "{}", text(&out));

@@ -13,7 +13,8 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::Env;
-use common::registry::{Registry, publisher, push, retag};
+use common::publisher;
+use common::registry::{Registry, push, retag};
 
 const PUBLISHERS: usize = 8;
 const ROUNDS: usize = 20;

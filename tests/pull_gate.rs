@@ -15,10 +15,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let mut env = Env::new();
-    for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP"] {
-        env.set(&format!("VOUCH_{role}_PASSPHRASE"), "p");
-    }
+    let env = common::publisher();
     let src = env.home().join("src");
     let dest = env.home().join("dest");
     let signed = oci_image(&src, "v1", "signed\n");

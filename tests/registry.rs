@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::registry::{Registry, layout_ref, publisher, push, skopeo};
+use common::publisher;
+use common::registry::{Registry, layout_ref, push, skopeo};
 use common::{Env, oci_image};
 
 /// A registry repository `team/app` with `v1` pushed and signed: the

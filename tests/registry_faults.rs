@@ -7,7 +7,8 @@
 
 mod common;
 
-use common::registry::{FaultProxy, Registry, publisher, push};
+use common::publisher;
+use common::registry::{FaultProxy, Registry, push};
 use common::{Env, Run};
 
 /// Exit 2 naming `cause`, and neither a verdict of "unsigned" nor a digest.

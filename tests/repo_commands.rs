@@ -7,10 +7,7 @@ use std::path::PathBuf;
 use common::{Env, oci_image};
 
 fn signed_repo() -> (Env, PathBuf, String) {
-    let mut env = Env::new();
-    for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP"] {
-        env.set(&format!("VOUCH_{role}_PASSPHRASE"), &format!("{role}-p"));
-    }
+    let env = common::publisher();
     let layout = env.home().join("app");
     let d1 = oci_image(&layout, "v1", "one\n");
     oci_image(&layout, "v2", "two\n");

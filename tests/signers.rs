@@ -4,14 +4,11 @@
 
 mod common;
 
-use common::{Env, oci_image};
+use common::oci_image;
 
 #[test]
 fn a_threshold_of_two_needs_two_signers() {
-    let mut env = Env::new();
-    for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP", "DELEGATION"] {
-        env.set(&format!("VOUCH_{role}_PASSPHRASE"), &format!("{role}-p"));
-    }
+    let env = common::publisher();
     let layout = env.home().join("app");
     let repo = format!("oci:{}", layout.display());
     let v0 = oci_image(&layout, "v0", "before signers\n");

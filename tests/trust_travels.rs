@@ -9,10 +9,7 @@ use common::{Env, oci_image};
 
 #[test]
 fn trust_data_survives_skopeo_copy_and_sync_and_is_bound_to_root_keys() {
-    let mut publisher = Env::new();
-    for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP"] {
-        publisher.set(&format!("VOUCH_{role}_PASSPHRASE"), "p");
-    }
+    let publisher = common::publisher();
     let src = publisher.home().join("src");
     let digest = oci_image(&src, "v1", "travelling image\n");
     let root_id = publisher

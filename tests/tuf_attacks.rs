@@ -13,7 +13,7 @@ use common::tuf::{APP, NOW, RELEASE, fixture, scenarios};
 use vouch::store::DirFetcher;
 use vouch::store::metadata_dir::MetadataDir;
 use vouch::tuf::{Limits, TargetPath, TufError};
-use vouch::update::{Client, UpdateError};
+use vouch::update::{UpdateError, Updater};
 
 struct Outcome {
     result: Result<Vec<PathBuf>, UpdateError>,
@@ -40,7 +40,7 @@ fn run(name: &str, targets: &[&str]) -> Outcome {
     let base = fx.join("repo/metadata").display().to_string();
     let dl = meta.path().join("downloads");
     let result = (|| {
-        let mut client = Client::open(
+        let mut client = Updater::open(
             MetadataDir::new(meta.path()),
             &mut fetcher,
             &base,

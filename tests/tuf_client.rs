@@ -11,11 +11,11 @@ use std::rc::Rc;
 
 use common::tuf::{APP, BASE, NOW, commit, key, keys, target};
 use vouch::store::metadata_dir::MetadataDir;
-use vouch::store::tuf_repo::write_metadata;
+use vouch::store::tuf_repo_dir::write_metadata;
 use vouch::store::{DirFetcher, FetchError, Fetcher};
-use vouch::tuf::repo::{Expiries, Repository, RoleSetup};
+use vouch::tuf::editor::{Delegation, Expiries, MetadataEditor, RoleSetup, Scope};
 use vouch::tuf::{Limits, TargetPath, TufError};
-use vouch::update::{Client, UpdateError};
+use vouch::update::{UpdateError, Updater};
 
 /// Records every location fetched that existed.
 struct Recording {
@@ -43,7 +43,7 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(repo: &Repository) -> Setup {
+    fn new(repo: &MetadataEditor) -> Setup {
         let repo_dir = tempfile::tempdir().expect("tmp");
         write_metadata(repo, repo_dir.path()).expect("write");
         let meta = tempfile::tempdir().expect("tmp");
@@ -55,7 +55,7 @@ impl Setup {
         }
     }
 
-    fn publish(&self, repo: &Repository) {
+    fn publish(&self, repo: &MetadataEditor) {
         write_metadata(repo, self.repo_dir.path()).expect("write");
     }
 
@@ -68,7 +68,7 @@ impl Setup {
         };
         let base = self.repo_dir.path().join("metadata").display().to_string();
         let result = (|| {
-            let mut c = Client::open(
+            let mut c = Updater::open(
                 MetadataDir::new(self.meta.path()),
                 &mut fetcher,
                 &base,
@@ -87,10 +87,10 @@ impl Setup {
     }
 }
 
-fn simple_repo(consistent: bool) -> Repository {
+fn simple_repo(consistent: bool) -> MetadataEditor {
     let k = keys();
     let single = |p: &vouch_keys::PrivateKey| RoleSetup::single(p.public());
-    let mut repo = Repository::create(
+    let mut repo = MetadataEditor::create(
         &single(&k.root),
         &single(&k.targets),
         &single(&k.snapshot),
@@ -182,27 +182,39 @@ fn lazy_search_fetches_only_needed_roles_and_honours_terminating() {
     let mut repo = simple_repo(true);
     let d = [k.delegate.public()];
     // a: terminating for a/*; b: everything (after a); c: never matches.
-    repo.add_delegation("targets", "a", &d, 1, Some(vec!["a/*".into()]), None, true, BASE)
-        .expect("a");
     repo.add_delegation(
         "targets",
-        "b",
-        &d,
-        1,
-        Some(vec!["*".into(), "*/*".into()]),
-        None,
-        false,
+        Delegation {
+            name: "a",
+            keys: &d,
+            threshold: 1,
+            scope: Scope::Paths(vec!["a/*".into()]),
+            terminating: true,
+        },
+        BASE,
+    )
+    .expect("a");
+    repo.add_delegation(
+        "targets",
+        Delegation {
+            name: "b",
+            keys: &d,
+            threshold: 1,
+            scope: Scope::Paths(vec!["*".into(), "*/*".into()]),
+            terminating: false,
+        },
         BASE,
     )
     .expect("b");
     repo.add_delegation(
         "targets",
-        "c",
-        &d,
-        1,
-        Some(vec!["zzz/*".into()]),
-        None,
-        false,
+        Delegation {
+            name: "c",
+            keys: &d,
+            threshold: 1,
+            scope: Scope::Paths(vec!["zzz/*".into()]),
+            terminating: false,
+        },
         BASE,
     )
     .expect("c");
@@ -237,12 +249,13 @@ fn k_of_n_verifies_only_once_the_threshold_is_met() {
     let (alice, bob) = (key(20), key(21));
     repo.add_delegation(
         "targets",
-        "release",
-        &[alice.public(), bob.public()],
-        2,
-        Some(vec!["rel/*".into()]),
-        None,
-        true,
+        Delegation {
+            name: "release",
+            keys: &[alice.public(), bob.public()],
+            threshold: 2,
+            scope: Scope::Paths(vec!["rel/*".into()]),
+            terminating: true,
+        },
         BASE,
     )
     .expect("2-of-2");
@@ -266,7 +279,7 @@ fn k_of_n_verifies_only_once_the_threshold_is_met() {
     }
     // …Bob later, from the published bytes: Alice's signature is kept.
     let published = repo.targets["release"].to_bytes().expect("bytes");
-    let mut release = vouch::tuf::repo::Signed::from_bytes("release", &published).expect("load");
+    let mut release = vouch::tuf::editor::Signed::from_bytes("release", &published).expect("load");
     release.sign(&bob).expect("bob");
     assert_eq!(release.signatures.len(), 2);
     repo.targets.insert("release".to_owned(), release);

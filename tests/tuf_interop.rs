@@ -12,8 +12,8 @@ use common::py::{HttpServer, run_script};
 use common::tuf::{APP, RELEASE, key, keys, target};
 use sha2::Digest;
 use time::OffsetDateTime;
-use vouch::store::tuf_repo::{write_metadata, write_target};
-use vouch::tuf::repo::{Expiries, Repository, RoleSetup};
+use vouch::store::tuf_repo_dir::{write_metadata, write_target};
+use vouch::tuf::editor::{Delegation, Expiries, MetadataEditor, RoleSetup, Scope};
 
 const WEB: &[u8] = b"web image manifest";
 
@@ -27,11 +27,11 @@ enum Bins {
 /// A vouch-written repository: `app` in targets; `apps/rel` in delegated
 /// `releases` (paths apps/*); `images/web` in a hashed bin under `images`;
 /// root rotated once (v2 signed by the old and the new root key).
-fn vouch_repository(dir: &Path, bins: Bins) -> Repository {
+fn vouch_repository(dir: &Path, bins: Bins) -> MetadataEditor {
     let k = keys();
     let now = OffsetDateTime::now_utc();
     let single = |p: &vouch_keys::PrivateKey| RoleSetup::single(p.public());
-    let mut repo = Repository::create(
+    let mut repo = MetadataEditor::create(
         &single(&k.root),
         &single(&k.targets),
         &single(&k.snapshot),
@@ -53,12 +53,13 @@ fn vouch_repository(dir: &Path, bins: Bins) -> Repository {
     let d = [k.delegate.public()];
     repo.add_delegation(
         "targets",
-        "releases",
-        &d,
-        1,
-        Some(vec!["apps/*".into()]),
-        None,
-        true,
+        Delegation {
+            name: "releases",
+            keys: &d,
+            threshold: 1,
+            scope: Scope::Paths(vec!["apps/*".into()]),
+            terminating: true,
+        },
         now,
     )
     .expect("releases");
@@ -66,12 +67,13 @@ fn vouch_repository(dir: &Path, bins: Bins) -> Repository {
         .expect("rel");
     repo.add_delegation(
         "targets",
-        "images",
-        &d,
-        1,
-        Some(vec!["images/*".into()]),
-        None,
-        false,
+        Delegation {
+            name: "images",
+            keys: &d,
+            threshold: 1,
+            scope: Scope::Paths(vec!["images/*".into()]),
+            terminating: false,
+        },
         now,
     )
     .expect("images");

@@ -5,8 +5,8 @@ mod common;
 
 use common::tuf::{BASE, NOW, key, target};
 use proptest::prelude::*;
+use vouch::tuf::editor::{Expiries, MetadataEditor, RoleSetup};
 use vouch::tuf::metadata::{Envelope, Targets, canonical, signed_bytes};
-use vouch::tuf::repo::{Expiries, Repository, RoleSetup};
 use vouch::tuf::{Limits, TrustedSet};
 
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
@@ -34,7 +34,7 @@ fn json_value_with(keys: &'static str, strings: &'static str) -> impl Strategy<V
 /// A signed single-role repository: root, and targets with `names`.
 fn repo_with(names: &[String]) -> (Vec<u8>, Vec<u8>) {
     let single = |s: u8| RoleSetup::single(key(s).public());
-    let mut repo = Repository::create(
+    let mut repo = MetadataEditor::create(
         &single(1),
         &single(2),
         &single(3),

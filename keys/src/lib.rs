@@ -16,11 +16,11 @@ pub mod passphrase;
 pub mod pem;
 pub mod sealed;
 pub mod secret;
-pub mod store;
+pub mod trust_dir;
 mod unlock;
 
 pub use error::{KeyError, Result};
 pub use keyfile::{KeyFile, KeyInfo, Role, RoleClass};
 pub use secret::{KeyAlgorithm, KeyId, Passphrase, PrivateKey, PublicKey};
-pub use store::{StoredKey, TrustDir};
+pub use trust_dir::{StoredKey, TrustDir};
 pub use unlock::{describe_key, unlock};

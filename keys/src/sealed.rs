@@ -28,10 +28,11 @@ pub struct ScryptCost {
 }
 
 impl ScryptCost {
-    /// What vouch writes by default: N = 2^17, r = 1, p = 8. The same
-    /// scrypt work as (17, 8, 1) with 16 MiB of memory per guess, because
-    /// OpenSSL 3 refuses to derive with more than 32 MiB and
-    /// `openssl pkey` must be able to read vouch's key files.
+    /// What vouch writes by default: N = 2^16, r = 3, p = 6, so 24 MiB a
+    /// lane. `openssl pkey` must be able to read vouch's key files, and
+    /// OpenSSL 3 refuses to derive with more than 32 MiB; at that memory
+    /// this is slightly more scrypt work than N = 2^17, r = 8, p = 1
+    /// (N·r·p ≈ 1.18 M against 1.05 M block operations).
     pub const DEFAULT: ScryptCost = ScryptCost {
         log_n: 16,
         r: 3,

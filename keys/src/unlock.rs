@@ -5,7 +5,7 @@ use crate::keyfile::{KeyInfo, RoleClass};
 use crate::passphrase::{Obtained, PassphraseProvider, Purpose, Request};
 use crate::sealed::{self, KdfCap};
 use crate::secret::{KeyId, PrivateKey};
-use crate::store::StoredKey;
+use crate::trust_dir::StoredKey;
 
 /// Most passphrases tried for one key in one run (a terminal gets three).
 const MAX_ATTEMPTS: usize = 5;

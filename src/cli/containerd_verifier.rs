@@ -9,7 +9,7 @@
 
 use std::io::{Read, Write};
 
-use crate::cli::repo::{open_store, parse_ref, trust};
+use crate::cli::common::{open_store, parse_ref, trust};
 use crate::cli::{CliError, Context};
 use crate::trust::gate::{Admission, TagRule, admit};
 
@@ -121,8 +121,15 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         }
     })?;
     let mut r = parse_ref(&flags.name).map_err(|e| usage(e.message))?;
-    r.digest = Some(flags.digest.clone());
-    let env = crate::gate::mode_enforcing_from_env()
+    r.digest = Some(crate::digest::Digest::parse(&flags.digest).map_err(|e| {
+        say(&format!("vouch: {e}"));
+        CliError {
+            failure: crate::cli::Failure::Refused,
+            message: e.to_string(),
+            hint: "containerd passes the manifest digest as -digest sha256:…".to_owned(),
+        }
+    })?);
+    let env = crate::gate_switch::mode_enforcing_from_env()
         .ok_or_else(|| usage("VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit".to_owned()))?;
     let store = open_store(ctx, &r, false)
         .inspect_err(|e| say(&format!("vouch: could not decide: {}", e.message)))?;

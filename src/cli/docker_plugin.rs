@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::cli::repo::{open_store, trust};
+use crate::cli::common::{open_store, trust};
 use crate::cli::{CliError, Context};
 use crate::reference::ImageRef;
 use crate::trust::gate::{Admission, TagRule, admit};
@@ -177,7 +177,7 @@ fn pull(args: PullArgs, ctx: &Context) -> Result<(), CliError> {
             "give IMAGE:TAG (docker would pull :latest; vouch verifies only what you name)",
         ));
     }
-    let env = crate::gate::mode_enforcing_from_env().ok_or_else(|| {
+    let env = crate::gate_switch::mode_enforcing_from_env().ok_or_else(|| {
         CliError::failed(
             "VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit",
             "unset it to fall back to DOCKER_CONTENT_TRUST",

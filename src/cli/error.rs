@@ -136,3 +136,50 @@ impl From<crate::policy::PolicyError> for CliError {
         CliError::failed(e.to_string(), "fix or remove the policy file")
     }
 }
+
+impl From<crate::update::UpdateError> for CliError {
+    fn from(e: crate::update::UpdateError) -> Self {
+        use crate::tuf::TufError;
+        use crate::update::UpdateError;
+        let hint = match &e {
+            UpdateError::Refused(t) => match t {
+                TufError::Rollback { .. } | TufError::RoleRemoved { .. } => {
+                    "the repository served older metadata than this client trusts: do not use it; \
+                               if the repository was rebuilt on purpose, re-initialise from its new root"
+                        .to_owned()
+                }
+                TufError::Expired { .. } => {
+                    "the repository must re-sign its metadata (`vouch refresh` for vouch repositories)"
+                        .to_owned()
+                }
+                _ => "the repository's metadata is not trustworthy; nothing was downloaded".to_owned(),
+            },
+            UpdateError::NoSuchTarget(_) => {
+                "check the target name; `vouch tuf refresh` updates the metadata".to_owned()
+            }
+            UpdateError::Unavailable { .. } | UpdateError::Fetch(_) => {
+                "check the URL and that the repository is reachable; nothing was decided".to_owned()
+            }
+            UpdateError::Local { .. } => {
+                "check the metadata directory (`vouch tuf init` creates it)".to_owned()
+            }
+        };
+        CliError {
+            failure: if e.is_refusal() {
+                Failure::Refused
+            } else {
+                Failure::Failed
+            },
+            message: e.to_string(),
+            hint,
+        }
+    }
+}
+
+/// A store error: could not decide (exit 2).
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> Self {
+        let hint = e.hint();
+        CliError::failed(e.to_string(), hint)
+    }
+}

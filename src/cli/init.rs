@@ -1,7 +1,7 @@
 //! `vouch init REPO`
 
-use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{generate_key, name_base, open_store, parse_repository, trust};
+use crate::cli::common::{generate_key, name_base, open_store, parse_repository, trust};
+use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 use crate::policy::Policy;
 use crate::trust::edit::{Publishing, Writer};
@@ -22,10 +22,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_repository(&args.repository, "init")?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, true)?;
-    if crate::store::artifact::read(store.as_ref())
-        .map_err(crate::cli::repo::store_error)?
-        .is_some()
-    {
+    if crate::store::artifact::read(store.as_ref())?.is_some() {
         return Err(crate::trust::TrustError::AlreadyInitialised { repo: repo_id }.into());
     }
     ctx.trust_dir.check_permissions()?;

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::cli::repo::{open_store, parse_ref, trust};
+use crate::cli::common::{open_store, parse_ref, trust};
 use crate::cli::{CliError, Context, output};
 use crate::trust::Reader;
 
@@ -76,7 +76,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.reference)?;
     if let Some(url) = &args.notary_server {
         let source = crate::cli::verify::notary_source(&r, url)?;
-        let reader = crate::trust::notary::NotaryReader::open(&trust(ctx), source, args.tofu)?;
+        let reader = crate::trust::notary_reader::NotaryReader::open(&trust(ctx), source, args.tofu)?;
         return print(&args, notary_report(&r, &reader));
     }
     let store = open_store(ctx, &r, false)?;
@@ -134,7 +134,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 }
 
 /// The report of a GUN's verified Notary data.
-fn notary_report(r: &crate::reference::ImageRef, reader: &crate::trust::notary::NotaryReader) -> Report {
+fn notary_report(
+    r: &crate::reference::ImageRef,
+    reader: &crate::trust::notary_reader::NotaryReader,
+) -> Report {
     let set = reader.trusted();
     let root = set.root().signed();
     let mut roles = Vec::new();

@@ -1,12 +1,12 @@
 //! `vouch migrate REPO [--notary-server URL] [--dry-run] [--json]`
 
-use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{generate_key, name_base, open_store, parse_repository, trust, unlock_key};
+use crate::cli::common::{generate_key, name_base, open_store, parse_repository, trust, unlock_key};
+use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 use crate::reference::Location;
 use crate::trust::edit::{Publishing, Writer};
 use crate::trust::migrate::{DctKeys, MigrationKeys, Plan, Report, plan};
-use crate::trust::notary::{NotaryReader, NotarySource};
+use crate::trust::notary_reader::{NotaryReader, NotarySource};
 
 /// Move a repository's Docker Content Trust data (Notary v1) into vouch
 /// trust data in the registry, keeping the team's root key. The Notary
@@ -112,10 +112,10 @@ fn unlock_keys(
     root_file: &std::path::Path,
     repo_id: &str,
 ) -> Result<Keys, CliError> {
-    use crate::cli::key::import::import_or_find;
+    use crate::cli::key_import::import_or_find;
     let root = checked(import_or_find(ctx, provider, root_file, "root")?, root_file)?;
     let base = name_base(repo_id);
-    let state = match crate::store::artifact::read(writer.store()).map_err(crate::cli::repo::store_error)? {
+    let state = match crate::store::artifact::read(writer.store())? {
         Some(_) => Some(writer.load()?),
         None => None,
     };
@@ -123,7 +123,7 @@ fn unlock_keys(
         |role: &str, provider: &mut Provider| -> Result<Option<vouch_keys::PrivateKey>, CliError> {
             match &state {
                 Some(s) => Ok(Some(unlock_key(
-                    &crate::trust::keys::top_level(&ctx.trust_dir, &s.repo, repo_id, role)?,
+                    &crate::trust::signing_keys::top_level(&ctx.trust_dir, &s.repo, repo_id, role)?,
                     provider,
                 )?)),
                 None => Ok(None),
@@ -188,7 +188,7 @@ fn unlock_keys(
 /// name (the canonical key id) says.
 fn checked(key: vouch_keys::PrivateKey, file: &std::path::Path) -> Result<vouch_keys::PrivateKey, CliError> {
     let named = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
-    let actual = crate::trust::notary::canonical_id_of_spki(&key.public().to_spki_der());
+    let actual = crate::trust::notary_reader::canonical_id_of_spki(&key.public().to_spki_der());
     if actual.as_deref() != Some(named) {
         return Err(CliError::failed(
             format!("{} does not hold the key its name says", file.display()),

@@ -1,28 +1,39 @@
 //! The `vouch` command line: one module per command.
 
+mod common;
 mod completions;
 mod containerd_verifier;
 mod docker_plugin;
+mod duration;
 pub mod error;
 mod init;
 mod inspect;
-pub(crate) mod key;
+mod key;
+mod key_export;
+mod key_generate;
+pub(crate) mod key_import;
+mod key_list;
+mod key_passwd;
+mod key_remove;
+mod key_unlock;
 mod man;
 mod migrate;
 mod output;
-mod passphrase;
 mod pin;
+mod prompt;
 mod proxy;
 mod pull;
 mod push;
 mod recover;
 mod refresh;
-mod repo;
 mod resolve;
 mod revoke;
 mod sign;
 mod signer;
 mod tuf;
+mod tuf_download;
+mod tuf_init;
+mod tuf_refresh;
 mod verify;
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! `vouch pin REPO ROOT_KEY_ID... [--threshold K]`
 
-use crate::cli::repo::parse_ref;
+use crate::cli::common::parse_ref;
 use crate::cli::{CliError, Context};
 use crate::policy::Policy;
 

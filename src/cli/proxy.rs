@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::cli::repo::trust;
+use crate::cli::common::trust;
 use crate::cli::{CliError, Context};
 use crate::policy::Level;
 use crate::proxy::{LogFormat, ProxyConfig, Upstream};
@@ -44,7 +44,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         .map(|u| Upstream::parse(u))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::failed(e, "give --upstream REGISTRY or --upstream NAME=REGISTRY"))?;
-    let level = crate::gate::mode_enforcing_from_env().ok_or_else(|| {
+    let level = crate::gate_switch::mode_enforcing_from_env().ok_or_else(|| {
         CliError::failed(
             "VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit",
             "unset it to fall back to DOCKER_CONTENT_TRUST",

@@ -1,6 +1,6 @@
 //! `vouch pull REF --to oci:DIR[:TAG]` — the gate.
 
-use crate::cli::repo::{open_store, parse_ref, store_error, trust};
+use crate::cli::common::{open_store, parse_ref, trust};
 use crate::cli::{CliError, Context, output};
 use crate::reference::Location;
 use crate::store::oci_layout::OciLayout;
@@ -26,7 +26,7 @@ pub struct Args {
 use crate::store::copy::MAX_MANIFEST;
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
-    let env_level = crate::gate::mode_from_env().ok_or_else(|| {
+    let env_level = crate::gate_switch::mode_from_env().ok_or_else(|| {
         CliError::failed(
             "VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit",
             "unset it to fall back to DOCKER_CONTENT_TRUST",
@@ -50,14 +50,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let src = src_store.as_ref();
     let current = || -> Result<String, CliError> {
         match (&r.digest, &r.tag) {
-            (Some(d), _) => Ok(d.clone()),
-            (None, Some(t)) => src
-                .resolve(t)
-                .map_err(store_error)?
-                .map(|d| d.digest)
-                .ok_or_else(|| {
-                    CliError::failed(format!("{} has no tag {t}", r.repository()), "check the tag")
-                }),
+            (Some(d), _) => Ok(d.to_string()),
+            (None, Some(t)) => src.resolve(t)?.map(|d| d.digest).ok_or_else(|| {
+                CliError::failed(format!("{} has no tag {t}", r.repository()), "check the tag")
+            }),
             (None, None) => Err(CliError::failed("pull needs a tag or a digest", "give REPO:TAG")),
         }
     };
@@ -77,21 +73,19 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         Admission::Unchecked => current()?,
     };
     // Verified (or not required): only now is the destination touched.
-    let manifest = src.manifest(&digest, MAX_MANIFEST).map_err(store_error)?;
+    let manifest = src.manifest(&digest, MAX_MANIFEST)?;
     let media_type = crate::store::media_type_of(&manifest);
     // A new destination is filled under a temporary name next to it and
     // renamed when complete, so a failed copy leaves nothing behind. An
     // existing layout only gains checked blobs until the tag is written.
     if dest_dir.exists() {
         OciLayout::create(dest_dir)
-            .and_then(|dst| crate::store::copy::image(src, &dst, &manifest, &media_type, &tag))
-            .map_err(store_error)?;
+            .and_then(|dst| crate::store::copy::image(src, &dst, &manifest, &media_type, &tag))?;
     } else {
         crate::store::staging::fill_then_place(dest_dir, |staging| {
             OciLayout::create(staging)
                 .and_then(|dst| crate::store::copy::image(src, &dst, &manifest, &media_type, &tag))
-        })
-        .map_err(store_error)?;
+        })?;
     }
     eprintln!("Pulled {r} ({digest}) into oci:{}:{tag}", dest_dir.display());
     output::print(&format!("{digest}\n"))

@@ -2,8 +2,8 @@
 
 use std::io::IsTerminal;
 
-use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{open_store, parse_ref, store_error};
+use crate::cli::common::{open_store, parse_ref};
+use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output, sign};
 use crate::reference::Location;
 use crate::store::copy::MAX_MANIFEST;
@@ -45,13 +45,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     dest_ref.tag = Some(dest_tag.clone());
     let src = open_store(ctx, &src_ref, false)?;
     let dst = open_store(ctx, &dest_ref, false)?;
-    let desc = src.resolve(&tag).map_err(store_error)?.ok_or_else(|| {
+    let desc = src.resolve(&tag)?.ok_or_else(|| {
         CliError::failed(
             format!("{} has no tag {tag}", src_ref.repository()),
             "check the source tag",
         )
     })?;
-    let manifest = src.manifest(&desc.digest, MAX_MANIFEST).map_err(store_error)?;
+    let manifest = src.manifest(&desc.digest, MAX_MANIFEST)?;
     // The manifest was checked against its digest; its size is its length.
     let desc = crate::store::oci_layout::Descriptor {
         size: manifest.len() as u64,
@@ -60,8 +60,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     if std::io::stderr().is_terminal() {
         eprintln!("Copying {} ({}) to {dest_ref}…", args.source, desc.digest);
     }
-    crate::store::copy::image(src.as_ref(), dst.as_ref(), &manifest, &desc.media_type, &dest_tag)
-        .map_err(store_error)?;
+    crate::store::copy::image(src.as_ref(), dst.as_ref(), &manifest, &desc.media_type, &dest_tag)?;
     eprintln!("Pushed {} to {dest_ref}", desc.digest);
     // Sign exactly what was copied (the source's descriptor and manifest),
     // not whatever the destination tag points at by the time of signing.

@@ -1,7 +1,7 @@
 //! `vouch recover REPO`
 
-use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{open_store, parse_repository, trust, unlock_key};
+use crate::cli::common::{open_store, parse_repository, trust, unlock_key};
+use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
 use crate::trust::edit::{Publishing, Writer};
 
@@ -27,10 +27,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let cached = writer.cached()?;
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let key = |role: &str, provider: &mut Provider| -> Result<_, CliError> {
-        let stored = crate::trust::keys::top_level(&ctx.trust_dir, &cached, &repo_id, role)?;
+        let stored = crate::trust::signing_keys::top_level(&ctx.trust_dir, &cached, &repo_id, role)?;
         unlock_key(&stored, provider)
     };
-    let targets = crate::trust::keys::top_level(&ctx.trust_dir, &cached, &repo_id, "targets")
+    let targets = crate::trust::signing_keys::top_level(&ctx.trust_dir, &cached, &repo_id, "targets")
         .ok()
         .map(|k| unlock_key(&k, &mut provider))
         .transpose()?;

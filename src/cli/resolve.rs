@@ -1,6 +1,6 @@
 //! `vouch resolve REF`
 
-use crate::cli::repo::{open_store, parse_ref, trust};
+use crate::cli::common::{open_store, parse_ref, trust};
 use crate::cli::{CliError, Context, output};
 use crate::trust::Reader;
 

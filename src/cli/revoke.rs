@@ -1,7 +1,7 @@
 //! `vouch revoke REF` and `vouch revoke REPO --all`
 
-use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{OnlineKeys, open_store, parse_ref, trust, unlock_all};
+use crate::cli::common::{OnlineKeys, open_store, parse_ref, trust, unlock_all};
+use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
 use crate::trust::edit::Writer;
 
@@ -34,7 +34,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
     let state = writer.load()?;
     let role_keys =
-        crate::trust::keys::for_revoking(&ctx.trust_dir, &state.repo, &repo_id, r.tag.as_deref())?;
+        crate::trust::signing_keys::for_revoking(&ctx.trust_dir, &state.repo, &repo_id, r.tag.as_deref())?;
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let role_keys = unlock_all(&role_keys, &mut provider)?;
     let online = OnlineKeys::unlock(ctx, &state, &repo_id, &mut provider, true)?;

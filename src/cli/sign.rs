@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{open_store, parse_ref, trust, unlock_all, unlock_key};
+use crate::cli::common::{open_store, parse_ref, trust, unlock_all, unlock_key};
+use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 use crate::reference::ImageRef;
 use crate::store::Store;
@@ -80,9 +80,12 @@ pub fn sign_with(
     let (targets, keys) = std::thread::scope(|scope| {
         let resolving = scope.spawn(|| targets(store));
         let keys = (|| -> Result<_, CliError> {
-            let signers = crate::trust::keys::for_signing(&ctx.trust_dir, &state.repo, repo_id, only)?;
-            let snapshot = crate::trust::keys::top_level(&ctx.trust_dir, &state.repo, repo_id, "snapshot")?;
-            let timestamp = crate::trust::keys::top_level(&ctx.trust_dir, &state.repo, repo_id, "timestamp")?;
+            let signers =
+                crate::trust::signing_keys::for_signing(&ctx.trust_dir, &state.repo, repo_id, only)?;
+            let snapshot =
+                crate::trust::signing_keys::top_level(&ctx.trust_dir, &state.repo, repo_id, "snapshot")?;
+            let timestamp =
+                crate::trust::signing_keys::top_level(&ctx.trust_dir, &state.repo, repo_id, "timestamp")?;
             Ok((
                 unlock_all(&signers, provider)?,
                 unlock_key(&snapshot, provider)?,

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use crate::cli::passphrase::{PassphraseArgs, Provider};
-use crate::cli::repo::{OnlineKeys, open_store, parse_ref, trust, unlock_key};
+use crate::cli::common::{OnlineKeys, open_store, parse_ref, trust, unlock_key};
+use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
 use crate::trust::RELEASES;
 use crate::trust::edit::Writer;
@@ -77,7 +77,7 @@ fn owner(
 ) -> Result<(vouch_keys::PrivateKey, OnlineKeys), CliError> {
     let state = writer.load()?;
     let repo_id = writer.repository();
-    let targets = crate::trust::keys::top_level(&ctx.trust_dir, &state.repo, repo_id, "targets")?;
+    let targets = crate::trust::signing_keys::top_level(&ctx.trust_dir, &state.repo, repo_id, "targets")?;
     let targets = unlock_key(&targets, provider)?;
     let online = OnlineKeys::unlock(ctx, &state, repo_id, provider, true)?;
     Ok((targets, online))

@@ -1,10 +1,10 @@
 //! `vouch verify REF`
 
-use crate::cli::repo::{open_store, parse_ref, trust};
+use crate::cli::common::{open_store, parse_ref, trust};
 use crate::cli::{CliError, Context, output};
 use crate::reference::{ImageRef, Location};
 use crate::trust::Reader;
-use crate::trust::notary::{NotaryReader, NotarySource};
+use crate::trust::notary_reader::{NotaryReader, NotarySource};
 
 /// The Notary server of a registry reference (`url` empty: the default).
 pub fn notary_source(r: &ImageRef, url: &str) -> Result<NotarySource, CliError> {

@@ -1,13 +1,13 @@
 //! Notary v1 (Docker Content Trust) trust data, read and verified sans-IO:
 //! bytes and a time in, decisions out. The server adapter is
 //! `crate::store::notary_server`; the trust layer
-//! (`crate::trust::notary`) pins, caches and fetches.
+//! (`crate::trust::notary_reader`) pins, caches and fetches.
 
-pub mod client;
 pub mod format;
-pub mod keys;
+pub mod notary_set;
+pub mod signatures;
 
-pub use client::{NotaryLimits, NotarySet, RELEASES};
+pub use notary_set::{NotaryLimits, NotarySet, RELEASES};
 
 /// Why Notary metadata was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,6 +7,8 @@
 //!   registry if it is an upstream, and is refused if it is not;
 //! * a bare `/v2/REPO/…` goes to the first upstream.
 
+use crate::digest::Digest;
+
 /// An upstream registry and the name the proxy serves it under.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upstream {
@@ -96,14 +98,6 @@ fn valid_component(c: &str) -> bool {
         && !c.contains("..")
 }
 
-pub(crate) fn valid_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
 /// The `ns` query parameter, if any.
 fn namespace(query: Option<&str>) -> Option<String> {
     let url = reqwest::Url::parse(&format!("http://proxy/?{}", query?)).ok()?;
@@ -149,7 +143,7 @@ pub fn route<'a>(upstreams: &'a [Upstream], path: &str, query: Option<&str>) -> 
         },
     };
     match kind {
-        "manifests" if valid_digest(reference) => Route::Manifest {
+        "manifests" if Digest::parse(reference).is_ok() => Route::Manifest {
             upstream,
             repo,
             reference: Reference::Digest(reference.to_owned()),
@@ -159,7 +153,7 @@ pub fn route<'a>(upstreams: &'a [Upstream], path: &str, query: Option<&str>) -> 
             repo,
             reference: Reference::Tag(reference.to_owned()),
         },
-        "blobs" if valid_digest(reference) => Route::Blob {
+        "blobs" if Digest::parse(reference).is_ok() => Route::Blob {
             upstream,
             repo,
             digest: reference.to_owned(),

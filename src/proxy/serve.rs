@@ -101,7 +101,7 @@ fn referenced_blobs(manifest: &[u8]) -> Vec<String> {
     std::iter::once(&v["config"])
         .chain(v["layers"].as_array().into_iter().flatten())
         .filter_map(|d| d["digest"].as_str())
-        .filter(|d| super::route::valid_digest(d))
+        .filter(|d| crate::digest::Digest::parse(d).is_ok())
         .map(str::to_owned)
         .collect()
 }
@@ -227,7 +227,7 @@ impl State {
             })?;
         let lock = self.config.trust.dir.join("locks").join(format!(
             "{}.lock",
-            crate::store::metadata_dir::encode_segment(&format!("{}/{repo}", upstream.registry))
+            crate::tuf::metadata::encode_segment(&format!("{}/{repo}", upstream.registry))
         ));
         Registry::new(&upstream.registry, repo, credentials, lock)
     }
@@ -375,7 +375,7 @@ fn decide_manifest(
         Ok(p) => p,
         Err(e) => return undecided(e),
     };
-    let level = crate::gate::effective(state.config.level, policy.lookup(&repo_id).map(|s| s.level));
+    let level = crate::gate_switch::effective(state.config.level, policy.lookup(&repo_id).map(|s| s.level));
     let passed = |verdict: &'static str, reason: String| match pass_through(&repo, reference) {
         Ok(Some((entry, digest))) => (
             Answer::Manifest {

@@ -10,12 +10,10 @@ use super::{FetchError, FetchErrorKind, Fetcher, Store, StoreError};
 
 /// The tag of the trust artifact.
 pub const TRUST_TAG: &str = "vouch-trust";
-/// `artifactType` of the trust manifest.
-pub const ARTIFACT_TYPE: &str = "application/vnd.vouch.trust.v1";
-/// Media type of each metadata layer.
-pub const METADATA_MEDIA_TYPE: &str = "application/vnd.vouch.tuf.metadata.v1+json";
-const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
-const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+use crate::media_type::{
+    OCI_EMPTY as EMPTY_MEDIA_TYPE, OCI_MANIFEST as MANIFEST_MEDIA_TYPE,
+    VOUCH_TRUST_ARTIFACT as ARTIFACT_TYPE, VOUCH_TUF_METADATA as METADATA_MEDIA_TYPE,
+};
 const TITLE: &str = "org.opencontainers.image.title";
 /// Largest trust manifest read.
 pub const MAX_TRUST_MANIFEST: u64 = 4 << 20;
@@ -100,7 +98,12 @@ pub fn publish(
         what: "trust manifest".to_owned(),
         reason: e.to_string(),
     })?;
-    let moved = store.put_manifest(TRUST_TAG, &bytes, MANIFEST_MEDIA_TYPE, Some(expected))?;
+    let moved = store.put_manifest(
+        TRUST_TAG,
+        &bytes,
+        MANIFEST_MEDIA_TYPE,
+        super::TagExpect::At(expected),
+    )?;
     Ok(moved.then(|| super::oci_layout::sha256_digest(&bytes)))
 }
 

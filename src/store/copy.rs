@@ -25,7 +25,8 @@ pub fn image(
 ) -> Result<(), StoreError> {
     let mut seen = BTreeSet::new();
     children(src, dst, manifest, &mut seen, 0)?;
-    dst.put_manifest(tag, manifest, media_type, None).map(|_| ())
+    dst.put_manifest(tag, manifest, media_type, super::TagExpect::Anything)
+        .map(|_| ())
 }
 
 /// How deep image indexes may nest (an index of indexes of manifests is
@@ -69,9 +70,7 @@ fn children(
         if seen.insert(digest.to_owned()) {
             let child = src.manifest(digest, MAX_MANIFEST)?;
             children(src, dst, &child, seen, depth + 1)?;
-            let media_type = d["mediaType"]
-                .as_str()
-                .unwrap_or("application/vnd.oci.image.manifest.v1+json");
+            let media_type = d["mediaType"].as_str().unwrap_or(crate::media_type::OCI_MANIFEST);
             dst.put_manifest_by_digest(&child, media_type)?;
         }
     }
@@ -121,7 +120,7 @@ pub fn hash_into(
             source: e,
         })?;
     }
-    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+    Ok(crate::digest::Digest::from_hasher(hasher).into())
 }
 
 /// A read error of a blob stream: a store's own error travels inside it.

@@ -7,21 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use vouch_keys::store::{Mode, write_atomic};
+use vouch_keys::trust_dir::{Mode, write_atomic};
 
-/// Percent-encodes a name for use as one path segment or file name:
-/// everything but `A-Za-z0-9-._~` becomes `%XX`.
-pub fn encode_segment(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::tuf::metadata::file_name;
 
 /// The metadata directory of a client.
 #[derive(Clone, Debug)]
@@ -42,8 +30,8 @@ impl MetadataDir {
 
     /// The file of `role`.
     pub fn file(&self, role: &str) -> PathBuf {
-        let name = format!("{}.json", encode_segment(role));
-        if crate::tuf::client::TOP_LEVEL_ROLES.contains(&role) {
+        let name = file_name(role, None);
+        if crate::tuf::trusted_set::TOP_LEVEL_ROLES.contains(&role) {
             self.dir.join(name)
         } else {
             self.dir.join("delegated").join(name)
@@ -73,7 +61,7 @@ impl MetadataDir {
         let dir = self.dir.join("roots");
         std::fs::create_dir_all(&dir)?;
         write_atomic(
-            &dir.join(format!("{version}.root.json")),
+            &dir.join(file_name("root", Some(version))),
             bytes,
             0o644,
             Mode::Replace,
@@ -102,7 +90,7 @@ impl MetadataDir {
         versions.sort_unstable();
         versions
             .into_iter()
-            .map(|v| Ok((v, std::fs::read(dir.join(format!("{v}.root.json")))?)))
+            .map(|v| Ok((v, std::fs::read(dir.join(file_name("root", Some(v))))?)))
             .collect()
     }
 

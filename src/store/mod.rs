@@ -10,7 +10,7 @@ pub mod oci_layout;
 pub mod registry;
 pub mod safe_dir;
 pub mod staging;
-pub mod tuf_repo;
+pub mod tuf_repo_dir;
 
 pub use fetch::{DirFetcher, FetchError, FetchErrorKind, Fetcher, HttpFetcher};
 
@@ -106,7 +106,27 @@ pub fn media_type_of(manifest: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(manifest)
         .ok()
         .and_then(|v| v["mediaType"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_owned())
+        .unwrap_or_else(|| crate::media_type::OCI_MANIFEST.to_owned())
+}
+
+/// Where a tag must point for a tag update to go ahead (a compare-and-swap
+/// where the store can do one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagExpect<'a> {
+    /// Anywhere: overwrite.
+    Anything,
+    /// Nowhere yet, or at this digest (`None`: untagged).
+    At(Option<&'a str>),
+}
+
+impl TagExpect<'_> {
+    /// Whether a tag now at `current` may be moved.
+    pub fn allows(self, current: Option<&str>) -> bool {
+        match self {
+            TagExpect::Anything => true,
+            TagExpect::At(expected) => current == expected,
+        }
+    }
 }
 
 /// Where images and trust artifacts live: an OCI layout or a registry.
@@ -165,14 +185,13 @@ pub trait Store: std::fmt::Debug + Send + Sync {
     fn put_blob_from(&self, digest: &str, max: u64, src: &mut dyn std::io::Read) -> Result<(), StoreError>;
     /// Stores a manifest by digest (no tag): children of an image index.
     fn put_manifest_by_digest(&self, bytes: &[u8], media_type: &str) -> Result<String, StoreError>;
-    /// Stores a manifest and points `tag` at it — only if the tag points at
-    /// `expected` (`Some(None)`: untagged) when `expected` is given.
-    /// Returns `false`, changing nothing, when the tag moved.
+    /// Stores a manifest and points `tag` at it, if the tag is where
+    /// `expect` says. Returns `false`, changing nothing, when it is not.
     fn put_manifest(
         &self,
         tag: &str,
         bytes: &[u8],
         media_type: &str,
-        expected: Option<Option<&str>>,
+        expect: TagExpect<'_>,
     ) -> Result<bool, StoreError>;
 }

@@ -8,10 +8,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
 
-use super::StoreError;
 use super::safe_dir::{Refusal, SafeDir};
+use super::{StoreError, TagExpect};
+use crate::digest::Digest;
 
 /// The annotation naming a tag in `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -46,7 +46,7 @@ struct Index {
 
 /// `sha256:<hex>` of bytes.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+    Digest::of(bytes).into()
 }
 
 /// An OCI layout directory. Nothing inside it is followed through a
@@ -74,13 +74,13 @@ pub(crate) fn refused(r: Refusal) -> StoreError {
 
 /// The hex of a sha256 digest, refused when it is anything else.
 fn digest_hex(digest: &str) -> Result<&str, StoreError> {
-    digest
-        .strip_prefix("sha256:")
-        .filter(|h| h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-        .ok_or_else(|| StoreError::Malformed {
-            what: format!("digest {digest:?}"),
-            reason: "only sha256 digests are supported".to_owned(),
-        })
+    match Digest::parse(digest) {
+        Ok(_) => Ok(&digest["sha256:".len()..]),
+        Err(e) => Err(StoreError::Malformed {
+            what: format!("digest {:?}", digest.chars().take(80).collect::<String>()),
+            reason: e.to_string(),
+        }),
+    }
 }
 
 /// Parses `index.json`, refusing a tag named twice (which entry a tool
@@ -330,20 +330,15 @@ impl OciLayout {
     /// `index.json` atomically. Returns `false` (and changes nothing) when
     /// the tag moved meanwhile.
     pub fn swap_tag(&self, tag: &str, desc: &Descriptor, expected: Option<&str>) -> Result<bool, StoreError> {
-        self.update_tag(tag, desc, Some(expected))
+        self.update_tag(tag, desc, TagExpect::At(expected))
     }
 
     /// Points `tag` at `desc`, whatever it pointed at.
     pub fn set_tag(&self, tag: &str, desc: &Descriptor) -> Result<(), StoreError> {
-        self.update_tag(tag, desc, None).map(|_| ())
+        self.update_tag(tag, desc, TagExpect::Anything).map(|_| ())
     }
 
-    fn update_tag(
-        &self,
-        tag: &str,
-        desc: &Descriptor,
-        expected: Option<Option<&str>>,
-    ) -> Result<bool, StoreError> {
+    fn update_tag(&self, tag: &str, desc: &Descriptor, expect: TagExpect<'_>) -> Result<bool, StoreError> {
         // Writers serialise on a lock of the layout directory itself, so no
         // lock file is added to the layout.
         let root = self.root()?;
@@ -353,9 +348,7 @@ impl OciLayout {
             .manifests
             .iter()
             .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(tag));
-        if let Some(expected) = expected
-            && current.map(|d| d.digest.as_str()) != expected
-        {
+        if !expect.allows(current.map(|d| d.digest.as_str())) {
             return Ok(false);
         }
         index
@@ -431,7 +424,7 @@ impl super::Store for OciLayout {
         tag: &str,
         bytes: &[u8],
         media_type: &str,
-        expected: Option<Option<&str>>,
+        expect: TagExpect<'_>,
     ) -> Result<bool, StoreError> {
         let digest = OciLayout::put_blob(self, bytes)?;
         let desc = Descriptor {
@@ -441,6 +434,6 @@ impl super::Store for OciLayout {
             annotations: Default::default(),
             extra: Default::default(),
         };
-        self.update_tag(tag, &desc, expected)
+        self.update_tag(tag, &desc, expect)
     }
 }

@@ -25,13 +25,9 @@ use reqwest::{Method, StatusCode};
 use zeroize::Zeroizing;
 
 use super::oci_layout::{Descriptor, sha256_digest};
-use super::{Store, StoreError, media_type_of};
-
-/// Manifest media types vouch reads.
-const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, \
-     application/vnd.oci.image.index.v1+json, \
-     application/vnd.docker.distribution.manifest.v2+json, \
-     application/vnd.docker.distribution.manifest.list.v2+json";
+use super::{Store, StoreError, TagExpect, media_type_of};
+use crate::digest::Digest;
+use crate::media_type::ACCEPT_MANIFESTS;
 
 /// Largest answer read from a token endpoint.
 const MAX_TOKEN: u64 = 1 << 20;
@@ -279,9 +275,9 @@ impl Registry {
     /// sha256 digest nor a tag (say, a digest read from a hostile manifest)
     /// never reaches a URL.
     fn url(&self, kind: &str, reference: &str) -> Result<String, StoreError> {
-        let ok = match reference.strip_prefix("sha256:") {
-            Some(hex) => hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
-            None => {
+        let ok = match reference.starts_with("sha256:") {
+            true => Digest::parse(reference).is_ok(),
+            false => {
                 (1..=128).contains(&reference.len())
                     && reference
                         .bytes()
@@ -312,12 +308,7 @@ impl Registry {
     /// redirect or an upload session's state).
     fn unreachable(&self, what: &str, e: reqwest::Error) -> StoreError {
         let e = e.without_url();
-        let mut detail = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(inner) = source {
-            detail = format!("{detail}: {inner}");
-            source = inner.source();
-        }
+        let detail = super::fetch::error_chain(&e);
         let kind = if e.is_timeout() {
             "timed out"
         } else if e.is_body() || e.is_decode() {
@@ -548,7 +539,7 @@ impl Registry {
             format!("tag {reference}")
         };
         let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_static(MANIFEST_TYPES));
+        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT_MANIFESTS));
         let url = self.url("manifests", reference)?;
         let answer = self
             .send(&what, Op::Read, Method::GET, &url, headers, None)
@@ -749,7 +740,7 @@ impl Registry {
             if declared.is_some_and(|n| n != seen) {
                 return Err(self.fail(&what, format!("the answer was cut short: {seen} bytes")));
             }
-            if format!("sha256:{}", hex::encode(hasher.finalize())) != digest {
+            if Digest::from_hasher(hasher).as_str() != digest {
                 return Err(StoreError::Malformed {
                     what,
                     reason: "content does not match its digest".to_owned(),
@@ -959,7 +950,7 @@ impl Store for Registry {
         let what = format!("tag {tag}");
         self.rt.block_on(async {
             let mut headers = HeaderMap::new();
-            headers.insert(header::ACCEPT, HeaderValue::from_static(MANIFEST_TYPES));
+            headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT_MANIFESTS));
             let url = self.url("manifests", tag)?;
             let answer = self
                 .send(&what, Op::Read, Method::HEAD, &url, headers, None)
@@ -1111,7 +1102,7 @@ impl Store for Registry {
         tag: &str,
         bytes: &[u8],
         media_type: &str,
-        expected: Option<Option<&str>>,
+        expect: TagExpect<'_>,
     ) -> Result<bool, StoreError> {
         if let Some(parent) = self.lock.parent() {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
@@ -1123,9 +1114,9 @@ impl Store for Registry {
             .open(&self.lock)
             .map_err(|e| StoreError::io(&self.lock, e))?;
         lock.lock().map_err(|e| StoreError::io(&self.lock, e))?;
-        if let Some(expected) = expected {
+        if expect != TagExpect::Anything {
             let current = self.resolve(tag)?.map(|d| d.digest);
-            if current.as_deref() != expected {
+            if !expect.allows(current.as_deref()) {
                 return Ok(false);
             }
         }

@@ -14,11 +14,12 @@
 
 use std::path::{Path, PathBuf};
 
-use vouch_keys::store::{Mode, write_atomic};
+use vouch_keys::trust_dir::{Mode, write_atomic};
 
 use super::error::TrustError;
-use crate::store::metadata_dir::{MetadataDir, encode_segment};
-use crate::tuf::repo::Repository;
+use crate::store::metadata_dir::MetadataDir;
+use crate::tuf::editor::MetadataEditor;
+use crate::tuf::metadata::encode_segment;
 
 /// One repository's verified cache.
 #[derive(Clone, Debug)]
@@ -106,7 +107,7 @@ impl Cache {
     /// Records a state this machine just published (and so verified, as
     /// the editor was built from verified metadata): every root version,
     /// timestamp, snapshot and every targets role, as the bytes published.
-    pub fn record_published(&self, repo: &Repository, artifact: &str) -> Result<(), TrustError> {
+    pub fn record_published(&self, repo: &MetadataEditor, artifact: &str) -> Result<(), TrustError> {
         let local = TrustError::local(self.dir.path());
         // Another writer of this machine may have recorded a newer state
         // meanwhile (publishing is serialised, recording is not): keep it.

@@ -2,6 +2,7 @@
 //! tag is signed as, whether a digest is signed, whether a reference
 //! verifies against the store. Every command and the gate call these.
 
+use crate::digest::Digest;
 use crate::reference::ImageRef;
 use crate::store::Store;
 use crate::tuf::metadata::{TargetFile, Targets};
@@ -34,16 +35,16 @@ pub fn tag_holder(targets: &Targets) -> (&'static str, &'static str) {
 /// The manifest digest a target signs (`sha256:` and lowercase hex), or
 /// why it names none.
 pub fn target_digest(tag: &str, role: &str, target: &TargetFile) -> Result<String, TufError> {
-    let hex = target
+    target
         .hashes
         .get("sha256")
-        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|hex| Digest::from_hex(&hex.to_ascii_lowercase()).ok())
+        .map(String::from)
         .ok_or_else(|| TufError::HashMismatch {
             what: format!("target {tag}"),
             by: role.to_owned(),
             field: "sha256 (none listed, or not a SHA-256)".to_owned(),
-        })?;
-    Ok(format!("sha256:{}", hex.to_ascii_lowercase()))
+        })
 }
 
 /// A tag as its trust data signs it.
@@ -159,7 +160,7 @@ impl Reader<'_> {
             (Some(tag), digest) => {
                 let signed = self.resolve_tag(tag)?;
                 let current = match (digest, self.offline) {
-                    (Some(d), _) => Some(d.clone()),
+                    (Some(d), _) => Some(d.to_string()),
                     (None, true) => {
                         eprintln!(
                             "offline: {}:{tag} was not looked up; deploy by the trusted digest",
@@ -187,7 +188,7 @@ impl Reader<'_> {
                 })
             }
             (None, Some(digest)) => {
-                let signed = self.resolve_digest(digest)?;
+                let signed = self.resolve_digest(digest.as_str())?;
                 Ok(Verdict {
                     digest: signed.digest,
                     how: format!("signed as {} by {}", signed.tag, signed.role),
@@ -208,13 +209,7 @@ pub fn index_children(manifest: &[u8]) -> Vec<String> {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(manifest) else {
         return Vec::new();
     };
-    if !matches!(
-        v["mediaType"].as_str(),
-        Some(
-            "application/vnd.oci.image.index.v1+json"
-                | "application/vnd.docker.distribution.manifest.list.v2+json"
-        )
-    ) {
+    if !v["mediaType"].as_str().is_some_and(crate::media_type::is_index) {
         return Vec::new();
     }
     v["manifests"]
@@ -222,13 +217,7 @@ pub fn index_children(manifest: &[u8]) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter_map(|m| m["digest"].as_str())
-        .filter(|d| {
-            d.strip_prefix("sha256:").is_some_and(|h| {
-                h.len() == 64
-                    && h.bytes()
-                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            })
-        })
+        .filter(|d| Digest::parse(d).is_ok())
         .map(str::to_owned)
         .collect()
 }

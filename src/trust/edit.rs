@@ -16,11 +16,11 @@ use super::error::TrustError;
 use super::load::{WriterState, load_for_writing};
 use crate::store::Store;
 use crate::store::artifact::{self, TRUST_TAG};
-use crate::store::tuf_repo::current_files;
+use crate::store::tuf_repo_dir::current_files;
 use crate::tuf::TufError;
 use crate::tuf::editable::EditLoad;
+use crate::tuf::editor::{Delegation, EditError, Expiries, MetadataEditor, RoleSetup, Scope};
 use crate::tuf::metadata::TargetFile;
-use crate::tuf::repo::{Expiries, Repository, RoleSetup};
 use crate::tuf::{Limits, TrustedSet};
 
 /// Attempts to publish before giving up on concurrent writers.
@@ -36,7 +36,7 @@ pub const SETTLE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 /// signed a role of ours among that role's signers there (a co-signature
 /// in a k-of-n role changes nothing else), and the same expiry settings
 /// (`refresh --timestamp-expiry`). Versions and expiry dates aside.
-fn holds_change(ours: &Repository, served: &Repository) -> bool {
+fn holds_change(ours: &MetadataEditor, served: &MetadataEditor) -> bool {
     ours.expiries == served.expiries
         && ours.targets.len() == served.targets.len()
         && ours.targets.iter().all(|(name, role)| {
@@ -60,12 +60,12 @@ pub struct Publishing<'k> {
     pub timestamp: &'k PrivateKey,
 }
 
-fn bug(e: TufError) -> TrustError {
+fn bug(e: impl std::fmt::Display) -> TrustError {
     TrustError::edit(e.to_string(), "report this as a bug")
 }
 
 /// Refuses a key that the verified metadata does not authorise for `role`.
-fn authorised(repo: &Repository, repo_id: &str, role: &str, key: &PrivateKey) -> Result<(), TrustError> {
+fn authorised(repo: &MetadataEditor, repo_id: &str, role: &str, key: &PrivateKey) -> Result<(), TrustError> {
     let id = key.public().key_id().to_string();
     let ok = match role {
         "root" | "targets" | "snapshot" | "timestamp" => repo
@@ -77,7 +77,7 @@ fn authorised(repo: &Repository, repo_id: &str, role: &str, key: &PrivateKey) ->
         _ => repo
             .targets
             .values()
-            .filter_map(|t| crate::tuf::client::delegation_signers(&t.signed, role))
+            .filter_map(|t| crate::tuf::trusted_set::delegation_signers(&t.signed, role))
             .any(|(_, ids, _)| ids.contains(&id)),
     };
     if ok {
@@ -146,8 +146,8 @@ impl<'s> Writer<'s> {
     pub fn publish<R>(
         &self,
         keys: Publishing<'_>,
-        mut change: impl FnMut(&mut Repository, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
-    ) -> Result<(R, Repository), TrustError> {
+        mut change: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
+    ) -> Result<(R, MetadataEditor), TrustError> {
         let mut overwritten = false;
         for _ in 0..MAX_ATTEMPTS {
             let state = self.load()?;
@@ -210,7 +210,7 @@ impl<'s> Writer<'s> {
 
     fn sign_and_publish(
         &self,
-        repo: &mut Repository,
+        repo: &mut MetadataEditor,
         keys: Publishing<'_>,
         expected: Option<&str>,
         now: OffsetDateTime,
@@ -249,7 +249,7 @@ impl<'s> Writer<'s> {
         signers: &[PrivateKey],
         keys: Publishing<'_>,
         targets: &[(String, TargetFile)],
-    ) -> Result<Repository, TrustError> {
+    ) -> Result<MetadataEditor, TrustError> {
         let ((), repo) = self.publish(keys, |repo, _, now| {
             let (holder, _) = tag_holder(&repo.targets["targets"].signed);
             for key in signers {
@@ -350,7 +350,7 @@ impl<'s> Writer<'s> {
         name: &str,
         public: &PublicKey,
         threshold: Option<u64>,
-    ) -> Result<Repository, TrustError> {
+    ) -> Result<MetadataEditor, TrustError> {
         let role = format!("targets/{name}");
         let ((), repo) = self.publish(keys, |repo, _, now| {
             authorised(repo, &self.repo, "targets", targets_key)?;
@@ -360,19 +360,20 @@ impl<'s> Writer<'s> {
                     "remove it first, or choose another name",
                 ));
             }
-            let all = Some(vec!["*".to_owned()]);
+            let all = vec!["*".to_owned()];
             let key = std::slice::from_ref(public);
-            let edit = |e: TufError| TrustError::edit(e.to_string(), "check the signer name");
+            let edit = |e: EditError| TrustError::edit(e.to_string(), "check the signer name");
             match repo.delegation("targets", RELEASES) {
                 None => repo
                     .add_delegation(
                         "targets",
-                        RELEASES,
-                        key,
-                        threshold.unwrap_or(1),
-                        all.clone(),
-                        None,
-                        false,
+                        Delegation {
+                            name: RELEASES,
+                            keys: key,
+                            threshold: threshold.unwrap_or(1),
+                            scope: Scope::Paths(all.clone()),
+                            terminating: false,
+                        },
                         now,
                     )
                     .map_err(edit)?,
@@ -380,8 +381,18 @@ impl<'s> Writer<'s> {
                     .add_delegation_key("targets", RELEASES, public, threshold, now)
                     .map_err(edit)?,
             }
-            repo.add_delegation("targets", &role, key, 1, all, None, false, now)
-                .map_err(edit)?;
+            repo.add_delegation(
+                "targets",
+                Delegation {
+                    name: &role,
+                    keys: key,
+                    threshold: 1,
+                    scope: Scope::Paths(all),
+                    terminating: false,
+                },
+                now,
+            )
+            .map_err(edit)?;
             sign_top_targets(repo, targets_key)?;
             Ok(())
         })?;
@@ -397,7 +408,7 @@ impl<'s> Writer<'s> {
         targets_key: &PrivateKey,
         keys: Publishing<'_>,
         name: &str,
-    ) -> Result<(Vec<String>, Repository), TrustError> {
+    ) -> Result<(Vec<String>, MetadataEditor), TrustError> {
         let role = format!("targets/{name}");
         self.publish(keys, |repo, _, now| {
             authorised(repo, &self.repo, "targets", targets_key)?;
@@ -407,7 +418,7 @@ impl<'s> Writer<'s> {
                     "`vouch inspect` lists the roles",
                 )
             })?;
-            let edit = |e: TufError| TrustError::edit(e.to_string(), "check the signer name");
+            let edit = |e: EditError| TrustError::edit(e.to_string(), "check the signer name");
             if repo.delegation("targets", RELEASES).is_some()
                 && repo
                     .remove_delegation_keys("targets", RELEASES, &signer_keys, now)
@@ -430,7 +441,7 @@ impl<'s> Writer<'s> {
         keys: Publishing<'_>,
         timestamp_expiry: Option<Duration>,
         snapshot_expiry: Option<Duration>,
-    ) -> Result<Repository, TrustError> {
+    ) -> Result<MetadataEditor, TrustError> {
         let ((), repo) = self.publish(keys, |repo, _, _| {
             if let Some(d) = timestamp_expiry {
                 repo.expiries.timestamp = d;
@@ -451,7 +462,7 @@ impl<'s> Writer<'s> {
         root: &PrivateKey,
         targets: &PrivateKey,
         keys: Publishing<'_>,
-    ) -> Result<Repository, TrustError> {
+    ) -> Result<MetadataEditor, TrustError> {
         self.create(root, None, targets, keys)
     }
 
@@ -465,7 +476,7 @@ impl<'s> Writer<'s> {
         root_key: Option<(&str, crate::tuf::metadata::Key)>,
         targets: &PrivateKey,
         keys: Publishing<'_>,
-    ) -> Result<Repository, TrustError> {
+    ) -> Result<MetadataEditor, TrustError> {
         let Some(snapshot) = keys.snapshot else {
             return Err(TrustError::edit(
                 "init needs a snapshot key",
@@ -479,7 +490,7 @@ impl<'s> Writer<'s> {
         }
         let now = OffsetDateTime::now_utc();
         let single = |k: &PrivateKey| RoleSetup::single(k.public());
-        let mut repo = Repository::create(
+        let mut repo = MetadataEditor::create(
             &single(root),
             &single(targets),
             &single(snapshot),
@@ -537,7 +548,7 @@ impl<'s> Writer<'s> {
         &self,
         targets_key: Option<&PrivateKey>,
         keys: Publishing<'_>,
-    ) -> Result<Repository, TrustError> {
+    ) -> Result<MetadataEditor, TrustError> {
         let Some(snapshot_key) = keys.snapshot else {
             return Err(TrustError::edit(
                 "recover needs the snapshot key",
@@ -579,7 +590,7 @@ impl<'s> Writer<'s> {
 
     /// The repository as this machine last verified it, from the cache
     /// only, verified again (expiry aside: it is about to be re-signed).
-    pub fn cached(&self) -> Result<Repository, TrustError> {
+    pub fn cached(&self) -> Result<MetadataEditor, TrustError> {
         let cache = Cache::new(&self.trust.dir, &self.repo);
         let offline = Trust {
             dir: self.trust.dir.clone(),
@@ -650,7 +661,7 @@ impl<'s> Writer<'s> {
         let (Some(ts), Some(snap)) = (set.timestamp(), set.snapshot()) else {
             return Err(incomplete("timestamp"));
         };
-        Repository::from_verified(history, &ts.envelope, &snap.envelope, roles, Expiries::default())
+        MetadataEditor::from_verified(history, &ts.envelope, &snap.envelope, roles, Expiries::default())
             .map_err(damaged)
     }
 
@@ -658,7 +669,7 @@ impl<'s> Writer<'s> {
     /// role, read without trusting it: recovery publishes above these.
     /// Claims far above what was verified are ignored (an attacker could
     /// otherwise push versions to their limit).
-    fn claimed_versions(&self, repo: &Repository) -> Result<BTreeMap<String, u64>, TrustError> {
+    fn claimed_versions(&self, repo: &MetadataEditor) -> Result<BTreeMap<String, u64>, TrustError> {
         const MAX_JUMP: u64 = 1 << 20;
         let mut claims = BTreeMap::new();
         let art = match artifact::read(self.store) {
@@ -709,7 +720,7 @@ impl<'s> Writer<'s> {
 
 /// Signs the top-level `targets` role only: the owner's key signs what the
 /// owner changed, never (say) a k-of-n role it happens to be listed in.
-fn sign_top_targets(repo: &mut Repository, key: &PrivateKey) -> Result<(), TrustError> {
+fn sign_top_targets(repo: &mut MetadataEditor, key: &PrivateKey) -> Result<(), TrustError> {
     match repo.targets.get_mut("targets") {
         Some(role) => role.sign(key).map_err(bug),
         None => Err(TrustError::edit(
@@ -720,7 +731,7 @@ fn sign_top_targets(repo: &mut Repository, key: &PrivateKey) -> Result<(), Trust
 }
 
 /// The roles `targets` delegates to that `key` may sign.
-fn signable_delegations(repo: &Repository, key: &PrivateKey) -> Vec<String> {
+fn signable_delegations(repo: &MetadataEditor, key: &PrivateKey) -> Vec<String> {
     let id = key.public().key_id().to_string();
     repo.targets["targets"]
         .signed
@@ -733,13 +744,13 @@ fn signable_delegations(repo: &Repository, key: &PrivateKey) -> Vec<String> {
 }
 
 /// Valid signatures and threshold of a delegated role as it stands.
-pub(crate) fn signature_count(repo: &Repository, role: &str) -> Option<(u64, u64)> {
+pub(crate) fn signature_count(repo: &MetadataEditor, role: &str) -> Option<(u64, u64)> {
     let (keys, ids, threshold) = if role == "targets" {
-        crate::tuf::client::top_level_signers(&repo.root.signed, "targets").ok()?
+        crate::tuf::trusted_set::top_level_signers(&repo.root.signed, "targets").ok()?
     } else {
         repo.targets
             .values()
-            .find_map(|t| crate::tuf::client::delegation_signers(&t.signed, role))?
+            .find_map(|t| crate::tuf::trusted_set::delegation_signers(&t.signed, role))?
     };
     let signed = repo.targets.get(role)?;
     let canonical = crate::tuf::metadata::signed_bytes(&signed.signed).ok()?;

@@ -2,6 +2,7 @@
 //! knows whether it is a refusal (a definite "no": exit 1) or a failure to
 //! decide (exit 2), and what the user should do next.
 
+use crate::notary::NotaryError;
 use crate::policy::PolicyError;
 use crate::store::{FetchError, StoreError};
 use crate::tuf::TufError;
@@ -248,15 +249,21 @@ impl TrustError {
             TrustError::AlreadyInitialised { .. } => {
                 "`vouch inspect` shows it; signing needs its keys in this trust directory".to_owned()
             }
-            TrustError::Refused { source, .. } => match source.kind() {
-                "rollback" => "the store served older trust data than this machine has verified: do not \
+            TrustError::Refused { source, .. } => match source {
+                TufError::Rollback { .. } | TufError::RoleRemoved { .. } => {
+                    "the store served older trust data than this machine has verified: do not \
                                deploy from it"
-                    .to_owned(),
-                "expired" => "the publisher must re-sign it (`vouch refresh REPO`); do not deploy until then"
-                    .to_owned(),
-                "signature" => "not enough valid signatures: do not deploy it; signers add theirs with \
+                        .to_owned()
+                }
+                TufError::Expired { .. } => {
+                    "the publisher must re-sign it (`vouch refresh REPO`); do not deploy until then"
+                        .to_owned()
+                }
+                TufError::ThresholdNotMet { .. } => {
+                    "not enough valid signatures: do not deploy it; signers add theirs with \
                                 `vouch sign`"
-                    .to_owned(),
+                        .to_owned()
+                }
                 _ => "the trust data is not trustworthy: do not deploy from it".to_owned(),
             },
             TrustError::Tampered { repo, .. } => format!(
@@ -267,18 +274,18 @@ impl TrustError {
                 "run `vouch refresh {repo}` on the machine that published last (it keeps a verified copy); \
                  re-signing an expired state checked against nothing could bring back an old one"
             ),
-            TrustError::NotaryRefused { source, .. } => match source.kind() {
-                "rollback" => {
+            TrustError::NotaryRefused { source, .. } => match source {
+                NotaryError::Rollback { .. } => {
                     "the Notary server served older trust data than this machine verified: do not deploy \
                                from it"
                         .to_owned()
                 }
-                "expired" => {
+                NotaryError::Expired { .. } => {
                     "the Notary data has expired; re-sign it, or migrate it with `vouch migrate` while \
                               it still verifies"
                         .to_owned()
                 }
-                "certificate" => {
+                NotaryError::Certificate { .. } => {
                     "the root certificate is not for this repository (its common name must be the \
                                   GUN) or is not valid now"
                         .to_owned()

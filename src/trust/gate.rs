@@ -45,7 +45,7 @@ pub fn admit(
 ) -> Result<Admission, TrustError> {
     let repo = r.repository();
     let policy = Policy::load(&trust.dir)?;
-    let level = crate::gate::effective(env, policy.lookup(&repo).map(|s| s.level));
+    let level = crate::gate_switch::effective(env, policy.lookup(&repo).map(|s| s.level));
     if level == Level::Off {
         return Ok(Admission::Unchecked);
     }

@@ -15,13 +15,13 @@ use super::pin::{FirstUse, Pin};
 use crate::policy::Policy;
 use crate::store::artifact::{self, ArtifactFetcher, TRUST_TAG};
 use crate::store::fetch::Offline;
-use crate::store::metadata_dir::encode_segment;
 use crate::store::{FetchError, FetchErrorKind, Fetcher, Store};
 use crate::tuf::editable::{EditLoad, RoleState};
+use crate::tuf::editor::{Expiries, MetadataEditor};
+use crate::tuf::metadata::file_name;
 use crate::tuf::metadata::{Envelope, Root};
-use crate::tuf::repo::{Expiries, Repository};
 use crate::tuf::{Limits, TrustedSet, TufError};
-use crate::update::{Client, UpdateError};
+use crate::update::{UpdateError, Updater};
 
 /// Where a reader's bytes come from: the store's trust artifact, or
 /// nowhere (`--offline`: the cache only).
@@ -43,7 +43,7 @@ impl Fetcher for Source<'_> {
 }
 
 /// A TUF client over one repository's trust data.
-pub type TrustClient<'s> = Client<Source<'s>>;
+pub type StoreUpdater<'s> = Updater<Source<'s>>;
 
 /// Maps the TUF client's errors into the trust layer's.
 pub(crate) fn from_update(repo: &str, e: UpdateError) -> TrustError {
@@ -187,7 +187,7 @@ pub(crate) fn start(
     // from it by the rotation rules, never by the pin.
     let mut reason = "the trust data has no root".to_owned();
     for version in 1..=limits.max_root_rotations {
-        let name = format!("{version}.root.json");
+        let name = file_name("root", Some(version));
         let Some(bytes) = fetch(repo, fetcher, &name, "root", limits.max_root_bytes)? else {
             break;
         };
@@ -291,7 +291,7 @@ pub(crate) fn history_before(
     let mut history = Vec::new();
     let mut earlier: Option<TrustedSet> = None;
     for version in 1..anchor_version {
-        let name = format!("{version}.root.json");
+        let name = file_name("root", Some(version));
         let bytes = fetch(repo, fetcher, &name, "root", limits.max_root_bytes)?.ok_or_else(|| {
             TrustError::Incomplete {
                 repo: repo.to_owned(),
@@ -317,7 +317,7 @@ pub(crate) fn open_reader<'s>(
     repo: &str,
     store: &'s dyn Store,
     first_use: FirstUse,
-) -> Result<(TrustClient<'s>, Option<String>), TrustError> {
+) -> Result<(StoreUpdater<'s>, Option<String>), TrustError> {
     if trust.offline {
         return open_offline(trust, repo, first_use).map(|c| (c, None));
     }
@@ -337,12 +337,12 @@ pub(crate) fn open_reader<'s>(
     })
 }
 
-fn open_offline<'s>(trust: &Trust, repo: &str, first_use: FirstUse) -> Result<TrustClient<'s>, TrustError> {
+fn open_offline<'s>(trust: &Trust, repo: &str, first_use: FirstUse) -> Result<StoreUpdater<'s>, TrustError> {
     let now = OffsetDateTime::now_utc();
     let cache = Cache::new(&trust.dir, repo);
     let start = start(trust, repo, first_use, &mut Offline)?;
     let set = walk_cached(trust, repo, &start, now)?;
-    let mut client = Client::from_trusted(cache.metadata().clone(), Source::Offline(Offline), "", set);
+    let mut client = Updater::from_trusted(cache.metadata().clone(), Source::Offline(Offline), "", set);
     client.load_cached().map_err(|e| match e {
         // Offline, a file missing from the cache is "cannot decide".
         UpdateError::Unavailable { .. } => TrustError::NoCache {
@@ -365,7 +365,7 @@ fn open_online<'s>(
     store: &'s dyn Store,
     first_use: FirstUse,
     current: &str,
-) -> Result<(TrustClient<'s>, Option<String>), TrustError> {
+) -> Result<(StoreUpdater<'s>, Option<String>), TrustError> {
     let now = OffsetDateTime::now_utc();
     let cache = Cache::new(&trust.dir, repo);
     let mut fetcher = ArtifactFetcher::new(store);
@@ -374,7 +374,7 @@ fn open_online<'s>(
     if cache.last_artifact()?.as_deref() == Some(current) {
         // Nothing changed since the last verification: the cached metadata
         // serves as long as it is fresh.
-        let mut client = Client::from_trusted(
+        let mut client = Updater::from_trusted(
             cache.metadata().clone(),
             Source::Store(ArtifactFetcher::new(store)),
             "",
@@ -384,7 +384,7 @@ fn open_online<'s>(
             return Ok((client, Some(current.to_owned())));
         }
     }
-    let mut client = Client::from_trusted(cache.metadata().clone(), Source::Store(fetcher), "", set);
+    let mut client = Updater::from_trusted(cache.metadata().clone(), Source::Store(fetcher), "", set);
     client.refresh().map_err(|e| from_update(repo, e))?;
     let mut verified = None;
     if let Source::Store(f) = client.fetcher()
@@ -400,7 +400,7 @@ fn open_online<'s>(
 #[derive(Debug)]
 pub struct WriterState {
     /// The editable repository, built from verified metadata only.
-    pub repo: Repository,
+    pub repo: MetadataEditor,
     /// How well each targets role is signed.
     pub states: BTreeMap<String, RoleState>,
     /// The digest of the trust artifact it was read from (for the
@@ -461,7 +461,7 @@ fn load_artifact(
     let cache = Cache::new(&trust.dir, repo);
     let limits = Limits::default();
     let tampered = |source: TufError| {
-        if source.kind() == "expired" {
+        if matches!(source, TufError::Expired { .. }) {
             TrustError::ExpiredUnchecked {
                 repo: repo.to_owned(),
                 source,
@@ -493,7 +493,7 @@ fn load_artifact(
         .map_err(tampered)?
         .danger_ignore_expiry_for_republishing();
     while let Some(version) = set.next_root_version() {
-        let name = format!("{version}.root.json");
+        let name = file_name("root", Some(version));
         let Some(bytes) = fetch(repo, &mut fetcher, &name, "root", limits.max_root_bytes)? else {
             break;
         };
@@ -566,7 +566,7 @@ fn load_artifact(
     let (Some(timestamp), Some(snapshot)) = (set.timestamp(), set.snapshot()) else {
         return Err(incomplete("timestamp.json"));
     };
-    let repo_state = Repository::from_verified(
+    let repo_state = MetadataEditor::from_verified(
         history,
         &timestamp.envelope,
         &snapshot.envelope,
@@ -579,13 +579,4 @@ fn load_artifact(
         states,
         artifact: digest,
     })
-}
-
-/// The file name of a role's metadata in the trust artifact.
-pub(crate) fn file_name(role: &str, version: Option<u64>) -> String {
-    let enc = encode_segment(role);
-    match version {
-        Some(v) => format!("{v}.{enc}.json"),
-        None => format!("{enc}.json"),
-    }
 }

@@ -20,10 +20,10 @@ use vouch_keys::{PrivateKey, PublicKey};
 use super::decide::{RELEASES, tag_holder};
 use super::edit::{Publishing, Writer, signature_count};
 use super::error::TrustError;
-use super::notary::{NotaryReader, canonical_key_id};
-use crate::notary::keys::NotaryKey;
+use super::notary_reader::{NotaryReader, canonical_key_id};
+use crate::notary::signatures::NotaryKey;
+use crate::tuf::editor::{Delegation, MetadataEditor, Scope};
 use crate::tuf::metadata::{Key, TargetFile};
-use crate::tuf::repo::Repository;
 
 /// The Docker Content Trust private keys of this machine.
 #[derive(Clone, Debug)]
@@ -361,10 +361,10 @@ pub struct Record {
 
 impl Record {
     fn path(trust: &super::Trust, repo: &str) -> PathBuf {
-        trust.dir.join("migrations").join(format!(
-            "{}.json",
-            crate::store::metadata_dir::encode_segment(repo)
-        ))
+        trust
+            .dir
+            .join("migrations")
+            .join(format!("{}.json", crate::tuf::metadata::encode_segment(repo)))
     }
 
     fn load(trust: &super::Trust, repo: &str) -> Record {
@@ -380,7 +380,7 @@ impl Record {
         std::fs::create_dir_all(dir).map_err(TrustError::local(dir))?;
         let bytes = serde_json::to_vec_pretty(self)
             .map_err(|e| TrustError::edit(e.to_string(), "report this as a bug"))?;
-        vouch_keys::store::write_atomic(&path, &bytes, 0o600, vouch_keys::store::Mode::Replace)
+        vouch_keys::trust_dir::write_atomic(&path, &bytes, 0o600, vouch_keys::trust_dir::Mode::Replace)
             .map_err(TrustError::local(&path))
     }
 
@@ -467,7 +467,7 @@ impl Writer<'_> {
 /// only what changed, with the keys at hand. Every changed role must meet
 /// its threshold. Returns the tag reports and whether anything changed.
 fn sync(
-    repo: &mut Repository,
+    repo: &mut MetadataEditor,
     repo_id: &str,
     plan: &Plan,
     keys: &MigrationKeys<'_>,
@@ -490,7 +490,7 @@ fn sync(
             "migrate into a repository without vouch trust data, or into the one migrated before",
         ));
     }
-    let edit = |e: crate::tuf::TufError| TrustError::edit(e.to_string(), "report this as a bug");
+    let edit = |e: crate::tuf::editor::EditError| TrustError::edit(e.to_string(), "report this as a bug");
     let mut changed: BTreeSet<String> = BTreeSet::new();
     let mut removed_any = false;
     for signer in &plan.signers {
@@ -500,12 +500,13 @@ fn sync(
             None => repo
                 .add_delegation(
                     "targets",
-                    &signer.role,
-                    &wanted,
-                    signer.threshold,
-                    Some(signer.paths.clone()),
-                    None,
-                    false,
+                    Delegation {
+                        name: &signer.role,
+                        keys: &wanted,
+                        threshold: signer.threshold,
+                        scope: Scope::Paths(signer.paths.clone()),
+                        terminating: false,
+                    },
                     now,
                 )
                 .map_err(edit)?,
@@ -649,7 +650,7 @@ fn sync(
             if authorised.contains(&id)
                 && let Some(r) = repo.targets.get_mut(role)
             {
-                r.sign(key).map_err(edit)?;
+                r.sign(key).map_err(|e| edit(e.into()))?;
                 by.push(id);
             }
         }

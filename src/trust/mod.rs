@@ -21,12 +21,12 @@ pub mod decide;
 pub mod edit;
 pub mod error;
 pub mod gate;
-pub mod keys;
 pub mod listing;
 pub mod load;
 pub mod migrate;
-pub mod notary;
+pub mod notary_reader;
 pub mod pin;
+pub mod signing_keys;
 pub mod targets;
 
 use std::path::PathBuf;
@@ -62,7 +62,7 @@ impl Trust {
 pub struct Reader<'s> {
     repo: String,
     offline: bool,
-    client: load::TrustClient<'s>,
+    client: load::StoreUpdater<'s>,
     artifact: Option<String>,
 }
 

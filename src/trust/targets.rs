@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::error::TrustError;
+use crate::digest::Digest;
 use crate::store::Store;
 use crate::store::copy::MAX_MANIFEST;
 use crate::store::oci_layout::Descriptor;
@@ -14,11 +15,7 @@ use crate::tuf::metadata::TargetFile;
 pub type TagTarget = (String, String, TargetFile);
 
 fn sha256_hex(digest: &str) -> Option<&str> {
-    digest.strip_prefix("sha256:").filter(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
+    Digest::parse(digest).ok().map(|_| &digest["sha256:".len()..])
 }
 
 /// The target for a manifest descriptor.
@@ -37,14 +34,7 @@ pub fn for_descriptor(tag: &str, desc: &Descriptor) -> Result<TargetFile, TrustE
     })
 }
 
-/// Whether a media type is an image index.
-pub fn is_index(media_type: &str) -> bool {
-    matches!(
-        media_type,
-        "application/vnd.oci.image.index.v1+json"
-            | "application/vnd.docker.distribution.manifest.list.v2+json"
-    )
-}
+pub use crate::media_type::is_index;
 
 /// The targets for `tag` pointing at `desc`: the tag itself and, with
 /// `recursive` and an image index (whose bytes are `manifest`), each

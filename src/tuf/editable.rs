@@ -26,12 +26,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::client::{
-    RoleRequest, TrustedSet, check_meta_file, delegation_signers, top_level_signers, validate_delegations,
-};
 use super::crypto::count_signatures;
 use super::error::TufError;
 use super::metadata::{Envelope, Role as _, Signature, Targets};
+use super::trusted_set::{
+    RoleRequest, TrustedSet, check_meta_file, delegation_signers, top_level_signers, validate_delegations,
+};
 
 /// How well a loaded targets role is signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

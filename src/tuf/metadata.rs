@@ -491,3 +491,28 @@ pub fn to_bytes<T: Serialize>(signed: &T, signatures: &[Signature]) -> Result<Ve
 pub fn signed_bytes<T: Serialize>(signed: &T) -> Result<Vec<u8>, String> {
     canonical(&serde_json::to_value(signed).map_err(|e| e.to_string())?)
 }
+
+/// Percent-encodes a name for use as one path segment or file name:
+/// everything but `A-Za-z0-9-._~` becomes `%XX`.
+pub fn encode_segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The file name of a role's metadata: `ROLE.json`, or `VERSION.ROLE.json`
+/// (consistent snapshots, and every root), with the role name
+/// percent-encoded ([`encode_segment`]) so that no role name is a path.
+pub fn file_name(role: &str, version: Option<u64>) -> String {
+    let enc = encode_segment(role);
+    match version {
+        Some(v) => format!("{v}.{enc}.json"),
+        None => format!("{enc}.json"),
+    }
+}

@@ -2,18 +2,18 @@
 //!
 //! Everything here takes bytes and a time and returns trusted state or a
 //! typed [`TufError`]; no network, no file system, no clock. The update
-//! workflow is [`client::TrustedSet`]; signing is [`repo::Repository`].
+//! workflow is [`trusted_set::TrustedSet`]; signing is [`editor::MetadataEditor`].
 
-pub mod client;
 pub mod crypto;
 pub mod editable;
+pub mod editor;
 pub mod error;
 pub mod limits;
 pub mod metadata;
 pub mod path;
-pub mod repo;
+pub mod trusted_set;
 
-pub use client::{Lookup, RoleRequest, TimestampUpdate, TrustedSet};
 pub use error::TufError;
 pub use limits::Limits;
 pub use path::TargetPath;
+pub use trusted_set::{Lookup, RoleRequest, TimestampUpdate, TrustedSet};

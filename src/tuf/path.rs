@@ -55,7 +55,7 @@ impl std::fmt::Display for TargetPath {
 /// Shell-style match of a delegation `paths` pattern: `*` matches any run
 /// of characters except `/`, `?` one character except `/`, anything else
 /// itself (case-sensitive). The whole path must match.
-pub fn pattern_matches(pattern: &str, path: &str) -> bool {
+pub fn delegated_path_matches(pattern: &str, path: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let s: Vec<char> = path.chars().collect();
     // Iterative matcher with one backtrack point per `*` (which cannot cross
@@ -93,19 +93,19 @@ mod tests {
 
     #[test]
     fn star_and_question_do_not_cross_slashes() {
-        assert!(pattern_matches("targets/*.tgz", "targets/foo.tgz"));
-        assert!(!pattern_matches("targets/*.tgz", "targets/sub/foo.tgz"));
-        assert!(pattern_matches("*/*", "a/b"));
-        assert!(!pattern_matches("*", "a/b"));
-        assert!(pattern_matches("a?c", "abc"));
-        assert!(!pattern_matches("a?c", "a/c"));
-        assert!(!pattern_matches("File.txt", "file.txt"), "case sensitive");
-        assert!(pattern_matches("v*", "v1.2"));
-        assert!(pattern_matches("*", ""));
-        assert!(pattern_matches("a*b*c", "aXbYc"));
-        assert!(!pattern_matches("a*b*c", "aXbY/c"));
-        assert!(pattern_matches("", ""));
-        assert!(!pattern_matches("", "x"));
+        assert!(delegated_path_matches("targets/*.tgz", "targets/foo.tgz"));
+        assert!(!delegated_path_matches("targets/*.tgz", "targets/sub/foo.tgz"));
+        assert!(delegated_path_matches("*/*", "a/b"));
+        assert!(!delegated_path_matches("*", "a/b"));
+        assert!(delegated_path_matches("a?c", "abc"));
+        assert!(!delegated_path_matches("a?c", "a/c"));
+        assert!(!delegated_path_matches("File.txt", "file.txt"), "case sensitive");
+        assert!(delegated_path_matches("v*", "v1.2"));
+        assert!(delegated_path_matches("*", ""));
+        assert!(delegated_path_matches("a*b*c", "aXbYc"));
+        assert!(!delegated_path_matches("a*b*c", "aXbY/c"));
+        assert!(delegated_path_matches("", ""));
+        assert!(!delegated_path_matches("", "x"));
     }
 
     #[test]

@@ -225,6 +225,22 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u32, Vec<u8>)> {
     out
 }
 
+/// A user holding the passphrases of a repository's four role keys and of
+/// a signer's delegation key: `VOUCH_{ROLE}_PASSPHRASE` is
+/// `passphrase(ROLE)`.
+pub fn publisher_with(passphrase: impl Fn(&str) -> String) -> Env {
+    let mut env = Env::new();
+    for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP", "DELEGATION"] {
+        env.set(&format!("VOUCH_{role}_PASSPHRASE"), &passphrase(role));
+    }
+    env
+}
+
+/// A publisher whose passphrases are `ROLE-p`.
+pub fn publisher() -> Env {
+    publisher_with(|role| format!("{role}-p"))
+}
+
 pub fn testdata(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(rel)
 }

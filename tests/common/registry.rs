@@ -7,15 +7,6 @@ use std::time::{Duration, Instant};
 
 use super::{Env, oci_image};
 
-/// A user holding the passphrases of a repository's four role keys.
-pub fn publisher() -> Env {
-    let mut env = Env::new();
-    for role in ["ROOT", "TARGETS", "SNAPSHOT", "TIMESTAMP"] {
-        env.set(&format!("VOUCH_{role}_PASSPHRASE"), &format!("{role}-p"));
-    }
-    env
-}
-
 /// Builds an image and pushes it with skopeo as `repo:tag` (the repository
 /// path, without the registry); returns its digest.
 pub fn push(env: &Env, reg: &Registry, repo: &str, tag: &str, message: &str) -> String {

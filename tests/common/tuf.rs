@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use time::{Duration, OffsetDateTime, macros::datetime};
-use vouch::store::tuf_repo::write_metadata;
+use vouch::store::tuf_repo_dir::write_metadata;
+use vouch::tuf::editor::{Delegation, Expiries, MetadataEditor, RoleSetup, Scope};
 use vouch::tuf::metadata::TargetFile;
-use vouch::tuf::repo::{Expiries, Repository, RoleSetup};
 use vouch_keys::PrivateKey;
 
 /// When the fixture metadata was signed.
@@ -60,15 +60,15 @@ pub const RELEASE: &[u8] = b"release artifact";
 
 /// A signed repository: target `app` in `targets`, target `apps/rel` in
 /// delegated role `releases` (paths `apps/*`, terminating).
-pub fn base_repo(k: &Keys, expiries: Expiries) -> Repository {
+pub fn base_repo(k: &Keys, expiries: Expiries) -> MetadataEditor {
     base_repo_listing_hashes(k, expiries, true)
 }
 
 /// [`base_repo`], with snapshot listing each targets role's hash (vouch's
 /// way) or only its version (as many standard repositories do).
-pub fn base_repo_listing_hashes(k: &Keys, expiries: Expiries, hashes: bool) -> Repository {
+pub fn base_repo_listing_hashes(k: &Keys, expiries: Expiries, hashes: bool) -> MetadataEditor {
     let single = |key: &PrivateKey| RoleSetup::single(key.public());
-    let mut repo = Repository::create(
+    let mut repo = MetadataEditor::create(
         &single(&k.root),
         &single(&k.targets),
         &single(&k.snapshot),
@@ -84,12 +84,13 @@ pub fn base_repo_listing_hashes(k: &Keys, expiries: Expiries, hashes: bool) -> R
         .expect("add app");
     repo.add_delegation(
         "targets",
-        "releases",
-        &[k.delegate.public()],
-        1,
-        Some(vec!["apps/*".to_owned()]),
-        None,
-        true,
+        Delegation {
+            name: "releases",
+            keys: &[k.delegate.public()],
+            threshold: 1,
+            scope: Scope::Paths(vec!["apps/*".to_owned()]),
+            terminating: true,
+        },
         BASE,
     )
     .expect("delegate");
@@ -101,7 +102,7 @@ pub fn base_repo_listing_hashes(k: &Keys, expiries: Expiries, hashes: bool) -> R
 
 /// Signs every unsigned targets role with the targets and delegate keys,
 /// then a new snapshot and timestamp.
-pub fn commit(repo: &mut Repository, k: &Keys) {
+pub fn commit(repo: &mut MetadataEditor, k: &Keys) {
     repo.sign_targets_roles(&k.targets).expect("sign targets");
     repo.sign_targets_roles(&k.delegate).expect("sign delegated");
     repo.bump_snapshot(BASE);
@@ -120,7 +121,7 @@ pub struct Scenario {
 
 impl Scenario {
     /// The client trusts the repository's first root only.
-    pub fn new(repo: &Repository) -> Scenario {
+    pub fn new(repo: &MetadataEditor) -> Scenario {
         let mut s = Scenario::default();
         s.trusted
             .insert("root.json".to_owned(), repo.root_history[0].clone());
@@ -129,7 +130,7 @@ impl Scenario {
     }
 
     /// Adds the repository's current files (metadata and target content).
-    pub fn serve(&mut self, repo: &Repository) {
+    pub fn serve(&mut self, repo: &MetadataEditor) {
         let dir = tempfile::tempdir().expect("tmp");
         write_metadata(repo, dir.path()).expect("write");
         for entry in std::fs::read_dir(dir.path().join("metadata")).expect("dir") {
@@ -149,7 +150,7 @@ impl Scenario {
     }
 
     /// Makes the client trust `role` as the repository has it now.
-    pub fn trust(&mut self, repo: &Repository, role: &str) {
+    pub fn trust(&mut self, repo: &MetadataEditor, role: &str) {
         let bytes = match role {
             "timestamp" => repo.timestamp.to_bytes(),
             "snapshot" => repo.snapshot.to_bytes(),
@@ -472,7 +473,7 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
     // key, its public hex written once in lower and once in upper case
     // (both ids are the true hashes of their key objects).
     let mut twice = repo.clone();
-    let mut upper = vouch::tuf::repo::tuf_key(&k.root.public());
+    let mut upper = vouch::tuf::editor::tuf_key(&k.root.public());
     upper.keyval.public = upper.keyval.public.to_ascii_uppercase();
     let upper_id = vouch::tuf::crypto::key_id(&upper).expect("key id");
     twice.root.signed.keys.insert(upper_id.clone(), upper);
@@ -495,7 +496,7 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
         .root
         .signed
         .keys
-        .insert(real_id.clone(), vouch::tuf::repo::tuf_key(&k.attacker.public()));
+        .insert(real_id.clone(), vouch::tuf::editor::tuf_key(&k.attacker.public()));
     forged.root.signatures.clear();
     forged.root.sign(&k.attacker).expect("sign");
     forged.root.signatures[0].keyid = real_id;
@@ -523,28 +524,30 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
     // delegate's key for `shared`, `b` the attacker's. `shared` is signed
     // by the delegate: valid through `a`, not through `b`.
     let mut two = repo.clone();
-    let all = |p: &str| Some(vec![p.to_owned()]);
+    let all = |p: &str| vec![p.to_owned()];
     for (name, paths) in [("a", "a/*"), ("b", "b/*")] {
         two.add_delegation(
             "targets",
-            name,
-            &[k.delegate.public()],
-            1,
-            all(paths),
-            None,
-            false,
+            Delegation {
+                name,
+                keys: &[k.delegate.public()],
+                threshold: 1,
+                scope: Scope::Paths(all(paths)),
+                terminating: false,
+            },
             BASE,
         )
         .expect("delegate");
     }
     two.add_delegation(
         "a",
-        "shared",
-        &[k.delegate.public()],
-        1,
-        Some(vec!["a/*".to_owned(), "b/*".to_owned()]),
-        None,
-        false,
+        Delegation {
+            name: "shared",
+            keys: &[k.delegate.public()],
+            threshold: 1,
+            scope: Scope::Paths(vec!["a/*".to_owned(), "b/*".to_owned()]),
+            terminating: false,
+        },
         BASE,
     )
     .expect("delegate");
@@ -555,7 +558,7 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
         b.signed.delegations = Some(vouch::tuf::metadata::Delegations {
             keys: BTreeMap::from([(
                 k.attacker.public().key_id().to_string(),
-                vouch::tuf::repo::tuf_key(&k.attacker.public()),
+                vouch::tuf::editor::tuf_key(&k.attacker.public()),
             )]),
             roles: Some(vec![via_a]),
             succinct_roles: None,

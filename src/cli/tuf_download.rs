@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use super::{RepoArgs, fetcher_for};
+use super::tuf::{RepoArgs, fetcher_for};
 use crate::cli::{CliError, output};
 use crate::store::metadata_dir::MetadataDir;
 use crate::tuf::{Limits, TargetPath};
-use crate::update::Client;
+use crate::update::Updater;
 
 /// Refresh, then for each TARGET in order: resolve it through delegations,
 /// download it, check length and hashes, and print where it is. Stops at
@@ -46,7 +46,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .unwrap_or(&args.target_base_url)
         .to_owned();
     let dir = MetadataDir::new(&args.repo.metadata_dir);
-    let mut client = Client::open(
+    let mut client = Updater::open(
         dir,
         fetcher.as_mut(),
         &meta_base,

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Write};
 use vouch_keys::describe_key;
 use vouch_keys::keyring::KeyringCache;
 
-use crate::cli::passphrase::terminal_available;
+use crate::cli::prompt::terminal_available;
 use crate::cli::{CliError, Context};
 
 /// Delete a key from the trust directory. Asks for confirmation on the

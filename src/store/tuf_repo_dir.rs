@@ -9,11 +9,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use vouch_keys::store::{Mode, write_atomic};
+use vouch_keys::trust_dir::{Mode, write_atomic};
 
-use super::metadata_dir::encode_segment;
 use crate::tuf::TufError;
-use crate::tuf::repo::Repository;
+use crate::tuf::editor::MetadataEditor;
+use crate::tuf::metadata::file_name;
 
 /// Errors reading or writing a repository directory.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), RepoDirError> {
 /// Writes the repository's metadata under `dir/metadata/`: targets roles
 /// first, then snapshot, then timestamp last, so a reader never sees a
 /// timestamp that points at files not yet written.
-pub fn write_metadata(repo: &Repository, dir: &Path) -> Result<(), RepoDirError> {
+pub fn write_metadata(repo: &MetadataEditor, dir: &Path) -> Result<(), RepoDirError> {
     let meta = dir.join("metadata");
     let files = current_files(repo)?;
     let rank = |name: &str| {
@@ -75,7 +75,7 @@ pub fn write_metadata(repo: &Repository, dir: &Path) -> Result<(), RepoDirError>
 /// Writes a target file's content under `dir/targets/`: at its path, or
 /// with consistent snapshots at `dir/HASH.file` for each listed hash.
 pub fn write_target(
-    repo: &Repository,
+    repo: &MetadataEditor,
     dir: &Path,
     path: &str,
     hashes: &[String],
@@ -96,19 +96,12 @@ pub fn write_target(
 /// The files of a repository's current state, by standard file name (every
 /// root version, `timestamp.json`, and the current snapshot and targets
 /// roles, versioned when consistent snapshots are on).
-pub fn current_files(repo: &Repository) -> Result<BTreeMap<String, Vec<u8>>, TufError> {
+pub fn current_files(repo: &MetadataEditor) -> Result<BTreeMap<String, Vec<u8>>, TufError> {
     let consistent = repo.root.signed.consistent_snapshot;
-    let name = |role: &str, version: u64| {
-        let enc = encode_segment(role);
-        if consistent {
-            format!("{version}.{enc}.json")
-        } else {
-            format!("{enc}.json")
-        }
-    };
+    let name = |role: &str, version: u64| file_name(role, consistent.then_some(version));
     let mut files = BTreeMap::new();
     for (i, root) in repo.root_history.iter().enumerate() {
-        files.insert(format!("{}.root.json", i + 1), root.clone());
+        files.insert(file_name("root", Some(i as u64 + 1)), root.clone());
     }
     for (role, t) in &repo.targets {
         files.insert(name(role, t.signed.version), t.to_bytes()?);

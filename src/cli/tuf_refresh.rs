@@ -1,10 +1,10 @@
 //! `vouch tuf refresh --metadata-dir DIR --metadata-url URL`
 
-use super::{RepoArgs, fetcher_for};
+use super::tuf::{RepoArgs, fetcher_for};
 use crate::cli::CliError;
 use crate::store::metadata_dir::MetadataDir;
 use crate::tuf::Limits;
-use crate::update::Client;
+use crate::update::Updater;
 
 /// Run the TUF update workflow: follow root rotations, then timestamp,
 /// snapshot and top-level targets, with rollback, freeze and mix-and-match
@@ -18,7 +18,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), CliError> {
     let (mut fetcher, base) = fetcher_for(&args.repo.metadata_url)?;
     let dir = MetadataDir::new(&args.repo.metadata_dir);
-    let mut client = Client::open(
+    let mut client = Updater::open(
         dir,
         fetcher.as_mut(),
         &base,

@@ -6,12 +6,12 @@
 use vouch_keys::passphrase::{PassphraseProvider, Purpose, Request};
 use vouch_keys::{KeyFile, KeyInfo, PrivateKey, Role, StoredKey, keyfile, sealed, unlock};
 
-use super::passphrase::Provider;
+use super::prompt::Provider;
 use super::{CliError, Context};
 use crate::reference::{ImageRef, Location};
+use crate::store::Store;
 use crate::store::oci_layout::OciLayout;
 use crate::store::registry::Registry;
-use crate::store::{Store, StoreError};
 use crate::trust::Trust;
 
 /// Parses a reference, with the CLI's error shape.
@@ -45,8 +45,7 @@ pub fn open_store(ctx: &Context, r: &ImageRef, create: bool) -> Result<Box<dyn S
                 OciLayout::create(dir)
             } else {
                 OciLayout::open(dir)
-            }
-            .map_err(store_error)?;
+            }?;
             Ok(Box::new(layout))
         }
         Location::Registry { registry, repository } => {
@@ -58,19 +57,11 @@ pub fn open_store(ctx: &Context, r: &ImageRef, create: bool) -> Result<Box<dyn S
             })?;
             let lock = ctx.trust_dir.path().join("locks").join(format!(
                 "{}.lock",
-                crate::store::metadata_dir::encode_segment(&r.repository())
+                crate::tuf::metadata::encode_segment(&r.repository())
             ));
-            Ok(Box::new(
-                Registry::new(registry, repository, auth, lock).map_err(store_error)?,
-            ))
+            Ok(Box::new(Registry::new(registry, repository, auth, lock)?))
         }
     }
-}
-
-/// A store error: could not decide (exit 2).
-pub fn store_error(e: StoreError) -> CliError {
-    let hint = e.hint();
-    CliError::failed(e.to_string(), hint)
 }
 
 /// The trust layer's view of this invocation.
@@ -190,7 +181,7 @@ impl OnlineKeys {
         provider: &mut Provider,
         snapshot: bool,
     ) -> Result<OnlineKeys, CliError> {
-        use crate::trust::keys::top_level;
+        use crate::trust::signing_keys::top_level;
         let timestamp = unlock_key(
             &top_level(&ctx.trust_dir, &state.repo, repo_id, "timestamp")?,
             provider,

@@ -6,8 +6,8 @@ use vouch_keys::keyring::KeyringCache;
 use vouch_keys::passphrase::{PassphraseProvider, Purpose, Request};
 use vouch_keys::{KeyFile, describe_key, sealed, unlock};
 
-use super::KdfChoice;
-use crate::cli::passphrase::{PassphraseArgs, Provider};
+use super::key::KdfChoice;
+use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
 
 /// Change a key's passphrase. The current passphrase comes from the usual

@@ -152,7 +152,7 @@ impl RoleSetup {
 
 /// A whole repository's metadata, being edited.
 #[derive(Clone, Debug)]
-pub struct Repository {
+pub struct MetadataEditor {
     /// Root.
     pub root: Signed<Root>,
     /// Every root version this repository has published, oldest first
@@ -186,14 +186,77 @@ fn new_targets(now: OffsetDateTime, valid: Duration) -> Targets {
     }
 }
 
-fn not_found(role: &str) -> TufError {
-    TufError::Missing {
+/// A delegation to add: a new role, its keys, and what it may sign.
+#[derive(Clone, Debug)]
+pub struct Delegation<'a> {
+    /// The new role's name.
+    pub name: &'a str,
+    /// The keys it authorises.
+    pub keys: &'a [PublicKey],
+    /// How many of them must sign.
+    pub threshold: u64,
+    /// Which targets it may sign.
+    pub scope: Scope,
+    /// Whether a search whose path the scope matches ends at this role.
+    pub terminating: bool,
+}
+
+/// Which target paths a delegated role may sign.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Shell-style patterns (`paths`).
+    Paths(Vec<String>),
+    /// Hex prefixes of SHA-256(path) (`path_hash_prefixes`).
+    HashPrefixes(Vec<String>),
+}
+
+fn not_found(role: &str) -> EditError {
+    EditError::NoSuchRole {
         role: role.to_owned(),
-        needed: "no such role in this repository",
     }
 }
 
-impl Repository {
+/// Why the editor refused an edit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EditError {
+    /// The role named is not in the repository.
+    #[error("{role} is not a role of this repository")]
+    NoSuchRole {
+        /// The role.
+        role: String,
+    },
+    /// No delegated role of the kind asked for holds the path.
+    #[error("no role that {parent} delegates to holds {path:?}")]
+    NoRoleFor {
+        /// The delegating role.
+        parent: String,
+        /// The target path.
+        path: String,
+    },
+    /// The edit does not fit the role as it is.
+    #[error("cannot change {role}: {reason}")]
+    Refused {
+        /// The role.
+        role: String,
+        /// Why.
+        reason: String,
+    },
+    /// Metadata that does not parse or serialise.
+    #[error(transparent)]
+    Metadata(#[from] TufError),
+}
+
+impl EditError {
+    fn refused(role: impl std::fmt::Display, reason: impl std::fmt::Display) -> EditError {
+        EditError::Refused {
+            role: role.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl MetadataEditor {
     /// A new repository at version 1 of every role (unsigned: call the
     /// `sign_*` methods, then [`Repository::publish_root`]).
     pub fn create(
@@ -204,7 +267,7 @@ impl Repository {
         consistent_snapshot: bool,
         now: OffsetDateTime,
         expiries: Expiries,
-    ) -> Repository {
+    ) -> MetadataEditor {
         let mut keys = BTreeMap::new();
         let mut roles = BTreeMap::new();
         for (name, setup) in [
@@ -233,7 +296,7 @@ impl Repository {
             "targets".to_owned(),
             Signed::new(new_targets(now, expiries.targets)),
         );
-        let mut repo = Repository {
+        let mut repo = MetadataEditor {
             root: Signed::new(root),
             root_history: Vec::new(),
             timestamp: Signed::new(Timestamp {
@@ -272,10 +335,13 @@ impl Repository {
         snapshot: &Envelope<Snapshot>,
         roles: BTreeMap<String, super::editable::EditableRole>,
         expiries: Expiries,
-    ) -> Result<Repository, TufError> {
-        let last = root_history.last().ok_or_else(|| not_found("root"))?;
+    ) -> Result<MetadataEditor, TufError> {
+        let last = root_history.last().ok_or(TufError::Missing {
+            role: "root".to_owned(),
+            needed: "a writer starts from a verified root",
+        })?;
         let root = Signed::from_bytes("root", last)?;
-        Ok(Repository {
+        Ok(MetadataEditor {
             root,
             root_history,
             timestamp: Signed {
@@ -304,13 +370,13 @@ impl Repository {
         })
     }
 
-    fn role_mut(&mut self, role: &str) -> Result<&mut Signed<Targets>, TufError> {
+    fn role_mut(&mut self, role: &str) -> Result<&mut Signed<Targets>, EditError> {
         self.targets.get_mut(role).ok_or_else(|| not_found(role))
     }
 
     /// The delegations of `parent`; `name` is the role being looked for,
     /// for the error.
-    fn delegations_mut(&mut self, parent: &str, name: &str) -> Result<&mut Delegations, TufError> {
+    fn delegations_mut(&mut self, parent: &str, name: &str) -> Result<&mut Delegations, EditError> {
         self.role_mut(parent)?
             .signed
             .delegations
@@ -321,7 +387,7 @@ impl Repository {
     /// Marks a targets role changed: new expiry, signatures dropped (they
     /// covered the old content), and a new version unless it was already
     /// changed since it was last signed.
-    fn touch(&mut self, role: &str, now: OffsetDateTime) -> Result<(), TufError> {
+    fn touch(&mut self, role: &str, now: OffsetDateTime) -> Result<(), EditError> {
         let valid = self.expiries.targets;
         let first_change = !self.changed.contains(role);
         let r = self.targets.get_mut(role).ok_or_else(|| not_found(role))?;
@@ -330,7 +396,7 @@ impl Repository {
                 .signed
                 .version
                 .checked_add(1)
-                .ok_or_else(|| TufError::malformed(role, "version overflow"))?;
+                .ok_or_else(|| EditError::refused(role, "version overflow"))?;
         }
         r.signed.expires = Expires::new(now + valid);
         r.signatures.clear();
@@ -340,7 +406,7 @@ impl Repository {
 
     /// Marks targets role `role` changed as if its content were new, at a
     /// version above both its own and `at_least` (signatures dropped).
-    pub fn rewrite_role(&mut self, role: &str, at_least: u64, now: OffsetDateTime) -> Result<(), TufError> {
+    pub fn rewrite_role(&mut self, role: &str, at_least: u64, now: OffsetDateTime) -> Result<(), EditError> {
         let r = self.role_mut(role)?;
         r.signed.version = r.signed.version.max(at_least);
         self.changed.remove(role);
@@ -362,7 +428,7 @@ impl Repository {
     /// were withdrawn): its content is no longer signed, so it is not
     /// carried into the next publish. Roles changed in this edit (about to
     /// be signed) are left alone. Returns the roles emptied.
-    pub fn drop_unsigned_content(&mut self, now: OffsetDateTime) -> Result<Vec<String>, TufError> {
+    pub fn drop_unsigned_content(&mut self, now: OffsetDateTime) -> Result<Vec<String>, EditError> {
         let mut emptied = Vec::new();
         for (name, role) in &self.targets {
             if name == "targets"
@@ -371,13 +437,13 @@ impl Repository {
             {
                 continue;
             }
-            let canonical = signed_bytes(&role.signed).map_err(|e| TufError::malformed(name, e))?;
+            let canonical = signed_bytes(&role.signed).map_err(|e| EditError::refused(name, e))?;
             let mut delegated = false;
             let mut signed = false;
             for (keys, keyids, _) in self
                 .targets
                 .values()
-                .filter_map(|d| super::client::delegation_signers(&d.signed, name))
+                .filter_map(|d| super::trusted_set::delegation_signers(&d.signed, name))
             {
                 delegated = true;
                 let count = super::crypto::count_signatures(
@@ -412,7 +478,7 @@ impl Repository {
         path: &str,
         target: TargetFile,
         now: OffsetDateTime,
-    ) -> Result<(), TufError> {
+    ) -> Result<(), EditError> {
         super::path::TargetPath::parse(path)?;
         let r = self.role_mut(role)?;
         if r.signed.targets.get(path) == Some(&target) {
@@ -442,7 +508,7 @@ impl Repository {
     }
 
     /// Removes a target from `role`; returns whether it was there.
-    pub fn remove_target(&mut self, role: &str, path: &str, now: OffsetDateTime) -> Result<bool, TufError> {
+    pub fn remove_target(&mut self, role: &str, path: &str, now: OffsetDateTime) -> Result<bool, EditError> {
         let removed = self.role_mut(role)?.signed.targets.remove(path).is_some();
         if removed {
             self.touch(role, now)?;
@@ -451,21 +517,26 @@ impl Repository {
     }
 
     /// Delegates from `parent` to a new role (appended last in search
-    /// order), authorising `keys` with `threshold`.
-    #[allow(clippy::too_many_arguments)] // each is one field of the delegation
+    /// order).
     pub fn add_delegation(
         &mut self,
         parent: &str,
-        name: &str,
-        keys: &[PublicKey],
-        threshold: u64,
-        paths: Option<Vec<String>>,
-        path_hash_prefixes: Option<Vec<String>>,
-        terminating: bool,
+        delegation: Delegation<'_>,
         now: OffsetDateTime,
-    ) -> Result<(), TufError> {
-        if self.targets.contains_key(name) || super::client::TOP_LEVEL_ROLES.contains(&name) {
-            return Err(TufError::malformed(parent, format!("role {name} already exists")));
+    ) -> Result<(), EditError> {
+        let Delegation {
+            name,
+            keys,
+            threshold,
+            scope,
+            terminating,
+        } = delegation;
+        let (paths, path_hash_prefixes) = match scope {
+            Scope::Paths(p) => (Some(p), None),
+            Scope::HashPrefixes(h) => (None, Some(h)),
+        };
+        if self.targets.contains_key(name) || super::trusted_set::TOP_LEVEL_ROLES.contains(&name) {
+            return Err(EditError::refused(parent, format!("role {name} already exists")));
         }
         // A name used before (its role since withdrawn) continues above the
         // version snapshot last listed, empty: nothing of the old role is
@@ -489,7 +560,7 @@ impl Repository {
             extra: Extra::new(),
         });
         if delegations.succinct_roles.is_some() {
-            return Err(TufError::malformed(
+            return Err(EditError::refused(
                 parent,
                 "already delegates to succinct hashed bins",
             ));
@@ -525,7 +596,7 @@ impl Repository {
         keys: &[PublicKey],
         threshold: u64,
         now: OffsetDateTime,
-    ) -> Result<(), TufError> {
+    ) -> Result<(), EditError> {
         let setup = RoleSetup {
             keys: keys.to_vec(),
             threshold,
@@ -550,7 +621,7 @@ impl Repository {
         key: &PublicKey,
         threshold: Option<u64>,
         now: OffsetDateTime,
-    ) -> Result<(), TufError> {
+    ) -> Result<(), EditError> {
         let delegations = self.delegations_mut(parent, name)?;
         let role = delegated_role_mut(&mut delegations.roles, name)?;
         let id = key.key_id().to_string();
@@ -572,7 +643,7 @@ impl Repository {
         name: &str,
         keyids: &[String],
         now: OffsetDateTime,
-    ) -> Result<usize, TufError> {
+    ) -> Result<usize, EditError> {
         let delegations = self.delegations_mut(parent, name)?;
         let role = delegated_role_mut(&mut delegations.roles, name)?;
         role.keyids.retain(|k| !keyids.contains(k));
@@ -589,7 +660,7 @@ impl Repository {
         parent: &str,
         name: &str,
         now: OffsetDateTime,
-    ) -> Result<(), TufError> {
+    ) -> Result<(), EditError> {
         let delegations = self.delegations_mut(parent, name)?;
         let roles = delegations.roles.get_or_insert_with(Vec::new);
         let before = roles.len();
@@ -615,9 +686,9 @@ impl Repository {
         keys: &[PublicKey],
         threshold: u64,
         now: OffsetDateTime,
-    ) -> Result<(), TufError> {
+    ) -> Result<(), EditError> {
         if !(1..=32).contains(&bit_length) {
-            return Err(TufError::malformed(parent, "bit_length must be 1 to 32"));
+            return Err(EditError::refused(parent, "bit_length must be 1 to 32"));
         }
         let setup = RoleSetup {
             keys: keys.to_vec(),
@@ -632,7 +703,7 @@ impl Repository {
         };
         let parent_md = &mut self.role_mut(parent)?.signed;
         if parent_md.delegations.is_some() {
-            return Err(TufError::malformed(parent, "already has delegations"));
+            return Err(EditError::refused(parent, "already has delegations"));
         }
         parent_md.delegations = Some(Delegations {
             keys: keys
@@ -665,9 +736,9 @@ impl Repository {
         keys: &[PublicKey],
         threshold: u64,
         now: OffsetDateTime,
-    ) -> Result<Vec<String>, TufError> {
+    ) -> Result<Vec<String>, EditError> {
         if !(1..=4).contains(&prefix_len) {
-            return Err(TufError::malformed(
+            return Err(EditError::refused(
                 parent,
                 "hash prefix length must be 1 to 4 hex digits",
             ));
@@ -678,12 +749,13 @@ impl Repository {
             let name = format!("{name_prefix}-{prefix}");
             self.add_delegation(
                 parent,
-                &name,
-                keys,
-                threshold,
-                None,
-                Some(vec![prefix]),
-                true,
+                Delegation {
+                    name: &name,
+                    keys,
+                    threshold,
+                    scope: Scope::HashPrefixes(vec![prefix]),
+                    terminating: true,
+                },
                 now,
             )?;
             names.push(name);
@@ -692,7 +764,7 @@ impl Repository {
     }
 
     /// The classic hashed bin of `parent` whose prefix matches `path`.
-    pub fn hashed_bin_for(&self, parent: &str, path: &str) -> Result<String, TufError> {
+    pub fn hashed_bin_for(&self, parent: &str, path: &str) -> Result<String, EditError> {
         let parent_md = &self.targets.get(parent).ok_or_else(|| not_found(parent))?.signed;
         parent_md
             .delegations
@@ -706,20 +778,20 @@ impl Repository {
                 })
             })
             .map(|r| r.name.clone())
-            .ok_or_else(|| not_found(path))
+            .ok_or_else(|| EditError::NoRoleFor {
+                parent: parent.to_owned(),
+                path: path.to_owned(),
+            })
     }
 
     /// The succinct bin of `parent` that holds `path`.
-    pub fn bin_for(&self, parent: &str, path: &str) -> Result<String, TufError> {
+    pub fn bin_for(&self, parent: &str, path: &str) -> Result<String, EditError> {
         let parent_md = &self.targets.get(parent).ok_or_else(|| not_found(parent))?.signed;
         let bins = parent_md
             .delegations
             .as_ref()
             .and_then(|d| d.succinct_roles.as_ref())
-            .ok_or_else(|| TufError::Missing {
-                role: parent.to_owned(),
-                needed: "it has no succinct hashed bins",
-            })?;
+            .ok_or_else(|| EditError::refused(parent, "it has no succinct hashed bins"))?;
         Ok(bins.bin_for(path))
     }
 
@@ -731,7 +803,7 @@ impl Repository {
         role: &str,
         setup: &RoleSetup,
         now: OffsetDateTime,
-    ) -> Result<(), TufError> {
+    ) -> Result<(), EditError> {
         if !matches!(role, "root" | "targets" | "snapshot" | "timestamp") {
             return Err(not_found(role));
         }
@@ -786,7 +858,7 @@ impl Repository {
 
     /// Records the signed root as published (appends to the history when
     /// its version is new, replaces it when more signatures were added).
-    pub fn publish_root(&mut self) -> Result<(), TufError> {
+    pub fn publish_root(&mut self) -> Result<(), EditError> {
         let bytes = self.root.to_bytes()?;
         let v = self.root.signed.version as usize;
         if self.root_history.len() >= v {
@@ -834,7 +906,7 @@ impl Repository {
     /// A new timestamp version listing the current snapshot's version,
     /// length and SHA-256 (signatures dropped). Needs only the timestamp
     /// key to sign, so an online job can keep a repository fresh.
-    pub fn bump_timestamp(&mut self, now: OffsetDateTime) -> Result<(), TufError> {
+    pub fn bump_timestamp(&mut self, now: OffsetDateTime) -> Result<(), EditError> {
         use sha2::Digest;
         let snap = self.snapshot.to_bytes()?;
         let mut hashes = BTreeMap::new();
@@ -858,7 +930,7 @@ impl Repository {
 
     /// Signs every targets role whose keys include `key` and that lacks its
     /// signature (k-of-n: other holders' signatures are kept).
-    pub fn sign_targets_roles(&mut self, key: &PrivateKey) -> Result<Vec<String>, TufError> {
+    pub fn sign_targets_roles(&mut self, key: &PrivateKey) -> Result<Vec<String>, EditError> {
         let id = key.public().key_id().to_string();
         let mut authorised: Vec<String> = Vec::new();
         if self
@@ -901,7 +973,7 @@ impl Repository {
 fn delegated_role_mut<'a>(
     roles: &'a mut Option<Vec<DelegatedRole>>,
     name: &str,
-) -> Result<&'a mut DelegatedRole, TufError> {
+) -> Result<&'a mut DelegatedRole, EditError> {
     roles
         .iter_mut()
         .flatten()

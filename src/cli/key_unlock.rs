@@ -5,11 +5,8 @@ use std::time::Duration;
 use vouch_keys::keyring::KeyringCache;
 use vouch_keys::{describe_key, unlock};
 
-use crate::cli::passphrase::{PassphraseArgs, Provider};
+use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
-
-/// Longest time a passphrase may stay in the keyring.
-const MAX_REMEMBER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Check a key's passphrase and keep it in the OS keyring (secret service,
 /// else the kernel session keyring) for DURATION, so later commands do not ask.
@@ -18,7 +15,7 @@ pub struct UnlockArgs {
     /// Key id, unique id prefix, or name
     pub key: String,
     /// How long to remember it: e.g. 30s, 15m, 8h, 2d (at most 7d)
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::remember)]
     pub remember: Duration,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
@@ -79,23 +76,4 @@ pub fn run_lock(args: LockArgs, ctx: &Context) -> Result<(), CliError> {
         cache.backend()
     );
     Ok(())
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 15m or 8h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" | "" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        "d" => n.saturating_mul(86400),
-        _ => return Err(format!("`{s}`: use s, m, h or d")),
-    };
-    let d = Duration::from_secs(secs);
-    if d.is_zero() || d > MAX_REMEMBER {
-        return Err("a duration between 1s and 7d".to_owned());
-    }
-    Ok(d)
 }

@@ -13,7 +13,7 @@ use super::limits::Limits;
 use super::metadata::{
     DelegatedRole, Delegations, Envelope, Key, MetaFile, Role, Root, Snapshot, TargetFile, Targets, Timestamp,
 };
-use super::path::{TargetPath, hash_prefix_matches, pattern_matches};
+use super::path::{TargetPath, delegated_path_matches, hash_prefix_matches};
 
 /// Verified metadata and the exact bytes it was received as.
 #[derive(Clone, Debug)]
@@ -889,7 +889,7 @@ fn roles_for_target(delegations: &super::metadata::Delegations, path: &str) -> V
 /// `path_hash_prefixes` (a role with neither signs nothing).
 pub fn delegated_role_matches(role: &DelegatedRole, path: &str) -> bool {
     match (&role.paths, &role.path_hash_prefixes) {
-        (Some(patterns), _) => patterns.iter().any(|p| pattern_matches(p, path)),
+        (Some(patterns), _) => patterns.iter().any(|p| delegated_path_matches(p, path)),
         (None, Some(prefixes)) => hash_prefix_matches(prefixes, path),
         (None, None) => false,
     }

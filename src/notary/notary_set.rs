@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use super::NotaryError;
 use super::format::{Envelope, FileMeta, Role, Root, Snapshot, Targets, Timestamp};
-use super::keys::{NotaryKey, check_key_ids, parse_keys, verify_threshold};
+use super::signatures::{NotaryKey, check_key_ids, parse_keys, verify_threshold};
 
 /// Docker Content Trust's role for signers' tags.
 pub const RELEASES: &str = "targets/releases";

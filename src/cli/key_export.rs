@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use vouch_keys::store::{Mode, write_atomic};
+use vouch_keys::trust_dir::{Mode, write_atomic};
 
 use crate::cli::{CliError, Context, output};
 

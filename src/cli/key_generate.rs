@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use vouch_keys::keyfile::{self, KeyFile, KeyInfo, Role};
 use vouch_keys::passphrase::{PassphraseProvider, Purpose, Request};
-use vouch_keys::store::{Mode, write_atomic};
+use vouch_keys::trust_dir::{Mode, write_atomic};
 use vouch_keys::{KeyError, PrivateKey, sealed};
 
-use super::KdfChoice;
-use crate::cli::passphrase::{PassphraseArgs, Provider};
+use super::key::KdfChoice;
+use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 
 /// Generate an ed25519 key. The private key is sealed in the trust

@@ -9,7 +9,7 @@ use vouch_keys::{StoredKey, TrustDir};
 
 use super::decide::{RELEASES, tag_holder};
 use super::error::TrustError;
-use crate::tuf::repo::Repository;
+use crate::tuf::editor::MetadataEditor;
 
 /// The keys here whose ids are among `ids`, newest first.
 fn held(dir: &TrustDir, ids: &BTreeSet<String>) -> Result<Vec<StoredKey>, TrustError> {
@@ -27,7 +27,7 @@ fn held(dir: &TrustDir, ids: &BTreeSet<String>) -> Result<Vec<StoredKey>, TrustE
 /// `timestamp`, `root`) of the verified repository.
 pub fn top_level(
     dir: &TrustDir,
-    repo: &Repository,
+    repo: &MetadataEditor,
     repo_id: &str,
     role: &str,
 ) -> Result<StoredKey, TrustError> {
@@ -54,10 +54,10 @@ pub fn top_level(
 }
 
 /// The key ids a delegated role of the verified repository authorises.
-fn delegated_ids(repo: &Repository, role: &str) -> BTreeSet<String> {
+fn delegated_ids(repo: &MetadataEditor, role: &str) -> BTreeSet<String> {
     repo.targets
         .values()
-        .filter_map(|t| crate::tuf::client::delegation_signers(&t.signed, role))
+        .filter_map(|t| crate::tuf::trusted_set::delegation_signers(&t.signed, role))
         .flat_map(|(_, ids, _)| ids)
         .collect()
 }
@@ -67,7 +67,7 @@ fn delegated_ids(repo: &Repository, role: &str) -> BTreeSet<String> {
 /// repository's targets key.
 pub fn for_signing(
     dir: &TrustDir,
-    repo: &Repository,
+    repo: &MetadataEditor,
     repo_id: &str,
     only: &[String],
 ) -> Result<Vec<StoredKey>, TrustError> {
@@ -99,7 +99,7 @@ pub fn for_signing(
 /// no role lists it, or no key here may sign any role that does.
 pub fn for_revoking(
     dir: &TrustDir,
-    repo: &Repository,
+    repo: &MetadataEditor,
     repo_id: &str,
     tag: Option<&str>,
 ) -> Result<Vec<StoredKey>, TrustError> {

@@ -16,12 +16,13 @@ use super::Trust;
 use super::error::TrustError;
 use super::pin::{FirstUse, Pin};
 use crate::notary::format::{Envelope, FileMeta, Root};
-use crate::notary::keys::{NotaryKey, verify_threshold};
+use crate::notary::signatures::{NotaryKey, verify_threshold};
 use crate::notary::{NotaryError, NotaryLimits, NotarySet, RELEASES};
 use crate::policy::Policy;
-use crate::store::metadata_dir::{MetadataDir, encode_segment};
+use crate::store::metadata_dir::MetadataDir;
 use crate::store::notary_server::NotaryServer;
 use crate::store::{FetchError, FetchErrorKind, Fetcher};
+use crate::tuf::metadata::encode_segment;
 
 /// Where a GUN's Notary data comes from.
 #[derive(Clone, Debug)]
@@ -67,7 +68,7 @@ pub fn canonical_id_of_spki(spki: &[u8]) -> Option<String> {
         "keytype": "ecdsa",
         "keyval": {"private": null, "public": base64::engine::general_purpose::STANDARD.encode(spki)},
     });
-    crate::notary::keys::key_id(&object)
+    crate::notary::signatures::key_id(&object)
 }
 
 /// Whether a root carries the pin's threshold of signatures from pinned
@@ -75,7 +76,7 @@ pub fn canonical_id_of_spki(spki: &[u8]) -> Option<String> {
 /// canonical key id.
 fn pin_admits(pin: &Pin, root: &[u8]) -> Result<(), NotaryError> {
     let env: Envelope<Root> = Envelope::parse("root", root)?;
-    crate::notary::keys::check_key_ids("root", &env.signed.keys)?;
+    crate::notary::signatures::check_key_ids("root", &env.signed.keys)?;
     let root_ids = env
         .signed
         .roles
@@ -309,8 +310,13 @@ impl NotaryReader {
             cache.clear().map_err(&local)?;
         }
         cache.write("root", &set.root().bytes).map_err(&local)?;
-        vouch_keys::store::write_atomic(&anchor_file, &anchor, 0o644, vouch_keys::store::Mode::Replace)
-            .map_err(&local)?;
+        vouch_keys::trust_dir::write_atomic(
+            &anchor_file,
+            &anchor,
+            0o644,
+            vouch_keys::trust_dir::Mode::Replace,
+        )
+        .map_err(&local)?;
         if let Some(t) = set.timestamp() {
             cache.write("timestamp", &t.bytes).map_err(&local)?;
         }
@@ -422,7 +428,7 @@ impl NotaryReader {
             (Some(tag), digest) => {
                 let t = self.resolve_tag(tag)?;
                 let current = match digest {
-                    Some(d) => Some(d.clone()),
+                    Some(d) => Some(d.to_string()),
                     None => store.head(tag)?,
                 };
                 let current = current.ok_or_else(|| TrustError::TagNotInStore {
@@ -443,7 +449,7 @@ impl NotaryReader {
                 })
             }
             (None, Some(digest)) => {
-                let t = self.resolve_digest(digest)?;
+                let t = self.resolve_digest(digest.as_str())?;
                 Ok(super::Verdict {
                     digest: t.digest,
                     how: format!("signed as {} by {} (Notary)", t.tag, t.role),

@@ -9,8 +9,8 @@ use vouch_keys::keyfile::{self, KeyFile, KeyInfo, Role};
 use vouch_keys::passphrase::{PassphraseProvider, Purpose, Request};
 use vouch_keys::{KeyError, sealed};
 
-use super::KdfChoice;
-use crate::cli::passphrase::{PassphraseArgs, Provider};
+use super::key::KdfChoice;
+use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 
 /// Import private keys and re-seal them with vouch's KDF.
@@ -162,7 +162,7 @@ fn read_text(path: &PathBuf) -> Result<String, CliError> {
 
 /// A key name from arbitrary text: disallowed characters become '-'.
 fn sanitize(s: &str) -> String {
-    crate::cli::repo::key_name_from(s, "key", 48)
+    crate::cli::common::key_name_from(s, "key", 48)
 }
 
 /// Imports one foreign key file (a Docker Content Trust or notary key)

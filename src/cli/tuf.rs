@@ -1,0 +1,49 @@
+//! `vouch tuf …` — a generic TUF client for standard repositories (python-tuf,
+//! go-tuf, tuf-on-ci), over HTTP(S) or from a directory.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use crate::cli::CliError;
+use crate::store::{DirFetcher, Fetcher, HttpFetcher};
+
+#[derive(Debug, Subcommand)]
+pub enum TufCommand {
+    /// Trust a root: copy ROOT_FILE into the metadata directory (offline)
+    Init(super::tuf_init::Args),
+    /// Run the TUF update workflow against a repository
+    Refresh(super::tuf_refresh::Args),
+    /// Refresh, then resolve, download and check targets
+    Download(super::tuf_download::Args),
+}
+
+pub fn run(cmd: TufCommand) -> Result<(), CliError> {
+    match cmd {
+        TufCommand::Init(a) => super::tuf_init::run(a),
+        TufCommand::Refresh(a) => super::tuf_refresh::run(a),
+        TufCommand::Download(a) => super::tuf_download::run(a),
+    }
+}
+
+/// Where the client keeps trusted metadata and where the repository is.
+#[derive(Debug, clap::Args)]
+pub struct RepoArgs {
+    /// Directory of trusted metadata (one ROLE.json a role, exact bytes)
+    #[arg(long, value_name = "DIR")]
+    pub metadata_dir: PathBuf,
+    /// Base URL of the repository's metadata (http://, https://, file:// or a directory)
+    #[arg(long, value_name = "URL")]
+    pub metadata_url: String,
+}
+
+/// A fetcher for a base location, and the base to join names to.
+pub fn fetcher_for(base: &str) -> Result<(Box<dyn Fetcher>, String), CliError> {
+    if base.starts_with("http://") || base.starts_with("https://") {
+        let f = HttpFetcher::new().map_err(|e| CliError::failed(e.to_string(), "check the URL"))?;
+        Ok((Box::new(f), base.to_owned()))
+    } else {
+        let path = base.strip_prefix("file://").unwrap_or(base);
+        Ok((Box::new(DirFetcher::new("")), path.to_owned()))
+    }
+}
