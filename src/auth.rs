@@ -97,7 +97,7 @@ pub fn docker_config_dir() -> Option<std::path::PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".docker")))
 }
 
-/// Credentials for `registry` (host[:port]).
+/// Credentials for `registry` (`host[:port]`).
 pub fn for_registry(registry: &str) -> Result<Credentials, AuthError> {
     let dir = docker_config_dir();
     let Some(dir) = dir else {

@@ -13,7 +13,7 @@ pub enum Location {
     Layout(PathBuf),
     /// A repository in a registry.
     Registry {
-        /// Host[:port].
+        /// `host[:port]`.
         registry: String,
         /// Repository path.
         repository: String,

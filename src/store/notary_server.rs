@@ -52,7 +52,7 @@ fn path_segment(s: &str) -> String {
 }
 
 impl NotaryServer {
-    /// The server at `url` (https://host[:port]) for `gun`, whose registry
+    /// The server at `url` (`https://host[:port]`) for `gun`, whose registry
     /// host is `registry`.
     pub fn new(url: &str, gun: &str, registry: &str) -> Result<NotaryServer, ServerError> {
         let bad = |reason: String| ServerError {

@@ -1,5 +1,5 @@
 //! The edit session every writer goes through. Each attempt loads the
-//! trust data verified ([`super::load::load_for_writing`]), applies the
+//! trust data verified (`load::load_for_writing`), applies the
 //! change to what verified, signs, and publishes only if nobody moved the
 //! trust tag meanwhile (else it starts over, so concurrent writers lose no
 //! update). Trust data that does not verify is never signed over.
@@ -140,7 +140,7 @@ impl<'s> Writer<'s> {
     /// A registry has no compare-and-swap: a publisher on another machine
     /// that checked the trust tag just before this one's write lands can
     /// overwrite it. So a publish to a store without atomic tags is
-    /// confirmed ([`Writer::confirm`]); when another publisher overwrote
+    /// confirmed (`Writer::confirm`); when another publisher overwrote
     /// it, the change is applied again to what the registry now serves,
     /// unless that already holds it.
     pub fn publish<R>(

@@ -33,7 +33,7 @@ pub enum TagRule {
 }
 
 /// Decides whether `r` may be pulled. `env` is the level the environment
-/// sets ([`crate::gate`]); a policy scope may lower it. A refusal under
+/// sets ([`crate::gate_switch`]); a policy scope may lower it. A refusal under
 /// `enforce` and every "could not decide" are errors.
 pub fn admit(
     trust: &Trust,

@@ -14,7 +14,7 @@
 //!   signed as, whether a digest is signed.
 //! * [`edit`]: the edit session every writer goes through: it starts from
 //!   the same verified load, refuses to publish over trust data that does
-//!   not verify, and offers [`edit::recover`] to move clients past it.
+//!   not verify, and offers [`edit::Writer::recover`] to move clients past it.
 
 pub mod cache;
 pub mod decide;

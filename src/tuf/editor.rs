@@ -258,7 +258,7 @@ impl EditError {
 
 impl MetadataEditor {
     /// A new repository at version 1 of every role (unsigned: call the
-    /// `sign_*` methods, then [`Repository::publish_root`]).
+    /// `sign_*` methods, then [`MetadataEditor::publish_root`]).
     pub fn create(
         root: &RoleSetup,
         targets: &RoleSetup,
@@ -414,8 +414,8 @@ impl MetadataEditor {
     }
 
     /// Raises the snapshot and timestamp versions to at least these, so
-    /// that the next [`Repository::bump_snapshot`] and
-    /// [`Repository::bump_timestamp`] go above them.
+    /// that the next [`MetadataEditor::bump_snapshot`] and
+    /// [`MetadataEditor::bump_timestamp`] go above them.
     pub fn raise_versions(&mut self, snapshot_at_least: u64, timestamp_at_least: u64) {
         let s = &mut self.snapshot.signed;
         s.version = s.version.max(snapshot_at_least);

@@ -5,11 +5,9 @@
 //! with its cause, never "unsigned" and never "verified", and nothing is
 //! lost: the repository verifies again once the registry recovers.
 
-mod common;
-
-use common::publisher;
-use common::registry::{FaultProxy, Registry, push};
-use common::{Env, Run};
+use crate::common::publisher;
+use crate::common::registry::{FaultProxy, Registry, push};
+use crate::common::{Env, Run};
 
 /// Exit 2 naming `cause`, and neither a verdict of "unsigned" nor a digest.
 fn undecided(run: &Run, cause: &str, digest: &str) {

@@ -2,11 +2,9 @@
 //! directory, as a user runs it: images written the way skopeo writes
 //! them, the real `vouch` binary, no terminal.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{Env, Run, oci_image};
+use crate::common::{Env, Run, oci_image};
 
 struct Repo {
     env: Env,
@@ -15,7 +13,7 @@ struct Repo {
 
 impl Repo {
     fn new() -> Repo {
-        let env = common::publisher();
+        let env = crate::common::publisher();
         let layout = env.home().join("layout");
         Repo { env, layout }
     }
@@ -153,12 +151,12 @@ fn a_missing_store_is_could_not_decide() {
 #[test]
 fn recursive_signing_covers_each_platform_of_an_index() {
     let repo = Repo::new();
-    let index = common::oci_image_index(&repo.layout, "multi");
+    let index = crate::common::oci_image_index(&repo.layout, "multi");
     repo.run(&["init", &repo.r("")]).ok();
     // Without --recursive only the index is signed.
     repo.run(&["sign", &repo.r(":multi")]).ok();
     assert_eq!(repo.run(&["verify", &repo.r(":multi")]).ok().trim(), index);
-    let children = common::index_children(&repo.layout, &index);
+    let children = crate::common::index_children(&repo.layout, &index);
     repo.run(&["verify", &repo.r(&format!("@{}", children[0]))])
         .fails(1, "not a signed target");
     // With it, each platform manifest is a signed target too.

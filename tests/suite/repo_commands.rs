@@ -1,13 +1,11 @@
 //! `vouch inspect`, `refresh` and `revoke` on an OCI layout.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{Env, oci_image};
+use crate::common::{Env, oci_image};
 
 fn signed_repo() -> (Env, PathBuf, String) {
-    let env = common::publisher();
+    let env = crate::common::publisher();
     let layout = env.home().join("app");
     let d1 = oci_image(&layout, "v1", "one\n");
     oci_image(&layout, "v2", "two\n");

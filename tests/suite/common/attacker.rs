@@ -40,11 +40,6 @@ impl Attacker {
         }
     }
 
-    /// The store, for library-level publishers in tests.
-    pub fn store(&self) -> &dyn Store {
-        self.store.as_ref()
-    }
-
     /// The digest the trust tag points at (to show nothing was published).
     pub fn trust_digest(&self) -> Option<String> {
         self.store.head(artifact::TRUST_TAG).expect("head")
@@ -97,14 +92,6 @@ pub fn newest(files: &BTreeMap<String, Vec<u8>>, role: &str) -> String {
         .max()
         .map(|(_, n)| n)
         .unwrap_or_else(|| panic!("no {role} in {:?}", files.keys()))
-}
-
-/// An envelope with `signed` signed by `key` under each id in `ids`.
-pub fn envelope(signed: &Value, key: &PrivateKey, ids: &[&str]) -> Vec<u8> {
-    let bytes = canonical(signed).expect("canonical");
-    let sig = hex::encode(key.sign(&bytes));
-    let signatures: Vec<Value> = ids.iter().map(|id| json!({"keyid": id, "sig": sig})).collect();
-    serde_json::to_vec(&json!({"signed": signed, "signatures": signatures})).expect("bytes")
 }
 
 /// A complete trust repository that signs `tag` as the manifest

@@ -5,16 +5,14 @@
 //! moved upstream to an unsigned image), `v2` (unsigned) and `multi` (an
 //! image index signed with `--recursive`).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::notary::{DockerApi, free_port, openssl, wait_for_port};
-use common::publisher;
-use common::registry::{Registry, layout_ref, push, skopeo};
-use common::{Env, index_children, oci_image_index};
+use crate::common::notary::{DockerApi, free_port, openssl, wait_for_port};
+use crate::common::publisher;
+use crate::common::registry::{Registry, layout_ref, push, skopeo};
+use crate::common::{Env, index_children, oci_image_index};
 
 /// The upstream's name behind the proxy: `/v2/up/REPO/…`.
 const NAME: &str = "up";
@@ -707,7 +705,7 @@ fn curl_manifest(proxy: &Proxy, reference: &str) -> String {
 fn a_revocation_or_forged_trust_data_is_refused_on_the_next_pull() {
     use std::collections::BTreeMap;
 
-    use common::attacker::{Attacker, forged_repository, key_id, key_object, new_key};
+    use crate::common::attacker::{Attacker, forged_repository, key_id, key_object, new_key};
 
     let s = scene();
     let proxy = Proxy::start(&s, &[], &[]);
@@ -759,7 +757,7 @@ fn a_revocation_or_forged_trust_data_is_refused_on_the_next_pull() {
 
 #[test]
 fn a_blob_swapped_upstream_is_never_delivered_whole() {
-    use common::registry::FaultProxy;
+    use crate::common::registry::FaultProxy;
 
     let s = scene();
     // The upstream as seen through a hostile network path: every blob
@@ -867,7 +865,7 @@ fn a_private_upstream_is_read_with_the_proxy_users_credentials_only() {
     env.set("DOCKER_CONFIG", docker_config.to_str().expect("utf8"));
     let repo = format!("{}/team/app", reg.addr);
     let layout = env.home().join("build");
-    let digest = common::oci_image(&layout, "v1", "private\n");
+    let digest = crate::common::oci_image(&layout, "v1", "private\n");
     skopeo(&[
         "copy",
         "--dest-tls-verify=false",

@@ -1,11 +1,9 @@
 //! Sign and verify against a real registry (CNCF distribution, started on a
 //! free loopback port), with images pushed by the real skopeo.
 
-mod common;
-
-use common::publisher;
-use common::registry::{Registry, layout_ref, push, skopeo};
-use common::{Env, oci_image};
+use crate::common::publisher;
+use crate::common::registry::{Registry, layout_ref, push, skopeo};
+use crate::common::{Env, oci_image};
 
 /// A registry repository `team/app` with `v1` pushed and signed: the
 /// publisher, the repository and v1's digest.

@@ -2,8 +2,6 @@
 //! fixed seeds and Ed25519 signatures are deterministic, so the fixture
 //! folders in `testdata/tuf/` are reproducible (`fixtures_are_reproducible`).
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -180,7 +178,7 @@ fn tamper(bytes: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
 }
 
 /// Every attack scenario, by name. The expectation is documented beside
-/// each test in `tests/tuf_attacks.rs`.
+/// each test in `tests/suite/tuf_attacks.rs`.
 pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
     let k = keys();
     let mut out = BTreeMap::new();

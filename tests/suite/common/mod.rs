@@ -1,8 +1,6 @@
 //! Helpers for running the real `vouch` binary the way a user does: a
 //! fresh process, no controlling terminal (`setsid`), a clean environment.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 pub mod attacker;
 pub mod notary;
 pub mod py;

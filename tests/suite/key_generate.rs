@@ -1,10 +1,8 @@
 //! `vouch key generate`, `list`, `export`, `passwd`, `remove` as a user runs them.
 
-mod common;
-
 use std::process::Command;
 
-use common::{Env, mode, only_key_file, run_command, snapshot};
+use crate::common::{Env, mode, only_key_file, run_command, snapshot};
 
 fn openssl_decrypts(path: &std::path::Path, pass: &str) -> bool {
     let mut cmd = Command::new("openssl");

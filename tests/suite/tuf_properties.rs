@@ -1,9 +1,7 @@
 //! Property tests: canonical JSON round trips, sign → verify round trips,
 //! and any single-byte change to signed metadata is refused.
 
-mod common;
-
-use common::tuf::{BASE, NOW, key, target};
+use crate::common::tuf::{BASE, NOW, key, target};
 use proptest::prelude::*;
 use vouch::tuf::editor::{Expiries, MetadataEditor, RoleSetup};
 use vouch::tuf::metadata::{Envelope, Targets, canonical, signed_bytes};

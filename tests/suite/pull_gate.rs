@@ -1,11 +1,9 @@
 //! `vouch pull` — the content trust gate, switched by VOUCH_CONTENT_TRUST
 //! or Docker's DOCKER_CONTENT_TRUST, on OCI layouts.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::{Env, Run, oci_image};
+use crate::common::{Env, Run, oci_image};
 
 struct Setup {
     env: Env,
@@ -15,7 +13,7 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let env = common::publisher();
+    let env = crate::common::publisher();
     let src = env.home().join("src");
     let dest = env.home().join("dest");
     let signed = oci_image(&src, "v1", "signed\n");

@@ -4,13 +4,11 @@
 //! unlocking a key takes scrypt's 64 MiB by design: its copy adds little to
 //! what signing alone takes.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::publisher;
-use common::registry::{Registry, skopeo};
+use crate::common::publisher;
+use crate::common::registry::{Registry, skopeo};
 
 const LAYER_MIB: u64 = 1024;
 const BUDGET_KIB: u64 = 64 << 10;

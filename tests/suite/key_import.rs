@@ -1,12 +1,10 @@
 //! `vouch key import` of Docker Content Trust and notary key files, and of
 //! OpenSSL-written keys.
 
-mod common;
-
 use std::process::Command;
 
+use crate::common::{Env, run_command, testdata};
 use base64::Engine;
-use common::{Env, run_command, testdata};
 use sha2::{Digest, Sha256};
 
 /// notary's canonical key id for an ECDSA public key (SPKI DER).
@@ -218,14 +216,14 @@ fn plain_pkcs8_and_sec1_keys_from_openssl_are_sealed_on_import() {
     );
 
     // The same key again is refused, and nothing changes.
-    let before = common::snapshot(&env.trust());
+    let before = crate::common::snapshot(&env.trust());
     env.run_with(
         &["key", "import", "--passphrase-stdin", ed.to_str().expect("p")],
         &[],
         "x\n",
     )
     .fails(2, "already in the trust directory");
-    assert_eq!(common::snapshot(&env.trust()), before);
+    assert_eq!(crate::common::snapshot(&env.trust()), before);
 }
 
 #[test]
@@ -266,7 +264,7 @@ fn openssl_encrypted_pkcs8_keeps_its_passphrase() {
     assert_eq!(run_command(cmd, "").code, 0);
     // A wrong passphrase for it fails at once, changing nothing.
     let other = Env::new();
-    let before = common::snapshot(&other.trust());
+    let before = crate::common::snapshot(&other.trust());
     other
         .run_with(
             &["key", "import", enc.to_str().expect("p")],
@@ -274,5 +272,5 @@ fn openssl_encrypted_pkcs8_keeps_its_passphrase() {
             "",
         )
         .fails(2, "wrong passphrase");
-    assert_eq!(common::snapshot(&other.trust()), before);
+    assert_eq!(crate::common::snapshot(&other.trust()), before);
 }

@@ -3,13 +3,11 @@
 //! client reads what python-tuf's Metadata API writes, and tough's
 //! RepositoryLoader loads what vouch writes.
 
-mod common;
-
 use std::path::Path;
 
-use common::Env;
-use common::py::{HttpServer, run_script};
-use common::tuf::{APP, RELEASE, key, keys, target};
+use crate::common::Env;
+use crate::common::py::{HttpServer, run_script};
+use crate::common::tuf::{APP, RELEASE, key, keys, target};
 use sha2::Digest;
 use time::OffsetDateTime;
 use vouch::store::tuf_repo_dir::{write_metadata, write_target};
@@ -265,7 +263,7 @@ fn canonical_json_key_order_matches_python_tuf() {
     });
     let file = tempfile::NamedTempFile::new().expect("tmp");
     std::fs::write(file.path(), serde_json::to_vec(&doc).expect("json")).expect("write");
-    let out = std::process::Command::new(common::py::python())
+    let out = std::process::Command::new(crate::common::py::python())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/canonical.py"))
         .arg(file.path())
         .output()

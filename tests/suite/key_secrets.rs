@@ -1,10 +1,8 @@
 //! No secret in listings, error text or Debug output.
 
-mod common;
-
 use std::process::Command;
 
-use common::{Env, only_key_file};
+use crate::common::{Env, only_key_file};
 
 const PASS: &str = "Sup3r-Secret-Passphrase-4711";
 

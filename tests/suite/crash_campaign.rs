@@ -7,15 +7,13 @@
 //!
 //! The seed is printed; `VOUCH_CRASH_SEED=N` replays a campaign.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::registry::{Registry, push, retag};
-use common::{Env, oci_image};
+use crate::common::registry::{Registry, push, retag};
+use crate::common::{Env, oci_image};
 
 const KILLS: usize = 200;
 const PASSPHRASE: &str = "crash-campaign-pass";
@@ -298,7 +296,7 @@ fn two_hundred_kills_corrupt_nothing() {
     eprintln!("crash campaign seed: {seed} (VOUCH_CRASH_SEED={seed} replays it)");
 
     let reg = Registry::start();
-    let env = common::publisher_with(|_| PASSPHRASE.to_owned());
+    let env = crate::common::publisher_with(|_| PASSPHRASE.to_owned());
     push(&env, &reg, "team/crash", "base", "base\n");
     let registry_repo = format!("{}/team/crash", reg.addr);
     let layout = env.home().join("layout");

@@ -7,13 +7,11 @@
 //! accepted. vouch then reads it (`verify`/`inspect --notary-server`) and
 //! migrates it.
 
-mod common;
-
 use std::path::PathBuf;
 
-use common::notary::{DockerApi, NotaryStack, REPO_PASS, ROOT_PASS, docker, docker_run};
-use common::registry::{FaultProxy, Registry, push};
-use common::{Env, Run};
+use crate::common::notary::{DockerApi, NotaryStack, REPO_PASS, ROOT_PASS, docker, docker_run};
+use crate::common::registry::{FaultProxy, Registry, push};
+use crate::common::{Env, Run};
 
 /// A Docker Content Trust repository on a real stack: v1 signed by alice
 /// with `docker trust sign` (targets/releases and targets/alice), v2 signed

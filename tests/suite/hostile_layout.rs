@@ -5,14 +5,12 @@
 //! left by a killed run. vouch refuses with exit 2, an error and a hint,
 //! never hangs, and reads or writes nothing outside the layout.
 
-mod common;
-
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Env, Run, oci_image, snapshot};
+use crate::common::{Env, Run, oci_image, snapshot};
 
 struct Repo {
     env: Env,
@@ -26,7 +24,7 @@ struct Repo {
 impl Repo {
     /// A layout with `v1` signed and `v2` unsigned.
     fn signed() -> Repo {
-        let env = common::publisher();
+        let env = crate::common::publisher();
         let layout = env.home().join("layout");
         let outside = env.home().join("outside");
         std::fs::create_dir_all(&outside).expect("outside");

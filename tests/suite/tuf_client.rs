@@ -3,13 +3,11 @@
 //! `terminating`, k-of-n signing, timestamp-only refresh, consistent
 //! snapshots off, exact bytes persisted.
 
-mod common;
-
 use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 
-use common::tuf::{APP, BASE, NOW, commit, key, keys, target};
+use crate::common::tuf::{APP, BASE, NOW, commit, key, keys, target};
 use vouch::store::metadata_dir::MetadataDir;
 use vouch::store::tuf_repo_dir::write_metadata;
 use vouch::store::{DirFetcher, FetchError, Fetcher};

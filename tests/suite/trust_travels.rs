@@ -2,14 +2,12 @@
 //! from a layout into a real registry, synced to another repository, and
 //! copied out again, it still verifies against the same pinned root key.
 
-mod common;
-
-use common::registry::{Registry, layout_ref, skopeo};
-use common::{Env, oci_image};
+use crate::common::registry::{Registry, layout_ref, skopeo};
+use crate::common::{Env, oci_image};
 
 #[test]
 fn trust_data_survives_skopeo_copy_and_sync_and_is_bound_to_root_keys() {
-    let publisher = common::publisher();
+    let publisher = crate::common::publisher();
     let src = publisher.home().join("src");
     let digest = oci_image(&src, "v1", "travelling image\n");
     let root_id = publisher

@@ -2,14 +2,12 @@
 //! real update workflow, fixed "now", no network) against a fixture folder
 //! `testdata/tuf/<attack>/`: `trusted/` is the client's metadata directory
 //! before the update, `repo/` what the repository serves. The fixtures are
-//! built by `tests/common/tuf.rs`; `fixtures_are_reproducible` keeps them
+//! built by `tests/suite/common/tuf.rs`; `fixtures_are_reproducible` keeps them
 //! in step.
-
-mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::tuf::{APP, NOW, RELEASE, fixture, scenarios};
+use crate::common::tuf::{APP, NOW, RELEASE, fixture, scenarios};
 use vouch::store::DirFetcher;
 use vouch::store::metadata_dir::MetadataDir;
 use vouch::tuf::{Limits, TargetPath, TufError};
@@ -311,8 +309,8 @@ fn fixtures_are_reproducible() {
     for (name, scenario) in scenarios() {
         let dir = tempfile::tempdir().expect("tmp");
         scenario.write(dir.path());
-        let fresh = common::snapshot(dir.path());
-        let committed = common::snapshot(&fixture(name));
+        let fresh = crate::common::snapshot(dir.path());
+        let committed = crate::common::snapshot(&fixture(name));
         let strip = |m: std::collections::BTreeMap<PathBuf, (u32, Vec<u8>)>, root: &Path| {
             m.into_iter()
                 .filter(|(p, _)| p.is_file() || !p.exists())

@@ -1,14 +1,12 @@
 //! Bad input: each case gives `error:` + `hint:`, exit 2, and leaves the
 //! trust directory byte-for-byte as it was.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::common::{Env, Run, only_key_file, snapshot, testdata};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Env, Run, only_key_file, snapshot, testdata};
 
 /// An environment with one targets key `t` sealed under `pw`.
 fn with_key() -> (Env, PathBuf) {
@@ -251,7 +249,7 @@ fn trust_dir_not_writable_is_reported_and_left_alone() {
     let before = snapshot(&env.trust());
     let mut cmd;
     if is_root {
-        let chown = common::run_command(
+        let chown = crate::common::run_command(
             {
                 let mut c = std::process::Command::new("chown");
                 c.args(["-R", "65534:65534"]).arg(env.trust());
@@ -282,7 +280,7 @@ fn trust_dir_not_writable_is_reported_and_left_alone() {
         .env("VOUCH_DELEGATION_PASSPHRASE", "p")
         .env("HOME", env.home());
     let before = if is_root { snapshot(&env.trust()) } else { before };
-    let out = common::run_command(cmd, "");
+    let out = crate::common::run_command(cmd, "");
     out.fails(2, "private");
     assert_eq!(snapshot(&env.trust()), before);
     assert!(!Path::new("/tmp/vouch-never-written.pub").exists());

@@ -1,8 +1,6 @@
 //! `vouch key unlock --remember` / `vouch key lock` with the OS keyring.
 
-mod common;
-
-use common::Env;
+use crate::common::Env;
 
 #[test]
 fn unlock_remembers_until_lock_or_says_the_keyring_is_unavailable() {

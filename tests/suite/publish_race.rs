@@ -8,13 +8,11 @@
 //! `VOUCH_RACE_BIN` runs another build of vouch (to measure the loss rate
 //! of an older one); the assertion holds for this one.
 
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::Env;
-use common::publisher;
-use common::registry::{Registry, push, retag};
+use crate::common::Env;
+use crate::common::publisher;
+use crate::common::registry::{Registry, push, retag};
 
 const PUBLISHERS: usize = 8;
 const ROUNDS: usize = 20;

@@ -1,13 +1,11 @@
 //! Prompts on a real terminal: `script` gives vouch a pseudo-terminal and
 //! the test types into it, one line at a time after each prompt appears.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::Env;
+use crate::common::Env;
 
 /// Runs `vouch ARGS` on a pty, typing `lines` with pauses; returns (exit
 /// code, everything the terminal showed).
@@ -85,7 +83,7 @@ fn terminal_reprompts_after_a_wrong_passphrase_and_never_echoes() {
 #[test]
 fn terminal_gives_up_after_three_wrong_passphrases() {
     let env = with_key();
-    let before = common::snapshot(&env.trust());
+    let before = crate::common::snapshot(&env.trust());
     let (code, shown) = on_terminal(&env, "key passwd t", &["w1", "w2", "w3"]);
     assert_eq!(code, 2, "{shown}");
     assert_eq!(shown.matches("Passphrase for key").count(), 3, "{shown}");
@@ -93,15 +91,15 @@ fn terminal_gives_up_after_three_wrong_passphrases() {
         shown.contains("error: wrong passphrase") && shown.contains("hint: "),
         "{shown}"
     );
-    assert_eq!(common::snapshot(&env.trust()), before);
+    assert_eq!(crate::common::snapshot(&env.trust()), before);
 }
 
 #[test]
 fn mismatched_new_passphrases_change_nothing() {
     let env = with_key();
-    let before = common::snapshot(&env.trust());
+    let before = crate::common::snapshot(&env.trust());
     let (code, shown) = on_terminal(&env, "key passwd t", &["right-one", "first", "second"]);
     assert_eq!(code, 2, "{shown}");
     assert!(shown.contains("did not match"), "{shown}");
-    assert_eq!(common::snapshot(&env.trust()), before);
+    assert_eq!(crate::common::snapshot(&env.trust()), before);
 }

@@ -2,13 +2,11 @@
 //! signature is refused and two verify (Docker Content Trust's layout:
 //! targets/releases plus targets/NAME).
 
-mod common;
-
-use common::oci_image;
+use crate::common::oci_image;
 
 #[test]
 fn a_threshold_of_two_needs_two_signers() {
-    let env = common::publisher();
+    let env = crate::common::publisher();
     let layout = env.home().join("app");
     let repo = format!("oci:{}", layout.display());
     let v0 = oci_image(&layout, "v0", "before signers\n");

@@ -5,14 +5,12 @@
 //! (`VOUCH_CONTENT_TRUST=1 vouch pull`, which then writes nothing).
 //! `testdata/attacks/README.md` lists them with what refuses each.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::attacker::{Attacker, forged_repository, key_id, key_object, new_key};
-use common::registry::{FaultProxy, Registry, push};
-use common::{Env, Run, oci_image};
+use crate::common::attacker::{Attacker, forged_repository, key_id, key_object, new_key};
+use crate::common::registry::{FaultProxy, Registry, push};
+use crate::common::{Env, Run, oci_image};
 
 /// Where the image and its trust data live.
 enum Place {
@@ -31,7 +29,7 @@ struct Scene {
 }
 
 fn publisher_env() -> Env {
-    common::publisher()
+    crate::common::publisher()
 }
 
 impl Scene {
