@@ -58,18 +58,10 @@ impl Fetcher for Counting {
 }
 
 fn build(dir: &std::path::Path, bins: bool, now: OffsetDateTime) -> String {
-    let single = |s: u8| RoleSetup::single(key(s).public());
-    let mut repo = MetadataEditor::create(
-        &single(1),
-        &single(2),
-        &single(3),
-        &single(4),
-        true,
-        now,
-        Expiries::default(),
-    );
-    repo.root.sign(&key(1)).expect("sign");
-    repo.publish_root().expect("publish");
+    let others = [key(2).public(), key(3).public(), key(4).public()];
+    let mut repo =
+        MetadataEditor::create_single_key(&key(1), others.each_ref(), true, now, Expiries::default())
+            .expect("repository");
     if bins {
         repo.add_succinct_bins("targets", "bin", BIT_LENGTH, &[key(5).public()], 1, now)
             .expect("bins");

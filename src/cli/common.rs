@@ -24,6 +24,63 @@ pub fn parse_ref(s: &str) -> Result<ImageRef, CliError> {
     })
 }
 
+/// Most references one `--from-file` may list.
+const MAX_REFERENCES: usize = 1_000_000;
+/// Longest line of a references file (a reference is far shorter).
+const MAX_REFERENCE_LINE: usize = 4096;
+
+/// The references in FILE (`-`: standard input), one a line; blank lines
+/// and lines starting with `#` are skipped, surrounding spaces trimmed.
+pub fn read_references(path: &std::path::Path) -> Result<Vec<String>, CliError> {
+    use std::io::BufRead;
+    let shown = path.display().to_string();
+    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| CliError::failed(format!("{shown}: {e}"), "check the --from-file path"))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let mut refs = Vec::new();
+    // A line is read against its limit: a file without newlines is not
+    // read into memory whole.
+    let mut limited = std::io::Read::take(reader, 0);
+    for number in 1.. {
+        let mut line = Vec::new();
+        limited.set_limit(MAX_REFERENCE_LINE as u64 + 1);
+        let n = limited
+            .read_until(b'\n', &mut line)
+            .map_err(|e| CliError::failed(format!("{shown}: {e}"), "check the --from-file path"))?;
+        if n == 0 {
+            break;
+        }
+        if line.len() > MAX_REFERENCE_LINE {
+            return Err(CliError::failed(
+                format!("{shown}: line {number} is longer than {MAX_REFERENCE_LINE} bytes"),
+                "list one reference a line",
+            ));
+        }
+        let text = std::str::from_utf8(&line).map_err(|_| {
+            CliError::failed(
+                format!("{shown}: line {number} is not UTF-8"),
+                "list one reference a line",
+            )
+        })?;
+        let text = text.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        if refs.len() == MAX_REFERENCES {
+            return Err(CliError::failed(
+                format!("{shown} lists more than {MAX_REFERENCES} references"),
+                "split the list and run once for each part",
+            ));
+        }
+        refs.push(text.to_owned());
+    }
+    Ok(refs)
+}
+
 /// Parses a repository (`oci:DIR` or `REGISTRY/REPO`) for a command that
 /// takes a whole repository: a tag or digest is a usage error.
 pub fn parse_repository(s: &str, command: &str) -> Result<ImageRef, CliError> {
@@ -198,8 +255,8 @@ impl OnlineKeys {
     }
 
     /// As the trust layer takes them.
-    pub fn publishing(&self) -> crate::trust::edit::Publishing<'_> {
-        crate::trust::edit::Publishing {
+    pub fn publishing(&self) -> crate::trust::writer::Publishing<'_> {
+        crate::trust::writer::Publishing {
             snapshot: self.snapshot.as_ref(),
             timestamp: &self.timestamp,
         }

@@ -16,7 +16,7 @@ pub enum Failure {
 }
 
 /// An error ready for the user: what happened and what to do about it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct CliError {
     /// Refused or failed.
     pub failure: Failure,

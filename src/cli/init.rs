@@ -4,7 +4,7 @@ use crate::cli::common::{generate_key, name_base, open_store, parse_repository, 
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 use crate::policy::Policy;
-use crate::trust::edit::{Publishing, Writer};
+use crate::trust::writer::{Publishing, Writer};
 
 /// Create a repository's trust data: root, targets, snapshot and timestamp
 /// keys (sealed in the trust directory) and the first signed metadata,

@@ -4,9 +4,9 @@ use crate::cli::common::{generate_key, name_base, open_store, parse_repository, 
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 use crate::reference::Location;
-use crate::trust::edit::{Publishing, Writer};
-use crate::trust::migrate::{DctKeys, MigrationKeys, Plan, Report, plan};
+use crate::trust::migration::{DctKeys, MigrationKeys, Plan, Report, plan};
 use crate::trust::notary_reader::{NotaryReader, NotarySource};
+use crate::trust::writer::{Publishing, Writer};
 
 /// Move a repository's Docker Content Trust data (Notary v1) into vouch
 /// trust data in the registry, keeping the team's root key. The Notary

@@ -35,7 +35,8 @@ pub struct Provider {
     allow_empty: bool,
     /// Replaces the role's environment variables (for `key passwd`'s new passphrase).
     env_override: Option<&'static str>,
-    keyring: Option<Option<KeyringCache>>,
+    /// The OS keyring, opened on first use (`None` inside: unavailable).
+    keyring: std::cell::OnceCell<Option<KeyringCache>>,
     skip_keyring: bool,
     prompts: usize,
 }
@@ -55,7 +56,7 @@ impl Provider {
             interactive,
             allow_empty: false,
             env_override: None,
-            keyring: None,
+            keyring: std::cell::OnceCell::new(),
             skip_keyring: false,
             prompts: 0,
         }
@@ -73,10 +74,8 @@ impl Provider {
         self
     }
 
-    fn keyring(&mut self) -> Option<&KeyringCache> {
-        self.keyring
-            .get_or_insert_with(|| KeyringCache::open().ok())
-            .as_ref()
+    fn keyring(&self) -> Option<&KeyringCache> {
+        self.keyring.get_or_init(|| KeyringCache::open().ok()).as_ref()
     }
 
     fn next_source(&mut self, req: &Request<'_>) -> Result<Option<Obtained>, KeyError> {

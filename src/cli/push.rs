@@ -71,6 +71,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         dst.as_ref(),
         &dest_ref.repository(),
         &args.signer,
+        false,
         |_| crate::trust::targets::for_image(&dest_tag, &desc, Some(&manifest), true),
     )?;
     output::print(&out)

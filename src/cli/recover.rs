@@ -3,7 +3,7 @@
 use crate::cli::common::{open_store, parse_repository, trust, unlock_key};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
-use crate::trust::edit::{Publishing, Writer};
+use crate::trust::writer::{Publishing, Writer};
 
 /// Republish the trust data this machine last verified, after someone
 /// without a key changed it in the store (writers then refuse to publish

@@ -3,7 +3,7 @@
 use crate::cli::common::{OnlineKeys, open_store, parse_ref, trust};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
-use crate::trust::edit::{Writer, snapshot_expires_soon};
+use crate::trust::writer::{Writer, snapshot_expires_soon};
 
 /// Keep a repository's trust data fresh: re-sign the timestamp with the
 /// timestamp key only (for a cron or CI job), and the snapshot too when it

@@ -3,7 +3,7 @@
 use crate::cli::common::{OnlineKeys, open_store, parse_ref, trust, unlock_all};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
-use crate::trust::edit::Writer;
+use crate::trust::writer::Writer;
 
 /// Remove a tag's signature (or every tag's, with --all) from every role
 /// that lists it and that a key in this trust directory may sign (the

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::cli::common::{open_store, parse_ref, trust, unlock_all, unlock_key};
+use crate::cli::common::{open_store, parse_ref, read_references, trust, unlock_all, unlock_key};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 use crate::reference::ImageRef;
 use crate::store::Store;
-use crate::trust::edit::{Publishing, Writer};
 use crate::trust::targets::TagTarget;
+use crate::trust::writer::{Publishing, Writer};
 
 /// Sign what tags mean: each tag's manifest digest, size and media type
 /// become a TUF target (name = tag). Signing many tags publishes once. The
@@ -16,8 +16,15 @@ use crate::trust::targets::TagTarget;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Tags to sign: oci:DIR:TAG or REGISTRY/REPO:TAG
-    #[arg(required = true)]
     pub references: Vec<String>,
+    /// Also sign the tags in FILE, one reference a line (`-`: standard
+    /// input; blank lines and lines starting with # are skipped)
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<std::path::PathBuf>,
+    /// List every tag signed on stderr, however many (by default, past
+    /// ten tags a repository, one summary line)
+    #[arg(long, short)]
+    pub verbose: bool,
     /// Sign only with these signer keys (key names); default: every signer
     /// key of the repository in the trust directory
     #[arg(long, value_name = "NAME")]
@@ -31,8 +38,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
-    let refs = args
-        .references
+    let mut texts = args.references.clone();
+    if let Some(file) = &args.from_file {
+        texts.extend(read_references(file)?);
+    }
+    if texts.is_empty() {
+        return Err(CliError::failed(
+            "no tags to sign",
+            "give REPO:TAG arguments, or --from-file FILE with one reference a line",
+        ));
+    }
+    let refs = texts
         .iter()
         .map(|s| parse_ref(s))
         .collect::<Result<Vec<_>, _>>()?;
@@ -55,12 +71,16 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             store.as_ref(),
             &repo_id,
             &args.signer,
+            args.verbose,
             |store| crate::trust::targets::resolve(store, &repo_id, &tags, recursive),
         )?;
         out.push_str(&signed);
     }
     output::print(&out)
 }
+
+/// Past this many tags, `sign` prints one summary line on stderr.
+const LIST_AT_MOST: usize = 10;
 
 /// Signs the targets `targets` yields in `repo_id`'s trust data: loads it
 /// verified, works out and unlocks the keys that may sign (while
@@ -72,6 +92,7 @@ pub fn sign_with(
     store: &dyn Store,
     repo_id: &str,
     only: &[String],
+    verbose: bool,
     targets: impl FnOnce(&dyn Store) -> Result<Vec<TagTarget>, crate::trust::TrustError> + Send,
 ) -> Result<String, CliError> {
     let trust = trust(ctx);
@@ -112,10 +133,19 @@ pub fn sign_with(
         .map(|(tag, _, t)| (tag.clone(), t.clone()))
         .collect();
     writer.sign(&signers, publishing, &pairs)?;
+    let list = verbose || targets.len() <= LIST_AT_MOST;
     let mut out = String::new();
     for (tag, digest, _) in &targets {
-        eprintln!("Signed {repo_id}:{tag} -> {digest}");
+        if list {
+            eprintln!("Signed {repo_id}:{tag} -> {digest}");
+        }
         out.push_str(&format!("{repo_id}:{tag} {digest}\n"));
+    }
+    if !list {
+        eprintln!(
+            "Signed {} tags of {repo_id} (--verbose lists them; stdout has one line a tag)",
+            targets.len()
+        );
     }
     Ok(out)
 }

@@ -9,7 +9,7 @@ use crate::cli::common::{OnlineKeys, open_store, parse_ref, trust, unlock_key};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
 use crate::trust::RELEASES;
-use crate::trust::edit::Writer;
+use crate::trust::writer::Writer;
 
 #[derive(Debug, Subcommand)]
 pub enum SignerCommand {

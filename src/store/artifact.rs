@@ -113,8 +113,27 @@ pub fn publish(
 #[derive(Debug)]
 pub struct ArtifactFetcher<'a> {
     store: &'a dyn Store,
-    /// `None` until read; `Some(None)` when the store has no artifact.
-    artifact: Option<Option<TrustArtifact>>,
+    artifact: Lookup,
+}
+
+/// What is known of the store's trust artifact.
+#[derive(Debug)]
+enum Lookup {
+    /// Not read yet.
+    Unread,
+    /// The store has none.
+    Absent,
+    /// Read.
+    Found(TrustArtifact),
+}
+
+impl Lookup {
+    fn found(&self) -> Option<&TrustArtifact> {
+        match self {
+            Lookup::Found(a) => Some(a),
+            Lookup::Unread | Lookup::Absent => None,
+        }
+    }
 }
 
 impl<'a> ArtifactFetcher<'a> {
@@ -122,7 +141,7 @@ impl<'a> ArtifactFetcher<'a> {
     pub fn new(store: &'a dyn Store) -> Self {
         ArtifactFetcher {
             store,
-            artifact: None,
+            artifact: Lookup::Unread,
         }
     }
 
@@ -130,16 +149,13 @@ impl<'a> ArtifactFetcher<'a> {
     pub fn with_artifact(store: &'a dyn Store, artifact: TrustArtifact) -> Self {
         ArtifactFetcher {
             store,
-            artifact: Some(Some(artifact)),
+            artifact: Lookup::Found(artifact),
         }
     }
 
     /// The digest of the artifact served, once read.
     pub fn digest(&self) -> Option<&str> {
-        self.artifact
-            .as_ref()
-            .and_then(|a| a.as_ref())
-            .map(|a| a.digest.as_str())
+        self.artifact.found().map(|a| a.digest.as_str())
     }
 
     /// A store error: the registry or layout failed to serve what the
@@ -156,15 +172,13 @@ impl<'a> ArtifactFetcher<'a> {
 
 impl Fetcher for ArtifactFetcher<'_> {
     fn fetch(&mut self, location: &str, max_bytes: u64) -> Result<Option<Vec<u8>>, FetchError> {
-        if self.artifact.is_none() {
-            self.artifact = Some(read(self.store).map_err(|e| Self::io(location, &e))?);
+        if let Lookup::Unread = self.artifact {
+            self.artifact = match read(self.store).map_err(|e| Self::io(location, &e))? {
+                Some(a) => Lookup::Found(a),
+                None => Lookup::Absent,
+            };
         }
-        let Some(desc) = self
-            .artifact
-            .as_ref()
-            .and_then(|a| a.as_ref())
-            .and_then(|a| a.files.get(location))
-        else {
+        let Some(desc) = self.artifact.found().and_then(|a| a.files.get(location)) else {
             return Ok(None);
         };
         // Metadata larger than its role may be: the TUF client refuses it.

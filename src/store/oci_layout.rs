@@ -56,8 +56,11 @@ pub struct OciLayout {
     dir: PathBuf,
 }
 
-/// Largest `index.json` read.
-const MAX_INDEX: u64 = 16 << 20;
+/// Largest `index.json` read: 64 MiB. A tag's entry takes about 220
+/// bytes, so this holds about 300,000 tags (a layout that tags every build
+/// reaches 100,000: 22 MB), while a hostile layout still cannot make vouch
+/// read, or parse into memory, more than this.
+const MAX_INDEX: u64 = 64 << 20;
 /// Largest `oci-layout` file read.
 const MAX_LAYOUT_FILE: u64 = 4 << 10;
 

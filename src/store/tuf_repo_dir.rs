@@ -4,7 +4,7 @@
 //! unversioned names without consistent snapshots) and `targets/`.
 //!
 //! There is no reader for editing here, on purpose: writers edit only what
-//! the client workflow verified (see `crate::trust::edit`).
+//! the client workflow verified (see `crate::trust::writer`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -11,15 +11,15 @@ use time::OffsetDateTime;
 use super::Trust;
 use super::cache::Cache;
 use super::error::TrustError;
-use super::pin::{FirstUse, Pin};
+use super::pinning::{FirstUse, Pin};
 use crate::policy::Policy;
 use crate::store::artifact::{self, ArtifactFetcher, TRUST_TAG};
 use crate::store::fetch::Offline;
 use crate::store::{FetchError, FetchErrorKind, Fetcher, Store};
-use crate::tuf::editable::{EditLoad, RoleState};
 use crate::tuf::editor::{Expiries, MetadataEditor};
 use crate::tuf::metadata::file_name;
 use crate::tuf::metadata::{Envelope, Root};
+use crate::tuf::writer_load::{RoleState, WriterLoad};
 use crate::tuf::{Limits, TrustedSet, TufError};
 use crate::update::{UpdateError, Updater};
 
@@ -413,7 +413,7 @@ pub struct WriterState {
 /// cache, signatures, snapshot and timestamp consistency. Two deliberate
 /// differences, both documented: expiry is not checked (the writer
 /// re-signs, and an expired repository must stay repairable), and a role
-/// partly signed by k-of-n signers is kept (see [`EditLoad`]). Anything
+/// partly signed by k-of-n signers is kept (see [`WriterLoad`]). Anything
 /// else that does not verify is [`TrustError::Tampered`].
 pub(crate) fn load_for_writing(
     trust: &Trust,
@@ -554,7 +554,7 @@ fn load_artifact(
     set.update_snapshot(&bytes).map_err(tampered)?;
     // 5.6 for every reachable targets role, from the store (never the
     // cache: a co-signer's newer signatures must not be dropped).
-    let mut load = EditLoad::new(&set).map_err(tampered)?;
+    let mut load = WriterLoad::new(&set).map_err(tampered)?;
     while let Some(request) = load.next_request().map_err(tampered)? {
         let name = file_name(&request.role, request.version);
         let bytes = fetch(repo, &mut fetcher, &name, &request.role, request.max_bytes)?

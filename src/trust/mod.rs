@@ -4,7 +4,7 @@
 //! can write it but holds no key must not be able to make an image verify
 //! or pass the gate. So every path starts from verified data:
 //!
-//! * [`pin`]: pins bind root key material (key ids are recomputed from
+//! * [`pinning`]: pins bind root key material (key ids are recomputed from
 //!   keys), with a threshold; checked against the cached chain's first
 //!   root on every run, so a changed pin takes effect at once.
 //! * [`cache`]: what this machine verified, the reference for rollback and
@@ -12,28 +12,28 @@
 //! * [`Reader`]: the verified load for verifiers (and the gate), with the
 //!   decisions in [`decide`]: which role holds a tag, what a tag is
 //!   signed as, whether a digest is signed.
-//! * [`edit`]: the edit session every writer goes through: it starts from
+//! * [`writer`]: the edit session every writer goes through: it starts from
 //!   the same verified load, refuses to publish over trust data that does
-//!   not verify, and offers [`edit::Writer::recover`] to move clients past it.
+//!   not verify, and offers [`writer::Writer::recover`] to move clients past it.
 
 pub mod cache;
 pub mod decide;
-pub mod edit;
 pub mod error;
 pub mod gate;
 pub mod listing;
 pub mod load;
-pub mod migrate;
+pub mod migration;
 pub mod notary_reader;
-pub mod pin;
+pub mod pinning;
 pub mod signing_keys;
 pub mod targets;
+pub mod writer;
 
 use std::path::PathBuf;
 
 pub use decide::{RELEASES, SignedTarget, Verdict, tag_holder};
 pub use error::TrustError;
-pub use pin::{FirstUse, Pin};
+pub use pinning::{FirstUse, Pin};
 
 use crate::store::Store;
 use crate::tuf::TrustedSet;

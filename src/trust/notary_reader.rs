@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use super::Trust;
 use super::error::TrustError;
-use super::pin::{FirstUse, Pin};
+use super::pinning::{FirstUse, Pin};
 use crate::notary::format::{Envelope, FileMeta, Root};
 use crate::notary::signatures::{NotaryKey, verify_threshold};
 use crate::notary::{NotaryError, NotaryLimits, NotarySet, RELEASES};

@@ -257,6 +257,31 @@ impl EditError {
 }
 
 impl MetadataEditor {
+    /// A new repository with one key per top-level role, its first root
+    /// signed by `root` and published: where tests, benchmarks and a new
+    /// repository start.
+    pub fn create_single_key(
+        root: &PrivateKey,
+        others: [&PublicKey; 3],
+        consistent_snapshot: bool,
+        now: OffsetDateTime,
+        expiries: Expiries,
+    ) -> Result<MetadataEditor, EditError> {
+        let [targets, snapshot, timestamp] = others.map(|k| RoleSetup::single(k.clone()));
+        let mut repo = MetadataEditor::create(
+            &RoleSetup::single(root.public()),
+            &targets,
+            &snapshot,
+            &timestamp,
+            consistent_snapshot,
+            now,
+            expiries,
+        );
+        repo.root.sign(root)?;
+        repo.publish_root()?;
+        Ok(repo)
+    }
+
     /// A new repository at version 1 of every role (unsigned: call the
     /// `sign_*` methods, then [`MetadataEditor::publish_root`]).
     pub fn create(
@@ -326,14 +351,14 @@ impl MetadataEditor {
 
     /// A repository to edit, built from verified metadata only: the root
     /// chain, the trusted timestamp and snapshot, and the targets roles an
-    /// [`super::editable::EditLoad`] checked (with only their valid
+    /// [`super::writer_load::WriterLoad`] checked (with only their valid
     /// signatures). Roles the snapshot lists that nothing delegates to any
     /// more keep their snapshot entry and are not republished.
     pub fn from_verified(
         root_history: Vec<Vec<u8>>,
         timestamp: &Envelope<Timestamp>,
         snapshot: &Envelope<Snapshot>,
-        roles: BTreeMap<String, super::editable::EditableRole>,
+        roles: BTreeMap<String, super::writer_load::EditableRole>,
         expiries: Expiries,
     ) -> Result<MetadataEditor, TufError> {
         let last = root_history.last().ok_or(TufError::Missing {

@@ -5,13 +5,13 @@
 //! workflow is [`trusted_set::TrustedSet`]; signing is [`editor::MetadataEditor`].
 
 pub mod crypto;
-pub mod editable;
 pub mod editor;
 pub mod error;
 pub mod limits;
 pub mod metadata;
 pub mod path;
 pub mod trusted_set;
+pub mod writer_load;
 
 pub use error::TufError;
 pub use limits::Limits;

@@ -530,7 +530,7 @@ fn one_key_listed_twice_counts_once() {
 /// trust data is refused.
 #[test]
 fn a_delegated_role_named_timestamp_is_refused() {
-    use vouch::tuf::editor::{Expiries, MetadataEditor, RoleSetup, tuf_key};
+    use vouch::tuf::editor::{Expiries, MetadataEditor, tuf_key};
     use vouch::tuf::metadata::{DelegatedRole, Delegations};
     let home = tempfile::tempdir().expect("tmp");
     let dir = home.path().join("app");
@@ -543,10 +543,9 @@ fn a_delegated_role_named_timestamp_is_refused() {
     .len();
     let key = new_key();
     let now = time::OffsetDateTime::now_utc();
-    let one = RoleSetup::single(key.public());
-    let mut repo = MetadataEditor::create(&one, &one, &one, &one, true, now, Expiries::default());
-    repo.root.sign(&key).expect("sign");
-    repo.publish_root().expect("publish");
+    let public = key.public();
+    let mut repo = MetadataEditor::create_single_key(&key, [&public; 3], true, now, Expiries::default())
+        .expect("repository");
     let target = vouch::tuf::metadata::TargetFile {
         length: size,
         hashes: BTreeMap::from([(

@@ -8,6 +8,7 @@
 mod common;
 
 mod attacks;
+mod batch;
 mod big_blobs;
 mod crash_campaign;
 mod hostile_layout;

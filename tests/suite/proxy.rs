@@ -434,7 +434,7 @@ fn docker_images(api: &DockerApi, config: &Path, trust: &Path) -> String {
             "images",
             "--digests",
             "--format",
-            "{{.MetadataEditor}}:{{.Tag}} {{.Digest}}",
+            "{{.Repository}}:{{.Tag}} {{.Digest}}",
         ],
     );
     assert!(out.status.success(), "{}", text(&out));

@@ -87,18 +87,10 @@ impl Setup {
 
 fn simple_repo(consistent: bool) -> MetadataEditor {
     let k = keys();
-    let single = |p: &vouch_keys::PrivateKey| RoleSetup::single(p.public());
-    let mut repo = MetadataEditor::create(
-        &single(&k.root),
-        &single(&k.targets),
-        &single(&k.snapshot),
-        &single(&k.timestamp),
-        consistent,
-        BASE,
-        Expiries::default(),
-    );
-    repo.root.sign(&k.root).expect("sign");
-    repo.publish_root().expect("publish");
+    let others = [k.targets.public(), k.snapshot.public(), k.timestamp.public()];
+    let mut repo =
+        MetadataEditor::create_single_key(&k.root, others.each_ref(), consistent, BASE, Expiries::default())
+            .expect("repository");
     repo.add_target("targets", "app", target(APP), BASE).expect("app");
     commit(&mut repo, &k);
     repo

@@ -28,18 +28,10 @@ enum Bins {
 fn vouch_repository(dir: &Path, bins: Bins) -> MetadataEditor {
     let k = keys();
     let now = OffsetDateTime::now_utc();
-    let single = |p: &vouch_keys::PrivateKey| RoleSetup::single(p.public());
-    let mut repo = MetadataEditor::create(
-        &single(&k.root),
-        &single(&k.targets),
-        &single(&k.snapshot),
-        &single(&k.timestamp),
-        true,
-        now,
-        Expiries::default(),
-    );
-    repo.root.sign(&k.root).expect("sign");
-    repo.publish_root().expect("publish");
+    let others = [k.targets.public(), k.snapshot.public(), k.timestamp.public()];
+    let mut repo =
+        MetadataEditor::create_single_key(&k.root, others.each_ref(), true, now, Expiries::default())
+            .expect("repository");
     let new_root = key(12);
     repo.set_top_level_keys("root", &RoleSetup::single(new_root.public()), now)
         .expect("rotate");

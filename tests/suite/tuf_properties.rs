@@ -3,7 +3,7 @@
 
 use crate::common::tuf::{BASE, NOW, key, target};
 use proptest::prelude::*;
-use vouch::tuf::editor::{Expiries, MetadataEditor, RoleSetup};
+use vouch::tuf::editor::{Expiries, MetadataEditor};
 use vouch::tuf::metadata::{Envelope, Targets, canonical, signed_bytes};
 use vouch::tuf::{Limits, TrustedSet};
 
@@ -31,18 +31,10 @@ fn json_value_with(keys: &'static str, strings: &'static str) -> impl Strategy<V
 
 /// A signed single-role repository: root, and targets with `names`.
 fn repo_with(names: &[String]) -> (Vec<u8>, Vec<u8>) {
-    let single = |s: u8| RoleSetup::single(key(s).public());
-    let mut repo = MetadataEditor::create(
-        &single(1),
-        &single(2),
-        &single(3),
-        &single(4),
-        true,
-        BASE,
-        Expiries::default(),
-    );
-    repo.root.sign(&key(1)).expect("sign");
-    repo.publish_root().expect("publish");
+    let others = [key(2).public(), key(3).public(), key(4).public()];
+    let mut repo =
+        MetadataEditor::create_single_key(&key(1), others.each_ref(), true, BASE, Expiries::default())
+            .expect("repository");
     for n in names {
         repo.add_target("targets", n, target(n.as_bytes()), BASE)
             .expect("add");

@@ -65,19 +65,10 @@ pub fn base_repo(k: &Keys, expiries: Expiries) -> MetadataEditor {
 /// [`base_repo`], with snapshot listing each targets role's hash (vouch's
 /// way) or only its version (as many standard repositories do).
 pub fn base_repo_listing_hashes(k: &Keys, expiries: Expiries, hashes: bool) -> MetadataEditor {
-    let single = |key: &PrivateKey| RoleSetup::single(key.public());
-    let mut repo = MetadataEditor::create(
-        &single(&k.root),
-        &single(&k.targets),
-        &single(&k.snapshot),
-        &single(&k.timestamp),
-        true,
-        BASE,
-        expiries,
-    );
+    let others = [k.targets.public(), k.snapshot.public(), k.timestamp.public()];
+    let mut repo = MetadataEditor::create_single_key(&k.root, others.each_ref(), true, BASE, expiries)
+        .expect("repository");
     repo.snapshot_lists_hashes = hashes;
-    repo.root.sign(&k.root).expect("sign root");
-    repo.publish_root().expect("publish root");
     repo.add_target("targets", "app", target(APP), BASE)
         .expect("add app");
     repo.add_delegation(

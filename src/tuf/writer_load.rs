@@ -64,17 +64,17 @@ pub struct EditableRole {
 
 /// Loads every reachable targets role for editing; see the module docs.
 ///
-/// Drive it with [`EditLoad::next_request`] (which role to fetch next) and
-/// [`EditLoad::add`] (its bytes), then take the roles with
-/// [`EditLoad::finish`].
+/// Drive it with [`WriterLoad::next_request`] (which role to fetch next) and
+/// [`WriterLoad::add`] (its bytes), then take the roles with
+/// [`WriterLoad::finish`].
 #[derive(Debug)]
-pub struct EditLoad<'a> {
+pub struct WriterLoad<'a> {
     set: &'a TrustedSet,
     roles: BTreeMap<String, Loaded>,
     /// Delegation edges (role, delegator) still to check.
     queue: VecDeque<(String, String)>,
     edges: BTreeSet<(String, String)>,
-    /// The edge whose role bytes [`EditLoad::add`] expects.
+    /// The edge whose role bytes [`WriterLoad::add`] expects.
     pending: Option<(String, String)>,
 }
 
@@ -96,10 +96,10 @@ fn is_empty(t: &Targets) -> bool {
             .is_none_or(|d| d.roles.as_ref().is_none_or(Vec::is_empty) && d.succinct_roles.is_none())
 }
 
-impl<'a> EditLoad<'a> {
+impl<'a> WriterLoad<'a> {
     /// Starts at the top-level targets role. `set` must hold a verified
     /// snapshot.
-    pub fn new(set: &'a TrustedSet) -> Result<EditLoad<'a>, TufError> {
+    pub fn new(set: &'a TrustedSet) -> Result<WriterLoad<'a>, TufError> {
         if set.snapshot().is_none() {
             return Err(TufError::Missing {
                 role: "snapshot".to_owned(),
@@ -107,7 +107,7 @@ impl<'a> EditLoad<'a> {
             });
         }
         let edge = ("targets".to_owned(), "root".to_owned());
-        Ok(EditLoad {
+        Ok(WriterLoad {
             set,
             roles: BTreeMap::new(),
             queue: VecDeque::from([edge.clone()]),
@@ -139,7 +139,7 @@ impl<'a> EditLoad<'a> {
         Ok(None)
     }
 
-    /// The bytes of the role [`EditLoad::next_request`] asked for.
+    /// The bytes of the role [`WriterLoad::next_request`] asked for.
     pub fn add(&mut self, bytes: &[u8]) -> Result<(), TufError> {
         let Some((role, parent)) = self.pending.take() else {
             return Err(TufError::Missing {

@@ -18,9 +18,9 @@ use serde::Serialize;
 use vouch_keys::{PrivateKey, PublicKey};
 
 use super::decide::{RELEASES, tag_holder};
-use super::edit::{Publishing, Writer, signature_count};
 use super::error::TrustError;
 use super::notary_reader::{NotaryReader, canonical_key_id};
+use super::writer::{Publishing, Writer, signature_count};
 use crate::notary::signatures::NotaryKey;
 use crate::tuf::editor::{Delegation, MetadataEditor, Scope};
 use crate::tuf::metadata::{Key, TargetFile};

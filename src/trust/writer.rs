@@ -18,9 +18,9 @@ use crate::store::Store;
 use crate::store::artifact::{self, TRUST_TAG};
 use crate::store::tuf_repo_dir::current_files;
 use crate::tuf::TufError;
-use crate::tuf::editable::EditLoad;
 use crate::tuf::editor::{Delegation, EditError, Expiries, MetadataEditor, RoleSetup, Scope};
 use crate::tuf::metadata::TargetFile;
+use crate::tuf::writer_load::WriterLoad;
 use crate::tuf::{Limits, TrustedSet};
 
 /// Attempts to publish before giving up on concurrent writers.
@@ -653,7 +653,7 @@ impl<'s> Writer<'s> {
         set.load_timestamp(&read("timestamp")?).map_err(damaged)?;
         set.load_snapshot(&read("snapshot")?).map_err(damaged)?;
         set.snapshot_is_current().map_err(damaged)?;
-        let mut load = EditLoad::new(&set).map_err(damaged)?;
+        let mut load = WriterLoad::new(&set).map_err(damaged)?;
         while let Some(request) = load.next_request().map_err(damaged)? {
             load.add(&read(&request.role)?).map_err(damaged)?;
         }
