@@ -551,7 +551,7 @@ impl Registry {
         let body = self.read(&what, answer.response, max).await?;
         let digest = sha256_digest(&body);
         if let Some(claimed) = claimed
-            && claimed.starts_with("sha256:")
+            && Digest::parse(&claimed).is_ok()
             && claimed != digest
         {
             return Err(StoreError::Malformed {
@@ -955,7 +955,7 @@ impl Store for Registry {
             let answer = self
                 .send(&what, Op::Read, Method::HEAD, &url, headers, None)
                 .await?;
-            let claimed = digest_header(answer.response.headers()).filter(|d| d.starts_with("sha256:"));
+            let claimed = digest_header(answer.response.headers()).filter(|d| Digest::parse(d).is_ok());
             match (answer.status, claimed) {
                 (StatusCode::NOT_FOUND, _) => {}
                 (_, Some(d)) => return Ok(Some(d)),

@@ -562,7 +562,7 @@ fn sync(
         let roles: Vec<String> = repo.targets.keys().cloned().collect();
         let mut from = Vec::new();
         for role in roles {
-            let hex = digest.trim_start_matches("sha256:");
+            let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
             let listed = repo
                 .targets
                 .get(&role)
