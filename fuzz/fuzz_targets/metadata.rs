@@ -12,10 +12,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = Envelope::<Timestamp>::parse("timestamp", data);
     let _ = Envelope::<Snapshot>::parse("snapshot", data);
     if let Ok(env) = Envelope::<Targets>::parse("targets", data) {
-        // What parsed re-serialises to canonical bytes that parse back to the
-        // same value, and serialising is stable. (Not byte-equal to the
-        // input's canonical form: a field the input left out, such as a
-        // Notary delegation's `terminating`, is written out with its default.)
+        // What parsed serialises back to the same value, and its canonical
+        // bytes are stable. (Not always byte-equal to the input's canonical
+        // form: an optional field given as null is left out.)
         // (Through a JSON value: OLPC canonical bytes are not always JSON.)
         let again = vouch::tuf::metadata::signed_bytes(&env.signed).expect("serialises");
         let value = serde_json::to_value(&env.signed).expect("serialises");

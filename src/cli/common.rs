@@ -24,13 +24,18 @@ pub fn parse_ref(s: &str) -> Result<ImageRef, CliError> {
     })
 }
 
-/// Most references one `--from-file` may list.
-const MAX_REFERENCES: usize = 1_000_000;
+/// Most references one `--from-file` may list (twice the 100,000 tags of
+/// a repository that tags every build).
+const MAX_REFERENCES: usize = 200_000;
+/// Most bytes of a references file read, all lines together.
+const MAX_REFERENCES_BYTES: u64 = 32 << 20;
 /// Longest line of a references file (a reference is far shorter).
 const MAX_REFERENCE_LINE: usize = 4096;
 
 /// The references in FILE (`-`: standard input), one a line; blank lines
-/// and lines starting with `#` are skipped, surrounding spaces trimmed.
+/// and lines starting with `#` are skipped, surrounding spaces trimmed. A
+/// line with a control character is refused (it could make a result line
+/// print as another).
 pub fn read_references(path: &std::path::Path) -> Result<Vec<String>, CliError> {
     use std::io::BufRead;
     let shown = path.display().to_string();
@@ -45,14 +50,30 @@ pub fn read_references(path: &std::path::Path) -> Result<Vec<String>, CliError> 
     // A line is read against its limit: a file without newlines is not
     // read into memory whole.
     let mut limited = std::io::Read::take(reader, 0);
+    let mut left = MAX_REFERENCES_BYTES;
     for number in 1.. {
         let mut line = Vec::new();
-        limited.set_limit(MAX_REFERENCE_LINE as u64 + 1);
+        // The line, its line ending, and one byte to tell a longer line.
+        let allowed = (MAX_REFERENCE_LINE as u64 + 3).min(left + 1);
+        limited.set_limit(allowed);
         let n = limited
             .read_until(b'\n', &mut line)
             .map_err(|e| CliError::failed(format!("{shown}: {e}"), "check the --from-file path"))?;
         if n == 0 {
             break;
+        }
+        if n as u64 > left {
+            return Err(CliError::failed(
+                format!("{shown} is larger than {} MiB", MAX_REFERENCES_BYTES >> 20),
+                "split the list and run once for each part",
+            ));
+        }
+        left -= n as u64;
+        if line.ends_with(b"\n") {
+            line.pop();
+            if line.ends_with(b"\r") {
+                line.pop();
+            }
         }
         if line.len() > MAX_REFERENCE_LINE {
             return Err(CliError::failed(
@@ -69,6 +90,12 @@ pub fn read_references(path: &std::path::Path) -> Result<Vec<String>, CliError> 
         let text = text.trim();
         if text.is_empty() || text.starts_with('#') {
             continue;
+        }
+        if text.chars().any(char::is_control) {
+            return Err(CliError::failed(
+                format!("{shown}: line {number} has a control character"),
+                "list one reference a line",
+            ));
         }
         if refs.len() == MAX_REFERENCES {
             return Err(CliError::failed(

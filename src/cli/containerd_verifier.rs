@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 
 use crate::cli::common::{open_store, parse_ref, trust};
 use crate::cli::{CliError, Context};
-use crate::trust::gate::{Admission, TagRule, admit};
+use crate::trust::gate::{Admission, TagRule, admit, admit_unreadable_digest};
 
 /// containerd reads at most this much of the verifier's output.
 const MAX_REASON: usize = 32 << 10;
@@ -121,26 +121,27 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         }
     })?;
     let mut r = parse_ref(&flags.name).map_err(|e| usage(e.message))?;
-    r.digest = Some(crate::digest::Digest::parse(&flags.digest).map_err(|e| {
-        say(&format!("vouch: {e}"));
-        CliError {
-            failure: crate::cli::Failure::Refused,
-            message: e.to_string(),
-            hint: "containerd passes the manifest digest as -digest sha256:…".to_owned(),
-        }
-    })?);
     let env = crate::gate_switch::mode_enforcing_from_env()
         .ok_or_else(|| usage("VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit".to_owned()))?;
-    let store = open_store(ctx, &r, false)
-        .inspect_err(|e| say(&format!("vouch: could not decide: {}", e.message)))?;
-    match admit(
-        &trust(ctx),
-        &r,
-        store.as_ref(),
-        env,
-        TagRule::StoreMustMatch,
-        false,
-    ) {
+    let admission = match crate::digest::Digest::parse(&flags.digest) {
+        Ok(digest) => {
+            r.digest = Some(digest);
+            let store = open_store(ctx, &r, false)
+                .inspect_err(|e| say(&format!("vouch: could not decide: {}", e.message)))?;
+            admit(
+                &trust(ctx),
+                &r,
+                store.as_ref(),
+                env,
+                TagRule::StoreMustMatch,
+                false,
+            )
+        }
+        // Not a digest vouch reads: nothing signs it (decided by the gate,
+        // which also knows whether content trust is on for the repository).
+        Err(_) => admit_unreadable_digest(&trust(ctx), &r, &flags.digest, env),
+    };
+    match admission {
         Ok(Admission::Verified(v)) => {
             say(&format!("vouch: {r} verified ({})", v.how));
             Ok(())

@@ -78,7 +78,7 @@ pub enum Command {
     Init(init::Args),
     /// Sign what tags mean (tag -> manifest digest)
     Sign(sign::Args),
-    /// Verify a tag (or digest) against the repository's trust data
+    /// Verify tags or digests against their repository's trust data
     Verify(verify::Args),
     /// Print REPO@sha256:… for a tag, from verified trust data
     Resolve(resolve::Args),

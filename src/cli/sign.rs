@@ -40,6 +40,12 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let mut texts = args.references.clone();
     if let Some(file) = &args.from_file {
+        if file.as_os_str() == "-" && args.passphrase.passphrase_stdin {
+            return Err(CliError::failed(
+                "--from-file - and --passphrase-stdin both read standard input",
+                "give the references in a file, or the passphrase with --passphrase-file or the environment",
+            ));
+        }
         texts.extend(read_references(file)?);
     }
     if texts.is_empty() {

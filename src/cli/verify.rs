@@ -183,8 +183,8 @@ fn result_line(text: &str, result: &Result<Verdict, CliError>, json: bool) -> St
             "hint": e.hint,
         })
         .to_string(),
-        (Ok(v), false) => format!("{kind} {text} {}", v.digest),
-        (Err(e), false) => format!("{kind} {text}: {}", one_line(&e.message)),
+        (Ok(v), false) => format!("{kind} {} {}", one_line(text), v.digest),
+        (Err(e), false) => format!("{kind} {}: {}", one_line(text), one_line(&e.message)),
     }
 }
 

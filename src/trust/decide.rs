@@ -13,7 +13,7 @@ use super::error::TrustError;
 use super::load::from_update;
 
 /// The delegated role signers sign tags into (Docker Content Trust's name).
-pub const RELEASES: &str = "targets/releases";
+pub use crate::notary::RELEASES;
 
 /// The one rule for which role holds tags, as Docker Content Trust has
 /// it: once the top-level `targets` delegates to `targets/releases`, a tag

@@ -32,6 +32,38 @@ pub enum TagRule {
     SignedDigest,
 }
 
+/// The level the environment sets, lowered by the policy scope of `repo`.
+fn level(trust: &Trust, repo: &str, env: Level) -> Result<Level, TrustError> {
+    let policy = Policy::load(&trust.dir)?;
+    Ok(crate::gate_switch::effective(
+        env,
+        policy.lookup(repo).map(|s| s.level),
+    ))
+}
+
+/// Decides on a pull named by a digest vouch does not read (another
+/// algorithm's, or malformed; containerd passes the digest it will use):
+/// no signed tag maps to it, so it is refused where content trust is
+/// enforced, let through with the refusal under `audit`, and not checked
+/// where content trust is off, as any unsigned digest would be.
+pub fn admit_unreadable_digest(
+    trust: &Trust,
+    r: &ImageRef,
+    digest: &str,
+    env: Level,
+) -> Result<Admission, TrustError> {
+    let repo = r.repository();
+    let refusal = TrustError::DigestNotSigned {
+        repo: repo.clone(),
+        digest: digest.chars().take(80).collect(),
+    };
+    match level(trust, &repo, env)? {
+        Level::Off => Ok(Admission::Unchecked),
+        Level::Audit => Ok(Admission::Audited(refusal)),
+        Level::Enforce => Err(refusal),
+    }
+}
+
 /// Decides whether `r` may be pulled. `env` is the level the environment
 /// sets ([`crate::gate_switch`]); a policy scope may lower it. A refusal under
 /// `enforce` and every "could not decide" are errors.
@@ -44,8 +76,7 @@ pub fn admit(
     tofu: bool,
 ) -> Result<Admission, TrustError> {
     let repo = r.repository();
-    let policy = Policy::load(&trust.dir)?;
-    let level = crate::gate_switch::effective(env, policy.lookup(&repo).map(|s| s.level));
+    let level = level(trust, &repo, env)?;
     if level == Level::Off {
         return Ok(Admission::Unchecked);
     }

@@ -22,7 +22,7 @@ use super::error::TrustError;
 use super::notary_reader::{NotaryReader, canonical_key_id};
 use super::writer::{Publishing, Writer, signature_count};
 use crate::notary::signatures::NotaryKey;
-use crate::tuf::editor::{Delegation, MetadataEditor, Scope};
+use crate::tuf::editor::{DelegatedPaths, Delegation, MetadataEditor};
 use crate::tuf::metadata::{Key, TargetFile};
 
 /// The Docker Content Trust private keys of this machine.
@@ -504,7 +504,7 @@ fn sync(
                         name: &signer.role,
                         keys: &wanted,
                         threshold: signer.threshold,
-                        scope: Scope::Paths(signer.paths.clone()),
+                        paths: DelegatedPaths::Paths(signer.paths.clone()),
                         terminating: false,
                     },
                     now,

@@ -18,7 +18,7 @@ use crate::store::Store;
 use crate::store::artifact::{self, TRUST_TAG};
 use crate::store::tuf_repo_dir::current_files;
 use crate::tuf::TufError;
-use crate::tuf::editor::{Delegation, EditError, Expiries, MetadataEditor, RoleSetup, Scope};
+use crate::tuf::editor::{DelegatedPaths, Delegation, EditError, Expiries, MetadataEditor, RoleSetup};
 use crate::tuf::metadata::TargetFile;
 use crate::tuf::writer_load::WriterLoad;
 use crate::tuf::{Limits, TrustedSet};
@@ -371,7 +371,7 @@ impl<'s> Writer<'s> {
                             name: RELEASES,
                             keys: key,
                             threshold: threshold.unwrap_or(1),
-                            scope: Scope::Paths(all.clone()),
+                            paths: DelegatedPaths::Paths(all.clone()),
                             terminating: false,
                         },
                         now,
@@ -387,7 +387,7 @@ impl<'s> Writer<'s> {
                     name: &role,
                     keys: key,
                     threshold: 1,
-                    scope: Scope::Paths(all),
+                    paths: DelegatedPaths::Paths(all),
                     terminating: false,
                 },
                 now,

@@ -196,14 +196,14 @@ pub struct Delegation<'a> {
     /// How many of them must sign.
     pub threshold: u64,
     /// Which targets it may sign.
-    pub scope: Scope,
+    pub paths: DelegatedPaths,
     /// Whether a search whose path the scope matches ends at this role.
     pub terminating: bool,
 }
 
 /// Which target paths a delegated role may sign.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Scope {
+pub enum DelegatedPaths {
     /// Shell-style patterns (`paths`).
     Paths(Vec<String>),
     /// Hex prefixes of SHA-256(path) (`path_hash_prefixes`).
@@ -553,12 +553,12 @@ impl MetadataEditor {
             name,
             keys,
             threshold,
-            scope,
+            paths,
             terminating,
         } = delegation;
-        let (paths, path_hash_prefixes) = match scope {
-            Scope::Paths(p) => (Some(p), None),
-            Scope::HashPrefixes(h) => (None, Some(h)),
+        let (paths, path_hash_prefixes) = match paths {
+            DelegatedPaths::Paths(p) => (Some(p), None),
+            DelegatedPaths::HashPrefixes(h) => (None, Some(h)),
         };
         if self.targets.contains_key(name) || super::trusted_set::TOP_LEVEL_ROLES.contains(&name) {
             return Err(EditError::refused(parent, format!("role {name} already exists")));
@@ -778,7 +778,7 @@ impl MetadataEditor {
                     name: &name,
                     keys,
                     threshold,
-                    scope: Scope::HashPrefixes(vec![prefix]),
+                    paths: DelegatedPaths::HashPrefixes(vec![prefix]),
                     terminating: true,
                 },
                 now,

@@ -200,8 +200,9 @@ pub struct DelegatedRole {
     pub keyids: Vec<String>,
     /// Threshold.
     pub threshold: u64,
-    /// Whether the search stops here when the role's paths match.
-    #[serde(default)]
+    /// Whether the search stops here when the role's paths match
+    /// (required, as the specification and python-tuf have it: a default
+    /// would re-serialise differently from what was signed).
     pub terminating: bool,
     /// Shell-style path patterns the role may sign.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -514,5 +515,20 @@ pub fn file_name(role: &str, version: Option<u64>) -> String {
     match version {
         Some(v) => format!("{v}.{enc}.json"),
         None => format!("{enc}.json"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DelegatedRole;
+
+    #[test]
+    fn a_delegation_must_say_whether_it_terminates() {
+        let with = r#"{"name":"r","keyids":[],"threshold":1,"terminating":false,"paths":["*"]}"#;
+        let role: DelegatedRole = serde_json::from_str(with).expect("parses");
+        assert!(!role.terminating);
+        let without = r#"{"name":"r","keyids":[],"threshold":1,"paths":["*"]}"#;
+        let e = serde_json::from_str::<DelegatedRole>(without).expect_err("refused");
+        assert!(e.to_string().contains("terminating"), "{e}");
     }
 }

@@ -130,6 +130,24 @@ fn a_references_file_has_limits() {
         .fails(2, "line 1 is longer than 4096 bytes");
     env.run(&["sign", "--from-file", long.to_str().expect("utf8")])
         .fails(2, "line 1 is longer than 4096 bytes");
+    // Exactly the longest line, with a CRLF ending: read (and, not being a
+    // reference, undecided).
+    let just = env.home().join("just.txt");
+    std::fs::write(&just, format!("{}\r\n", "x".repeat(4096))).expect("just");
+    env.run(&["verify", "--from-file", just.to_str().expect("utf8")])
+        .fails(2, "1 of 1 references could not be verified or refused");
+    // A control character could make a result line read as another.
+    let control = env.home().join("control.txt");
+    std::fs::write(&control, "oci:/x:v1\rverified oci:/x:v2 sha256:00\n").expect("control");
+    env.run(&["verify", "--from-file", control.to_str().expect("utf8")])
+        .fails(2, "line 1 has a control character");
+    // The references and the passphrase cannot both come from stdin.
+    env.run_with(
+        &["sign", "--from-file", "-", "--passphrase-stdin"],
+        &[],
+        "oci:/x:v1\n",
+    )
+    .fails(2, "both read standard input");
     let missing = env.home().join("missing.txt");
     env.run(&["sign", "--from-file", missing.to_str().expect("utf8")])
         .fails(2, "missing.txt");

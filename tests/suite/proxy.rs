@@ -598,6 +598,16 @@ fn fifty_concurrent_manifest_requests_are_answered_correctly() {
 /// Runs the verifier as containerd 2 runs an image verifier: the
 /// executable from its `bin_dir`, Go-style flags, the descriptor on stdin.
 fn containerd_verifier(bin_dir: &Path, trust: &Path, name: &str, digest: &str) -> Output {
+    containerd_verifier_with(bin_dir, trust, name, digest, &[])
+}
+
+fn containerd_verifier_with(
+    bin_dir: &Path,
+    trust: &Path,
+    name: &str,
+    digest: &str,
+    vars: &[(&str, &str)],
+) -> Output {
     use std::io::Write;
     let mut child = Command::new(bin_dir.join("vouch-containerd-verifier"))
         .args([
@@ -610,6 +620,7 @@ fn containerd_verifier(bin_dir: &Path, trust: &Path, name: &str, digest: &str) -
         ])
         .env_clear()
         .env("VOUCH_TRUST_DIR", trust)
+        .envs(vars.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -658,6 +669,29 @@ fn the_containerd_verifier_admits_signed_digests_only() {
     assert!(
         String::from_utf8_lossy(&out.stdout).contains(&format!("vouch: {}:v2 is not signed", s.repo)),
         "the reason on stdout, where containerd reads it: {}",
+        text(&out)
+    );
+    // A digest vouch does not read (another algorithm's) is unsigned: refused
+    // where content trust is enforced, let through under audit.
+    let sha512 = format!("sha512:{}", "ab".repeat(64));
+    let out = containerd_verifier(&bin_dir, &trust, &v1, &sha512);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("is not a signed target"),
+        "{}",
+        text(&out)
+    );
+    let out = containerd_verifier_with(
+        &bin_dir,
+        &trust,
+        &v1,
+        &sha512,
+        &[("VOUCH_CONTENT_TRUST", "audit")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("audit mode: allowed"),
+        "{}",
         text(&out)
     );
 

@@ -320,7 +320,7 @@ fn fixtures_are_reproducible() {
         };
         assert!(
             strip(fresh, dir.path()) == strip(committed, &fixture(name)),
-            "testdata/tuf/{name} is out of date: run `cargo test --test tuf_attacks -- --ignored regenerate_fixtures`"
+            "testdata/tuf/{name} is out of date: run `cargo test --test suite -- --ignored tuf_attacks::regenerate_fixtures`"
         );
     }
 }

@@ -11,7 +11,7 @@ use crate::common::tuf::{APP, BASE, NOW, commit, key, keys, target};
 use vouch::store::metadata_dir::MetadataDir;
 use vouch::store::tuf_repo_dir::write_metadata;
 use vouch::store::{DirFetcher, FetchError, Fetcher};
-use vouch::tuf::editor::{Delegation, Expiries, MetadataEditor, RoleSetup, Scope};
+use vouch::tuf::editor::{DelegatedPaths, Delegation, Expiries, MetadataEditor, RoleSetup};
 use vouch::tuf::{Limits, TargetPath, TufError};
 use vouch::update::{UpdateError, Updater};
 
@@ -178,7 +178,7 @@ fn lazy_search_fetches_only_needed_roles_and_honours_terminating() {
             name: "a",
             keys: &d,
             threshold: 1,
-            scope: Scope::Paths(vec!["a/*".into()]),
+            paths: DelegatedPaths::Paths(vec!["a/*".into()]),
             terminating: true,
         },
         BASE,
@@ -190,7 +190,7 @@ fn lazy_search_fetches_only_needed_roles_and_honours_terminating() {
             name: "b",
             keys: &d,
             threshold: 1,
-            scope: Scope::Paths(vec!["*".into(), "*/*".into()]),
+            paths: DelegatedPaths::Paths(vec!["*".into(), "*/*".into()]),
             terminating: false,
         },
         BASE,
@@ -202,7 +202,7 @@ fn lazy_search_fetches_only_needed_roles_and_honours_terminating() {
             name: "c",
             keys: &d,
             threshold: 1,
-            scope: Scope::Paths(vec!["zzz/*".into()]),
+            paths: DelegatedPaths::Paths(vec!["zzz/*".into()]),
             terminating: false,
         },
         BASE,
@@ -243,7 +243,7 @@ fn k_of_n_verifies_only_once_the_threshold_is_met() {
             name: "release",
             keys: &[alice.public(), bob.public()],
             threshold: 2,
-            scope: Scope::Paths(vec!["rel/*".into()]),
+            paths: DelegatedPaths::Paths(vec!["rel/*".into()]),
             terminating: true,
         },
         BASE,

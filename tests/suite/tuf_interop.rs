@@ -11,7 +11,7 @@ use crate::common::tuf::{APP, RELEASE, key, keys, target};
 use sha2::Digest;
 use time::OffsetDateTime;
 use vouch::store::tuf_repo_dir::{write_metadata, write_target};
-use vouch::tuf::editor::{Delegation, Expiries, MetadataEditor, RoleSetup, Scope};
+use vouch::tuf::editor::{DelegatedPaths, Delegation, Expiries, MetadataEditor, RoleSetup};
 
 const WEB: &[u8] = b"web image manifest";
 
@@ -47,7 +47,7 @@ fn vouch_repository(dir: &Path, bins: Bins) -> MetadataEditor {
             name: "releases",
             keys: &d,
             threshold: 1,
-            scope: Scope::Paths(vec!["apps/*".into()]),
+            paths: DelegatedPaths::Paths(vec!["apps/*".into()]),
             terminating: true,
         },
         now,
@@ -61,7 +61,7 @@ fn vouch_repository(dir: &Path, bins: Bins) -> MetadataEditor {
             name: "images",
             keys: &d,
             threshold: 1,
-            scope: Scope::Paths(vec!["images/*".into()]),
+            paths: DelegatedPaths::Paths(vec!["images/*".into()]),
             terminating: false,
         },
         now,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use time::{Duration, OffsetDateTime, macros::datetime};
 use vouch::store::tuf_repo_dir::write_metadata;
-use vouch::tuf::editor::{Delegation, Expiries, MetadataEditor, RoleSetup, Scope};
+use vouch::tuf::editor::{DelegatedPaths, Delegation, Expiries, MetadataEditor, RoleSetup};
 use vouch::tuf::metadata::TargetFile;
 use vouch_keys::PrivateKey;
 
@@ -77,7 +77,7 @@ pub fn base_repo_listing_hashes(k: &Keys, expiries: Expiries, hashes: bool) -> M
             name: "releases",
             keys: &[k.delegate.public()],
             threshold: 1,
-            scope: Scope::Paths(vec!["apps/*".to_owned()]),
+            paths: DelegatedPaths::Paths(vec!["apps/*".to_owned()]),
             terminating: true,
         },
         BASE,
@@ -521,7 +521,7 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
                 name,
                 keys: &[k.delegate.public()],
                 threshold: 1,
-                scope: Scope::Paths(all(paths)),
+                paths: DelegatedPaths::Paths(all(paths)),
                 terminating: false,
             },
             BASE,
@@ -534,7 +534,7 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
             name: "shared",
             keys: &[k.delegate.public()],
             threshold: 1,
-            scope: Scope::Paths(vec!["a/*".to_owned(), "b/*".to_owned()]),
+            paths: DelegatedPaths::Paths(vec!["a/*".to_owned(), "b/*".to_owned()]),
             terminating: false,
         },
         BASE,
