@@ -14,7 +14,7 @@
 //!   above, and prints.
 //! * [`notary`]: Notary v1 (Docker Content Trust) metadata, verified
 //!   sans-IO; [`proxy`]: `vouch proxy`, the gate as a registry mirror.
-//! * [`digest`], [`reference`], [`media_type`]: digests, image references
+//! * [`digest`], [`reference`](mod@reference), [`media_type`]: digests, image references
 //!   and media types, each parsed or listed once; [`update`] drives the TUF
 //!   core against a fetcher; [`policy`] and [`gate_switch`] say which
 //!   repositories must verify.

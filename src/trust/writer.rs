@@ -225,7 +225,10 @@ impl<'s> Writer<'s> {
             None => {
                 let listed = &repo.snapshot.signed.meta;
                 let stale = repo.targets.iter().any(|(name, t)| {
-                    listed.get(&format!("{name}.json")).map(|m| m.version) != Some(t.signed.version)
+                    listed
+                        .get(&crate::tuf::metadata::meta_key(name))
+                        .map(|m| m.version)
+                        != Some(t.signed.version)
                 });
                 if stale {
                     return Err(TrustError::edit(

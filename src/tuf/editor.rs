@@ -570,7 +570,7 @@ impl MetadataEditor {
             .snapshot
             .signed
             .meta
-            .get(&format!("{name}.json"))
+            .get(&crate::tuf::metadata::meta_key(name))
             .map_or(1, |m| m.version.saturating_add(1));
         let setup = RoleSetup {
             keys: keys.to_vec(),
@@ -906,7 +906,7 @@ impl MetadataEditor {
         for (name, t) in &self.targets {
             let bytes = self.snapshot_lists_hashes.then(|| t.to_bytes().ok()).flatten();
             self.snapshot.signed.meta.insert(
-                format!("{name}.json"),
+                crate::tuf::metadata::meta_key(name),
                 MetaFile {
                     version: t.signed.version,
                     length: bytes.as_ref().map(|b| b.len() as u64),

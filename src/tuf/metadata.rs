@@ -507,6 +507,12 @@ pub fn encode_segment(name: &str) -> String {
     out
 }
 
+/// The name snapshot (and timestamp) list a role's metadata under:
+/// `ROLE.json`, the role name as it is (not a file name: see [`file_name`]).
+pub fn meta_key(role: &str) -> String {
+    format!("{role}.json")
+}
+
 /// The file name of a role's metadata: `ROLE.json`, or `VERSION.ROLE.json`
 /// (consistent snapshots, and every root), with the role name
 /// percent-encoded ([`encode_segment`]) so that no role name is a path.

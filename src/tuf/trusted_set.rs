@@ -650,7 +650,7 @@ impl TrustedSet {
         // Targets metadata trusted under the old snapshot may be stale now.
         let snap = self.snapshot.as_ref().map(|s| &s.envelope.signed);
         self.targets.retain(|name, t| {
-            snap.and_then(|s| s.meta.get(&format!("{name}.json")))
+            snap.and_then(|s| s.meta.get(&crate::tuf::metadata::meta_key(name)))
                 .is_some_and(|m| m.version == t.signed().version)
         });
         let kept = &self.targets;
@@ -669,7 +669,7 @@ impl TrustedSet {
         self.trusted_snapshot()?
             .signed()
             .meta
-            .get(&format!("{role}.json"))
+            .get(&crate::tuf::metadata::meta_key(role))
             .ok_or_else(|| TufError::NotListed {
                 role: role.to_owned(),
                 by: "snapshot".to_owned(),

@@ -160,7 +160,7 @@ impl<'a> WriterLoad<'a> {
         })?;
         let meta = snapshot
             .meta
-            .get(&format!("{role}.json"))
+            .get(&crate::tuf::metadata::meta_key(&role))
             .ok_or_else(|| TufError::NotListed {
                 role: role.clone(),
                 by: "snapshot".to_owned(),
