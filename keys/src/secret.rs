@@ -339,8 +339,10 @@ fn as_version_1(der: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let end = header.checked_add(len)?;
         (end <= input.len()).then(|| input.split_at(end))
     }
-    let (outer, _) = tlv(der)?;
-    if outer.first() != Some(&0x30) {
+    // The structure must be the whole input: bytes after it (say, what a
+    // damaged ciphertext decrypts to past the key) are not ignored.
+    let (outer, trailing) = tlv(der)?;
+    if outer.first() != Some(&0x30) || !trailing.is_empty() {
         return None;
     }
     // Skip the outer tag and length to reach the fields.

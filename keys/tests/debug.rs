@@ -33,6 +33,19 @@ fn debug_output_shows_no_secret() {
 }
 
 #[test]
+fn bytes_after_a_private_key_are_refused() {
+    let key = PrivateKey::generate_ed25519().expect("rng");
+    let der = key.to_pkcs8_der();
+    assert!(PrivateKey::from_pkcs8_der(&der, "t").is_ok());
+    let mut longer = der.to_vec();
+    longer.extend_from_slice(&[0x41; 15]);
+    assert!(
+        PrivateKey::from_pkcs8_der(&longer, "t").is_err(),
+        "trailing bytes accepted"
+    );
+}
+
+#[test]
 fn any_single_byte_change_to_a_sealed_key_is_refused() {
     let pass = Passphrase::new("p".to_owned());
     let key = PrivateKey::generate_ed25519().expect("rng");
