@@ -12,6 +12,9 @@ pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.mani
 pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 /// `artifactType` of vouch's trust artifact.
 pub const VOUCH_TRUST_ARTIFACT: &str = "application/vnd.vouch.trust.v1";
+/// `artifactType` of vouch's trust artifact, format 2 (an index of
+/// manifests: the core metadata and groups of bins).
+pub const VOUCH_TRUST_ARTIFACT_V2: &str = "application/vnd.vouch.trust.v2";
 /// Each TUF metadata layer of the trust artifact.
 pub const VOUCH_TUF_METADATA: &str = "application/vnd.vouch.tuf.metadata.v1+json";
 

@@ -14,6 +14,12 @@ use crate::trust::writer::{Publishing, Writer};
 pub struct Args {
     /// The repository: oci:DIR or REGISTRY/REPO
     pub repository: String,
+    /// Keep tags in this many hashed bins from the start (a power of two,
+    /// 16 to 65536), for a repository that will hold many thousands of
+    /// tags. Without it, tags move into bins on the sign that takes the
+    /// repository past 256 tags.
+    #[arg(long, value_name = "N", value_parser = parse_bins)]
+    pub bins: Option<u32>,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -37,7 +43,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         snapshot: Some(&snapshot),
         timestamp: &timestamp,
     };
-    writer.init(&root, &targets, publishing)?;
+    writer.init(&root, &targets, publishing, args.bins)?;
     let root_id = root.public().key_id();
     eprintln!(
         "Initialised trust data for {repo_id}; pinned its root in {}",
@@ -45,4 +51,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     );
     eprintln!("Pin it elsewhere with: vouch pin {repo_id} {root_id}");
     output::print(&format!("{root_id}\n"))
+}
+
+/// `--bins N`: the bit length of N bins.
+fn parse_bins(s: &str) -> Result<u32, String> {
+    let n: u64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+    if !(16..=65536).contains(&n) || !n.is_power_of_two() {
+        return Err(format!("{n} bins: choose a power of two from 16 to 65536"));
+    }
+    Ok(n.trailing_zeros())
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use crate::cli::common::{open_store, parse_ref, read_references, trust};
 use crate::cli::{CliError, Context, Failure, output};
 use crate::reference::{ImageRef, Location};
+use crate::trust::Verdict;
 use crate::trust::notary_reader::{NotaryReader, NotarySource};
-use crate::trust::{Reader, Verdict};
 
 /// The Notary server of a registry reference (`url` empty: the default).
 pub fn notary_source(r: &ImageRef, url: &str) -> Result<NotarySource, CliError> {
@@ -50,6 +50,10 @@ pub struct Args {
     /// https://REGISTRY, or notary.docker.io for Docker Hub)
     #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub notary_server: Option<String>,
+    /// Also say, on stderr, how many bytes of trust data each repository
+    /// fetched from its store
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
@@ -155,10 +159,27 @@ fn verify_repository(args: &Args, ctx: &Context, refs: &[ImageRef]) -> Vec<Resul
                 Err(e) => all(e),
             }
         }
-        None => match Reader::open(&trust(ctx), &first.repository(), store, args.tofu) {
-            Ok(mut reader) => refs.iter().map(|r| Ok(reader.verify(r, store)?)).collect(),
-            Err(e) => all(e.into()),
-        },
+        None => {
+            match crate::trust::warm::verify_refs(&trust(ctx), &first.repository(), store, refs, args.tofu) {
+                Ok((verdicts, cost)) => {
+                    if args.verbose {
+                        let how = if cost.warm {
+                            "unchanged since verified: answered from the record of verdicts"
+                        } else {
+                            "verified"
+                        };
+                        eprintln!(
+                            "{}: {how}; fetched {} bytes of trust metadata and {} bytes of trust manifests",
+                            first.repository(),
+                            cost.metadata,
+                            cost.manifests
+                        );
+                    }
+                    verdicts.into_iter().map(|v| v.map_err(CliError::from)).collect()
+                }
+                Err(e) => all(e.into()),
+            }
+        }
     }
 }
 

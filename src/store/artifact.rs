@@ -1,49 +1,231 @@
 //! The trust artifact (see `docs/trust-format.md`): TUF metadata files as
-//! layers of one OCI manifest tagged `vouch-trust`.
+//! layers of OCI manifests, under one index tagged `vouch-trust` (format
+//! 2: a core manifest and groups of bins); format 1, one manifest of every
+//! file, is still read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
-use super::oci_layout::Descriptor;
+use super::oci_layout::{Descriptor, sha256_digest};
 use super::{FetchError, FetchErrorKind, Fetcher, Store, StoreError};
 
 /// The tag of the trust artifact.
 pub const TRUST_TAG: &str = "vouch-trust";
 use crate::media_type::{
-    OCI_EMPTY as EMPTY_MEDIA_TYPE, OCI_MANIFEST as MANIFEST_MEDIA_TYPE,
-    VOUCH_TRUST_ARTIFACT as ARTIFACT_TYPE, VOUCH_TUF_METADATA as METADATA_MEDIA_TYPE,
+    OCI_EMPTY as EMPTY_MEDIA_TYPE, OCI_INDEX as INDEX_MEDIA_TYPE, OCI_MANIFEST as MANIFEST_MEDIA_TYPE,
+    VOUCH_TRUST_ARTIFACT as ARTIFACT_TYPE_V1, VOUCH_TRUST_ARTIFACT_V2 as ARTIFACT_TYPE,
+    VOUCH_TUF_METADATA as METADATA_MEDIA_TYPE,
 };
 const TITLE: &str = "org.opencontainers.image.title";
-/// Largest trust manifest read.
+const FORMAT: &str = "dev.vouch.trust.format";
+const PART: &str = "dev.vouch.trust.part";
+const FIRST: &str = "dev.vouch.trust.first";
+const LAST: &str = "dev.vouch.trust.last";
+/// Largest trust manifest (or index, or group of bins) read.
 pub const MAX_TRUST_MANIFEST: u64 = 4 << 20;
+/// Bins in one group manifest: a cold lookup reads one group (about 8 KB).
+pub const BINS_PER_GROUP: usize = 32;
 
 /// A trust artifact as found in a store.
 #[derive(Clone, Debug)]
 pub struct TrustArtifact {
-    /// Digest of the trust manifest.
+    /// Digest of the trust manifest (format 1) or index (format 2).
     pub digest: String,
-    /// Metadata files by TUF file name.
+    /// The format: 1 (one manifest) or 2 (an index of manifests).
+    pub format: u32,
+    /// Metadata files read so far by TUF file name: every file of format
+    /// 1, the core files of format 2 and the bins of the groups loaded.
     pub files: BTreeMap<String, Descriptor>,
+    /// Format 2: the groups of bins, by the range of role names they hold.
+    pub groups: Vec<BinGroup>,
+    /// Bytes of manifests read (the index, the core, groups loaded).
+    pub manifest_bytes: u64,
 }
 
-/// Reads the trust artifact of a store, if it has one.
+/// A group of bins in a format-2 artifact: its manifest lists the bin
+/// files whose (encoded) role names sort from `first` to `last`.
+#[derive(Clone, Debug)]
+pub struct BinGroup {
+    /// The first role name held.
+    pub first: String,
+    /// The last role name held.
+    pub last: String,
+    /// The group's manifest.
+    pub manifest: Descriptor,
+    /// Whether its files are in [`TrustArtifact::files`].
+    pub loaded: bool,
+}
+
+/// The encoded role name of a TUF file name (`3.targets%2Freleases.json`
+/// is `targets%2Freleases`).
+fn role_of(file: &str) -> &str {
+    let stem = file.strip_suffix(".json").unwrap_or(file);
+    match stem.split_once('.') {
+        Some((v, rest)) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => stem,
+    }
+}
+
+fn malformed(what: &str, reason: &str) -> StoreError {
+    StoreError::Malformed {
+        what: what.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+impl TrustArtifact {
+    /// The descriptor of metadata file `name`, loading the group of bins
+    /// that holds it when it is not a core file.
+    pub fn descriptor(&mut self, store: &dyn Store, name: &str) -> Result<Option<Descriptor>, StoreError> {
+        if let Some(d) = self.files.get(name) {
+            return Ok(Some(d.clone()));
+        }
+        let role = role_of(name);
+        let Some(i) = self
+            .groups
+            .iter()
+            .position(|g| !g.loaded && g.first.as_str() <= role && role <= g.last.as_str())
+        else {
+            return Ok(None);
+        };
+        self.load_group(store, i)?;
+        Ok(self.files.get(name).cloned())
+    }
+
+    /// Loads every group of bins: for writers, which verify every role.
+    pub fn load_all(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+        for i in 0..self.groups.len() {
+            if !self.groups[i].loaded {
+                self.load_group(store, i)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn load_group(&mut self, store: &dyn Store, i: usize) -> Result<(), StoreError> {
+        let group = &self.groups[i];
+        if group.manifest.size > MAX_TRUST_MANIFEST {
+            return Err(StoreError::TooLarge {
+                what: format!("trust manifest group {}", group.manifest.digest),
+                limit: MAX_TRUST_MANIFEST,
+            });
+        }
+        let bytes = store.manifest(&group.manifest.digest, group.manifest.size)?;
+        self.manifest_bytes += bytes.len() as u64;
+        let what = format!("trust manifest group {}", group.manifest.digest);
+        let (first, last) = (group.first.clone(), group.last.clone());
+        for (name, desc) in parse_layers(&group.manifest.digest, &bytes)? {
+            // A group holds only its own range: it cannot stand in for a
+            // core file or another group's bin.
+            let role = role_of(&name);
+            if role < first.as_str() || role > last.as_str() {
+                return Err(malformed(&what, "it lists a file outside its range"));
+            }
+            self.files.entry(name).or_insert(desc);
+        }
+        self.groups[i].loaded = true;
+        Ok(())
+    }
+}
+
+/// Reads the trust artifact of a store, if it has one (for format 2, the
+/// index and the core manifest; groups of bins are read when needed).
 pub fn read(store: &dyn Store) -> Result<Option<TrustArtifact>, StoreError> {
     let Some((bytes, digest)) = store.tagged_manifest(TRUST_TAG, MAX_TRUST_MANIFEST)? else {
         return Ok(None);
     };
-    parse_manifest(&digest, &bytes).map(Some)
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| malformed(&format!("trust manifest {digest}"), &e.to_string()))?;
+    if v["artifactType"] == ARTIFACT_TYPE_V1 {
+        let mut art = parse_manifest(&digest, &bytes)?;
+        art.manifest_bytes = bytes.len() as u64;
+        return Ok(Some(art));
+    }
+    // A format-2 core manifest tagged on its own: what a copy that picks
+    // one manifest out of the index (`skopeo copy` without `--all`)
+    // leaves. Complete while there are no bins; a bin it lacks is missing
+    // (and nothing is decided on it).
+    if v["artifactType"] == ARTIFACT_TYPE && v["mediaType"] == MANIFEST_MEDIA_TYPE {
+        return Ok(Some(TrustArtifact {
+            files: parse_layers(&digest, &bytes)?,
+            digest,
+            format: 2,
+            groups: Vec::new(),
+            manifest_bytes: bytes.len() as u64,
+        }));
+    }
+    let (core, groups) = parse_index(&digest, &bytes)?;
+    if core.size > MAX_TRUST_MANIFEST {
+        return Err(StoreError::TooLarge {
+            what: format!("trust manifest {}", core.digest),
+            limit: MAX_TRUST_MANIFEST,
+        });
+    }
+    let core_bytes = store.manifest(&core.digest, core.size)?;
+    let files = parse_layers(&core.digest, &core_bytes)?;
+    Ok(Some(TrustArtifact {
+        digest,
+        format: 2,
+        files,
+        groups,
+        manifest_bytes: (bytes.len() + core_bytes.len()) as u64,
+    }))
 }
 
-/// Parses a trust manifest (whose digest is `digest`): its layers by file
-/// name, each a plain name.
-pub fn parse_manifest(digest: &str, bytes: &[u8]) -> Result<TrustArtifact, StoreError> {
-    let bad = |reason: &str| StoreError::Malformed {
-        what: format!("trust manifest {digest}"),
-        reason: reason.to_owned(),
-    };
+/// Parses a format-2 trust index (whose digest is `digest`): its core
+/// manifest and its groups of bins.
+pub fn parse_index(digest: &str, bytes: &[u8]) -> Result<(Descriptor, Vec<BinGroup>), StoreError> {
+    let what = format!("trust manifest {digest}");
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(&what, &e.to_string()))?;
+    if v["artifactType"] != ARTIFACT_TYPE || v["mediaType"] != INDEX_MEDIA_TYPE {
+        return Err(malformed(&what, "not a vouch trust artifact"));
+    }
+    let parts: Vec<Descriptor> = serde_json::from_value(v["manifests"].clone())
+        .map_err(|e| malformed(&what, &format!("manifests: {e}")))?;
+    let mut core = None;
+    let mut groups = Vec::new();
+    for d in parts {
+        match d.annotations.get(PART).map(String::as_str) {
+            Some("core") if core.is_none() => core = Some(d),
+            Some("bins") => {
+                let (Some(first), Some(last)) = (d.annotations.get(FIRST), d.annotations.get(LAST)) else {
+                    return Err(malformed(&what, "a group of bins has no range"));
+                };
+                if first > last {
+                    return Err(malformed(&what, "a group of bins has an empty range"));
+                }
+                groups.push(BinGroup {
+                    first: first.clone(),
+                    last: last.clone(),
+                    manifest: d,
+                    loaded: false,
+                });
+            }
+            _ => {
+                return Err(malformed(
+                    &what,
+                    "it lists a manifest that is not one core or a group of bins",
+                ));
+            }
+        }
+    }
+    let core = core.ok_or_else(|| malformed(&what, "it has no core manifest"))?;
+    Ok((core, groups))
+}
+
+/// Parses a format-2 core or group manifest (whose digest is `digest`):
+/// its layers by file name, each a plain name.
+pub fn parse_layers(digest: &str, bytes: &[u8]) -> Result<BTreeMap<String, Descriptor>, StoreError> {
+    layers(&format!("trust manifest {digest}"), bytes, ARTIFACT_TYPE)
+}
+
+/// The metadata layers of a trust manifest, by file name (each a plain
+/// name), if its `artifactType` is `artifact_type`.
+fn layers(what: &str, bytes: &[u8], artifact_type: &str) -> Result<BTreeMap<String, Descriptor>, StoreError> {
+    let bad = |reason: &str| malformed(what, reason);
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(&e.to_string()))?;
-    if v["artifactType"] != ARTIFACT_TYPE {
+    if v["artifactType"] != artifact_type {
         return Err(bad("not a vouch trust artifact"));
     }
     let layers: Vec<Descriptor> =
@@ -60,25 +242,36 @@ pub fn parse_manifest(digest: &str, bytes: &[u8]) -> Result<TrustArtifact, Store
         }
         files.insert(name, l);
     }
+    Ok(files)
+}
+
+/// Parses a format-1 trust manifest (whose digest is `digest`): its layers
+/// by file name, each a plain name.
+pub fn parse_manifest(digest: &str, bytes: &[u8]) -> Result<TrustArtifact, StoreError> {
     Ok(TrustArtifact {
         digest: digest.to_owned(),
-        files,
+        format: 1,
+        files: layers(&format!("trust manifest {digest}"), bytes, ARTIFACT_TYPE_V1)?,
+        groups: Vec::new(),
+        manifest_bytes: 0,
     })
 }
 
-/// Publishes `files` as the new trust artifact if the trust tag still
-/// points at `expected` (the digest read before the change, or `None`).
-/// Returns the new artifact's digest, or `None` when another writer
-/// published first.
-pub fn publish(
+/// An OCI manifest of metadata layers (format 2's core or a group).
+fn manifest_of(
     store: &dyn Store,
-    files: &BTreeMap<String, Vec<u8>>,
-    expected: Option<&str>,
-) -> Result<Option<String>, StoreError> {
-    let empty = store.put_blob(b"{}")?;
+    files: &[(&String, &Vec<u8>)],
+    known: &BTreeSet<&str>,
+    part: &str,
+    empty: &str,
+) -> Result<Vec<u8>, StoreError> {
     let mut layers = Vec::new();
     for (name, bytes) in files {
-        let digest = store.put_blob(bytes)?;
+        let digest = sha256_digest(bytes);
+        // A blob the previous artifact listed is in the store already.
+        if !known.contains(digest.as_str()) {
+            store.put_blob(bytes)?;
+        }
         layers.push(json!({
             "mediaType": METADATA_MEDIA_TYPE,
             "digest": digest,
@@ -92,19 +285,83 @@ pub fn publish(
         "artifactType": ARTIFACT_TYPE,
         "config": { "mediaType": EMPTY_MEDIA_TYPE, "digest": empty, "size": 2 },
         "layers": layers,
-        "annotations": { "dev.vouch.trust.format": "1" },
+        "annotations": { FORMAT: "2", PART: part },
     });
-    let bytes = serde_json::to_vec(&manifest).map_err(|e| StoreError::Malformed {
-        what: "trust manifest".to_owned(),
-        reason: e.to_string(),
-    })?;
+    serde_json::to_vec(&manifest).map_err(|e| malformed("trust manifest", &e.to_string()))
+}
+
+/// Publishes `files` as the new trust artifact (format 2) if the trust
+/// tag still points at `expected` (the digest read before the change, or
+/// `None`). The files of roles in `bins` go into groups of
+/// [`BINS_PER_GROUP`]; the others into the core manifest. Blobs and group
+/// manifests `previous` already lists are not written again, so a change
+/// to one bin writes that bin, its group, the core and the index.
+/// Returns the new artifact's digest, or `None` when another writer
+/// published first.
+pub fn publish(
+    store: &dyn Store,
+    files: &BTreeMap<String, Vec<u8>>,
+    bins: &BTreeSet<String>,
+    previous: Option<&TrustArtifact>,
+    expected: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let known: BTreeSet<&str> = previous
+        .into_iter()
+        .flat_map(|p| {
+            p.files
+                .values()
+                .map(|d| d.digest.as_str())
+                .chain(p.groups.iter().map(|g| g.manifest.digest.as_str()))
+        })
+        .collect();
+    let empty = sha256_digest(b"{}");
+    if !known.contains(empty.as_str()) {
+        store.put_blob(b"{}")?;
+    }
+    let (mut binned, core): (Vec<_>, Vec<_>) = files.iter().partition(|(name, _)| bins.contains(*name));
+    binned.sort_by(|a, b| role_of(a.0).cmp(role_of(b.0)));
+    let mut parts = Vec::new();
+    let core = manifest_of(store, &core, &known, "core", &empty)?;
+    parts.push(json!({
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "artifactType": ARTIFACT_TYPE,
+        "digest": store.put_manifest_by_digest(&core, MANIFEST_MEDIA_TYPE)?,
+        "size": core.len(),
+        "annotations": { PART: "core" },
+    }));
+    for group in binned.chunks(BINS_PER_GROUP) {
+        let bytes = manifest_of(store, group, &known, "bins", &empty)?;
+        let mut digest = sha256_digest(&bytes);
+        if !known.contains(digest.as_str()) {
+            digest = store.put_manifest_by_digest(&bytes, MANIFEST_MEDIA_TYPE)?;
+        }
+        parts.push(json!({
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "artifactType": ARTIFACT_TYPE,
+            "digest": digest,
+            "size": bytes.len(),
+            "annotations": {
+                PART: "bins",
+                FIRST: role_of(group[0].0),
+                LAST: role_of(group[group.len() - 1].0),
+            },
+        }));
+    }
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": INDEX_MEDIA_TYPE,
+        "artifactType": ARTIFACT_TYPE,
+        "manifests": parts,
+        "annotations": { FORMAT: "2" },
+    });
+    let bytes = serde_json::to_vec(&index).map_err(|e| malformed("trust index", &e.to_string()))?;
     let moved = store.put_manifest(
         TRUST_TAG,
         &bytes,
-        MANIFEST_MEDIA_TYPE,
+        INDEX_MEDIA_TYPE,
         super::TagExpect::At(expected),
     )?;
-    Ok(moved.then(|| super::oci_layout::sha256_digest(&bytes)))
+    Ok(moved.then(|| sha256_digest(&bytes)))
 }
 
 /// Serves the files of a trust artifact to the TUF client by name. The
@@ -114,6 +371,7 @@ pub fn publish(
 pub struct ArtifactFetcher<'a> {
     store: &'a dyn Store,
     artifact: Lookup,
+    metadata_bytes: u64,
 }
 
 /// What is known of the store's trust artifact.
@@ -142,6 +400,7 @@ impl<'a> ArtifactFetcher<'a> {
         ArtifactFetcher {
             store,
             artifact: Lookup::Unread,
+            metadata_bytes: 0,
         }
     }
 
@@ -150,12 +409,27 @@ impl<'a> ArtifactFetcher<'a> {
         ArtifactFetcher {
             store,
             artifact: Lookup::Found(artifact),
+            metadata_bytes: 0,
         }
     }
 
     /// The digest of the artifact served, once read.
     pub fn digest(&self) -> Option<&str> {
         self.artifact.found().map(|a| a.digest.as_str())
+    }
+
+    /// The artifact served, once read (with the groups of bins loaded so
+    /// far).
+    pub fn artifact(&self) -> Option<&TrustArtifact> {
+        self.artifact.found()
+    }
+
+    /// Bytes fetched so far: (TUF metadata, trust manifests).
+    pub fn bytes_fetched(&self) -> (u64, u64) {
+        (
+            self.metadata_bytes,
+            self.artifact.found().map_or(0, |a| a.manifest_bytes),
+        )
     }
 
     /// A store error: the registry or layout failed to serve what the
@@ -178,7 +452,13 @@ impl Fetcher for ArtifactFetcher<'_> {
                 None => Lookup::Absent,
             };
         }
-        let Some(desc) = self.artifact.found().and_then(|a| a.files.get(location)) else {
+        let desc = match &mut self.artifact {
+            Lookup::Found(a) => a
+                .descriptor(self.store, location)
+                .map_err(|e| Self::io(location, &e))?,
+            Lookup::Unread | Lookup::Absent => None,
+        };
+        let Some(desc) = desc else {
             return Ok(None);
         };
         // Metadata larger than its role may be: the TUF client refuses it.
@@ -189,9 +469,11 @@ impl Fetcher for ArtifactFetcher<'_> {
                 detail: String::new(),
             });
         }
-        self.store
+        let bytes = self
+            .store
             .blob(&desc.digest, desc.size)
-            .map(Some)
-            .map_err(|e| Self::io(location, &e))
+            .map_err(|e| Self::io(location, &e))?;
+        self.metadata_bytes += bytes.len() as u64;
+        Ok(Some(bytes))
     }
 }

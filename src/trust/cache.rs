@@ -8,6 +8,8 @@
 //!   (the references for rollback and freeze checks).
 //! * `state/trust-manifest`: the digest of the trust artifact last
 //!   verified, so an unchanged repository costs one request.
+//! * `state/verdicts.json`: the tags verified against that artifact, with
+//!   the earliest expiry behind them (see [`super::warm`]).
 //!
 //! Everything here was verified before it was written, and the first root
 //! is checked against the current pin on every run.
@@ -44,6 +46,19 @@ impl Cache {
         self.dir.path().join("state").join(name)
     }
 
+    /// Where state file `name` lives.
+    pub(crate) fn state_path(&self, name: &str) -> PathBuf {
+        self.state(name)
+    }
+
+    /// Writes state file `name` (atomically).
+    pub(crate) fn write_state_bytes(&self, name: &str, bytes: &[u8]) -> Result<(), TrustError> {
+        let path = self.state(name);
+        let parent = path.parent().unwrap_or(self.dir.path());
+        std::fs::create_dir_all(parent).map_err(TrustError::local(parent))?;
+        write_atomic(&path, bytes, 0o644, Mode::Replace).map_err(TrustError::local(&path))
+    }
+
     fn read_state(&self, name: &str) -> Result<Option<String>, TrustError> {
         let path = self.state(name);
         match std::fs::read_to_string(&path) {
@@ -54,10 +69,7 @@ impl Cache {
     }
 
     fn write_state(&self, name: &str, value: &str) -> Result<(), TrustError> {
-        let path = self.state(name);
-        let parent = path.parent().unwrap_or(self.dir.path());
-        std::fs::create_dir_all(parent).map_err(TrustError::local(parent))?;
-        write_atomic(&path, value.as_bytes(), 0o644, Mode::Replace).map_err(TrustError::local(&path))
+        self.write_state_bytes(name, value.as_bytes())
     }
 
     /// The cached root chain from the pinned root on, oldest first (empty

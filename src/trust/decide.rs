@@ -156,6 +156,21 @@ impl Reader<'_> {
     /// be one some signed tag maps to. `--offline` does not look the tag up
     /// in the store: the trusted digest is what to deploy.
     pub fn verify(&mut self, r: &ImageRef, store: &dyn Store) -> Result<Verdict, TrustError> {
+        self.verify_with(r, |tag| store.head(tag))
+    }
+
+    /// [`Reader::verify`] with the store's answer for the tag already in
+    /// hand (`current`: where the tag points, `None` if nowhere), looked up
+    /// alongside the trust data.
+    pub fn verify_against(&mut self, r: &ImageRef, current: Option<String>) -> Result<Verdict, TrustError> {
+        self.verify_with(r, |_| Ok(current))
+    }
+
+    fn verify_with(
+        &mut self,
+        r: &ImageRef,
+        head: impl FnOnce(&str) -> Result<Option<String>, crate::store::StoreError>,
+    ) -> Result<Verdict, TrustError> {
         match (&r.tag, &r.digest) {
             (Some(tag), digest) => {
                 let signed = self.resolve_tag(tag)?;
@@ -168,24 +183,15 @@ impl Reader<'_> {
                         );
                         Some(signed.digest.clone())
                     }
-                    (None, false) => store.head(tag)?,
+                    (None, false) => head(tag)?,
                 };
-                let current = current.ok_or_else(|| TrustError::TagNotInStore {
-                    repo: self.repo.clone(),
-                    tag: tag.clone(),
-                })?;
-                if current != signed.digest {
-                    return Err(TrustError::DigestMismatch {
-                        repo: self.repo.clone(),
-                        tag: tag.clone(),
-                        current,
-                        trusted: signed.digest,
-                    });
-                }
-                Ok(Verdict {
-                    digest: signed.digest,
-                    how: format!("signed by {}", signed.role),
-                })
+                compare(
+                    &self.repo,
+                    tag,
+                    current,
+                    signed.digest,
+                    format!("signed by {}", signed.role),
+                )
             }
             (None, Some(digest)) => {
                 let signed = self.resolve_digest(digest.as_str())?;
@@ -200,6 +206,30 @@ impl Reader<'_> {
             )),
         }
     }
+}
+
+/// Whether `tag`, which the store has at `current` (`None`: nowhere), is
+/// the manifest its trust data signs (`signed`, by `how`).
+pub fn compare(
+    repo: &str,
+    tag: &str,
+    current: Option<String>,
+    signed: String,
+    how: String,
+) -> Result<Verdict, TrustError> {
+    let current = current.ok_or_else(|| TrustError::TagNotInStore {
+        repo: repo.to_owned(),
+        tag: tag.to_owned(),
+    })?;
+    if current != signed {
+        return Err(TrustError::DigestMismatch {
+            repo: repo.to_owned(),
+            tag: tag.to_owned(),
+            current,
+            trusted: signed,
+        });
+    }
+    Ok(Verdict { digest: signed, how })
 }
 
 /// The manifests an image index lists (their sha256 digests). A child of an

@@ -406,6 +406,8 @@ pub struct WriterState {
     /// The digest of the trust artifact it was read from (for the
     /// compare-and-swap publish).
     pub artifact: String,
+    /// That artifact as read: what it lists need not be written again.
+    pub previous: artifact::TrustArtifact,
 }
 
 /// Loads a repository's trust data for a writer, verified as a reader
@@ -574,9 +576,14 @@ fn load_artifact(
         Expiries::default(),
     )
     .map_err(tampered)?;
+    let previous = fetcher
+        .artifact()
+        .cloned()
+        .ok_or_else(|| incomplete("trust artifact"))?;
     Ok(WriterState {
         repo: repo_state,
         states,
         artifact: digest,
+        previous,
     })
 }

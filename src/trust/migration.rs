@@ -429,6 +429,7 @@ impl Writer<'_> {
                 Some((&plan.root_id, plan.root_key.clone())),
                 keys.targets,
                 keys.publishing,
+                None,
             )?;
         }
         let previous = Record::load(self.trust(), self.repository());

@@ -12,6 +12,9 @@
 //! * [`Reader`]: the verified load for verifiers (and the gate), with the
 //!   decisions in [`decide`]: which role holds a tag, what a tag is
 //!   signed as, whether a digest is signed.
+//! * [`warm`]: verifying references in as few round trips as the store
+//!   allows, answering from a record of verified verdicts while the trust
+//!   artifact is unchanged and unexpired.
 //! * [`writer`]: the edit session every writer goes through: it starts from
 //!   the same verified load, refuses to publish over trust data that does
 //!   not verify, and offers [`writer::Writer::recover`] to move clients past it.
@@ -27,6 +30,7 @@ pub mod notary_reader;
 pub mod pinning;
 pub mod signing_keys;
 pub mod targets;
+pub mod warm;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -105,5 +109,16 @@ impl<'s> Reader<'s> {
     /// The trusted metadata.
     pub fn trusted(&self) -> &TrustedSet {
         self.client.trusted()
+    }
+
+    /// Bytes this reader fetched from the store so far: (TUF metadata,
+    /// trust manifests). A cold verify of one tag fetches the root chain,
+    /// timestamp, snapshot, the role that holds tags and, where tags are
+    /// in bins, one bin and its group's manifest.
+    pub fn bytes_fetched(&self) -> (u64, u64) {
+        match self.client.fetcher() {
+            load::Source::Store(f) => f.bytes_fetched(),
+            load::Source::Offline(_) => (0, 0),
+        }
     }
 }

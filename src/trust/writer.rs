@@ -165,7 +165,9 @@ impl<'s> Writer<'s> {
                 return Ok((out, state.repo));
             }
             let started = std::time::Instant::now();
-            let Some(digest) = self.sign_and_publish(&mut repo, keys, Some(&state.artifact), now)? else {
+            let Some(digest) =
+                self.sign_and_publish(&mut repo, keys, Some(&state.previous), Some(&state.artifact), now)?
+            else {
                 continue;
             };
             if self.kept(&digest, started)? {
@@ -212,6 +214,7 @@ impl<'s> Writer<'s> {
         &self,
         repo: &mut MetadataEditor,
         keys: Publishing<'_>,
+        previous: Option<&artifact::TrustArtifact>,
         expected: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Option<String>, TrustError> {
@@ -241,7 +244,14 @@ impl<'s> Writer<'s> {
         repo.bump_timestamp(now).map_err(bug)?;
         repo.timestamp.sign(keys.timestamp).map_err(bug)?;
         let files = current_files(repo).map_err(bug)?;
-        Ok(artifact::publish(self.store, &files, expected)?)
+        let consistent = repo.root.signed.consistent_snapshot;
+        let bins = repo
+            .targets
+            .iter()
+            .filter(|(name, _)| repo.is_bin(name))
+            .map(|(name, t)| crate::tuf::metadata::file_name(name, consistent.then_some(t.signed.version)))
+            .collect();
+        Ok(artifact::publish(self.store, &files, &bins, previous, expected)?)
     }
 
     /// Signs `targets` (tag → target): where signers exist, into every
@@ -255,6 +265,15 @@ impl<'s> Writer<'s> {
     ) -> Result<MetadataEditor, TrustError> {
         let ((), repo) = self.publish(keys, |repo, _, now| {
             let (holder, _) = tag_holder(&repo.targets["targets"].signed);
+            if repo.bins_of(holder).is_none()
+                && let Some(bits) = bins_needed(repo, holder, targets)
+            {
+                repo.convert_to_bins(holder, &bin_prefix(holder), bits, now)
+                    .map_err(bug)?;
+            }
+            if let Some(bins) = repo.bins_of(holder).cloned() {
+                return sign_into_bins(repo, &self.repo, holder, &bins, signers, targets, now);
+            }
             for key in signers {
                 let roles = if holder == "targets" {
                     authorised(repo, &self.repo, "targets", key)?;
@@ -366,6 +385,16 @@ impl<'s> Writer<'s> {
             let all = vec!["*".to_owned()];
             let key = std::slice::from_ref(public);
             let edit = |e: EditError| TrustError::edit(e.to_string(), "check the signer name");
+            if !valid_signer_name(name) {
+                return Err(TrustError::edit(
+                    format!("{name:?} is not a signer name"),
+                    "use letters, digits, '-' and '_' (and not \"releases\")",
+                ));
+            }
+            // Once signers exist, tags resolve through targets/releases
+            // (Docker Content Trust's rule), so bins of targets would be
+            // read by nobody: withdrawn, as targets' own tags are set aside.
+            repo.remove_bins("targets", now).map_err(edit)?;
             match repo.delegation("targets", RELEASES) {
                 None => repo
                     .add_delegation(
@@ -422,6 +451,14 @@ impl<'s> Writer<'s> {
                 )
             })?;
             let edit = |e: EditError| TrustError::edit(e.to_string(), "check the signer name");
+            // Bins of targets/releases list its keys themselves, and only
+            // its signers can sign a change to that list: withdrawn, so
+            // the removed key signs nothing more (the remaining signers
+            // sign their tags again).
+            repo.remove_bins(RELEASES, now).or_else(|e| match e {
+                EditError::NoSuchRole { .. } => Ok(()),
+                e => Err(edit(e)),
+            })?;
             if repo.delegation("targets", RELEASES).is_some()
                 && repo
                     .remove_delegation_keys("targets", RELEASES, &signer_keys, now)
@@ -465,8 +502,9 @@ impl<'s> Writer<'s> {
         root: &PrivateKey,
         targets: &PrivateKey,
         keys: Publishing<'_>,
+        bins: Option<u32>,
     ) -> Result<MetadataEditor, TrustError> {
-        self.create(root, None, targets, keys)
+        self.create(root, None, targets, keys, bins)
     }
 
     /// [`Writer::init`] with a root key listed as `root_key` (its id and
@@ -479,6 +517,7 @@ impl<'s> Writer<'s> {
         root_key: Option<(&str, crate::tuf::metadata::Key)>,
         targets: &PrivateKey,
         keys: Publishing<'_>,
+        bins: Option<u32>,
     ) -> Result<MetadataEditor, TrustError> {
         let Some(snapshot) = keys.snapshot else {
             return Err(TrustError::edit(
@@ -521,9 +560,13 @@ impl<'s> Writer<'s> {
                 "check that the root private key belongs to the root certificate",
             )
         })?;
+        if let Some(bits) = bins {
+            repo.convert_to_bins("targets", &bin_prefix("targets"), bits, now)
+                .map_err(|e| TrustError::edit(e.to_string(), "choose 16 to 65,536 bins, a power of two"))?;
+        }
         repo.sign_targets_roles(targets).map_err(bug)?;
         let started = std::time::Instant::now();
-        let published = match self.sign_and_publish(&mut repo, keys, None, now)? {
+        let published = match self.sign_and_publish(&mut repo, keys, None, None, now)? {
             Some(digest) if self.kept(&digest, started)? => Some(digest),
             _ => None,
         };
@@ -577,7 +620,7 @@ impl<'s> Writer<'s> {
             timestamp: keys.timestamp,
         };
         let started = std::time::Instant::now();
-        let published = match self.sign_and_publish(&mut repo, publishing, expected.as_deref(), now)? {
+        let published = match self.sign_and_publish(&mut repo, publishing, None, expected.as_deref(), now)? {
             Some(digest) if self.kept(&digest, started)? => Some(digest),
             _ => None,
         };
@@ -719,6 +762,88 @@ impl<'s> Writer<'s> {
         }
         Ok(claims)
     }
+}
+
+/// A signer's name: its role is `targets/NAME`, so no `/` (nor `.`, which
+/// bin names use), and not `releases`.
+fn valid_signer_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name != "releases"
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Past this many tags, the role that holds tags moves them into succinct
+/// hashed bins (docs/trust-format.md, "Bins"): about 46 KB of flat
+/// targets, what a cold lookup of one bin with its share of snapshot reads
+/// at 100,000 tags.
+pub const BIN_THRESHOLD: usize = 256;
+
+/// The prefix of the bins of `holder`: `targets.bins-3ff`,
+/// `targets/releases.bins-3ff` (no signer role, `targets/NAME`, can be
+/// named so).
+pub fn bin_prefix(holder: &str) -> String {
+    format!("{holder}.bins")
+}
+
+/// How many bins (as a bit length) suit `tags` tags: about sqrt(6 x tags),
+/// where the share of snapshot that lists the bins (about 30 bytes a bin)
+/// and one bin (about 180 bytes a tag) weigh the same, at least 16.
+pub fn bin_bits_for(tags: usize) -> u32 {
+    let ideal = ((6 * tags.max(1)) as f64).sqrt().ceil() as u64;
+    ideal.next_power_of_two().trailing_zeros().clamp(4, 16)
+}
+
+/// Whether `holder` should move its tags into bins to sign `targets`:
+/// the bit length, when it would hold more than [`BIN_THRESHOLD`].
+fn bins_needed(repo: &MetadataEditor, holder: &str, targets: &[(String, TargetFile)]) -> Option<u32> {
+    let listed = &repo.targets.get(holder)?.signed.targets;
+    let new: std::collections::BTreeSet<&str> = targets
+        .iter()
+        .map(|(t, _)| t.as_str())
+        .filter(|t| !listed.contains_key(*t))
+        .collect();
+    let total = listed.len() + new.len();
+    (total > BIN_THRESHOLD).then(|| bin_bits_for(total))
+}
+
+/// [`Writer::sign`] where `holder` keeps its tags in `bins`: each tag goes
+/// into its bin, and each key signs the bins of the tags it signs (a
+/// co-signer of a k-of-n role adds its signature to the same content) and
+/// the holder itself when it lacks that key's signature (after a
+/// conversion, its new delegation to the bins). Signer roles
+/// (`targets/NAME`) are not written: they would list every tag.
+fn sign_into_bins(
+    repo: &mut MetadataEditor,
+    repo_id: &str,
+    holder: &str,
+    bins: &crate::tuf::metadata::SuccinctRoles,
+    signers: &[PrivateKey],
+    targets: &[(String, TargetFile)],
+    now: OffsetDateTime,
+) -> Result<(), TrustError> {
+    repo.sync_bin_keys(holder, now).map_err(bug)?;
+    let mut touched = std::collections::BTreeSet::new();
+    for (tag, target) in targets {
+        let bin = bins.bin_for(tag);
+        repo.add_target(&bin, tag, target.clone(), now)
+            .map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
+        touched.insert(bin);
+    }
+    for key in signers {
+        authorised(repo, repo_id, holder, key)?;
+        let id = key.public().key_id().to_string();
+        for role in touched.iter().map(String::as_str).chain([holder]) {
+            if let Some(r) = repo.targets.get_mut(role)
+                && (role != holder || !r.signatures.iter().any(|s| s.keyid == id))
+            {
+                r.sign(key).map_err(bug)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Signs the top-level `targets` role only: the owner's key signs what the

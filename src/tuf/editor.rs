@@ -740,14 +740,157 @@ impl MetadataEditor {
             extra: Extra::new(),
         });
         self.touch(parent, now)?;
+        self.create_bins(&bins, now);
+        Ok(())
+    }
+
+    /// Creates the (empty) bins of `bins`. A name used before (a bin of an
+    /// earlier layout, since withdrawn) continues above the version
+    /// snapshot last listed for it, so no client sees a rollback.
+    fn create_bins(&mut self, bins: &SuccinctRoles, now: OffsetDateTime) {
         for n in 0..bins.bins() {
-            self.targets.insert(
-                bins.bin_name(n),
-                Signed::new(new_targets(now, self.expiries.targets)),
-            );
-            self.changed.insert(bins.bin_name(n));
+            let name = bins.bin_name(n);
+            let mut role = new_targets(now, self.expiries.targets);
+            role.version = self
+                .snapshot
+                .signed
+                .meta
+                .get(&crate::tuf::metadata::meta_key(&name))
+                .map_or(1, |m| m.version.saturating_add(1));
+            self.targets.insert(name.clone(), Signed::new(role));
+            self.changed.insert(name);
+        }
+    }
+
+    /// Moves the tags `holder` lists itself into `2^bit_length` succinct
+    /// hashed bins named `{name_prefix}-{hex}` (TAP 15), delegated with the
+    /// holder's own keys and threshold: the same signers decide, and a
+    /// cold lookup reads one bin instead of every tag. The holder must not
+    /// delegate to anything else.
+    pub fn convert_to_bins(
+        &mut self,
+        holder: &str,
+        name_prefix: &str,
+        bit_length: u32,
+        now: OffsetDateTime,
+    ) -> Result<(), EditError> {
+        if !(1..=16).contains(&bit_length) {
+            return Err(EditError::refused(holder, "bins must number 2 to 65,536"));
+        }
+        let (keys, keyids, threshold) = if holder == "targets" {
+            super::trusted_set::top_level_signers(&self.root.signed, "targets")
+                .map_err(|e| EditError::refused(holder, e.to_string()))?
+        } else {
+            self.targets
+                .values()
+                .find_map(|t| super::trusted_set::delegation_signers(&t.signed, holder))
+                .ok_or_else(|| not_found(holder))?
+        };
+        let holder_md = &self.targets.get(holder).ok_or_else(|| not_found(holder))?.signed;
+        if holder_md
+            .delegations
+            .as_ref()
+            .is_some_and(|d| d.succinct_roles.is_some() || d.roles.as_ref().is_some_and(|r| !r.is_empty()))
+        {
+            return Err(EditError::refused(holder, "it already delegates"));
+        }
+        let bins = SuccinctRoles {
+            keyids: keyids.clone(),
+            threshold,
+            bit_length,
+            name_prefix: name_prefix.to_owned(),
+            extra: Extra::new(),
+        };
+        self.create_bins(&bins, now);
+        let holder_md = &mut self.role_mut(holder)?.signed;
+        let tags = std::mem::take(&mut holder_md.targets);
+        holder_md.delegations = Some(Delegations {
+            keys: keys.into_iter().filter(|(id, _)| keyids.contains(id)).collect(),
+            roles: None,
+            succinct_roles: Some(bins.clone()),
+            extra: Extra::new(),
+        });
+        self.touch(holder, now)?;
+        for (path, target) in tags {
+            let bin = bins.bin_for(&path);
+            self.role_mut(&bin)?.signed.targets.insert(path, target);
         }
         Ok(())
+    }
+
+    /// Makes `holder`'s bins take the holder's own keys and threshold as
+    /// its delegator now lists them (a signer added to `targets/releases`
+    /// signs its bins too). Returns whether that changed the holder.
+    pub fn sync_bin_keys(&mut self, holder: &str, now: OffsetDateTime) -> Result<bool, EditError> {
+        let (keys, keyids, threshold) = if holder == "targets" {
+            super::trusted_set::top_level_signers(&self.root.signed, "targets")
+                .map_err(|e| EditError::refused(holder, e.to_string()))?
+        } else {
+            self.targets
+                .values()
+                .find_map(|t| super::trusted_set::delegation_signers(&t.signed, holder))
+                .ok_or_else(|| not_found(holder))?
+        };
+        let keys: BTreeMap<String, Key> = keys.into_iter().filter(|(id, _)| keyids.contains(id)).collect();
+        let Some(d) = self.role_mut(holder)?.signed.delegations.as_mut() else {
+            return Ok(false);
+        };
+        let Some(bins) = d.succinct_roles.as_mut() else {
+            return Ok(false);
+        };
+        if bins.keyids == keyids && bins.threshold == threshold && d.keys == keys {
+            return Ok(false);
+        }
+        bins.keyids = keyids;
+        bins.threshold = threshold;
+        d.keys = keys;
+        self.touch(holder, now)?;
+        Ok(true)
+    }
+
+    /// Withdraws `parent`'s succinct hashed bins (and what they list): they
+    /// stay in snapshot at their last version, as any withdrawn role does.
+    pub fn remove_bins(&mut self, parent: &str, now: OffsetDateTime) -> Result<(), EditError> {
+        let parent_md = &mut self.role_mut(parent)?.signed;
+        let Some(bins) = parent_md
+            .delegations
+            .as_ref()
+            .and_then(|d| d.succinct_roles.clone())
+        else {
+            return Ok(());
+        };
+        parent_md.delegations = None;
+        self.touch(parent, now)?;
+        self.targets.retain(|name, _| !bins.is_bin(name));
+        self.changed.retain(|name| !bins.is_bin(name));
+        Ok(())
+    }
+
+    /// The succinct bins `role` delegates to, if any.
+    pub fn bins_of(&self, role: &str) -> Option<&SuccinctRoles> {
+        self.targets
+            .get(role)?
+            .signed
+            .delegations
+            .as_ref()?
+            .succinct_roles
+            .as_ref()
+    }
+
+    /// Whether `role` is a succinct bin of some targets role here.
+    pub fn is_bin(&self, role: &str) -> bool {
+        self.targets.values().any(|t| {
+            t.signed
+                .delegations
+                .as_ref()
+                .and_then(|d| d.succinct_roles.as_ref())
+                .is_some_and(|b| b.is_bin(role))
+        })
+    }
+
+    /// Targets roles changed since the last timestamp was made.
+    pub fn changed_roles(&self) -> impl Iterator<Item = &str> {
+        self.changed.iter().map(String::as_str)
     }
 
     /// Delegates from `parent` to `16^prefix_len` classic hashed bins (spec
@@ -903,8 +1046,29 @@ impl MetadataEditor {
     /// drops a role it knew).
     fn refresh_snapshot_meta(&mut self) {
         use sha2::Digest;
+        let bins: Vec<&SuccinctRoles> = self
+            .targets
+            .values()
+            .filter_map(|t| t.signed.delegations.as_ref()?.succinct_roles.as_ref())
+            .collect();
         for (name, t) in &self.targets {
-            let bytes = self.snapshot_lists_hashes.then(|| t.to_bytes().ok()).flatten();
+            // A bin is listed by version only once a threshold of its keys
+            // signed it: with hashes, snapshot would grow by 100 bytes a bin
+            // and a cold lookup would read them all (docs/trust-format.md,
+            // "Bins"). A bin short of its threshold keeps its hash, which is
+            // what lets a writer carry it on for the other signers. (The
+            // editor holds only signatures it made or verified.)
+            let hashed = self.snapshot_lists_hashes
+                && bins.iter().find(|b| b.is_bin(name)).is_none_or(|b| {
+                    let signed: BTreeSet<&str> = t
+                        .signatures
+                        .iter()
+                        .filter(|s| b.keyids.contains(&s.keyid))
+                        .map(|s| s.keyid.as_str())
+                        .collect();
+                    (signed.len() as u64) < b.threshold
+                });
+            let bytes = hashed.then(|| t.to_bytes().ok()).flatten();
             self.snapshot.signed.meta.insert(
                 crate::tuf::metadata::meta_key(name),
                 MetaFile {

@@ -47,9 +47,10 @@ impl Attacker {
 
     /// Every file of the trust artifact, by name.
     pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
-        let art = artifact::read(self.store.as_ref())
+        let mut art = artifact::read(self.store.as_ref())
             .expect("read")
             .expect("trust artifact");
+        art.load_all(self.store.as_ref()).expect("groups of bins");
         art.files
             .iter()
             .map(|(name, d)| (name.clone(), self.store.blob(&d.digest, d.size).expect("blob")))
@@ -59,9 +60,15 @@ impl Attacker {
     /// Makes `files` the trust artifact.
     pub fn publish(&self, files: &BTreeMap<String, Vec<u8>>) {
         let current = self.trust_digest();
-        artifact::publish(self.store.as_ref(), files, current.as_deref())
-            .expect("publish")
-            .expect("the trust tag moved meanwhile");
+        artifact::publish(
+            self.store.as_ref(),
+            files,
+            &Default::default(),
+            None,
+            current.as_deref(),
+        )
+        .expect("publish")
+        .expect("the trust tag moved meanwhile");
     }
 
     /// Rewrites the `signed` part of the newest `N.ROLE.json` with `edit`,
