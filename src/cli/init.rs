@@ -15,7 +15,7 @@ pub struct Args {
     /// The repository: oci:DIR or REGISTRY/REPO
     pub repository: String,
     /// Keep tags in this many hashed bins from the start (a power of two,
-    /// 16 to 65536), for a repository that will hold many thousands of
+    /// 16 to 4096), for a repository that will hold many thousands of
     /// tags. Without it, tags move into bins on the sign that takes the
     /// repository past 256 tags.
     #[arg(long, value_name = "N", value_parser = parse_bins)]
@@ -56,8 +56,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 /// `--bins N`: the bit length of N bins.
 fn parse_bins(s: &str) -> Result<u32, String> {
     let n: u64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
-    if !(16..=65536).contains(&n) || !n.is_power_of_two() {
-        return Err(format!("{n} bins: choose a power of two from 16 to 65536"));
+    if !(16..=4096).contains(&n) || !n.is_power_of_two() {
+        return Err(format!("{n} bins: choose a power of two from 16 to 4096"));
     }
     Ok(n.trailing_zeros())
 }

@@ -32,7 +32,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
-    let state = writer.load()?;
+    let scope: Option<Vec<String>> = r.tag.clone().map(|t| vec![t]);
+    let state = match &scope {
+        Some(tags) => writer.load_for(tags)?,
+        None => writer.load()?,
+    };
     let role_keys =
         crate::trust::signing_keys::for_revoking(&ctx.trust_dir, &state.repo, &repo_id, r.tag.as_deref())?;
     let mut provider = Provider::new(args.passphrase, ctx.interactive);

@@ -103,7 +103,8 @@ pub fn sign_with(
 ) -> Result<String, CliError> {
     let trust = trust(ctx);
     let writer = Writer::new(&trust, repo_id, store);
-    let state = writer.load()?;
+    // Which keys sign is decided above the bins: none is read.
+    let state = writer.load_for(&[])?;
     let (targets, keys) = std::thread::scope(|scope| {
         let resolving = scope.spawn(|| targets(store));
         let keys = (|| -> Result<_, CliError> {

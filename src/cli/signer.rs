@@ -75,7 +75,7 @@ fn owner(
     writer: &Writer<'_>,
     provider: &mut Provider,
 ) -> Result<(vouch_keys::PrivateKey, OnlineKeys), CliError> {
-    let state = writer.load()?;
+    let state = writer.load_for(&[])?;
     let repo_id = writer.repository();
     let targets = crate::trust::signing_keys::top_level(&ctx.trust_dir, &state.repo, repo_id, "targets")?;
     let targets = unlock_key(&targets, provider)?;

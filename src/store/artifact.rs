@@ -26,6 +26,10 @@ const LAST: &str = "dev.vouch.trust.last";
 pub const MAX_TRUST_MANIFEST: u64 = 4 << 20;
 /// Bins in one group manifest: a cold lookup reads one group (about 8 KB).
 pub const BINS_PER_GROUP: usize = 32;
+/// Most groups of bins an index may list (4,096 bins, twice over).
+const MAX_GROUPS: usize = 256;
+/// Most bytes of manifests read for one artifact.
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 
 /// A trust artifact as found in a store.
 #[derive(Clone, Debug)]
@@ -41,6 +45,9 @@ pub struct TrustArtifact {
     pub groups: Vec<BinGroup>,
     /// Bytes of manifests read (the index, the core, groups loaded).
     pub manifest_bytes: u64,
+    /// Digests of the manifests and blobs read from the store (checked
+    /// against their digests as they were read): known to be there.
+    pub fetched: BTreeSet<String>,
 }
 
 /// A group of bins in a format-2 artifact: its manifest lists the bin
@@ -111,11 +118,22 @@ impl TrustArtifact {
                 limit: MAX_TRUST_MANIFEST,
             });
         }
+        if self.manifest_bytes + group.manifest.size > MAX_MANIFEST_BYTES {
+            return Err(StoreError::TooLarge {
+                what: format!("the trust manifests of {}", self.digest),
+                limit: MAX_MANIFEST_BYTES,
+            });
+        }
         let bytes = store.manifest(&group.manifest.digest, group.manifest.size)?;
         self.manifest_bytes += bytes.len() as u64;
+        self.fetched.insert(group.manifest.digest.clone());
         let what = format!("trust manifest group {}", group.manifest.digest);
         let (first, last) = (group.first.clone(), group.last.clone());
-        for (name, desc) in parse_layers(&group.manifest.digest, &bytes)? {
+        let layers = parse_layers(&group.manifest.digest, &bytes)?;
+        if layers.len() > BINS_PER_GROUP {
+            return Err(malformed(&what, "it lists more bins than a group holds"));
+        }
+        for (name, desc) in layers {
             // A group holds only its own range: it cannot stand in for a
             // core file or another group's bin.
             let role = role_of(&name);
@@ -140,6 +158,7 @@ pub fn read(store: &dyn Store) -> Result<Option<TrustArtifact>, StoreError> {
     if v["artifactType"] == ARTIFACT_TYPE_V1 {
         let mut art = parse_manifest(&digest, &bytes)?;
         art.manifest_bytes = bytes.len() as u64;
+        art.fetched.insert(digest);
         return Ok(Some(art));
     }
     // A format-2 core manifest tagged on its own: what a copy that picks
@@ -149,6 +168,7 @@ pub fn read(store: &dyn Store) -> Result<Option<TrustArtifact>, StoreError> {
     if v["artifactType"] == ARTIFACT_TYPE && v["mediaType"] == MANIFEST_MEDIA_TYPE {
         return Ok(Some(TrustArtifact {
             files: parse_layers(&digest, &bytes)?,
+            fetched: BTreeSet::from([digest.clone()]),
             digest,
             format: 2,
             groups: Vec::new(),
@@ -165,6 +185,7 @@ pub fn read(store: &dyn Store) -> Result<Option<TrustArtifact>, StoreError> {
     let core_bytes = store.manifest(&core.digest, core.size)?;
     let files = parse_layers(&core.digest, &core_bytes)?;
     Ok(Some(TrustArtifact {
+        fetched: BTreeSet::from([digest.clone(), core.digest.clone()]),
         digest,
         format: 2,
         files,
@@ -192,7 +213,7 @@ pub fn parse_index(digest: &str, bytes: &[u8]) -> Result<(Descriptor, Vec<BinGro
                 let (Some(first), Some(last)) = (d.annotations.get(FIRST), d.annotations.get(LAST)) else {
                     return Err(malformed(&what, "a group of bins has no range"));
                 };
-                if first > last {
+                if first.is_empty() || first > last {
                     return Err(malformed(&what, "a group of bins has an empty range"));
                 }
                 groups.push(BinGroup {
@@ -211,6 +232,14 @@ pub fn parse_index(digest: &str, bytes: &[u8]) -> Result<(Descriptor, Vec<BinGro
         }
     }
     let core = core.ok_or_else(|| malformed(&what, "it has no core manifest"))?;
+    // Ranges in order and disjoint: a role is in one group at most, and a
+    // lookup reads one group at most.
+    if groups.len() > MAX_GROUPS {
+        return Err(malformed(&what, "it lists more groups of bins than vouch reads"));
+    }
+    if groups.windows(2).any(|w| w[0].last >= w[1].first) {
+        return Err(malformed(&what, "its groups of bins overlap or are out of order"));
+    }
     Ok((core, groups))
 }
 
@@ -254,6 +283,7 @@ pub fn parse_manifest(digest: &str, bytes: &[u8]) -> Result<TrustArtifact, Store
         files: layers(&format!("trust manifest {digest}"), bytes, ARTIFACT_TYPE_V1)?,
         groups: Vec::new(),
         manifest_bytes: 0,
+        fetched: BTreeSet::new(),
     })
 }
 
@@ -272,12 +302,7 @@ fn manifest_of(
         if !known.contains(digest.as_str()) {
             store.put_blob(bytes)?;
         }
-        layers.push(json!({
-            "mediaType": METADATA_MEDIA_TYPE,
-            "digest": digest,
-            "size": bytes.len(),
-            "annotations": { TITLE: name },
-        }));
+        layers.push(layer(name, &digest, bytes.len() as u64));
     }
     let manifest = json!({
         "schemaVersion": 2,
@@ -292,12 +317,17 @@ fn manifest_of(
 
 /// Publishes `files` as the new trust artifact (format 2) if the trust
 /// tag still points at `expected` (the digest read before the change, or
-/// `None`). The files of roles in `bins` go into groups of
-/// [`BINS_PER_GROUP`]; the others into the core manifest. Blobs and group
-/// manifests `previous` already lists are not written again, so a change
-/// to one bin writes that bin, its group, the core and the index.
-/// Returns the new artifact's digest, or `None` when another writer
-/// published first.
+/// `None`).
+///
+/// `bins` names every succinct bin the repository delegates to now (role
+/// names), whether or not its file is among `files`: the bins go into
+/// groups of [`BINS_PER_GROUP`] in name order, the other files into the
+/// core manifest. A bin not in `files` (the writer did not read it) keeps
+/// the file `previous` lists for it, and a group with none of `files` in
+/// it is referenced as `previous` has it, unread. Blobs and manifests
+/// `previous` lists are not written again, so a change to one bin writes
+/// that bin, its group, the core and the index. Returns the new
+/// artifact's digest, or `None` when another writer published first.
 pub fn publish(
     store: &dyn Store,
     files: &BTreeMap<String, Vec<u8>>,
@@ -305,46 +335,79 @@ pub fn publish(
     previous: Option<&TrustArtifact>,
     expected: Option<&str>,
 ) -> Result<Option<String>, StoreError> {
+    // Only what was read back from the store is known to be there: a
+    // descriptor the store merely lists could name a blob it lacks.
     let known: BTreeSet<&str> = previous
         .into_iter()
-        .flat_map(|p| {
-            p.files
-                .values()
-                .map(|d| d.digest.as_str())
-                .chain(p.groups.iter().map(|g| g.manifest.digest.as_str()))
-        })
+        .flat_map(|p| p.fetched.iter().map(String::as_str))
         .collect();
-    let empty = sha256_digest(b"{}");
-    if !known.contains(empty.as_str()) {
-        store.put_blob(b"{}")?;
-    }
-    let (mut binned, core): (Vec<_>, Vec<_>) = files.iter().partition(|(name, _)| bins.contains(*name));
-    binned.sort_by(|a, b| role_of(a.0).cmp(role_of(b.0)));
+    let empty = store.put_blob(b"{}")?;
+    let mut bins: Vec<String> = bins
+        .iter()
+        .map(|b| crate::tuf::metadata::encode_segment(b))
+        .collect();
+    bins.sort();
+    let is_bin = |name: &str| bins.binary_search_by(|b| b.as_str().cmp(role_of(name))).is_ok();
+    let core: Vec<(&String, &Vec<u8>)> = files.iter().filter(|(name, _)| !is_bin(name)).collect();
+    let ours: BTreeMap<&str, (&String, &Vec<u8>)> = files
+        .iter()
+        .filter(|(name, _)| is_bin(name))
+        .map(|(name, bytes)| (role_of(name), (name, bytes)))
+        .collect();
+    let before: BTreeMap<&str, (&String, &Descriptor)> = previous
+        .into_iter()
+        .flat_map(|p| p.files.iter())
+        .map(|(name, d)| (role_of(name), (name, d)))
+        .collect();
+
     let mut parts = Vec::new();
     let core = manifest_of(store, &core, &known, "core", &empty)?;
     parts.push(json!({
         "mediaType": MANIFEST_MEDIA_TYPE,
-        "artifactType": ARTIFACT_TYPE,
         "digest": store.put_manifest_by_digest(&core, MANIFEST_MEDIA_TYPE)?,
         "size": core.len(),
         "annotations": { PART: "core" },
     }));
-    for group in binned.chunks(BINS_PER_GROUP) {
-        let bytes = manifest_of(store, group, &known, "bins", &empty)?;
-        let mut digest = sha256_digest(&bytes);
-        if !known.contains(digest.as_str()) {
-            digest = store.put_manifest_by_digest(&bytes, MANIFEST_MEDIA_TYPE)?;
-        }
+    for chunk in bins.chunks(BINS_PER_GROUP) {
+        let (first, last) = (&chunk[0], &chunk[chunk.len() - 1]);
+        let unchanged = previous
+            .and_then(|p| p.groups.iter().find(|g| &g.first == first && &g.last == last))
+            .filter(|_| !chunk.iter().any(|b| ours.contains_key(b.as_str())));
+        let (digest, size) = match unchanged {
+            Some(g) => (g.manifest.digest.clone(), g.manifest.size),
+            None => {
+                let mut layers = Vec::new();
+                for bin in chunk {
+                    match (ours.get(bin.as_str()), before.get(bin.as_str())) {
+                        (Some((name, bytes)), _) => {
+                            let digest = sha256_digest(bytes);
+                            if !known.contains(digest.as_str()) {
+                                store.put_blob(bytes)?;
+                            }
+                            layers.push(layer(name, &digest, bytes.len() as u64));
+                        }
+                        (None, Some((name, d))) => layers.push(layer(name, &d.digest, d.size)),
+                        (None, None) => {
+                            return Err(malformed(
+                                "the trust artifact read",
+                                &format!("it lists no file for bin {bin}, which is not being written either"),
+                            ));
+                        }
+                    }
+                }
+                let bytes = group_manifest(layers, &empty)?;
+                let mut digest = sha256_digest(&bytes);
+                if !known.contains(digest.as_str()) {
+                    digest = store.put_manifest_by_digest(&bytes, MANIFEST_MEDIA_TYPE)?;
+                }
+                (digest, bytes.len() as u64)
+            }
+        };
         parts.push(json!({
             "mediaType": MANIFEST_MEDIA_TYPE,
-            "artifactType": ARTIFACT_TYPE,
             "digest": digest,
-            "size": bytes.len(),
-            "annotations": {
-                PART: "bins",
-                FIRST: role_of(group[0].0),
-                LAST: role_of(group[group.len() - 1].0),
-            },
+            "size": size,
+            "annotations": { PART: "bins", FIRST: first, LAST: last },
         }));
     }
     let index = json!({
@@ -362,6 +425,29 @@ pub fn publish(
         super::TagExpect::At(expected),
     )?;
     Ok(moved.then(|| sha256_digest(&bytes)))
+}
+
+/// A metadata layer descriptor.
+fn layer(name: &str, digest: &str, size: u64) -> serde_json::Value {
+    json!({
+        "mediaType": METADATA_MEDIA_TYPE,
+        "digest": digest,
+        "size": size,
+        "annotations": { TITLE: name },
+    })
+}
+
+/// A format-2 group manifest of `layers`.
+fn group_manifest(layers: Vec<serde_json::Value>, empty: &str) -> Result<Vec<u8>, StoreError> {
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "artifactType": ARTIFACT_TYPE,
+        "config": { "mediaType": EMPTY_MEDIA_TYPE, "digest": empty, "size": 2 },
+        "layers": layers,
+        "annotations": { FORMAT: "2", PART: "bins" },
+    });
+    serde_json::to_vec(&manifest).map_err(|e| malformed("trust manifest", &e.to_string()))
 }
 
 /// Serves the files of a trust artifact to the TUF client by name. The
@@ -474,6 +560,9 @@ impl Fetcher for ArtifactFetcher<'_> {
             .blob(&desc.digest, desc.size)
             .map_err(|e| Self::io(location, &e))?;
         self.metadata_bytes += bytes.len() as u64;
+        if let Lookup::Found(a) = &mut self.artifact {
+            a.fetched.insert(desc.digest.clone());
+        }
         Ok(Some(bytes))
     }
 }

@@ -147,7 +147,7 @@ impl Reader<'_> {
     /// refused are returned with the reason.
     pub fn load_all(&mut self) -> Result<Vec<(String, TufError)>, TrustError> {
         self.client
-            .load_all_roles(4096)
+            .load_all_roles(8192)
             .map_err(|e| from_update(&self.repo, e))
     }
 

@@ -417,10 +417,14 @@ pub struct WriterState {
 /// re-signs, and an expired repository must stay repairable), and a role
 /// partly signed by k-of-n signers is kept (see [`WriterLoad`]). Anything
 /// else that does not verify is [`TrustError::Tampered`].
+///
+/// With `bins_for`, of succinct hashed bins only those that hold these tags
+/// are loaded (see [`WriterLoad::only_bins_for`]).
 pub(crate) fn load_for_writing(
     trust: &Trust,
     repo: &str,
     store: &dyn Store,
+    bins_for: Option<&[String]>,
 ) -> Result<WriterState, TrustError> {
     trust.ensure_dir()?;
     for _ in 0..MAX_STALE_READS {
@@ -428,7 +432,7 @@ pub(crate) fn load_for_writing(
             repo: repo.to_owned(),
         })?;
         let read = art.digest.clone();
-        match load_artifact(trust, repo, store, art) {
+        match load_artifact(trust, repo, store, art, bins_for) {
             Err(e) if e.is_refusal() && moved_since(store, &read) => continue,
             other => return other,
         }
@@ -456,6 +460,7 @@ fn load_artifact(
     repo: &str,
     store: &dyn Store,
     art: artifact::TrustArtifact,
+    bins_for: Option<&[String]>,
 ) -> Result<WriterState, TrustError> {
     let digest = art.digest.clone();
     let mut fetcher = ArtifactFetcher::with_artifact(store, art);
@@ -557,6 +562,11 @@ fn load_artifact(
     // 5.6 for every reachable targets role, from the store (never the
     // cache: a co-signer's newer signatures must not be dropped).
     let mut load = WriterLoad::new(&set).map_err(tampered)?;
+    if let Some(tags) = bins_for {
+        load = load
+            .only_bins_for(tags.iter().cloned())
+            .also_bins_below(crate::tuf::editor::bin_version(now - super::writer::RENEW_AFTER));
+    }
     while let Some(request) = load.next_request().map_err(tampered)? {
         let name = file_name(&request.role, request.version);
         let bytes = fetch(repo, &mut fetcher, &name, &request.role, request.max_bytes)?

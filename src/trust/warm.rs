@@ -235,14 +235,20 @@ fn record(
     let pin = pin_of(trust, repo)?;
     let mut rec = match read_record(cache) {
         Some(r) if r.artifact == artifact && r.pin == pin => r,
-        _ => Record::default(),
+        _ => Record {
+            expires: i64::MAX,
+            ..Record::default()
+        },
     };
     if rec.tags.len() + refs.len() > MAX_RECORDED {
         rec.tags.clear();
+        rec.expires = i64::MAX;
     }
     rec.artifact = artifact.to_owned();
     rec.pin = pin;
-    rec.expires = expires.unix_timestamp();
+    // Tags recorded before came through other bins: the earliest expiry of
+    // everything behind any of them.
+    rec.expires = rec.expires.min(expires.unix_timestamp());
     // A tag that verified is signed as the verdict's digest.
     for (r, v) in refs.iter().zip(verdicts) {
         if let (Some(tag), Ok(v)) = (&r.tag, v) {

@@ -129,7 +129,14 @@ impl<'s> Writer<'s> {
     /// The trust data as verified for editing (to learn which keys an
     /// edit needs before unlocking them).
     pub fn load(&self) -> Result<WriterState, TrustError> {
-        load_for_writing(&self.trust, &self.repo, self.store)
+        load_for_writing(&self.trust, &self.repo, self.store, None)
+    }
+
+    /// [`Writer::load`], reading of the hashed bins only those that hold
+    /// `tags` (none: only the roles above the bins, enough to learn which
+    /// keys sign what).
+    pub fn load_for(&self, tags: &[String]) -> Result<WriterState, TrustError> {
+        load_for_writing(&self.trust, &self.repo, self.store, Some(tags))
     }
 
     /// Loads verified, applies `change`, signs a new snapshot (with its
@@ -146,11 +153,24 @@ impl<'s> Writer<'s> {
     pub fn publish<R>(
         &self,
         keys: Publishing<'_>,
+        change: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
+    ) -> Result<(R, MetadataEditor), TrustError> {
+        self.publish_scoped(keys, None, change)
+    }
+
+    /// [`Writer::publish`] for a change that touches, of the hashed bins,
+    /// only those holding `bins_for` (the tags it signs or revokes; `None`:
+    /// it may touch any). The other bins are not read, and the new
+    /// artifact references them as the old one did.
+    pub fn publish_scoped<R>(
+        &self,
+        keys: Publishing<'_>,
+        bins_for: Option<&[String]>,
         mut change: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
     ) -> Result<(R, MetadataEditor), TrustError> {
         let mut overwritten = false;
         for _ in 0..MAX_ATTEMPTS {
-            let state = self.load()?;
+            let state = load_for_writing(&self.trust, &self.repo, self.store, bins_for)?;
             let mut repo = state.repo.clone();
             let now = OffsetDateTime::now_utc();
             let out = change(&mut repo, &state, now)?;
@@ -244,12 +264,12 @@ impl<'s> Writer<'s> {
         repo.bump_timestamp(now).map_err(bug)?;
         repo.timestamp.sign(keys.timestamp).map_err(bug)?;
         let files = current_files(repo).map_err(bug)?;
-        let consistent = repo.root.signed.consistent_snapshot;
+        // Every bin delegated to, read or not.
         let bins = repo
             .targets
-            .iter()
-            .filter(|(name, _)| repo.is_bin(name))
-            .map(|(name, t)| crate::tuf::metadata::file_name(name, consistent.then_some(t.signed.version)))
+            .values()
+            .filter_map(|t| t.signed.delegations.as_ref()?.succinct_roles.as_ref())
+            .flat_map(|b| (0..b.bins()).map(|n| b.bin_name(n)))
             .collect();
         Ok(artifact::publish(self.store, &files, &bins, previous, expected)?)
     }
@@ -263,16 +283,19 @@ impl<'s> Writer<'s> {
         keys: Publishing<'_>,
         targets: &[(String, TargetFile)],
     ) -> Result<MetadataEditor, TrustError> {
-        let ((), repo) = self.publish(keys, |repo, _, now| {
+        let tags: Vec<String> = targets.iter().map(|(t, _)| t.clone()).collect();
+        let ((), repo) = self.publish_scoped(keys, Some(&tags), |repo, _, now| {
             let (holder, _) = tag_holder(&repo.targets["targets"].signed);
+            let mut converted = false;
             if repo.bins_of(holder).is_none()
                 && let Some(bits) = bins_needed(repo, holder, targets)
             {
                 repo.convert_to_bins(holder, &bin_prefix(holder), bits, now)
                     .map_err(bug)?;
+                converted = true;
             }
             if let Some(bins) = repo.bins_of(holder).cloned() {
-                return sign_into_bins(repo, &self.repo, holder, &bins, signers, targets, now);
+                return sign_into_bins(repo, &self.repo, holder, &bins, converted, signers, targets, now);
             }
             for key in signers {
                 let roles = if holder == "targets" {
@@ -306,7 +329,8 @@ impl<'s> Writer<'s> {
         keys: Publishing<'_>,
         tag: Option<&str>,
     ) -> Result<RevokeReport, TrustError> {
-        let (report, _) = self.publish(keys, |repo, _, now| {
+        let scope: Option<Vec<String>> = tag.map(|t| vec![t.to_owned()]);
+        let (report, _) = self.publish_scoped(keys, scope.as_deref(), |repo, _, now| {
             let mut report = RevokeReport::default();
             let names: Vec<String> = repo.targets.keys().cloned().collect();
             for role in names {
@@ -374,7 +398,7 @@ impl<'s> Writer<'s> {
         threshold: Option<u64>,
     ) -> Result<MetadataEditor, TrustError> {
         let role = format!("targets/{name}");
-        let ((), repo) = self.publish(keys, |repo, _, now| {
+        let ((), repo) = self.publish_scoped(keys, Some(&[]), |repo, _, now| {
             authorised(repo, &self.repo, "targets", targets_key)?;
             if repo.delegation("targets", &role).is_some() {
                 return Err(TrustError::edit(
@@ -409,9 +433,19 @@ impl<'s> Writer<'s> {
                         now,
                     )
                     .map_err(edit)?,
-                Some(_) => repo
-                    .add_delegation_key("targets", RELEASES, public, threshold, now)
-                    .map_err(edit)?,
+                Some((_, current)) => {
+                    // Bins of targets/releases list its threshold
+                    // themselves, and only the signers can re-sign that
+                    // list: a new threshold withdraws them at once (the
+                    // signers sign their tags again), as removing a
+                    // signer does. A key added under the same threshold
+                    // joins the bins on its first sign.
+                    if threshold.is_some_and(|t| t != current) {
+                        repo.remove_bins(RELEASES, now).map_err(edit)?;
+                    }
+                    repo.add_delegation_key("targets", RELEASES, public, threshold, now)
+                        .map_err(edit)?
+                }
             }
             repo.add_delegation(
                 "targets",
@@ -442,7 +476,7 @@ impl<'s> Writer<'s> {
         name: &str,
     ) -> Result<(Vec<String>, MetadataEditor), TrustError> {
         let role = format!("targets/{name}");
-        self.publish(keys, |repo, _, now| {
+        self.publish_scoped(keys, Some(&[]), |repo, _, now| {
             authorised(repo, &self.repo, "targets", targets_key)?;
             let (signer_keys, _) = repo.delegation("targets", &role).ok_or_else(|| {
                 TrustError::edit(
@@ -482,7 +516,7 @@ impl<'s> Writer<'s> {
         timestamp_expiry: Option<Duration>,
         snapshot_expiry: Option<Duration>,
     ) -> Result<MetadataEditor, TrustError> {
-        let ((), repo) = self.publish(keys, |repo, _, _| {
+        let ((), repo) = self.publish_scoped(keys, Some(&[]), |repo, _, _| {
             if let Some(d) = timestamp_expiry {
                 repo.expiries.timestamp = d;
             }
@@ -562,7 +596,7 @@ impl<'s> Writer<'s> {
         })?;
         if let Some(bits) = bins {
             repo.convert_to_bins("targets", &bin_prefix("targets"), bits, now)
-                .map_err(|e| TrustError::edit(e.to_string(), "choose 16 to 65,536 bins, a power of two"))?;
+                .map_err(|e| TrustError::edit(e.to_string(), "choose 16 to 4,096 bins, a power of two"))?;
         }
         repo.sign_targets_roles(targets).map_err(bug)?;
         let started = std::time::Instant::now();
@@ -775,31 +809,56 @@ fn valid_signer_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// A writer renews a bin (or the role that delegates to bins) signed this
+/// long ago when it next signs: it would expire within about two months
+/// (targets roles are valid for a year). Bins carry the time they were
+/// signed in their version, so the stale ones are found in snapshot
+/// without reading every bin.
+pub const RENEW_AFTER: Duration = Duration::days(300);
+
 /// Past this many tags, the role that holds tags moves them into succinct
 /// hashed bins (docs/trust-format.md, "Bins"): about 46 KB of flat
 /// targets, what a cold lookup of one bin with its share of snapshot reads
 /// at 100,000 tags.
 pub const BIN_THRESHOLD: usize = 256;
 
-/// The prefix of the bins of `holder`: `targets.bins-3ff`,
-/// `targets/releases.bins-3ff` (no signer role, `targets/NAME`, can be
-/// named so).
+/// The prefix of the bins of `holder`: `b` for `targets` (bins `b-3ff`),
+/// `rb` for `targets/releases` (`rb-3ff`). Short, because snapshot names
+/// every bin and a one-tag sign rewrites snapshot; and no signer role
+/// (`targets/NAME`) or top-level role can be named so.
 pub fn bin_prefix(holder: &str) -> String {
-    format!("{holder}.bins")
+    match holder {
+        "targets" => "b".to_owned(),
+        _ => "rb".to_owned(),
+    }
 }
+
+/// Most bins a role delegates to, as a bit length: 4,096 (a digest lookup
+/// reads every role, and snapshot names every bin).
+pub const MAX_BIN_BITS: u32 = 12;
 
 /// How many bins (as a bit length) suit `tags` tags: about sqrt(6 x tags),
 /// where the share of snapshot that lists the bins (about 30 bytes a bin)
 /// and one bin (about 180 bytes a tag) weigh the same, at least 16.
 pub fn bin_bits_for(tags: usize) -> u32 {
     let ideal = ((6 * tags.max(1)) as f64).sqrt().ceil() as u64;
-    ideal.next_power_of_two().trailing_zeros().clamp(4, 16)
+    ideal.next_power_of_two().trailing_zeros().clamp(4, MAX_BIN_BITS)
 }
 
 /// Whether `holder` should move its tags into bins to sign `targets`:
 /// the bit length, when it would hold more than [`BIN_THRESHOLD`].
 fn bins_needed(repo: &MetadataEditor, holder: &str, targets: &[(String, TargetFile)]) -> Option<u32> {
-    let listed = &repo.targets.get(holder)?.signed.targets;
+    let holder_md = &repo.targets.get(holder)?.signed;
+    // A role that delegates to others (a migrated repository's roles) keeps
+    // its tags: bins would take its delegations' place.
+    if holder_md
+        .delegations
+        .as_ref()
+        .is_some_and(|d| d.roles.as_ref().is_some_and(|r| !r.is_empty()))
+    {
+        return None;
+    }
+    let listed = &holder_md.targets;
     let new: std::collections::BTreeSet<&str> = targets
         .iter()
         .map(|(t, _)| t.as_str())
@@ -815,11 +874,13 @@ fn bins_needed(repo: &MetadataEditor, holder: &str, targets: &[(String, TargetFi
 /// the holder itself when it lacks that key's signature (after a
 /// conversion, its new delegation to the bins). Signer roles
 /// (`targets/NAME`) are not written: they would list every tag.
+#[allow(clippy::too_many_arguments)]
 fn sign_into_bins(
     repo: &mut MetadataEditor,
     repo_id: &str,
     holder: &str,
     bins: &crate::tuf::metadata::SuccinctRoles,
+    converted: bool,
     signers: &[PrivateKey],
     targets: &[(String, TargetFile)],
     now: OffsetDateTime,
@@ -831,6 +892,25 @@ fn sign_into_bins(
         repo.add_target(&bin, tag, target.clone(), now)
             .map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
         touched.insert(bin);
+    }
+    // Just converted: every bin is new, and holds tags that were signed
+    // in the holder; renewals: bins and holder signed long ago.
+    let renew = now + (Duration::days(365) - RENEW_AFTER);
+    let loaded: Vec<String> = repo
+        .targets
+        .iter()
+        .filter(|(name, r)| {
+            (bins.is_bin(name) || name.as_str() == holder) && (converted || r.signed.expires.at < renew)
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    for role in loaded {
+        if role != holder {
+            repo.renew(&role, now).map_err(bug)?;
+            touched.insert(role);
+        } else if !converted {
+            repo.renew(&role, now).map_err(bug)?;
+        }
     }
     for key in signers {
         authorised(repo, repo_id, holder, key)?;

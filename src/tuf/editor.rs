@@ -174,6 +174,23 @@ pub struct MetadataEditor {
     changed: BTreeSet<String>,
 }
 
+/// The version a bin changed at `now` takes at least: the time in
+/// milliseconds since 1970. Snapshot lists a fully signed bin by version
+/// only, so no two signings of one bin may share a version, not even one
+/// that was never published (a crash, a lost race, an abandoned publish):
+/// a version from the clock is never handed out twice. It also tells,
+/// from snapshot alone, when each bin was last signed
+/// ([`bin_signed_before`]).
+pub fn bin_version(now: OffsetDateTime) -> u64 {
+    u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(1)
+}
+
+/// Whether a bin at `version` was last signed before `at` (bins signed
+/// by this vouch carry the time in their version, see [`bin_version`]).
+pub fn bin_signed_before(version: u64, at: OffsetDateTime) -> bool {
+    version < bin_version(at)
+}
+
 fn new_targets(now: OffsetDateTime, valid: Duration) -> Targets {
     Targets {
         type_: "targets".to_owned(),
@@ -415,13 +432,15 @@ impl MetadataEditor {
     fn touch(&mut self, role: &str, now: OffsetDateTime) -> Result<(), EditError> {
         let valid = self.expiries.targets;
         let first_change = !self.changed.contains(role);
+        let bin = first_change && self.is_bin(role);
         let r = self.targets.get_mut(role).ok_or_else(|| not_found(role))?;
         if first_change {
-            r.signed.version = r
+            let next = r
                 .signed
                 .version
                 .checked_add(1)
                 .ok_or_else(|| EditError::refused(role, "version overflow"))?;
+            r.signed.version = if bin { next.max(bin_version(now)) } else { next };
         }
         r.signed.expires = Expires::new(now + valid);
         r.signatures.clear();
@@ -756,7 +775,8 @@ impl MetadataEditor {
                 .signed
                 .meta
                 .get(&crate::tuf::metadata::meta_key(&name))
-                .map_or(1, |m| m.version.saturating_add(1));
+                .map_or(1, |m| m.version.saturating_add(1))
+                .max(bin_version(now));
             self.targets.insert(name.clone(), Signed::new(role));
             self.changed.insert(name);
         }
@@ -774,8 +794,8 @@ impl MetadataEditor {
         bit_length: u32,
         now: OffsetDateTime,
     ) -> Result<(), EditError> {
-        if !(1..=16).contains(&bit_length) {
-            return Err(EditError::refused(holder, "bins must number 2 to 65,536"));
+        if !(1..=12).contains(&bit_length) {
+            return Err(EditError::refused(holder, "bins must number 2 to 4,096"));
         }
         let (keys, keyids, threshold) = if holder == "targets" {
             super::trusted_set::top_level_signers(&self.root.signed, "targets")
@@ -846,6 +866,12 @@ impl MetadataEditor {
         d.keys = keys;
         self.touch(holder, now)?;
         Ok(true)
+    }
+
+    /// Renews targets role `role` as if it changed: a new version and
+    /// expiry, signatures dropped (its signers sign it again).
+    pub fn renew(&mut self, role: &str, now: OffsetDateTime) -> Result<(), EditError> {
+        self.touch(role, now)
     }
 
     /// Withdraws `parent`'s succinct hashed bins (and what they list): they

@@ -76,6 +76,11 @@ pub struct WriterLoad<'a> {
     edges: BTreeSet<(String, String)>,
     /// The edge whose role bytes [`WriterLoad::add`] expects.
     pending: Option<(String, String)>,
+    /// Load only the succinct bins that hold these target paths (`None`:
+    /// every bin)...
+    bins_for: Option<BTreeSet<String>>,
+    /// ... and those snapshot lists below this version (signed long ago).
+    bins_below: u64,
 }
 
 /// A role loaded so far: as received, how well signed, and the key ids
@@ -113,7 +118,26 @@ impl<'a> WriterLoad<'a> {
             queue: VecDeque::from([edge.clone()]),
             edges: BTreeSet::from([edge]),
             pending: None,
+            bins_for: None,
+            bins_below: 0,
         })
+    }
+
+    /// Also loads the bins snapshot lists below `version` (with
+    /// [`WriterLoad::only_bins_for`]): bins signed long ago, for the writer
+    /// to renew before they expire.
+    pub fn also_bins_below(mut self, version: u64) -> Self {
+        self.bins_below = version;
+        self
+    }
+
+    /// Loads, of succinct hashed bins, only those that hold `paths` (a
+    /// writer that signs or revokes some tags touches only their bins; the
+    /// others are neither read nor rewritten, and snapshot keeps listing
+    /// them as it verified them).
+    pub fn only_bins_for(mut self, paths: impl IntoIterator<Item = String>) -> Self {
+        self.bins_for = Some(paths.into_iter().collect());
+        self
     }
 
     /// The next role whose bytes are needed, and how to fetch them, or
@@ -185,13 +209,22 @@ impl<'a> WriterLoad<'a> {
         if let Some(d) = &env.signed.delegations {
             let mut children: Vec<String> = d.roles.iter().flatten().map(|r| r.name.clone()).collect();
             if let Some(bins) = &d.succinct_roles {
+                let wanted: Option<BTreeSet<String>> = self
+                    .bins_for
+                    .as_ref()
+                    .map(|paths| paths.iter().map(|p| bins.bin_for(p)).collect());
                 children.extend(
                     snapshot
                         .meta
-                        .keys()
-                        .filter_map(|name| name.strip_suffix(".json"))
-                        .filter(|name| bins.is_bin(name))
-                        .map(str::to_owned),
+                        .iter()
+                        .filter_map(|(name, meta)| Some((name.strip_suffix(".json")?, meta.version)))
+                        .filter(|(name, _)| bins.is_bin(name))
+                        .filter(|(name, version)| {
+                            wanted
+                                .as_ref()
+                                .is_none_or(|w| w.contains(*name) || *version < self.bins_below)
+                        })
+                        .map(|(name, _)| name.to_owned()),
                 );
             }
             for child in children {

@@ -127,7 +127,7 @@ fn tags_past_the_threshold_live_in_bins_and_a_cold_verify_reads_one() {
         "a cold verify read {manifests} bytes of manifests"
     );
     assert!(
-        one.stderr.contains("targets.bins-"),
+        one.stderr.contains("signed by b-"),
         "signed by a bin: {}",
         one.stderr
     );
@@ -205,7 +205,7 @@ fn init_with_bins_keeps_every_tag_in_a_bin() {
     env.run(&["sign", &format!("{repo}:t-000001")]).ok();
     let one = verifier(&repo, &root).run(&["verify", "--verbose", &format!("{repo}:t-000001")]);
     assert_eq!(one.ok().trim(), digest);
-    assert!(one.stderr.contains("targets.bins-"), "{}", one.stderr);
+    assert!(one.stderr.contains("signed by b-"), "{}", one.stderr);
     assert_eq!(
         trust_media_type(&layout),
         "application/vnd.oci.image.index.v1+json"
@@ -320,14 +320,9 @@ fn newest_of(files: &BTreeMap<String, Vec<u8>>, role: &str) -> String {
 fn bin_listing(files: &BTreeMap<String, Vec<u8>>, tag: &str) -> String {
     let bins: BTreeSet<String> = files
         .keys()
-        .filter(|n| n.contains(".bins-"))
-        .map(|n| {
-            n.split_once('.')
-                .expect("versioned")
-                .1
-                .trim_end_matches(".json")
-                .to_owned()
-        })
+        .filter_map(|n| n.split_once('.'))
+        .map(|(_, rest)| rest.trim_end_matches(".json").to_owned())
+        .filter(|role| role.starts_with("b-"))
         .collect();
     for role in bins {
         let name = newest_of(files, &role);
@@ -445,7 +440,7 @@ fn two_of_two_signers_share_the_bins() {
     env.run(&["sign", "--signer", "bob", "--from-file", list]).ok();
     let both = verifier(&repo, &root).run(&["verify", "--verbose", &tag]);
     assert_eq!(both.ok().trim(), digest);
-    assert!(both.stderr.contains("targets/releases.bins-"), "{}", both.stderr);
+    assert!(both.stderr.contains("signed by rb-"), "{}", both.stderr);
     // A signer removed: its key signs nothing more, so the bins (which list
     // it) are withdrawn; with carol added, bob and carol sign again.
     env.run(&["signer", "remove", "alice", &repo]).ok();
@@ -458,9 +453,86 @@ fn two_of_two_signers_share_the_bins() {
     }
     let again = verifier(&repo, &root).run(&["verify", "--verbose", &tag]);
     assert_eq!(again.ok().trim(), digest);
-    assert!(
-        again.stderr.contains("targets/releases.bins-"),
-        "{}",
-        again.stderr
+    assert!(again.stderr.contains("signed by rb-"), "{}", again.stderr);
+}
+
+#[test]
+fn a_repository_that_passes_the_threshold_keeps_every_signed_tag() {
+    let env = publisher();
+    let Many {
+        layout,
+        repo,
+        list,
+        digest,
+        root,
+    } = many_tags(&env, 257, &[]);
+    // 256 tags, kept flat; then the 257th alone moves them all into bins.
+    let all = std::fs::read_to_string(&list).expect("list");
+    let (first, last) = all.trim_end().rsplit_once('\n').expect("lines");
+    let head = env.home().join("head.txt");
+    std::fs::write(&head, first).expect("write");
+    env.run(&["sign", "--from-file", head.to_str().expect("utf8")])
+        .ok();
+    let node = verifier(&repo, &root);
+    assert_eq!(
+        node.run(&["verify", &format!("{repo}:t-000100")]).ok().trim(),
+        digest
     );
+    env.run(&["sign", last]).ok();
+    // Every tag still verifies, through its bin, here and on a new machine.
+    for env in [&node, &verifier(&repo, &root)] {
+        let out = env.run(&["verify", "--from-file", list.to_str().expect("utf8")]);
+        out.ok();
+        assert_eq!(out.stdout.lines().count(), 257);
+        let one = env.run(&["verify", "--verbose", &format!("{repo}:t-000100")]);
+        assert!(one.stderr.contains("signed by b-"), "{}", one.stderr);
+    }
+    // And the repository stays writable: another tag, another revoke.
+    let extra = oci_image(&layout, "extra", "extra\n");
+    env.run(&["sign", &format!("{repo}:extra")]).ok();
+    env.run(&["revoke", &format!("{repo}:t-000100")]).ok();
+    let node = verifier(&repo, &root);
+    assert_eq!(node.run(&["verify", &format!("{repo}:extra")]).ok().trim(), extra);
+    node.run(&["verify", &format!("{repo}:t-000100")])
+        .fails(1, "not signed");
+}
+
+#[test]
+fn a_new_threshold_withdraws_the_bins_of_releases() {
+    let env = publisher();
+    let Many {
+        repo,
+        list,
+        digest,
+        root,
+        ..
+    } = many_tags(&env, 300, &[]);
+    for name in ["alice", "bob"] {
+        env.run(&["key", "generate", name]).ok();
+    }
+    let key = |name: &str| env.home().join(format!("{name}.pub")).display().to_string();
+    env.run(&["signer", "add", "alice", &repo, "--key", &key("alice")])
+        .ok();
+    let list = list.to_str().expect("utf8");
+    env.run(&["sign", "--signer", "alice", "--from-file", list]).ok();
+    let tag = format!("{repo}:t-000123");
+    assert_eq!(verifier(&repo, &root).run(&["verify", &tag]).ok().trim(), digest);
+    // bob joins with a threshold of 2: alice's signatures alone no longer
+    // make a tag verify, at once.
+    env.run(&[
+        "signer",
+        "add",
+        "bob",
+        &repo,
+        "--key",
+        &key("bob"),
+        "--threshold",
+        "2",
+    ])
+    .ok();
+    verifier(&repo, &root).run(&["verify", &tag]).fails(1, "");
+    for name in ["alice", "bob"] {
+        env.run(&["sign", "--signer", name, "--from-file", list]).ok();
+    }
+    assert_eq!(verifier(&repo, &root).run(&["verify", &tag]).ok().trim(), digest);
 }
