@@ -837,12 +837,13 @@ pub fn bin_prefix(holder: &str) -> String {
 /// reads every role, and snapshot names every bin).
 pub const MAX_BIN_BITS: u32 = 12;
 
-/// How many bins (as a bit length) suit `tags` tags: about sqrt(6 x tags),
-/// where the share of snapshot that lists the bins (about 30 bytes a bin)
-/// and one bin (about 180 bytes a tag) weigh the same, at least 16.
+/// How many bins (as a bit length) suit `tags` tags: the power of two
+/// nearest sqrt(3 x tags), where the share of snapshot that lists the bins
+/// (about 40 bytes a bin) and one bin (about 115 bytes a tag) weigh about
+/// the same: 512 bins of about 200 tags at 100,000 tags. At least 16.
 pub fn bin_bits_for(tags: usize) -> u32 {
-    let ideal = ((6 * tags.max(1)) as f64).sqrt().ceil() as u64;
-    ideal.next_power_of_two().trailing_zeros().clamp(4, MAX_BIN_BITS)
+    let ideal = (3.0 * tags.max(1) as f64).log2() / 2.0;
+    (ideal.round() as u32).clamp(4, MAX_BIN_BITS)
 }
 
 /// Whether `holder` should move its tags into bins to sign `targets`:
