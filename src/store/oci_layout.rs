@@ -107,6 +107,71 @@ fn parse_index(bytes: &[u8], what: &str) -> Result<Index, StoreError> {
     Ok(index)
 }
 
+/// `index.json` as a lookup reads it: each entry raw (sliced, not parsed).
+#[derive(Deserialize)]
+struct Entries<'a> {
+    #[serde(rename = "schemaVersion")]
+    _schema_version: u32,
+    #[serde(borrow, default)]
+    manifests: Vec<&'a serde_json::value::RawValue>,
+}
+
+/// Of an entry, its tag only.
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(borrow, default)]
+    annotations: Option<RefName<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RefName<'a> {
+    #[serde(borrow, rename = "org.opencontainers.image.ref.name")]
+    name: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The descriptors `tags` name in `index.json` (`bytes`), in order: each
+/// entry's tag is read, and only the entries looked up are parsed in full,
+/// so a lookup in a 100,000-tag layout costs one pass. A tag named twice
+/// anywhere is refused, as [`parse_index`] refuses it.
+fn lookup(bytes: &[u8], what: &str, tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
+    let bad = |e: serde_json::Error| StoreError::Malformed {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    };
+    let entries: Entries<'_> = serde_json::from_slice(bytes).map_err(bad)?;
+    let mut wanted: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    for (i, t) in tags.iter().enumerate() {
+        wanted.entry(t.as_str()).or_default().push(i);
+    }
+    let mut seen = std::collections::HashSet::with_capacity(entries.manifests.len());
+    let mut found: Vec<Option<Descriptor>> = vec![None; tags.len()];
+    for raw in entries.manifests {
+        let entry: Entry<'_> = serde_json::from_str(raw.get()).map_err(bad)?;
+        let Some(name) = entry.annotations.and_then(|a| a.name) else {
+            continue;
+        };
+        if !seen.insert(name.clone()) {
+            return Err(StoreError::DuplicateTag {
+                index: what.to_owned(),
+                tag: name.into_owned(),
+            });
+        }
+        if let Some(places) = wanted.get(name.as_ref()) {
+            let desc: Descriptor = serde_json::from_str(raw.get()).map_err(bad)?;
+            for &j in places {
+                found[j] = Some(desc.clone());
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The descriptors `tags` name in an `index.json`, as a lookup in a layout
+/// finds them (for fuzzing: the same checks as reading a layout).
+pub fn index_lookup(bytes: &[u8], tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
+    lookup(bytes, "index.json", tags)
+}
+
 /// Every tag an `index.json` names and its descriptor (for fuzzing and
 /// tools: the same checks as reading a layout).
 pub fn index_tags(bytes: &[u8]) -> Result<Vec<(String, Descriptor)>, StoreError> {
@@ -220,7 +285,26 @@ impl OciLayout {
 
     /// The descriptor tagged `tag`, if any.
     pub fn resolve(&self, tag: &str) -> Result<Option<Descriptor>, StoreError> {
-        Ok(self.tags()?.into_iter().find(|(t, _)| t == tag).map(|(_, d)| d))
+        Ok(self.resolve_many(&[tag.to_owned()])?.pop().flatten())
+    }
+
+    /// The descriptors tagged `tags`, in order; `index.json` is read once
+    /// (see [`lookup`]).
+    pub fn resolve_many(&self, tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
+        let p = self.dir.join("index.json");
+        let what = p.display().to_string();
+        let buf = self
+            .root()?
+            .read_file("index.json", MAX_INDEX)
+            .map_err(refused)?
+            .ok_or_else(|| StoreError::NotFound { what: what.clone() })?;
+        if buf.len() as u64 > MAX_INDEX {
+            return Err(StoreError::TooLarge {
+                what,
+                limit: MAX_INDEX,
+            });
+        }
+        lookup(&buf, &what, tags)
     }
 
     fn no_blob(&self, digest: &str) -> StoreError {
@@ -385,9 +469,7 @@ impl super::Store for OciLayout {
     }
 
     fn resolve_many(&self, tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
-        // index.json is read once, not once per tag.
-        let all: std::collections::BTreeMap<String, Descriptor> = self.tags()?.into_iter().collect();
-        Ok(tags.iter().map(|t| all.get(t).cloned()).collect())
+        OciLayout::resolve_many(self, tags)
     }
 
     fn manifest(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {

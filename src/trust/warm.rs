@@ -106,25 +106,24 @@ pub fn verify_refs(
         .filter(|r| r.digest.is_none())
         .filter_map(|r| r.tag.clone())
         .collect();
-    let (trust_head, heads) = std::thread::scope(|s| {
-        let tags_done = s.spawn(|| store.resolve_many(&tags));
-        let trust_head = store.head(TRUST_TAG);
-        (trust_head, tags_done.join())
-    });
-    let heads = heads.map_err(|_| TrustError::edit("a lookup thread failed", "report this as a bug"))?;
-    let trust_head = trust_head?.ok_or_else(|| TrustError::NoTrustData {
-        repo: repo.to_owned(),
-    })?;
-    let current: BTreeMap<&str, Option<String>> = match heads {
-        Ok(descs) => tags
-            .iter()
-            .map(String::as_str)
-            .zip(descs.into_iter().map(|d| d.map(|d| d.digest)))
-            .collect(),
-        // A tag that could not be looked up is looked up again below (and
-        // its error reported there, by reference).
-        Err(_) => BTreeMap::new(),
-    };
+    // (One lookup: concurrent requests to a registry, one read of a
+    // layout's index.json.)
+    let mut asked = Vec::with_capacity(tags.len() + 1);
+    asked.push(TRUST_TAG.to_owned());
+    asked.extend(tags.iter().cloned());
+    let mut found = store.resolve_many(&asked)?.into_iter();
+    let trust_head = found
+        .next()
+        .flatten()
+        .ok_or_else(|| TrustError::NoTrustData {
+            repo: repo.to_owned(),
+        })?
+        .digest;
+    let current: BTreeMap<&str, Option<String>> = tags
+        .iter()
+        .map(String::as_str)
+        .zip(found.map(|d| d.map(|d| d.digest)))
+        .collect();
     let cache = Cache::new(&trust.dir, repo);
     if let Some(verdicts) = warm(trust, repo, &cache, &trust_head, refs, &current)? {
         let warm = Cost {
