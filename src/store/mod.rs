@@ -144,6 +144,15 @@ pub trait Store: std::fmt::Debug + Send + Sync {
     fn head(&self, tag: &str) -> Result<Option<String>, StoreError> {
         Ok(self.resolve(tag)?.map(|d| d.digest))
     }
+    /// [`Store::head`] for many tags, in order (a registry asks at once; a
+    /// layout reads its `index.json` once).
+    fn head_many(&self, tags: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        Ok(self
+            .resolve_many(tags)?
+            .into_iter()
+            .map(|d| d.map(|d| d.digest))
+            .collect())
+    }
     /// The manifest a tag points at, if the tag exists.
     fn resolve(&self, tag: &str) -> Result<Option<oci_layout::Descriptor>, StoreError>;
     /// [`Store::resolve`] for many tags, in order (a registry asks in

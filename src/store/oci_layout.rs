@@ -8,6 +8,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 
 use super::safe_dir::{Refusal, SafeDir};
 use super::{StoreError, TagExpect};
@@ -113,7 +115,7 @@ struct Entries<'a> {
     #[serde(rename = "schemaVersion")]
     _schema_version: u32,
     #[serde(borrow, default)]
-    manifests: Vec<&'a serde_json::value::RawValue>,
+    manifests: Vec<&'a RawValue>,
 }
 
 /// Of an entry, its tag only.
@@ -259,18 +261,7 @@ impl OciLayout {
     }
 
     fn read_index_in(&self, root: &SafeDir) -> Result<Index, StoreError> {
-        let p = self.dir.join("index.json");
-        let what = p.display().to_string();
-        let buf = root
-            .read_file("index.json", MAX_INDEX)
-            .map_err(refused)?
-            .ok_or_else(|| StoreError::NotFound { what: what.clone() })?;
-        if buf.len() as u64 > MAX_INDEX {
-            return Err(StoreError::TooLarge {
-                what,
-                limit: MAX_INDEX,
-            });
-        }
+        let (buf, what) = self.index_bytes(root)?;
         parse_index(&buf, &what)
     }
 
@@ -291,10 +282,15 @@ impl OciLayout {
     /// The descriptors tagged `tags`, in order; `index.json` is read once
     /// (see [`lookup`]).
     pub fn resolve_many(&self, tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
-        let p = self.dir.join("index.json");
-        let what = p.display().to_string();
-        let buf = self
-            .root()?
+        let (buf, what) = self.index_bytes(&self.root()?)?;
+        lookup(&buf, &what, tags)
+    }
+
+    /// The bytes of `index.json` (within [`MAX_INDEX`]) and its path, for
+    /// messages.
+    fn index_bytes(&self, root: &SafeDir) -> Result<(Vec<u8>, String), StoreError> {
+        let what = self.dir.join("index.json").display().to_string();
+        let buf = root
             .read_file("index.json", MAX_INDEX)
             .map_err(refused)?
             .ok_or_else(|| StoreError::NotFound { what: what.clone() })?;
@@ -304,7 +300,7 @@ impl OciLayout {
                 limit: MAX_INDEX,
             });
         }
-        lookup(&buf, &what, tags)
+        Ok((buf, what))
     }
 
     fn no_blob(&self, digest: &str) -> StoreError {
@@ -430,24 +426,59 @@ impl OciLayout {
         // lock file is added to the layout.
         let root = self.root()?;
         let lock = root.lock().map_err(refused)?;
-        let mut index = self.read_index_in(&root)?;
-        let current = index
-            .manifests
-            .iter()
-            .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(tag));
-        if !expect.allows(current.map(|d| d.digest.as_str())) {
+        let (buf, what) = self.index_bytes(&root)?;
+        let bad = |e: serde_json::Error| StoreError::Malformed {
+            what: what.clone(),
+            reason: e.to_string(),
+        };
+        // Every other entry, and every other field, is carried over as it
+        // is, unparsed: moving one tag of a 100,000-tag layout reads each
+        // entry's tag and nothing more.
+        let top: BTreeMap<String, &RawValue> = serde_json::from_slice(&buf).map_err(bad)?;
+        if top
+            .get("schemaVersion")
+            .is_none_or(|v| v.get().parse::<u32>().is_err())
+        {
+            return Err(StoreError::Malformed {
+                what: what.clone(),
+                reason: "no schemaVersion".to_owned(),
+            });
+        }
+        let entries: Vec<&RawValue> = match top.get("manifests") {
+            Some(raw) => serde_json::from_str(raw.get()).map_err(bad)?,
+            None => Vec::new(),
+        };
+        let mut kept: Vec<&str> = Vec::with_capacity(entries.len() + 1);
+        let mut current = None;
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
+        for raw in entries {
+            let entry: Entry<'_> = serde_json::from_str(raw.get()).map_err(bad)?;
+            if let Some(name) = entry.annotations.and_then(|a| a.name) {
+                if !seen.insert(name.clone()) {
+                    return Err(StoreError::DuplicateTag {
+                        index: what.clone(),
+                        tag: name.into_owned(),
+                    });
+                }
+                if name == tag {
+                    let d: Descriptor = serde_json::from_str(raw.get()).map_err(bad)?;
+                    current = Some(d.digest);
+                    continue;
+                }
+            }
+            kept.push(raw.get());
+        }
+        if !expect.allows(current.as_deref()) {
             return Ok(false);
         }
-        index
-            .manifests
-            .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(tag));
         let mut d = desc.clone();
         d.annotations.insert(REF_NAME.to_owned(), tag.to_owned());
-        index.manifests.push(d);
-        let bytes = serde_json::to_vec(&index).map_err(|e| StoreError::Malformed {
-            what: "index.json".to_owned(),
-            reason: e.to_string(),
-        })?;
+        let entry = serde_json::to_string(&d).map_err(bad)?;
+        kept.push(&entry);
+        let manifests = RawValue::from_string(format!("[{}]", kept.join(","))).map_err(bad)?;
+        let mut out: BTreeMap<&str, &RawValue> = top.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        out.insert("manifests", &manifests);
+        let bytes = serde_json::to_vec(&out).map_err(bad)?;
         root.write_atomic("index.json", &bytes, 0o644, true)
             .map_err(refused)?;
         drop(lock);

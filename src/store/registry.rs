@@ -271,6 +271,30 @@ impl Registry {
         })
     }
 
+    /// Where `tag` points (its digest), if it exists: a HEAD request, and a
+    /// GET only when the HEAD does not say.
+    async fn head_async(&self, tag: &str) -> Result<Option<String>, StoreError> {
+        let what = format!("tag {tag}");
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT_MANIFESTS));
+        let url = self.url("manifests", tag)?;
+        let answer = self
+            .send(&what, Op::Read, Method::HEAD, &url, headers, None)
+            .await?;
+        let claimed = digest_header(answer.response.headers()).filter(|d| Digest::parse(d).is_ok());
+        match (answer.status, claimed) {
+            (StatusCode::NOT_FOUND, _) => {}
+            (_, Some(d)) => return Ok(Some(d)),
+            _ => {}
+        }
+        // A HEAD 404 has no body to say what is missing, and a registry
+        // may not say the digest (or say another algorithm's): GET.
+        Ok(self
+            .get_manifest(tag, super::copy::MAX_MANIFEST)
+            .await?
+            .map(|(_, d)| d))
+    }
+
     /// The URL of a manifest or blob. A reference that is neither a
     /// sha256 digest nor a tag (say, a digest read from a hostile manifest)
     /// never reaches a URL.
@@ -947,27 +971,18 @@ impl Store for Registry {
     }
 
     fn head(&self, tag: &str) -> Result<Option<String>, StoreError> {
-        let what = format!("tag {tag}");
-        self.rt.block_on(async {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT_MANIFESTS));
-            let url = self.url("manifests", tag)?;
-            let answer = self
-                .send(&what, Op::Read, Method::HEAD, &url, headers, None)
-                .await?;
-            let claimed = digest_header(answer.response.headers()).filter(|d| Digest::parse(d).is_ok());
-            match (answer.status, claimed) {
-                (StatusCode::NOT_FOUND, _) => {}
-                (_, Some(d)) => return Ok(Some(d)),
-                _ => {}
-            }
-            // A HEAD 404 has no body to say what is missing, and a registry
-            // may not say the digest (or say another algorithm's): GET.
-            Ok(self
-                .get_manifest(tag, super::copy::MAX_MANIFEST)
-                .await?
-                .map(|(_, d)| d))
-        })
+        self.rt.block_on(self.head_async(tag))
+    }
+
+    fn head_many(&self, tags: &[String]) -> Result<Vec<Option<String>>, StoreError> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
+        // All at once: a warm verify's trust tag and image tag in one round
+        // trip. (A registry that asks for a token answers each challenge.)
+        self.rt.block_on(
+            stream::iter(tags.iter().map(|tag| self.head_async(tag)))
+                .buffered(PARALLEL)
+                .try_collect(),
+        )
     }
 
     fn resolve(&self, tag: &str) -> Result<Option<Descriptor>, StoreError> {

@@ -111,19 +111,11 @@ pub fn verify_refs(
     let mut asked = Vec::with_capacity(tags.len() + 1);
     asked.push(TRUST_TAG.to_owned());
     asked.extend(tags.iter().cloned());
-    let mut found = store.resolve_many(&asked)?.into_iter();
-    let trust_head = found
-        .next()
-        .flatten()
-        .ok_or_else(|| TrustError::NoTrustData {
-            repo: repo.to_owned(),
-        })?
-        .digest;
-    let current: BTreeMap<&str, Option<String>> = tags
-        .iter()
-        .map(String::as_str)
-        .zip(found.map(|d| d.map(|d| d.digest)))
-        .collect();
+    let mut found = store.head_many(&asked)?.into_iter();
+    let trust_head = found.next().flatten().ok_or_else(|| TrustError::NoTrustData {
+        repo: repo.to_owned(),
+    })?;
+    let current: BTreeMap<&str, Option<String>> = tags.iter().map(String::as_str).zip(found).collect();
     let cache = Cache::new(&trust.dir, repo);
     if let Some(verdicts) = warm(trust, repo, &cache, &trust_head, refs, &current)? {
         let warm = Cost {
