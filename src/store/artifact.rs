@@ -327,14 +327,17 @@ fn manifest_of(
 /// it is referenced as `previous` has it, unread. Blobs and manifests
 /// `previous` lists are not written again, so a change to one bin writes
 /// that bin, its group, the core and the index. Returns the new
-/// artifact's digest, or `None` when another writer published first.
+/// artifact's digest and how long the last step took (checking where the
+/// trust tag points and moving it: the window in which another
+/// publisher's move can overwrite this one), or `None` when another writer
+/// published first.
 pub fn publish(
     store: &dyn Store,
     files: &BTreeMap<String, Vec<u8>>,
     bins: &BTreeSet<String>,
     previous: Option<&TrustArtifact>,
     expected: Option<&str>,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<(String, std::time::Duration)>, StoreError> {
     // Only what was read back from the store is known to be there: a
     // descriptor the store merely lists could name a blob it lacks.
     let known: BTreeSet<&str> = previous
@@ -418,13 +421,14 @@ pub fn publish(
         "annotations": { FORMAT: "2" },
     });
     let bytes = serde_json::to_vec(&index).map_err(|e| malformed("trust index", &e.to_string()))?;
+    let swap = std::time::Instant::now();
     let moved = store.put_manifest(
         TRUST_TAG,
         &bytes,
         INDEX_MEDIA_TYPE,
         super::TagExpect::At(expected),
     )?;
-    Ok(moved.then(|| sha256_digest(&bytes)))
+    Ok(moved.then(|| (sha256_digest(&bytes), swap.elapsed())))
 }
 
 /// A metadata layer descriptor.

@@ -118,9 +118,22 @@ impl Access {
     }
 }
 
+/// The settings every client of a registry shares.
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(60))
+}
+
 /// A registry repository.
 pub struct Registry {
-    http: reqwest::Client,
+    /// The client for everything: TLS with the platform's roots, built on
+    /// first use (loading the roots is most of a warm verify's own work).
+    http: std::sync::OnceLock<reqwest::Client>,
+    /// For a plain-HTTP loopback registry, the client for its own origin:
+    /// no TLS at all and no redirects (a redirect is followed by `http`).
+    plain: Option<reqwest::Client>,
     rt: tokio::runtime::Runtime,
     /// `http://host:port` or `https://host`.
     base: String,
@@ -232,15 +245,20 @@ impl Registry {
         lock: PathBuf,
     ) -> Result<Registry, StoreError> {
         let scheme = if is_loopback(registry) { "http" } else { "https" };
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| StoreError::Registry {
-                what: format!("setting up a client for {registry}"),
-                detail: e.to_string(),
-            })?;
+        let plain = if scheme == "http" {
+            Some(
+                client_builder()
+                    .tls_certs_only([])
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| StoreError::Registry {
+                        what: format!("setting up a client for {registry}"),
+                        detail: e.to_string(),
+                    })?,
+            )
+        } else {
+            None
+        };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -259,7 +277,8 @@ impl Registry {
             detail: "not a host[:port]".to_owned(),
         })?;
         Ok(Registry {
-            http,
+            http: std::sync::OnceLock::new(),
+            plain,
             rt,
             base,
             origin,
@@ -321,6 +340,17 @@ impl Registry {
         url.origin() == self.origin.origin()
     }
 
+    /// The client with TLS (built on first use).
+    fn full(&self, what: &str) -> Result<&reqwest::Client, StoreError> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let c = client_builder()
+            .build()
+            .map_err(|e| self.fail(what, format!("setting up an HTTPS client: {e}")))?;
+        Ok(self.http.get_or_init(|| c))
+    }
+
     fn fail(&self, what: &str, detail: impl Into<String>) -> StoreError {
         StoreError::Registry {
             what: format!("{what} in {}/{}", self.registry, self.repository),
@@ -375,10 +405,14 @@ impl Registry {
             reqwest::Url::parse(url).map_err(|_| self.fail(what, "the registry gave an invalid URL"))?;
         let ours = self.same_origin(&target);
         let mut challenged = false;
+        let mut redirected = false;
         let mut retries = RETRY_DELAYS_MS.iter();
         loop {
-            let mut request = self
-                .http
+            let client = match &self.plain {
+                Some(plain) if ours && !redirected => plain,
+                _ => self.full(what)?,
+            };
+            let mut request = client
                 .request(method.clone(), target.clone())
                 .headers(headers.clone());
             if ours && let Some(auth) = self.stored_authorization(access) {
@@ -395,6 +429,11 @@ impl Registry {
             let status = response.status();
             if status.is_success() || status == StatusCode::NOT_FOUND {
                 return Ok(Answer { status, response });
+            }
+            // The plain client follows no redirect: the full one does.
+            if status.is_redirection() && self.plain.is_some() && !redirected {
+                redirected = true;
+                continue;
             }
             // Only the registry itself (not a host it redirected to) may
             // ask for the credentials.
@@ -437,7 +476,7 @@ impl Registry {
                     )));
                 }
                 let mut request = self
-                    .http
+                    .full(what)?
                     .get(realm_url)
                     .query(&[("scope", access.scope(&self.repository))]);
                 if let Some(service) = &service {

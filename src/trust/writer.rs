@@ -179,18 +179,17 @@ impl<'s> Writer<'s> {
             // once it is confirmed like a publish of our own.
             if overwritten
                 && holds_change(&repo, &state.repo)
-                && self.kept(&state.artifact, std::time::Instant::now())?
+                && self.kept(&state.artifact, std::time::Duration::ZERO)?
             {
                 Cache::new(&self.trust.dir, &self.repo).record_published(&state.repo, &state.artifact)?;
                 return Ok((out, state.repo));
             }
-            let started = std::time::Instant::now();
-            let Some(digest) =
+            let Some((digest, swap)) =
                 self.sign_and_publish(&mut repo, keys, Some(&state.previous), Some(&state.artifact), now)?
             else {
                 continue;
             };
-            if self.kept(&digest, started)? {
+            if self.kept(&digest, swap)? {
                 Cache::new(&self.trust.dir, &self.repo).record_published(&repo, &digest)?;
                 return Ok((out, repo));
             }
@@ -204,19 +203,20 @@ impl<'s> Writer<'s> {
 
     /// Whether a publish that began at `started` is what the store keeps:
     /// at once for a store with atomic tags, else [`Writer::confirm`].
-    fn kept(&self, digest: &str, started: std::time::Instant) -> Result<bool, TrustError> {
-        Ok(self.store.atomic_tags() || self.confirm(digest, started.elapsed())?)
+    fn kept(&self, digest: &str, swap: std::time::Duration) -> Result<bool, TrustError> {
+        Ok(self.store.atomic_tags() || self.confirm(digest, swap)?)
     }
 
     /// Whether the trust tag still points at what this writer published
     /// (`digest`): read right away and again after a pause longer than
     /// another publisher's check-then-write takes (at least
-    /// [`SETTLE_MIN`], four times this publish's own duration, at most
+    /// [`SETTLE_MIN`], four times this publisher's own check-and-move of
+    /// the tag, `swap`, at most
     /// [`SETTLE_MAX`]), so a write that had already checked the old tag
     /// when this one landed has landed too. A failure to read is an error:
     /// never reported as published.
-    fn confirm(&self, digest: &str, took: std::time::Duration) -> Result<bool, TrustError> {
-        let settle = (took * 4).clamp(SETTLE_MIN, SETTLE_MAX);
+    fn confirm(&self, digest: &str, swap: std::time::Duration) -> Result<bool, TrustError> {
+        let settle = (swap * 4).clamp(SETTLE_MIN, SETTLE_MAX);
         for pause in [std::time::Duration::ZERO, settle] {
             std::thread::sleep(pause);
             let served = self.store.head(TRUST_TAG).map_err(|e| TrustError::Unconfirmed {
@@ -237,7 +237,7 @@ impl<'s> Writer<'s> {
         previous: Option<&artifact::TrustArtifact>,
         expected: Option<&str>,
         now: OffsetDateTime,
-    ) -> Result<Option<String>, TrustError> {
+    ) -> Result<Option<(String, std::time::Duration)>, TrustError> {
         authorised(repo, &self.repo, "timestamp", keys.timestamp)?;
         match keys.snapshot {
             Some(key) => {
@@ -599,9 +599,8 @@ impl<'s> Writer<'s> {
                 .map_err(|e| TrustError::edit(e.to_string(), "choose 16 to 4,096 bins, a power of two"))?;
         }
         repo.sign_targets_roles(targets).map_err(bug)?;
-        let started = std::time::Instant::now();
         let published = match self.sign_and_publish(&mut repo, keys, None, None, now)? {
-            Some(digest) if self.kept(&digest, started)? => Some(digest),
+            Some((digest, swap)) if self.kept(&digest, swap)? => Some(digest),
             _ => None,
         };
         let Some(digest) = published else {
@@ -653,9 +652,8 @@ impl<'s> Writer<'s> {
             snapshot: Some(snapshot_key),
             timestamp: keys.timestamp,
         };
-        let started = std::time::Instant::now();
         let published = match self.sign_and_publish(&mut repo, publishing, None, expected.as_deref(), now)? {
-            Some(digest) if self.kept(&digest, started)? => Some(digest),
+            Some((digest, swap)) if self.kept(&digest, swap)? => Some(digest),
             _ => None,
         };
         let Some(digest) = published else {
