@@ -304,15 +304,7 @@ fn manifest_of(
         }
         layers.push(layer(name, &digest, bytes.len() as u64));
     }
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": MANIFEST_MEDIA_TYPE,
-        "artifactType": ARTIFACT_TYPE,
-        "config": { "mediaType": EMPTY_MEDIA_TYPE, "digest": empty, "size": 2 },
-        "layers": layers,
-        "annotations": { FORMAT: "2", PART: part },
-    });
-    serde_json::to_vec(&manifest).map_err(|e| malformed("trust manifest", &e.to_string()))
+    part_manifest(layers, empty, part)
 }
 
 /// Publishes `files` as the new trust artifact (format 2) if the trust
@@ -398,7 +390,7 @@ pub fn publish(
                         }
                     }
                 }
-                let bytes = group_manifest(layers, &empty)?;
+                let bytes = part_manifest(layers, &empty, "bins")?;
                 let mut digest = sha256_digest(&bytes);
                 if !known.contains(digest.as_str()) {
                     digest = store.put_manifest_by_digest(&bytes, MANIFEST_MEDIA_TYPE)?;
@@ -441,15 +433,15 @@ fn layer(name: &str, digest: &str, size: u64) -> serde_json::Value {
     })
 }
 
-/// A format-2 group manifest of `layers`.
-fn group_manifest(layers: Vec<serde_json::Value>, empty: &str) -> Result<Vec<u8>, StoreError> {
+/// A format-2 manifest (`part`: `core` or `bins`) of `layers`.
+fn part_manifest(layers: Vec<serde_json::Value>, empty: &str, part: &str) -> Result<Vec<u8>, StoreError> {
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST_MEDIA_TYPE,
         "artifactType": ARTIFACT_TYPE,
         "config": { "mediaType": EMPTY_MEDIA_TYPE, "digest": empty, "size": 2 },
         "layers": layers,
-        "annotations": { FORMAT: "2", PART: "bins" },
+        "annotations": { FORMAT: "2", PART: part },
     });
     serde_json::to_vec(&manifest).map_err(|e| malformed("trust manifest", &e.to_string()))
 }

@@ -797,15 +797,7 @@ impl MetadataEditor {
         if !(1..=12).contains(&bit_length) {
             return Err(EditError::refused(holder, "bins must number 2 to 4,096"));
         }
-        let (keys, keyids, threshold) = if holder == "targets" {
-            super::trusted_set::top_level_signers(&self.root.signed, "targets")
-                .map_err(|e| EditError::refused(holder, e.to_string()))?
-        } else {
-            self.targets
-                .values()
-                .find_map(|t| super::trusted_set::delegation_signers(&t.signed, holder))
-                .ok_or_else(|| not_found(holder))?
-        };
+        let (keys, keyids, threshold) = self.signers_of(holder)?;
         let holder_md = &self.targets.get(holder).ok_or_else(|| not_found(holder))?.signed;
         if holder_md
             .delegations
@@ -838,19 +830,25 @@ impl MetadataEditor {
         Ok(())
     }
 
+    /// The keys, key ids and threshold that sign `role`, as root (for
+    /// `targets`) or its delegator lists them.
+    fn signers_of(&self, role: &str) -> Result<super::trusted_set::Signers, EditError> {
+        if role == "targets" {
+            super::trusted_set::top_level_signers(&self.root.signed, "targets")
+                .map_err(|e| EditError::refused(role, e.to_string()))
+        } else {
+            self.targets
+                .values()
+                .find_map(|t| super::trusted_set::delegation_signers(&t.signed, role))
+                .ok_or_else(|| not_found(role))
+        }
+    }
+
     /// Makes `holder`'s bins take the holder's own keys and threshold as
     /// its delegator now lists them (a signer added to `targets/releases`
     /// signs its bins too). Returns whether that changed the holder.
     pub fn sync_bin_keys(&mut self, holder: &str, now: OffsetDateTime) -> Result<bool, EditError> {
-        let (keys, keyids, threshold) = if holder == "targets" {
-            super::trusted_set::top_level_signers(&self.root.signed, "targets")
-                .map_err(|e| EditError::refused(holder, e.to_string()))?
-        } else {
-            self.targets
-                .values()
-                .find_map(|t| super::trusted_set::delegation_signers(&t.signed, holder))
-                .ok_or_else(|| not_found(holder))?
-        };
+        let (keys, keyids, threshold) = self.signers_of(holder)?;
         let keys: BTreeMap<String, Key> = keys.into_iter().filter(|(id, _)| keyids.contains(id)).collect();
         let Some(d) = self.role_mut(holder)?.signed.delegations.as_mut() else {
             return Ok(false);

@@ -46,6 +46,15 @@ fn many_tags(env: &Env, count: usize, init: &[&str]) -> Many {
     }
 }
 
+/// Generates a key for each of `names`; returns where each public key is.
+fn signer_keys(env: &Env, names: &[&str]) -> impl Fn(&str) -> String {
+    for name in names {
+        env.run(&["key", "generate", name]).ok();
+    }
+    let home = env.home().to_path_buf();
+    move |name: &str| home.join(format!("{name}.pub")).display().to_string()
+}
+
 /// A new machine that pins `repo`'s root (`root_id`).
 fn verifier(repo: &str, root_id: &str) -> Env {
     let env = Env::new();
@@ -414,10 +423,7 @@ fn two_of_two_signers_share_the_bins() {
         root,
         ..
     } = many_tags(&env, 300, &[]);
-    for name in ["alice", "bob"] {
-        env.run(&["key", "generate", name]).ok();
-    }
-    let key = |name: &str| env.home().join(format!("{name}.pub")).display().to_string();
+    let key = signer_keys(&env, &["alice", "bob"]);
     env.run(&[
         "signer",
         "add",
@@ -507,10 +513,7 @@ fn a_new_threshold_withdraws_the_bins_of_releases() {
         root,
         ..
     } = many_tags(&env, 300, &[]);
-    for name in ["alice", "bob"] {
-        env.run(&["key", "generate", name]).ok();
-    }
-    let key = |name: &str| env.home().join(format!("{name}.pub")).display().to_string();
+    let key = signer_keys(&env, &["alice", "bob"]);
     env.run(&["signer", "add", "alice", &repo, "--key", &key("alice")])
         .ok();
     let list = list.to_str().expect("utf8");
