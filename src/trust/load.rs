@@ -563,9 +563,10 @@ fn load_artifact(
     // cache: a co-signer's newer signatures must not be dropped).
     let mut load = WriterLoad::new(&set).map_err(tampered)?;
     if let Some(tags) = bins_for {
-        load = load
-            .only_bins_for(tags.iter().cloned())
-            .also_bins_below(crate::tuf::editor::bin_version(now - super::writer::RENEW_AFTER));
+        load = load.only_bins_for(tags.iter().cloned()).also_bins_outside(
+            crate::tuf::editor::bin_clock(now - super::writer::RENEW_AFTER)
+                ..=crate::tuf::editor::bin_clock(now + time::Duration::days(1)),
+        );
     }
     while let Some(request) = load.next_request().map_err(tampered)? {
         let name = file_name(&request.role, request.version);

@@ -175,20 +175,35 @@ pub struct MetadataEditor {
 }
 
 /// The version a bin changed at `now` takes at least: the time in
-/// milliseconds since 1970. Snapshot lists a fully signed bin by version
-/// only, so no two signings of one bin may share a version, not even one
-/// that was never published (a crash, a lost race, an abandoned publish):
-/// a version from the clock is never handed out twice. It also tells,
-/// from snapshot alone, when each bin was last signed
-/// ([`bin_signed_before`]).
+/// milliseconds since 1970, times 1,000, plus a random 0 to 999. Snapshot
+/// lists a fully signed bin by version only, so no two signings of one bin
+/// may share a version, not even one that was never published (a crash, a
+/// lost race, an abandoned publish): from the clock, two signings collide
+/// only in the same millisecond, and then only one time in a thousand. It
+/// also tells, from snapshot alone, when each bin was last signed
+/// ([`bin_signed_before`]). (About 1.8e15 in 2026: within the 2^53 that
+/// every JSON reader keeps exact.)
 pub fn bin_version(now: OffsetDateTime) -> u64 {
-    u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(1)
+    let mut random = [0u8; 2];
+    // Without randomness the clock alone still separates most signings.
+    let low = match getrandom::fill(&mut random) {
+        Ok(()) => u64::from(u16::from_le_bytes(random)) % 1000,
+        Err(_) => 0,
+    };
+    bin_clock(now) + low
+}
+
+/// The least version of a bin signed at `at` (see [`bin_version`]).
+pub fn bin_clock(at: OffsetDateTime) -> u64 {
+    u64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(1)
+        .saturating_mul(1000)
 }
 
 /// Whether a bin at `version` was last signed before `at` (bins signed
 /// by this vouch carry the time in their version, see [`bin_version`]).
 pub fn bin_signed_before(version: u64, at: OffsetDateTime) -> bool {
-    version < bin_version(at)
+    version < bin_clock(at)
 }
 
 fn new_targets(now: OffsetDateTime, valid: Duration) -> Targets {

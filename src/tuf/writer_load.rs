@@ -79,8 +79,9 @@ pub struct WriterLoad<'a> {
     /// Load only the succinct bins that hold these target paths (`None`:
     /// every bin)...
     bins_for: Option<BTreeSet<String>>,
-    /// ... and those snapshot lists below this version (signed long ago).
-    bins_below: u64,
+    /// ... and those snapshot lists outside this range of versions (signed
+    /// long ago, or by a clock ahead of this one).
+    bins_within: std::ops::RangeInclusive<u64>,
 }
 
 /// A role loaded so far: as received, how well signed, and the key ids
@@ -119,15 +120,16 @@ impl<'a> WriterLoad<'a> {
             edges: BTreeSet::from([edge]),
             pending: None,
             bins_for: None,
-            bins_below: 0,
+            bins_within: 0..=u64::MAX,
         })
     }
 
-    /// Also loads the bins snapshot lists below `version` (with
-    /// [`WriterLoad::only_bins_for`]): bins signed long ago, for the writer
-    /// to renew before they expire.
-    pub fn also_bins_below(mut self, version: u64) -> Self {
-        self.bins_below = version;
+    /// Also loads the bins snapshot lists at versions outside `within`
+    /// (with [`WriterLoad::only_bins_for`]): bins signed long ago, for the
+    /// writer to renew before they expire, and bins whose version is ahead
+    /// of this clock (whose age it cannot tell).
+    pub fn also_bins_outside(mut self, within: std::ops::RangeInclusive<u64>) -> Self {
+        self.bins_within = within;
         self
     }
 
@@ -222,7 +224,7 @@ impl<'a> WriterLoad<'a> {
                         .filter(|(name, version)| {
                             wanted
                                 .as_ref()
-                                .is_none_or(|w| w.contains(*name) || *version < self.bins_below)
+                                .is_none_or(|w| w.contains(*name) || !self.bins_within.contains(version))
                         })
                         .map(|(name, _)| name.to_owned()),
                 );
