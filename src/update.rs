@@ -116,7 +116,7 @@ impl<F: Fetcher> Updater<F> {
                     "no trusted root (run `vouch tuf init`)",
                 ),
             })?;
-        let set = TrustedSet::new(&root, now, limits)?;
+        let set = TrustedSet::new(&root, now, limits)?.standard_bins();
         Ok(Updater {
             dir,
             fetcher,

@@ -23,7 +23,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_repository(&args.repository, "recover")?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
-    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref()).repairing();
     let cached = writer.cached()?;
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let key = |role: &str, provider: &mut Provider| -> Result<_, CliError> {

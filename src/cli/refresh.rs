@@ -33,7 +33,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.repository)?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
-    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref()).repairing();
     let state = writer.load_for(&[])?;
     let with_snapshot = args.snapshot || args.snapshot_expiry.is_some() || snapshot_expires_soon(&state);
     let mut provider = Provider::new(args.passphrase, ctx.interactive);

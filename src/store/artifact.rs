@@ -184,6 +184,19 @@ pub fn read(store: &dyn Store) -> Result<Option<TrustArtifact>, StoreError> {
     }
     let core_bytes = store.manifest(&core.digest, core.size)?;
     let files = parse_layers(&core.digest, &core_bytes)?;
+    // The core holds roots, timestamp, snapshot and the roles that are not
+    // bins: a file in a group's range there would shadow the group's.
+    if let Some(name) = files.keys().find(|name| {
+        let role = role_of(name);
+        groups
+            .iter()
+            .any(|g| g.first.as_str() <= role && role <= g.last.as_str())
+    }) {
+        return Err(malformed(
+            &format!("trust manifest {}", core.digest),
+            &format!("its core lists {name}, a file of a group of bins"),
+        ));
+    }
     Ok(Some(TrustArtifact {
         fetched: BTreeSet::from([digest.clone(), core.digest.clone()]),
         digest,
@@ -312,11 +325,14 @@ fn manifest_of(
 /// `None`).
 ///
 /// `bins` names every succinct bin the repository delegates to now (role
-/// names), whether or not its file is among `files`: the bins go into
-/// groups of [`BINS_PER_GROUP`] in name order, the other files into the
-/// core manifest. A bin not in `files` (the writer did not read it) keeps
-/// the file `previous` lists for it, and a group with none of `files` in
-/// it is referenced as `previous` has it, unread. Blobs and manifests
+/// names), with the version the new snapshot lists for it, whether or not
+/// its file is among `files`: the bins go into groups of
+/// [`BINS_PER_GROUP`] in name order, the other files into the core
+/// manifest. A bin not in `files` (the writer did not read it) keeps
+/// exactly the file `previous` lists under the name that version gives
+/// (`VERSION.BIN.json`; any other file a group lists is dropped), and a
+/// group with none of `files` in it is referenced as `previous` has it,
+/// unread. Blobs and manifests
 /// `previous` lists are not written again, so a change to one bin writes
 /// that bin, its group, the core and the index. Returns the new
 /// artifact's digest and how long the last step took (checking where the
@@ -326,7 +342,7 @@ fn manifest_of(
 pub fn publish(
     store: &dyn Store,
     files: &BTreeMap<String, Vec<u8>>,
-    bins: &BTreeSet<String>,
+    bins: &BTreeMap<String, u64>,
     previous: Option<&TrustArtifact>,
     expected: Option<&str>,
 ) -> Result<Option<(String, std::time::Duration)>, StoreError> {
@@ -337,22 +353,21 @@ pub fn publish(
         .flat_map(|p| p.fetched.iter().map(String::as_str))
         .collect();
     let empty = store.put_blob(b"{}")?;
-    let mut bins: Vec<String> = bins
+    let listed: BTreeMap<String, String> = bins
         .iter()
-        .map(|b| crate::tuf::metadata::encode_segment(b))
+        .map(|(b, version)| {
+            let encoded = crate::tuf::metadata::encode_segment(b);
+            let file = format!("{version}.{encoded}.json");
+            (encoded, file)
+        })
         .collect();
-    bins.sort();
-    let is_bin = |name: &str| bins.binary_search_by(|b| b.as_str().cmp(role_of(name))).is_ok();
+    let bins: Vec<String> = listed.keys().cloned().collect();
+    let is_bin = |name: &str| listed.contains_key(role_of(name));
     let core: Vec<(&String, &Vec<u8>)> = files.iter().filter(|(name, _)| !is_bin(name)).collect();
     let ours: BTreeMap<&str, (&String, &Vec<u8>)> = files
         .iter()
         .filter(|(name, _)| is_bin(name))
         .map(|(name, bytes)| (role_of(name), (name, bytes)))
-        .collect();
-    let before: BTreeMap<&str, (&String, &Descriptor)> = previous
-        .into_iter()
-        .flat_map(|p| p.files.iter())
-        .map(|(name, d)| (role_of(name), (name, d)))
         .collect();
 
     let mut parts = Vec::new();
@@ -373,7 +388,9 @@ pub fn publish(
             None => {
                 let mut layers = Vec::new();
                 for bin in chunk {
-                    match (ours.get(bin.as_str()), before.get(bin.as_str())) {
+                    let file = &listed[bin];
+                    let before = previous.and_then(|p| p.files.get(file)).map(|d| (file, d));
+                    match (ours.get(bin.as_str()), before) {
                         (Some((name, bytes)), _) => {
                             let digest = sha256_digest(bytes);
                             if !known.contains(digest.as_str()) {
@@ -385,7 +402,9 @@ pub fn publish(
                         (None, None) => {
                             return Err(malformed(
                                 "the trust artifact read",
-                                &format!("it lists no file for bin {bin}, which is not being written either"),
+                                &format!(
+                                    "it lists no file {file} for bin {bin}, which is not being written either"
+                                ),
                             ));
                         }
                     }

@@ -67,6 +67,20 @@ pub enum StoreError {
         /// The tag.
         tag: String,
     },
+    /// A layout's `index.json` has two keys in one object that readers
+    /// which ignore case (Go's `encoding/json`: skopeo, podman,
+    /// containerd) take as one.
+    #[error(
+        "{index} has the keys {first:?} and {second:?} in one object; readers that ignore case (skopeo, podman, containerd) take them as one, so which image it names depends on who reads it"
+    )]
+    AmbiguousKeys {
+        /// Which `index.json`.
+        index: String,
+        /// One key.
+        first: String,
+        /// The key that collides with it.
+        second: String,
+    },
     /// File-system trouble.
     #[error("{path}: {source}")]
     Io {
@@ -87,6 +101,9 @@ impl StoreError {
                 .to_owned(),
             StoreError::DuplicateTag { tag, .. } => format!(
                 "remove all but one entry for {tag:?} from index.json (or re-tag the layout with skopeo), then retry"
+            ),
+            StoreError::AmbiguousKeys { second, .. } => format!(
+                "remove the key {second:?} from index.json (or re-tag the layout with skopeo), then retry"
             ),
             _ => "check the image store and try again; nothing was decided".to_owned(),
         }

@@ -88,10 +88,95 @@ fn digest_hex(digest: &str) -> Result<&str, StoreError> {
     }
 }
 
+/// Checks that no object in a JSON value (an `index.json`, or one of its
+/// entries) has two keys that Go's `encoding/json` would take as one: it
+/// matches keys to fields ignoring case (with Unicode folding), and the
+/// last one wins, while vouch reads the exact key. So keys must be ASCII
+/// and distinct ignoring ASCII case (`digest` and `Digest`, `size` and
+/// `Size`, `annotations` and `Annotations`, a key given twice).
+fn check_keys(json: &str, what: &str) -> Result<(), StoreError> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    struct Check;
+    impl<'de> DeserializeSeed<'de> for Check {
+        type Value = Option<(String, String)>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Check {
+        type Value = Option<(String, String)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(f) = seq.next_element_seed(Check)? {
+                found = found.or(f);
+            }
+            Ok(found)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut keys: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+            let mut found = None;
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                let folded = key.to_ascii_lowercase();
+                if found.is_none() {
+                    if !key.is_ascii() {
+                        found = Some((key.to_string(), key.to_string()));
+                    } else if let Some(first) = keys.get(&folded) {
+                        found = Some((first.clone(), key.to_string()));
+                    }
+                }
+                keys.insert(folded, key.into_owned());
+                found = found.or(map.next_value_seed(Check)?);
+            }
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(json);
+    let found = Check.deserialize(&mut de).map_err(|e| StoreError::Malformed {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    })?;
+    match found {
+        None => Ok(()),
+        Some((first, second)) => Err(StoreError::AmbiguousKeys {
+            index: what.to_owned(),
+            first,
+            second,
+        }),
+    }
+}
+
 /// Parses `index.json`, refusing a tag named twice (which entry a tool
-/// takes would decide which image the tag is).
+/// takes would decide which image the tag is) and keys that collide
+/// ignoring case ([`check_keys`]).
 fn parse_index(bytes: &[u8], what: &str) -> Result<Index, StoreError> {
-    let index: Index = serde_json::from_slice(bytes).map_err(|e| StoreError::Malformed {
+    let text = std::str::from_utf8(bytes).map_err(|e| StoreError::Malformed {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    })?;
+    check_keys(text, what)?;
+    let index: Index = serde_json::from_str(text).map_err(|e| StoreError::Malformed {
         what: what.to_owned(),
         reason: e.to_string(),
     })?;
@@ -107,6 +192,62 @@ fn parse_index(bytes: &[u8], what: &str) -> Result<Index, StoreError> {
         }
     }
     Ok(index)
+}
+
+/// [`check_keys`] for the top level of an `index.json` only (its entries
+/// are checked one by one as they are read).
+fn check_top_keys(bytes: &[u8], what: &str) -> Result<(), StoreError> {
+    let bad = |e: serde_json::Error| StoreError::Malformed {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    };
+    let top: Vec<(std::borrow::Cow<'_, str>, &RawValue)> = {
+        let map: TopKeys<'_> = serde_json::from_slice(bytes).map_err(bad)?;
+        map.0
+    };
+    let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+    for (key, _) in &top {
+        let folded = key.to_ascii_lowercase();
+        let clash = if key.is_ascii() {
+            seen.get(&folded).copied()
+        } else {
+            Some(key.as_ref())
+        };
+        if let Some(first) = clash {
+            return Err(StoreError::AmbiguousKeys {
+                index: what.to_owned(),
+                first: first.to_owned(),
+                second: key.to_string(),
+            });
+        }
+        seen.insert(folded, key);
+    }
+    Ok(())
+}
+
+/// The top-level keys of a JSON object in order, duplicates kept, values
+/// unparsed.
+struct TopKeys<'a>(Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for TopKeys<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = TopKeys<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    out.push((key, value));
+                }
+                Ok(TopKeys(out))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
 }
 
 /// `index.json` as a lookup reads it: each entry raw (sliced, not parsed).
@@ -141,6 +282,7 @@ fn lookup(bytes: &[u8], what: &str, tags: &[String]) -> Result<Vec<Option<Descri
         reason: e.to_string(),
     };
     let entries: Entries<'_> = serde_json::from_slice(bytes).map_err(bad)?;
+    check_top_keys(bytes, what)?;
     let mut wanted: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
     for (i, t) in tags.iter().enumerate() {
         wanted.entry(t.as_str()).or_default().push(i);
@@ -148,6 +290,7 @@ fn lookup(bytes: &[u8], what: &str, tags: &[String]) -> Result<Vec<Option<Descri
     let mut seen = std::collections::HashSet::with_capacity(entries.manifests.len());
     let mut found: Vec<Option<Descriptor>> = vec![None; tags.len()];
     for raw in entries.manifests {
+        check_keys(raw.get(), what)?;
         let entry: Entry<'_> = serde_json::from_str(raw.get()).map_err(bad)?;
         let Some(name) = entry.annotations.and_then(|a| a.name) else {
             continue;
@@ -434,6 +577,7 @@ impl OciLayout {
         // Every other entry, and every other field, is carried over as it
         // is, unparsed: moving one tag of a 100,000-tag layout reads each
         // entry's tag and nothing more.
+        check_top_keys(&buf, &what)?;
         let top: BTreeMap<String, &RawValue> = serde_json::from_slice(&buf).map_err(bad)?;
         if top
             .get("schemaVersion")
@@ -452,6 +596,7 @@ impl OciLayout {
         let mut current = None;
         let mut seen = std::collections::HashSet::with_capacity(entries.len());
         for raw in entries {
+            check_keys(raw.get(), &what)?;
             let entry: Entry<'_> = serde_json::from_str(raw.get()).map_err(bad)?;
             if let Some(name) = entry.annotations.and_then(|a| a.name) {
                 if !seen.insert(name.clone()) {

@@ -15,21 +15,32 @@ use super::load::from_update;
 /// The delegated role signers sign tags into (Docker Content Trust's name).
 pub use crate::notary::RELEASES;
 
-/// The one rule for which role holds tags, as Docker Content Trust has
-/// it: once the top-level `targets` delegates to `targets/releases`, a tag
-/// resolves through that role only (and needs its threshold); before,
-/// through `targets` and its delegations. Returns the role and the role
-/// that delegates it (`root` for `targets`).
+/// Where new tags are signed, as Docker Content Trust has it: once the
+/// top-level `targets` delegates to `targets/releases`, into that role
+/// (and its threshold); before, into `targets`. Returns the role and the
+/// role that delegates it (`root` for `targets`). Readers look a tag up by
+/// [`TAG_RULE`].
 pub fn tag_holder(targets: &Targets) -> (&'static str, &'static str) {
-    let releases = targets
-        .delegations
-        .as_ref()
-        .is_some_and(|d| d.roles.iter().flatten().any(|r| r.name == RELEASES));
-    if releases {
+    if has_releases(targets) {
         (RELEASES, "targets")
     } else {
         ("targets", "root")
     }
+}
+
+/// The one rule by which a tag (and so a digest) is looked up, in native
+/// and Notary trust data alike, as the docker CLI has it: `targets/releases`
+/// first (with its threshold and its bins), then the top-level `targets`
+/// role itself (its own list, and its bins while it delegates to no
+/// signer). A tag found only in a signer's own role (`targets/NAME`) is
+/// not signed: that role has one key, and the threshold is releases'.
+pub const TAG_RULE: &str = "targets/releases first, then targets itself";
+
+fn has_releases(targets: &Targets) -> bool {
+    targets
+        .delegations
+        .as_ref()
+        .is_some_and(|d| d.roles.iter().flatten().any(|r| r.name == RELEASES))
 }
 
 /// The manifest digest a target signs (`sha256:` and lowercase hex), or
@@ -81,30 +92,49 @@ impl Reader<'_> {
             })
     }
 
-    /// What `tag` is signed as, through the role that holds tags
-    /// ([`tag_holder`]), its delegations and thresholds.
+    /// What `tag` is signed as, by [`TAG_RULE`]: `targets/releases` (its
+    /// delegations and threshold) first, then `targets` itself.
     pub fn resolve_tag(&mut self, tag: &str) -> Result<SignedTarget, TrustError> {
         let path = TargetPath::parse(tag).map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
-        let (holder, parent) = tag_holder(self.top_targets()?);
-        match self.client.resolve_in(&path, holder, parent) {
-            Ok((role, target)) => {
-                let digest = target_digest(tag, &role, &target).map_err(|source| TrustError::Refused {
-                    repo: self.repo.clone(),
-                    source,
-                })?;
-                Ok(SignedTarget {
-                    tag: tag.to_owned(),
-                    role,
-                    target,
-                    digest,
-                })
-            }
-            Err(crate::update::UpdateError::NoSuchTarget(_)) => Err(TrustError::NotSigned {
+        let signed = |role: String, target: TargetFile| -> Result<SignedTarget, TrustError> {
+            let digest = target_digest(tag, &role, &target).map_err(|source| TrustError::Refused {
                 repo: self.repo.clone(),
+                source,
+            })?;
+            Ok(SignedTarget {
                 tag: tag.to_owned(),
-                holder: holder.to_owned(),
-            }),
-            Err(e) => Err(from_update(&self.repo, e)),
+                role,
+                target,
+                digest,
+            })
+        };
+        let top = self.top_targets()?;
+        if !has_releases(top) {
+            // No signers: targets, its bins or delegations.
+            return match self.client.resolve_in(&path, "targets", "root") {
+                Ok((role, target)) => signed(role, target),
+                Err(crate::update::UpdateError::NoSuchTarget(_)) => Err(self.not_signed(tag, "targets")),
+                Err(e) => Err(from_update(&self.repo, e)),
+            };
+        }
+        // Signers: releases (a refusal there is final: trust data that
+        // does not verify is never passed over), then targets' own list.
+        match self.client.resolve_in(&path, RELEASES, "targets") {
+            Ok((role, target)) => return signed(role, target),
+            Err(crate::update::UpdateError::NoSuchTarget(_)) => {}
+            Err(e) => return Err(from_update(&self.repo, e)),
+        }
+        match self.top_targets()?.targets.get(tag).cloned() {
+            Some(target) => signed("targets".to_owned(), target),
+            None => Err(self.not_signed(tag, &format!("{RELEASES} or targets"))),
+        }
+    }
+
+    fn not_signed(&self, tag: &str, holder: &str) -> TrustError {
+        TrustError::NotSigned {
+            repo: self.repo.clone(),
+            tag: tag.to_owned(),
+            holder: holder.to_owned(),
         }
     }
 

@@ -78,6 +78,16 @@ pub enum TrustError {
         #[source]
         source: TufError,
     },
+    /// A writer was served trust data whose timestamp has expired.
+    #[error(
+        "the trust data of {repo} has a timestamp that expired at {expires}; nothing is built on expired trust data (it may be an older state served again), so nothing was published"
+    )]
+    ExpiredState {
+        /// The repository.
+        repo: String,
+        /// When the timestamp expired.
+        expires: String,
+    },
     /// Notary v1 trust data that failed the Notary client's checks.
     #[error("the Notary trust data of {gun} was refused: {source}")]
     NotaryRefused {
@@ -105,7 +115,7 @@ pub enum TrustError {
         what: String,
     },
     /// The tag has no signed target in the role that holds tags.
-    #[error("{repo}:{tag} is not signed{}", if holder == "targets" { String::new() } else { format!(" in {holder}, the role that holds its tags") })]
+    #[error("{repo}:{tag} is not signed{}", if holder == "targets" { String::new() } else { format!(" in {holder}") })]
     NotSigned {
         /// The repository.
         repo: String,
@@ -222,6 +232,7 @@ impl TrustError {
                 | TrustError::Refused { .. }
                 | TrustError::Tampered { .. }
                 | TrustError::ExpiredUnchecked { .. }
+                | TrustError::ExpiredState { .. }
                 | TrustError::NotaryRefused { .. }
                 | TrustError::NoNotaryData { .. }
                 | TrustError::Incomplete { .. }
@@ -259,6 +270,10 @@ impl TrustError {
                     "the publisher must re-sign it (`vouch refresh REPO`); do not deploy until then"
                         .to_owned()
                 }
+                TufError::Fork { .. } => "two lines of trust data exist: a publisher built on an older \
+                     state (or the store was rolled back and signed over). Do not deploy from it; the \
+                     publishers agree which line is right, and the one who holds it runs `vouch recover`"
+                    .to_owned(),
                 TufError::ThresholdNotMet { .. } => {
                     "not enough valid signatures: do not deploy it; signers add theirs with \
                                 `vouch sign`"
@@ -266,6 +281,13 @@ impl TrustError {
                 }
                 _ => "the trust data is not trustworthy: do not deploy from it".to_owned(),
             },
+            TrustError::Tampered {
+                source: TufError::Fork { .. },
+                ..
+            } => "two lines of trust data exist: a publisher built on an older state (or the store \
+                  was rolled back and signed over), and nothing is built on either until the \
+                  publishers agree which is right; the one who holds it runs `vouch recover`"
+                .to_owned(),
             TrustError::Tampered { repo, .. } => format!(
                 "someone without a key changed the trust data in the store; `vouch recover {repo}` \
                  republishes the last trust data this machine verified"
@@ -273,6 +295,10 @@ impl TrustError {
             TrustError::ExpiredUnchecked { repo, .. } => format!(
                 "run `vouch refresh {repo}` on the machine that published last (it keeps a verified copy); \
                  re-signing an expired state checked against nothing could bring back an old one"
+            ),
+            TrustError::ExpiredState { repo, .. } => format!(
+                "if this is the state last published, `vouch refresh {repo}` renews it (checked against \
+                 what this machine verified); then retry"
             ),
             TrustError::NotaryRefused { source, .. } => match source {
                 NotaryError::Rollback { .. } => {

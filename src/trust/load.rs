@@ -413,8 +413,9 @@ pub struct WriterState {
 /// Loads a repository's trust data for a writer, verified as a reader
 /// verifies it: a pinned root, rollback checks against this machine's
 /// cache, signatures, snapshot and timestamp consistency. Two deliberate
-/// differences, both documented: expiry is not checked (the writer
-/// re-signs, and an expired repository must stay repairable), and a role
+/// differences, both documented: expiry is not checked but for the
+/// timestamp's (a `repair` renews an expired state against this machine's
+/// cache; nothing else builds on one), and a role
 /// partly signed by k-of-n signers is kept (see [`WriterLoad`]). Anything
 /// else that does not verify is [`TrustError::Tampered`].
 ///
@@ -425,6 +426,7 @@ pub(crate) fn load_for_writing(
     repo: &str,
     store: &dyn Store,
     bins_for: Option<&[String]>,
+    repair: bool,
 ) -> Result<WriterState, TrustError> {
     trust.ensure_dir()?;
     for _ in 0..MAX_STALE_READS {
@@ -432,7 +434,7 @@ pub(crate) fn load_for_writing(
             repo: repo.to_owned(),
         })?;
         let read = art.digest.clone();
-        match load_artifact(trust, repo, store, art, bins_for) {
+        match load_artifact(trust, repo, store, art, bins_for, repair) {
             Err(e) if e.is_refusal() && moved_since(store, &read) => continue,
             other => return other,
         }
@@ -461,6 +463,7 @@ fn load_artifact(
     store: &dyn Store,
     art: artifact::TrustArtifact,
     bins_for: Option<&[String]>,
+    repair: bool,
 ) -> Result<WriterState, TrustError> {
     let digest = art.digest.clone();
     let mut fetcher = ArtifactFetcher::with_artifact(store, art);
@@ -549,6 +552,19 @@ fn load_artifact(
     )?
     .ok_or_else(|| incomplete("timestamp.json"))?;
     set.update_timestamp(&ts).map_err(tampered)?;
+    // A writer does not build on a state whose timestamp has expired: it
+    // may be an older state served again (a stale publisher would sign
+    // over a revocation). Only a repair (`refresh`) renews it, checked
+    // against this machine's cache.
+    if !repair
+        && let Some(t) = set.timestamp()
+        && t.signed().expires.at <= now
+    {
+        return Err(TrustError::ExpiredState {
+            repo: repo.to_owned(),
+            expires: t.signed().expires.as_str().to_owned(),
+        });
+    }
     if !deleted.contains(&"snapshot")
         && let Some(old) = cache.metadata().read("snapshot").map_err(&local)?
     {
@@ -564,8 +580,8 @@ fn load_artifact(
     let mut load = WriterLoad::new(&set).map_err(tampered)?;
     if let Some(tags) = bins_for {
         load = load.only_bins_for(tags.iter().cloned()).also_bins_outside(
-            crate::tuf::editor::bin_clock(now - super::writer::RENEW_AFTER)
-                ..=crate::tuf::editor::bin_clock(now + time::Duration::days(1)),
+            crate::tuf::bin_versions::clock(now - super::writer::RENEW_AFTER)
+                ..=crate::tuf::bin_versions::clock(now + time::Duration::days(1)),
         );
     }
     while let Some(request) = load.next_request().map_err(tampered)? {

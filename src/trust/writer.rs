@@ -99,6 +99,9 @@ pub struct Writer<'s> {
     trust: Trust,
     repo: String,
     store: &'s dyn Store,
+    /// Renewing this machine's verified state: may build on an expired
+    /// timestamp (`refresh`).
+    repair: bool,
 }
 
 impl<'s> Writer<'s> {
@@ -108,7 +111,16 @@ impl<'s> Writer<'s> {
             trust: trust.clone(),
             repo: repo.to_owned(),
             store,
+            repair: false,
         }
+    }
+
+    /// A writer that renews this machine's verified state (`refresh`): it
+    /// may build on trust data whose timestamp expired, checked against
+    /// this machine's cache, which no other writer does.
+    pub fn repairing(mut self) -> Writer<'s> {
+        self.repair = true;
+        self
     }
 
     /// The repository.
@@ -129,14 +141,14 @@ impl<'s> Writer<'s> {
     /// The trust data as verified for editing (to learn which keys an
     /// edit needs before unlocking them).
     pub fn load(&self) -> Result<WriterState, TrustError> {
-        load_for_writing(&self.trust, &self.repo, self.store, None)
+        load_for_writing(&self.trust, &self.repo, self.store, None, self.repair)
     }
 
     /// [`Writer::load`], reading of the hashed bins only those that hold
     /// `tags` (none: only the roles above the bins, enough to learn which
     /// keys sign what).
     pub fn load_for(&self, tags: &[String]) -> Result<WriterState, TrustError> {
-        load_for_writing(&self.trust, &self.repo, self.store, Some(tags))
+        load_for_writing(&self.trust, &self.repo, self.store, Some(tags), self.repair)
     }
 
     /// Loads verified, applies `change`, signs a new snapshot (with its
@@ -170,7 +182,7 @@ impl<'s> Writer<'s> {
     ) -> Result<(R, MetadataEditor), TrustError> {
         let mut overwritten = false;
         for _ in 0..MAX_ATTEMPTS {
-            let state = load_for_writing(&self.trust, &self.repo, self.store, bins_for)?;
+            let state = load_for_writing(&self.trust, &self.repo, self.store, bins_for, self.repair)?;
             let mut repo = state.repo.clone();
             let now = OffsetDateTime::now_utc();
             let out = change(&mut repo, &state, now)?;
@@ -264,13 +276,22 @@ impl<'s> Writer<'s> {
         repo.bump_timestamp(now).map_err(bug)?;
         repo.timestamp.sign(keys.timestamp).map_err(bug)?;
         let files = current_files(repo).map_err(bug)?;
-        // Every bin delegated to, read or not.
+        // Every bin delegated to, read or not, at the version snapshot
+        // lists: an unread bin is carried forward by exactly that file.
+        let listed = &repo.snapshot.signed.meta;
         let bins = repo
             .targets
             .values()
             .filter_map(|t| t.signed.delegations.as_ref()?.succinct_roles.as_ref())
             .flat_map(|b| (0..b.bins()).map(|n| b.bin_name(n)))
-            .collect();
+            .map(|name| {
+                let version = listed
+                    .get(&crate::tuf::metadata::meta_key(&name))
+                    .map(|m| m.version)
+                    .ok_or_else(|| bug(format!("snapshot does not list bin {name}")))?;
+                Ok((name, version))
+            })
+            .collect::<Result<BTreeMap<String, u64>, TrustError>>()?;
         Ok(artifact::publish(self.store, &files, &bins, previous, expected)?)
     }
 
@@ -398,7 +419,10 @@ impl<'s> Writer<'s> {
         threshold: Option<u64>,
     ) -> Result<MetadataEditor, TrustError> {
         let role = format!("targets/{name}");
-        let ((), repo) = self.publish_scoped(keys, Some(&[]), |repo, _, now| {
+        // The first signer needs every bin of targets (see below).
+        let first = self.load_for(&[])?.repo.delegation("targets", RELEASES).is_none();
+        let scope: Option<&[String]> = if first { None } else { Some(&[]) };
+        let ((), repo) = self.publish_scoped(keys, scope, |repo, _, now| {
             authorised(repo, &self.repo, "targets", targets_key)?;
             if repo.delegation("targets", &role).is_some() {
                 return Err(TrustError::edit(
@@ -415,10 +439,12 @@ impl<'s> Writer<'s> {
                     "use letters, digits, '-' and '_' (and not \"releases\")",
                 ));
             }
-            // Once signers exist, tags resolve through targets/releases
-            // (Docker Content Trust's rule), so bins of targets would be
-            // read by nobody: withdrawn, as targets' own tags are set aside.
-            repo.remove_bins("targets", now).map_err(edit)?;
+            // Once signers exist, tags are looked up in targets/releases,
+            // then in targets itself (`decide::TAG_RULE`), so what targets
+            // signed keeps verifying. targets then delegates to roles, and
+            // a role cannot delegate to bins too: the tags of its bins
+            // move into its own list, signed here by its key.
+            repo.flatten_bins("targets", now).map_err(edit)?;
             match repo.delegation("targets", RELEASES) {
                 None => repo
                     .add_delegation(
@@ -731,9 +757,37 @@ impl<'s> Writer<'s> {
         set.load_timestamp(&read("timestamp")?).map_err(damaged)?;
         set.load_snapshot(&read("snapshot")?).map_err(damaged)?;
         set.snapshot_is_current().map_err(damaged)?;
+        // Roles this machine never read (bins another publisher changed)
+        // come from the store, checked like the rest against the cached
+        // snapshot: its version (bound to the bin's name) and its keys.
+        let mut from_store = crate::store::artifact::ArtifactFetcher::new(self.store);
         let mut load = WriterLoad::new(&set).map_err(damaged)?;
         while let Some(request) = load.next_request().map_err(damaged)? {
-            load.add(&read(&request.role)?).map_err(damaged)?;
+            let cached = cache
+                .metadata()
+                .read(&request.role)
+                .map_err(TrustError::local(cache.metadata().path()))?
+                .filter(|bytes| {
+                    serde_json::from_slice::<serde_json::Value>(bytes)
+                        .ok()
+                        .and_then(|v| v["signed"]["version"].as_u64())
+                        == request.version
+                });
+            let bytes = match cached {
+                Some(bytes) => bytes,
+                None => {
+                    let name = crate::tuf::metadata::file_name(&request.role, request.version);
+                    crate::store::Fetcher::fetch(&mut from_store, &name, request.max_bytes)
+                        .map_err(|e| {
+                            TrustError::edit(
+                                format!("{name}, which this machine never read, could not be fetched: {e}"),
+                                "check the store and retry",
+                            )
+                        })?
+                        .ok_or_else(|| incomplete(&request.role))?
+                }
+            };
+            load.add(&bytes).map_err(damaged)?;
         }
         let roles = load.finish();
         let (Some(ts), Some(snap)) = (set.timestamp(), set.snapshot()) else {

@@ -174,38 +174,6 @@ pub struct MetadataEditor {
     changed: BTreeSet<String>,
 }
 
-/// The version a bin changed at `now` takes at least: the time in
-/// milliseconds since 1970, times 1,000, plus a random 0 to 999. Snapshot
-/// lists a fully signed bin by version only, so no two signings of one bin
-/// may share a version, not even one that was never published (a crash, a
-/// lost race, an abandoned publish): from the clock, two signings collide
-/// only in the same millisecond, and then only one time in a thousand. It
-/// also tells, from snapshot alone, when each bin was last signed
-/// ([`bin_signed_before`]). (About 1.8e15 in 2026: within the 2^53 that
-/// every JSON reader keeps exact.)
-pub fn bin_version(now: OffsetDateTime) -> u64 {
-    let mut random = [0u8; 2];
-    // Without randomness the clock alone still separates most signings.
-    let low = match getrandom::fill(&mut random) {
-        Ok(()) => u64::from(u16::from_le_bytes(random)) % 1000,
-        Err(_) => 0,
-    };
-    bin_clock(now) + low
-}
-
-/// The least version of a bin signed at `at` (see [`bin_version`]).
-pub fn bin_clock(at: OffsetDateTime) -> u64 {
-    u64::try_from(at.unix_timestamp_nanos() / 1_000_000)
-        .unwrap_or(1)
-        .saturating_mul(1000)
-}
-
-/// Whether a bin at `version` was last signed before `at` (bins signed
-/// by this vouch carry the time in their version, see [`bin_version`]).
-pub fn bin_signed_before(version: u64, at: OffsetDateTime) -> bool {
-    version < bin_clock(at)
-}
-
 fn new_targets(now: OffsetDateTime, valid: Duration) -> Targets {
     Targets {
         type_: "targets".to_owned(),
@@ -455,7 +423,13 @@ impl MetadataEditor {
                 .version
                 .checked_add(1)
                 .ok_or_else(|| EditError::refused(role, "version overflow"))?;
-            r.signed.version = if bin { next.max(bin_version(now)) } else { next };
+            // A bin's version is bound to its name and dated
+            // (`bin_versions`).
+            r.signed.version = if bin {
+                super::bin_versions::next(role, next, now).unwrap_or(next)
+            } else {
+                next
+            };
         }
         r.signed.expires = Expires::new(now + valid);
         r.signatures.clear();
@@ -785,13 +759,13 @@ impl MetadataEditor {
         for n in 0..bins.bins() {
             let name = bins.bin_name(n);
             let mut role = new_targets(now, self.expiries.targets);
-            role.version = self
+            let above = self
                 .snapshot
                 .signed
                 .meta
                 .get(&crate::tuf::metadata::meta_key(&name))
-                .map_or(1, |m| m.version.saturating_add(1))
-                .max(bin_version(now));
+                .map_or(1, |m| m.version.saturating_add(1));
+            role.version = super::bin_versions::next(&name, above, now).unwrap_or(above);
             self.targets.insert(name.clone(), Signed::new(role));
             self.changed.insert(name);
         }
@@ -903,6 +877,29 @@ impl MetadataEditor {
         self.targets.retain(|name, _| !bins.is_bin(name));
         self.changed.retain(|name| !bins.is_bin(name));
         Ok(())
+    }
+
+    /// Moves the tags of `holder`'s succinct hashed bins back into
+    /// `holder`'s own list and withdraws the bins (which stay listed in
+    /// snapshot at their last version): a role that delegates to other
+    /// roles cannot also delegate to bins. Every bin must be loaded.
+    pub fn flatten_bins(&mut self, holder: &str, now: OffsetDateTime) -> Result<usize, EditError> {
+        let Some(bins) = self.bins_of(holder).cloned() else {
+            return Ok(0);
+        };
+        let mut moved = BTreeMap::new();
+        for n in 0..bins.bins() {
+            let name = bins.bin_name(n);
+            let bin = self
+                .targets
+                .get(&name)
+                .ok_or_else(|| EditError::refused(holder, format!("bin {name} is not loaded")))?;
+            moved.extend(bin.signed.targets.clone());
+        }
+        let count = moved.len();
+        self.remove_bins(holder, now)?;
+        self.role_mut(holder)?.signed.targets.extend(moved);
+        Ok(count)
     }
 
     /// The succinct bins `role` delegates to, if any.
@@ -1124,6 +1121,16 @@ impl MetadataEditor {
 
     /// A new snapshot version listing every targets role (signatures dropped).
     pub fn bump_snapshot(&mut self, now: OffsetDateTime) {
+        // A snapshot that was published (signed) is the state the next
+        // one descends from (`history`).
+        if !self.snapshot.signatures.is_empty()
+            && let Ok(history) = super::history::next_history(&self.snapshot.signed)
+        {
+            self.snapshot
+                .signed
+                .extra
+                .insert(super::history::FIELD.to_owned(), history);
+        }
         self.refresh_snapshot_meta();
         let s = &mut self.snapshot.signed;
         s.version += 1;

@@ -47,6 +47,17 @@ pub enum TufError {
         /// The version offered.
         got: u64,
     },
+    /// A snapshot that does not descend from the one this machine
+    /// verified (`history`): built on other data.
+    #[error(
+        "fork: the store serves {got}, which does not descend from {trusted}, verified here before; someone built on other trust data"
+    )]
+    Fork {
+        /// The state this machine verified.
+        trusted: String,
+        /// The state served.
+        got: String,
+    },
     /// A signatures array that names one key id twice: the metadata is
     /// invalid, whatever the other signatures say.
     #[error("{role} version {version} is invalid: key {keyid} is listed twice in its signatures")]
@@ -176,6 +187,7 @@ impl TufError {
             TufError::TooLarge { .. } => "too large",
             TufError::ThresholdNotMet { .. } => "signature",
             TufError::Rollback { .. } | TufError::RoleRemoved { .. } => "rollback",
+            TufError::Fork { .. } => "fork",
             TufError::DuplicateSignature { .. } => "duplicate signature",
             TufError::KeyIdMismatch { .. } => "key id mismatch",
             TufError::InvalidSignature { .. } | TufError::Unsigned { .. } => "tampered",

@@ -4,9 +4,11 @@
 //! typed [`TufError`]; no network, no file system, no clock. The update
 //! workflow is [`trusted_set::TrustedSet`]; signing is [`editor::MetadataEditor`].
 
+pub mod bin_versions;
 pub mod crypto;
 pub mod editor;
 pub mod error;
+pub mod history;
 pub mod limits;
 pub mod metadata;
 pub mod path;

@@ -108,6 +108,43 @@ pub struct TrustedSet {
     /// role reached through another delegator is verified again against
     /// that delegator's keys.
     verified_via: BTreeMap<String, BTreeSet<String>>,
+    /// vouch's rules on top of the specification, on unless reading a
+    /// standard TUF repository ([`TrustedSet::standard_bins`]): succinct
+    /// bins listed by version only carry a version bound to their name
+    /// (`bin_versions`), and a new snapshot descends from the one trusted
+    /// (`history`).
+    bins_bound: bool,
+}
+
+/// Checks a succinct bin's content against its name: every target it
+/// lists is one the bin holds, and (when `bound`) a bin that snapshot
+/// lists by version only, not `pinned` by hash, carries a version bound to
+/// its name (`bin_versions`), so no other bin's file, empty or not, passes
+/// for it.
+pub fn check_bin(
+    role: &str,
+    bins: &super::metadata::SuccinctRoles,
+    signed: &Targets,
+    pinned: bool,
+    bound: bool,
+) -> Result<(), TufError> {
+    if let Some(path) = signed.targets.keys().find(|p| bins.bin_for(p) != role) {
+        return Err(TufError::malformed(
+            role,
+            format!("it lists {path:?}, which belongs to bin {}", bins.bin_for(path)),
+        ));
+    }
+    if bound && !pinned && !super::bin_versions::bound_to(role, signed.version) {
+        return Err(TufError::malformed(
+            role,
+            format!(
+                "version {} is not one of its own (a bin's version is bound to its name; another bin's file, \
+                 or one signed by vouch before 2026-12-05)",
+                signed.version
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn parse_verified<T: Role>(name: &str, bytes: &[u8], limit: u64) -> Result<Envelope<T>, TufError> {
@@ -346,6 +383,7 @@ impl TrustedSet {
             snapshot: None,
             targets: BTreeMap::new(),
             verified_via: BTreeMap::new(),
+            bins_bound: true,
         })
     }
 
@@ -369,6 +407,19 @@ impl TrustedSet {
     /// expiry mode.
     pub fn root_is_current(&self) -> Result<(), TufError> {
         check_not_expired("root", self.root.signed(), self.now)
+    }
+
+    /// Reads a standard TUF repository: succinct bins are bound to their
+    /// names only by what snapshot lists (as the specification has it),
+    /// not by vouch's version rule.
+    pub fn standard_bins(mut self) -> TrustedSet {
+        self.bins_bound = false;
+        self
+    }
+
+    /// Whether bins must carry versions bound to their names.
+    pub fn bins_bound(&self) -> bool {
+        self.bins_bound
     }
 
     /// Skips expiry checks: see [`Expiry::DangerIgnoreForRepublishing`].
@@ -641,6 +692,13 @@ impl TrustedSet {
                 }
             }
         }
+        // vouch: a machine that verified a state never accepts one that
+        // does not descend from it (`history`).
+        if self.bins_bound
+            && let Some(old) = &self.snapshot
+        {
+            super::history::check_descends(old.signed(), &new.signed)?;
+        }
         // 5.5.6: freeze attack.
         self.check_expiry("snapshot", &new.signed)?;
         self.snapshot = Some(Verified {
@@ -742,6 +800,17 @@ impl TrustedSet {
         let new: Envelope<Targets> = Envelope::parse(role, bytes)?;
         // 5.6.3: arbitrary software attack (delegations: unauthorised keys).
         self.verify_targets(role, parent, &new)?;
+        // A bin's file under another bin's name.
+        if let Some(bins) = self
+            .targets
+            .get(parent)
+            .and_then(|p| p.signed().delegations.as_ref()?.succinct_roles.as_ref())
+            && bins.is_bin(role)
+        {
+            let pinned =
+                meta.length.is_some() && meta.hashes.as_ref().is_some_and(|h| h.contains_key("sha256"));
+            check_bin(role, bins, &new.signed, pinned, self.bins_bound)?;
+        }
         // 5.6.4: the version snapshot lists.
         if new.signed.version != meta.version {
             return Err(TufError::VersionMismatch {

@@ -206,6 +206,16 @@ impl<'a> WriterLoad<'a> {
             validate_delegations(&role, d)?;
         }
         let pinned = meta.length.is_some() && meta.hashes.as_ref().is_some_and(|h| h.contains_key("sha256"));
+        if let Some(bins) = self.roles.get(&parent).and_then(|p| {
+            p.env
+                .signed
+                .delegations
+                .as_ref()
+                .and_then(|d| d.succinct_roles.as_ref())
+        }) && bins.is_bin(&role)
+        {
+            super::trusted_set::check_bin(&role, bins, &env.signed, pinned, self.set.bins_bound())?;
+        }
         let (state, valid) = self.classify(&role, &parent, &env, pinned)?;
         // Children: every role it delegates to that snapshot lists.
         if let Some(d) = &env.signed.delegations {
@@ -270,7 +280,14 @@ impl<'a> WriterLoad<'a> {
         };
         let version = env.signed.version();
         let count = count_signatures(role, version, &env.canonical, &env.signatures, &keys, &keyids)?;
-        if let Some(keyid) = count.invalid.first() {
+        // A threshold of valid signatures is what a verifier accepts; an
+        // extra signature that does not verify (which anyone can append
+        // to bytes snapshot lists by version only) is dropped, not a
+        // reason to stop publishing. Below the threshold it means the
+        // content changed after a key signed it.
+        if let Some(keyid) = count.invalid.first()
+            && (count.valid.len() as u64) < threshold
+        {
             return Err(TufError::InvalidSignature {
                 role: role.to_owned(),
                 version,
