@@ -67,6 +67,14 @@ pub enum StoreError {
         /// The tag.
         tag: String,
     },
+    /// More tags of a kind than vouch reads.
+    #[error("{what}: more than {limit}")]
+    TooMany {
+        /// What.
+        what: String,
+        /// The limit.
+        limit: usize,
+    },
     /// A layout's `index.json` has two keys in one object that readers
     /// which ignore case (Go's `encoding/json`: skopeo, podman,
     /// containerd) take as one.
@@ -211,6 +219,13 @@ pub trait Store: std::fmt::Debug + Send + Sync {
     fn put_blob_from(&self, digest: &str, max: u64, src: &mut dyn std::io::Read) -> Result<(), StoreError>;
     /// Stores a manifest by digest (no tag): children of an image index.
     fn put_manifest_by_digest(&self, bytes: &[u8], media_type: &str) -> Result<String, StoreError>;
+    /// The tags that begin with `prefix`, in order; more than `max` is an
+    /// error (a store can hold any number of tags; vouch reads a bounded
+    /// few, its staged changes).
+    fn tags_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<String>, StoreError>;
+    /// Removes `tag`. A registry that does not delete manifests gets the
+    /// tag moved to `tombstone` instead (a small manifest readers skip).
+    fn remove_tag(&self, tag: &str, tombstone: &[u8], media_type: &str) -> Result<(), StoreError>;
     /// Stores a manifest and points `tag` at it, if the tag is where
     /// `expect` says. Returns `false`, changing nothing, when it is not.
     fn put_manifest(

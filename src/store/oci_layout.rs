@@ -311,6 +311,36 @@ fn lookup(bytes: &[u8], what: &str, tags: &[String]) -> Result<Vec<Option<Descri
     Ok(found)
 }
 
+/// The tags in `index.json` (`bytes`) that begin with `prefix`, read as
+/// [`lookup`] reads entries (a tag named twice refused).
+fn index_lookup_prefix(bytes: &[u8], what: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+    let bad = |e: serde_json::Error| StoreError::Malformed {
+        what: what.to_owned(),
+        reason: e.to_string(),
+    };
+    let entries: Entries<'_> = serde_json::from_slice(bytes).map_err(bad)?;
+    check_top_keys(bytes, what)?;
+    let mut seen = std::collections::HashSet::with_capacity(entries.manifests.len());
+    let mut out = Vec::new();
+    for raw in entries.manifests {
+        check_keys(raw.get(), what)?;
+        let entry: Entry<'_> = serde_json::from_str(raw.get()).map_err(bad)?;
+        let Some(name) = entry.annotations.and_then(|a| a.name) else {
+            continue;
+        };
+        if !seen.insert(name.clone()) {
+            return Err(StoreError::DuplicateTag {
+                index: what.to_owned(),
+                tag: name.into_owned(),
+            });
+        }
+        if name.starts_with(prefix) {
+            out.push(name.into_owned());
+        }
+    }
+    Ok(out)
+}
+
 /// The descriptors `tags` name in an `index.json`, as a lookup in a layout
 /// finds them (for fuzzing: the same checks as reading a layout).
 pub fn index_lookup(bytes: &[u8], tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
@@ -631,7 +661,65 @@ impl OciLayout {
     }
 }
 
+impl OciLayout {
+    /// Removes the entry of `tag` from `index.json`, if it has one.
+    pub fn remove_entry(&self, tag: &str) -> Result<(), StoreError> {
+        let root = self.root()?;
+        let lock = root.lock().map_err(refused)?;
+        let (buf, what) = self.index_bytes(&root)?;
+        let bad = |e: serde_json::Error| StoreError::Malformed {
+            what: what.clone(),
+            reason: e.to_string(),
+        };
+        check_top_keys(&buf, &what)?;
+        let top: BTreeMap<String, &RawValue> = serde_json::from_slice(&buf).map_err(bad)?;
+        let entries: Vec<&RawValue> = match top.get("manifests") {
+            Some(raw) => serde_json::from_str(raw.get()).map_err(bad)?,
+            None => Vec::new(),
+        };
+        let mut kept: Vec<&str> = Vec::with_capacity(entries.len());
+        let mut found = false;
+        for raw in entries {
+            check_keys(raw.get(), &what)?;
+            let entry: Entry<'_> = serde_json::from_str(raw.get()).map_err(bad)?;
+            if entry.annotations.and_then(|a| a.name).is_some_and(|n| n == tag) {
+                found = true;
+                continue;
+            }
+            kept.push(raw.get());
+        }
+        if found {
+            let manifests = RawValue::from_string(format!("[{}]", kept.join(","))).map_err(bad)?;
+            let mut out: BTreeMap<&str, &RawValue> = top.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            out.insert("manifests", &manifests);
+            let bytes = serde_json::to_vec(&out).map_err(bad)?;
+            root.write_atomic("index.json", &bytes, 0o644, true)
+                .map_err(refused)?;
+        }
+        drop(lock);
+        Ok(())
+    }
+}
+
 impl super::Store for OciLayout {
+    fn tags_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<String>, StoreError> {
+        let root = self.root()?;
+        let (buf, what) = self.index_bytes(&root)?;
+        let mut tags: Vec<String> = index_lookup_prefix(&buf, &what, prefix)?;
+        tags.sort();
+        if tags.len() > max {
+            return Err(StoreError::TooMany {
+                what: format!("{what}: tags beginning {prefix:?}"),
+                limit: max,
+            });
+        }
+        Ok(tags)
+    }
+
+    fn remove_tag(&self, tag: &str, _tombstone: &[u8], _media_type: &str) -> Result<(), StoreError> {
+        self.remove_entry(tag)
+    }
+
     fn describe(&self) -> String {
         format!("oci:{}", self.dir.display())
     }

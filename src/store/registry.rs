@@ -1004,7 +1004,97 @@ struct ErrorEntry {
     message: String,
 }
 
+/// A page of `GET /v2/NAME/tags/list`.
+#[derive(serde::Deserialize)]
+struct TagPage {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+/// Largest page of tags read.
+const MAX_TAG_PAGE: u64 = 1 << 20;
+
+impl Registry {
+    /// Tags from `prefix` on, in the registry's (lexical) order: pages of
+    /// `tags/list` starting after `last`, until a tag no longer begins
+    /// with `prefix`.
+    async fn tags_async(&self, prefix: &str, max: usize) -> Result<Vec<String>, StoreError> {
+        let what = format!("tags beginning {prefix:?}");
+        let mut out: Vec<String> = Vec::new();
+        // Just before the prefix: the prefix with its last byte lowered
+        // would do, but the prefix itself sorts before every longer tag.
+        let mut last = prefix.to_owned();
+        loop {
+            let mut url = reqwest::Url::parse(&format!("{}/v2/{}/tags/list", self.base, self.repository))
+                .map_err(|_| self.fail(&what, "the registry gave an invalid URL"))?;
+            url.query_pairs_mut()
+                .append_pair("n", "1000")
+                .append_pair("last", &last);
+            let answer = self
+                .send(&what, Op::Read, Method::GET, url.as_str(), HeaderMap::new(), None)
+                .await?;
+            if answer.status == StatusCode::NOT_FOUND {
+                // A repository with no tags yet.
+                return Ok(out);
+            }
+            let body = self.read(&what, answer.response, MAX_TAG_PAGE).await?;
+            let page: TagPage = serde_json::from_slice(&body).map_err(|e| StoreError::Malformed {
+                what: what.clone(),
+                reason: e.to_string(),
+            })?;
+            let tags = page.tags.unwrap_or_default();
+            let Some(end) = tags.last().cloned() else {
+                return Ok(out);
+            };
+            // Pages must move forward, or a hostile registry loops us.
+            if end <= last {
+                return Ok(out);
+            }
+            for t in tags {
+                if t.starts_with(prefix) {
+                    out.push(t);
+                } else if t.as_str() > prefix {
+                    out.sort();
+                    out.dedup();
+                    return Ok(out);
+                }
+                if out.len() > max {
+                    return Err(StoreError::TooMany {
+                        what: format!("{}/{}: {what}", self.registry, self.repository),
+                        limit: max,
+                    });
+                }
+            }
+            last = end;
+        }
+    }
+
+    /// Deletes the manifest `tag` points at (and so the tag), if the
+    /// registry deletes manifests.
+    async fn delete_async(&self, tag: &str) -> Result<(), StoreError> {
+        let Some(digest) = self.head_async(tag).await? else {
+            return Ok(());
+        };
+        let what = format!("deleting tag {tag}");
+        let url = self.url("manifests", &digest)?;
+        self.send(&what, Op::Manifest, Method::DELETE, &url, HeaderMap::new(), None)
+            .await?;
+        Ok(())
+    }
+}
+
 impl Store for Registry {
+    fn tags_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<String>, StoreError> {
+        self.rt.block_on(self.tags_async(prefix, max))
+    }
+
+    fn remove_tag(&self, tag: &str, tombstone: &[u8], media_type: &str) -> Result<(), StoreError> {
+        if self.rt.block_on(self.delete_async(tag)).is_ok() && self.head(tag)?.is_none() {
+            return Ok(());
+        }
+        self.put_manifest_at(tag, tombstone, media_type)
+    }
+
     fn describe(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
     }

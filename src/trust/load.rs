@@ -580,7 +580,7 @@ fn load_artifact(
     let mut load = WriterLoad::new(&set).map_err(tampered)?;
     if let Some(tags) = bins_for {
         load = load.only_bins_for(tags.iter().cloned()).also_bins_outside(
-            crate::tuf::bin_versions::clock(now - super::writer::RENEW_AFTER)
+            crate::tuf::bin_versions::clock(now - crate::tuf::bin_versions::RENEW_AFTER)
                 ..=crate::tuf::bin_versions::clock(now + time::Duration::days(1)),
         );
     }

@@ -24,6 +24,13 @@
 
 use time::OffsetDateTime;
 
+/// A writer renews a bin (or the role that delegates to bins) signed this
+/// long ago when it next signs: it would expire within about two months
+/// (targets roles are valid for a year). Bins carry the time they were
+/// signed in their version, so the stale ones are found in snapshot
+/// without reading every bin.
+pub const RENEW_AFTER: time::Duration = time::Duration::days(300);
+
 /// The modulus of a bin's slot: two sets of at most 4,096 bins.
 pub const SLOTS: u64 = 8192;
 

@@ -1,0 +1,156 @@
+//! The edit session every writer goes through. Each attempt loads the
+//! trust data verified (`load::load_for_writing`), applies the
+//! change to what verified, signs, and publishes only if nobody moved the
+//! trust tag meanwhile (else it starts over, so concurrent writers lose no
+//! update). Trust data that does not verify is never signed over.
+//!
+//! By concern: [`session`] (the publish loop, refresh, init), [`sign`]
+//! (tags), [`signers`] (signers and thresholds), [`bins`], [`recover`].
+
+mod bins;
+mod recover;
+mod session;
+mod sign;
+mod signers;
+
+pub use bins::{BIN_THRESHOLD, MAX_BIN_BITS, bin_bits_for, bin_prefix};
+pub use session::snapshot_expires_soon;
+pub use sign::RevokeReport;
+pub(crate) use sign::signature_count;
+
+use vouch_keys::PrivateKey;
+
+use super::Trust;
+use super::error::TrustError;
+use super::load::{WriterState, load_for_writing};
+use crate::store::Store;
+use crate::tuf::editor::MetadataEditor;
+
+/// Attempts to publish before giving up on concurrent writers.
+pub const MAX_ATTEMPTS: usize = 20;
+
+/// Shortest pause before a publish to a registry is confirmed.
+pub const SETTLE_MIN: std::time::Duration = std::time::Duration::from_millis(250);
+/// Longest pause before a publish to a registry is confirmed.
+pub const SETTLE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether `served` already holds the change that made `ours` from it:
+/// the same tags and delegations in every targets role, every key that
+/// signed a role of ours among that role's signers there (a co-signature
+/// in a k-of-n role changes nothing else), and the same expiry settings
+/// (`refresh --timestamp-expiry`). Versions and expiry dates aside.
+fn holds_change(ours: &MetadataEditor, served: &MetadataEditor) -> bool {
+    ours.expiries == served.expiries
+        && ours.targets.len() == served.targets.len()
+        && ours.targets.iter().all(|(name, role)| {
+            served.targets.get(name).is_some_and(|other| {
+                role.signed.targets == other.signed.targets
+                    && role.signed.delegations == other.signed.delegations
+                    && role
+                        .signatures
+                        .iter()
+                        .all(|sig| other.signatures.iter().any(|o| o.keyid == sig.keyid))
+            })
+        })
+}
+
+/// The online keys every publish signs with.
+#[derive(Clone, Copy, Debug)]
+pub struct Publishing<'k> {
+    /// The snapshot key; without it only the timestamp is re-signed.
+    pub snapshot: Option<&'k PrivateKey>,
+    /// The timestamp key.
+    pub timestamp: &'k PrivateKey,
+}
+
+fn bug(e: impl std::fmt::Display) -> TrustError {
+    TrustError::edit(e.to_string(), "report this as a bug")
+}
+
+/// Refuses a key that the verified metadata does not authorise for `role`.
+fn authorised(repo: &MetadataEditor, repo_id: &str, role: &str, key: &PrivateKey) -> Result<(), TrustError> {
+    let id = key.public().key_id().to_string();
+    let ok = match role {
+        "root" | "targets" | "snapshot" | "timestamp" => repo
+            .root
+            .signed
+            .roles
+            .get(role)
+            .is_some_and(|r| r.keyids.contains(&id)),
+        _ => repo
+            .targets
+            .values()
+            .filter_map(|t| crate::tuf::trusted_set::delegation_signers(&t.signed, role))
+            .any(|(_, ids, _)| ids.contains(&id)),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(TrustError::edit(
+            format!(
+                "key {} is not a key of {repo_id}'s {role} role",
+                key.public().key_id().short()
+            ),
+            "`vouch inspect` lists the role keys; use the repository's own key",
+        ))
+    }
+}
+
+/// Writes one repository's trust data.
+#[derive(Debug)]
+pub struct Writer<'s> {
+    trust: Trust,
+    repo: String,
+    store: &'s dyn Store,
+    /// Renewing this machine's verified state: may build on an expired
+    /// timestamp (`refresh`).
+    repair: bool,
+}
+
+impl<'s> Writer<'s> {
+    /// A writer of `repo` in `store`.
+    pub fn new(trust: &Trust, repo: &str, store: &'s dyn Store) -> Writer<'s> {
+        Writer {
+            trust: trust.clone(),
+            repo: repo.to_owned(),
+            store,
+            repair: false,
+        }
+    }
+
+    /// A writer that renews this machine's verified state (`refresh`): it
+    /// may build on trust data whose timestamp expired, checked against
+    /// this machine's cache, which no other writer does.
+    pub fn repairing(mut self) -> Writer<'s> {
+        self.repair = true;
+        self
+    }
+
+    /// The repository.
+    pub fn repository(&self) -> &str {
+        &self.repo
+    }
+
+    /// The trust directory settings.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    /// The store written.
+    pub fn store(&self) -> &'s dyn Store {
+        self.store
+    }
+
+    /// The trust data as verified for editing (to learn which keys an
+    /// edit needs before unlocking them).
+    pub fn load(&self) -> Result<WriterState, TrustError> {
+        load_for_writing(&self.trust, &self.repo, self.store, None, self.repair)
+    }
+
+    /// [`Writer::load`], reading of the hashed bins only those that hold
+    /// `tags` (none: only the roles above the bins, enough to learn which
+    /// keys sign what).
+    pub fn load_for(&self, tags: &[String]) -> Result<WriterState, TrustError> {
+        load_for_writing(&self.trust, &self.repo, self.store, Some(tags), self.repair)
+    }
+}

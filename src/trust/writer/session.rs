@@ -1,0 +1,280 @@
+//! The publish session: load verified, apply a change, sign snapshot and
+//! timestamp, publish if the trust tag did not move (else start over), and
+//! confirm the publish where the store has no compare-and-swap.
+
+use std::collections::BTreeMap;
+
+use time::{Duration, OffsetDateTime};
+use vouch_keys::PrivateKey;
+
+use super::bins::bin_prefix;
+use super::{MAX_ATTEMPTS, Publishing, SETTLE_MAX, SETTLE_MIN, Writer, authorised, bug, holds_change};
+use crate::store::artifact::{self, TRUST_TAG};
+use crate::store::tuf_repo_dir::current_files;
+use crate::trust::cache::Cache;
+use crate::trust::error::TrustError;
+use crate::trust::load::{WriterState, load_for_writing};
+use crate::tuf::editor::{Expiries, MetadataEditor, RoleSetup};
+use crate::tuf::{Limits, TrustedSet};
+
+impl<'s> Writer<'s> {
+    /// Loads verified, applies `change`, signs a new snapshot (with its
+    /// key) and timestamp, and publishes if the trust tag did not move;
+    /// starts over otherwise. Returns what `change` returned and the
+    /// published state.
+    ///
+    /// A registry has no compare-and-swap: a publisher on another machine
+    /// that checked the trust tag just before this one's write lands can
+    /// overwrite it. So a publish to a store without atomic tags is
+    /// confirmed (`Writer::confirm`); when another publisher overwrote
+    /// it, the change is applied again to what the registry now serves,
+    /// unless that already holds it.
+    pub fn publish<R>(
+        &self,
+        keys: Publishing<'_>,
+        change: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
+    ) -> Result<(R, MetadataEditor), TrustError> {
+        self.publish_scoped(keys, None, change)
+    }
+
+    /// [`Writer::publish`] for a change that touches, of the hashed bins,
+    /// only those holding `bins_for` (the tags it signs or revokes; `None`:
+    /// it may touch any). The other bins are not read, and the new
+    /// artifact references them as the old one did.
+    pub fn publish_scoped<R>(
+        &self,
+        keys: Publishing<'_>,
+        bins_for: Option<&[String]>,
+        mut change: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
+    ) -> Result<(R, MetadataEditor), TrustError> {
+        let mut overwritten = false;
+        for _ in 0..MAX_ATTEMPTS {
+            let state = load_for_writing(&self.trust, &self.repo, self.store, bins_for, self.repair)?;
+            let mut repo = state.repo.clone();
+            let now = OffsetDateTime::now_utc();
+            let out = change(&mut repo, &state, now)?;
+            // What is served now already holds this change (another
+            // publisher built on ours, or made the same change); it counts
+            // once it is confirmed like a publish of our own.
+            if overwritten
+                && holds_change(&repo, &state.repo)
+                && self.kept(&state.artifact, std::time::Duration::ZERO)?
+            {
+                Cache::new(&self.trust.dir, &self.repo).record_published(&state.repo, &state.artifact)?;
+                return Ok((out, state.repo));
+            }
+            let Some((digest, swap)) =
+                self.sign_and_publish(&mut repo, keys, Some(&state.previous), Some(&state.artifact), now)?
+            else {
+                continue;
+            };
+            if self.kept(&digest, swap)? {
+                Cache::new(&self.trust.dir, &self.repo).record_published(&repo, &digest)?;
+                return Ok((out, repo));
+            }
+            overwritten = true;
+        }
+        Err(TrustError::Contended {
+            repo: self.repo.clone(),
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
+    /// Whether a publish that began at `started` is what the store keeps:
+    /// at once for a store with atomic tags, else [`Writer::confirm`].
+    pub(super) fn kept(&self, digest: &str, swap: std::time::Duration) -> Result<bool, TrustError> {
+        Ok(self.store.atomic_tags() || self.confirm(digest, swap)?)
+    }
+
+    /// Whether the trust tag still points at what this writer published
+    /// (`digest`): read right away and again after a pause longer than
+    /// another publisher's check-then-write takes (at least
+    /// [`SETTLE_MIN`], four times this publisher's own check-and-move of
+    /// the tag, `swap`, at most
+    /// [`SETTLE_MAX`]), so a write that had already checked the old tag
+    /// when this one landed has landed too. A failure to read is an error:
+    /// never reported as published.
+    fn confirm(&self, digest: &str, swap: std::time::Duration) -> Result<bool, TrustError> {
+        let settle = (swap * 4).clamp(SETTLE_MIN, SETTLE_MAX);
+        for pause in [std::time::Duration::ZERO, settle] {
+            std::thread::sleep(pause);
+            let served = self.store.head(TRUST_TAG).map_err(|e| TrustError::Unconfirmed {
+                repo: self.repo.clone(),
+                detail: e.to_string(),
+            })?;
+            if served.as_deref() != Some(digest) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    pub(super) fn sign_and_publish(
+        &self,
+        repo: &mut MetadataEditor,
+        keys: Publishing<'_>,
+        previous: Option<&artifact::TrustArtifact>,
+        expected: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Option<(String, std::time::Duration)>, TrustError> {
+        authorised(repo, &self.repo, "timestamp", keys.timestamp)?;
+        match keys.snapshot {
+            Some(key) => {
+                authorised(repo, &self.repo, "snapshot", key)?;
+                repo.bump_snapshot(now);
+                repo.snapshot.sign(key).map_err(bug)?;
+            }
+            None => {
+                let listed = &repo.snapshot.signed.meta;
+                let stale = repo.targets.iter().any(|(name, t)| {
+                    listed
+                        .get(&crate::tuf::metadata::meta_key(name))
+                        .map(|m| m.version)
+                        != Some(t.signed.version)
+                });
+                if stale {
+                    return Err(TrustError::edit(
+                        "this change needs a new snapshot, and no snapshot key was given",
+                        "report this as a bug",
+                    ));
+                }
+            }
+        }
+        repo.bump_timestamp(now).map_err(bug)?;
+        repo.timestamp.sign(keys.timestamp).map_err(bug)?;
+        let files = current_files(repo).map_err(bug)?;
+        // Every bin delegated to, read or not, at the version snapshot
+        // lists: an unread bin is carried forward by exactly that file.
+        let listed = &repo.snapshot.signed.meta;
+        let bins = repo
+            .targets
+            .values()
+            .filter_map(|t| t.signed.delegations.as_ref()?.succinct_roles.as_ref())
+            .flat_map(|b| (0..b.bins()).map(|n| b.bin_name(n)))
+            .map(|name| {
+                let version = listed
+                    .get(&crate::tuf::metadata::meta_key(&name))
+                    .map(|m| m.version)
+                    .ok_or_else(|| bug(format!("snapshot does not list bin {name}")))?;
+                Ok((name, version))
+            })
+            .collect::<Result<BTreeMap<String, u64>, TrustError>>()?;
+        Ok(artifact::publish(self.store, &files, &bins, previous, expected)?)
+    }
+
+    /// Re-signs the timestamp (and, with its key, the snapshot), with new
+    /// expiry periods when given.
+    pub fn refresh(
+        &self,
+        keys: Publishing<'_>,
+        timestamp_expiry: Option<Duration>,
+        snapshot_expiry: Option<Duration>,
+    ) -> Result<MetadataEditor, TrustError> {
+        let ((), repo) = self.publish_scoped(keys, Some(&[]), |repo, _, _| {
+            if let Some(d) = timestamp_expiry {
+                repo.expiries.timestamp = d;
+            }
+            if let Some(d) = snapshot_expiry {
+                repo.expiries.snapshot = d;
+            }
+            Ok(())
+        })?;
+        Ok(repo)
+    }
+
+    /// Creates the repository's trust data with these four keys (each
+    /// role one key, threshold 1), pins its root here, and starts the
+    /// verified cache from it.
+    pub fn init(
+        &self,
+        root: &PrivateKey,
+        targets: &PrivateKey,
+        keys: Publishing<'_>,
+        bins: Option<u32>,
+    ) -> Result<MetadataEditor, TrustError> {
+        self.create(root, None, targets, keys, bins)
+    }
+
+    /// [`Writer::init`] with a root key listed as `root_key` (its id and
+    /// object) instead of vouch's form of `root`'s public key: `vouch
+    /// migrate` keeps a Docker Content Trust root certificate, so the root
+    /// key id stays the one its users know. The root must verify with it.
+    pub fn create(
+        &self,
+        root: &PrivateKey,
+        root_key: Option<(&str, crate::tuf::metadata::Key)>,
+        targets: &PrivateKey,
+        keys: Publishing<'_>,
+        bins: Option<u32>,
+    ) -> Result<MetadataEditor, TrustError> {
+        let Some(snapshot) = keys.snapshot else {
+            return Err(TrustError::edit(
+                "init needs a snapshot key",
+                "report this as a bug",
+            ));
+        };
+        if artifact::read(self.store)?.is_some() {
+            return Err(TrustError::AlreadyInitialised {
+                repo: self.repo.clone(),
+            });
+        }
+        let now = OffsetDateTime::now_utc();
+        let single = |k: &PrivateKey| RoleSetup::single(k.public());
+        let mut repo = MetadataEditor::create(
+            &single(root),
+            &single(targets),
+            &single(snapshot),
+            &single(keys.timestamp),
+            true,
+            now,
+            Expiries::default(),
+        );
+        let root_id = match root_key {
+            None => {
+                repo.root.sign(root).map_err(bug)?;
+                root.public().key_id().to_string()
+            }
+            Some((id, key)) => {
+                repo.adopt_root_key(id, key);
+                repo.root.sign_as(root, id).map_err(bug)?;
+                id.to_owned()
+            }
+        };
+        repo.publish_root().map_err(bug)?;
+        // The root must stand on its own before anything is published.
+        TrustedSet::new(&repo.root_history[0], now, Limits::default()).map_err(|e| {
+            TrustError::edit(
+                format!("the root key does not sign the new root: {e}"),
+                "check that the root private key belongs to the root certificate",
+            )
+        })?;
+        if let Some(bits) = bins {
+            repo.convert_to_bins("targets", &bin_prefix("targets"), bits, now)
+                .map_err(|e| TrustError::edit(e.to_string(), "choose 16 to 4,096 bins, a power of two"))?;
+        }
+        repo.sign_targets_roles(targets).map_err(bug)?;
+        let published = match self.sign_and_publish(&mut repo, keys, None, None, now)? {
+            Some((digest, swap)) if self.kept(&digest, swap)? => Some(digest),
+            _ => None,
+        };
+        let Some(digest) = published else {
+            return Err(TrustError::edit(
+                format!("another writer initialised {} at the same time", self.repo),
+                "`vouch inspect` shows the trust data that won",
+            ));
+        };
+        let mut policy = crate::policy::Policy::load(&self.trust.dir)?;
+        policy.pin(&self.repo, vec![root_id], 1);
+        policy.save(&self.trust.dir)?;
+        let cache = Cache::new(&self.trust.dir, &self.repo);
+        cache.start(1, &repo.root_history[0])?;
+        cache.record_published(&repo, &digest)?;
+        Ok(repo)
+    }
+}
+
+/// Whether `refresh` should re-sign the snapshot too: it expires within
+/// seven days.
+pub fn snapshot_expires_soon(state: &WriterState) -> bool {
+    state.repo.snapshot.signed.expires.at - OffsetDateTime::now_utc() < Duration::days(7)
+}

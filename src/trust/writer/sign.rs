@@ -1,0 +1,184 @@
+//! Signing and revoking tags.
+
+use vouch_keys::PrivateKey;
+
+use super::bins::{bin_prefix, bins_needed, sign_into_bins};
+use super::{Publishing, Writer, authorised, bug};
+use crate::trust::decide::{RELEASES, tag_holder};
+use crate::trust::error::TrustError;
+use crate::tuf::editor::MetadataEditor;
+use crate::tuf::metadata::TargetFile;
+
+impl<'s> Writer<'s> {
+    /// Signs `targets` (tag → target): where signers exist, into every
+    /// role each signer key may sign among those `targets` delegates
+    /// (`targets/releases` and the signer's own); otherwise into `targets`.
+    pub fn sign(
+        &self,
+        signers: &[PrivateKey],
+        keys: Publishing<'_>,
+        targets: &[(String, TargetFile)],
+    ) -> Result<MetadataEditor, TrustError> {
+        let tags: Vec<String> = targets.iter().map(|(t, _)| t.clone()).collect();
+        let ((), repo) = self.publish_scoped(keys, Some(&tags), |repo, _, now| {
+            let (holder, _) = tag_holder(&repo.targets["targets"].signed);
+            let mut converted = false;
+            if repo.bins_of(holder).is_none()
+                && let Some(bits) = bins_needed(repo, holder, targets)
+            {
+                repo.convert_to_bins(holder, &bin_prefix(holder), bits, now)
+                    .map_err(bug)?;
+                converted = true;
+            }
+            if let Some(bins) = repo.bins_of(holder).cloned() {
+                return sign_into_bins(repo, &self.repo, holder, &bins, converted, signers, targets, now);
+            }
+            for key in signers {
+                let roles = if holder == "targets" {
+                    authorised(repo, &self.repo, "targets", key)?;
+                    vec!["targets".to_owned()]
+                } else {
+                    authorised(repo, &self.repo, RELEASES, key)?;
+                    signable_delegations(repo, key)
+                };
+                for role in &roles {
+                    for (tag, target) in targets {
+                        repo.add_target(role, tag, target.clone(), now)
+                            .map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
+                    }
+                    if let Some(r) = repo.targets.get_mut(role) {
+                        r.sign(key).map_err(bug)?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(repo)
+    }
+
+    /// Removes `tag` (every signed tag when `None`) from every role that
+    /// lists it and that one of `role_keys` may sign, and re-signs those
+    /// roles. Reports what was removed and what no key here could remove.
+    pub fn revoke(
+        &self,
+        role_keys: &[PrivateKey],
+        keys: Publishing<'_>,
+        tag: Option<&str>,
+    ) -> Result<RevokeReport, TrustError> {
+        let scope: Option<Vec<String>> = tag.map(|t| vec![t.to_owned()]);
+        let (report, _) = self.publish_scoped(keys, scope.as_deref(), |repo, _, now| {
+            let mut report = RevokeReport::default();
+            let names: Vec<String> = repo.targets.keys().cloned().collect();
+            for role in names {
+                let tags: Vec<String> = match tag {
+                    Some(t) if repo.targets[&role].signed.targets.contains_key(t) => vec![t.to_owned()],
+                    Some(_) => continue,
+                    None => repo.targets[&role].signed.targets.keys().cloned().collect(),
+                };
+                if tags.is_empty() {
+                    continue;
+                }
+                let signing: Vec<&PrivateKey> = role_keys
+                    .iter()
+                    .filter(|k| authorised(repo, &self.repo, &role, k).is_ok())
+                    .collect();
+                if signing.is_empty() {
+                    report.kept.extend(tags.into_iter().map(|t| (t, role.clone())));
+                    continue;
+                }
+                for t in tags {
+                    repo.remove_target(&role, &t, now).map_err(bug)?;
+                    report.removed.push((t, role.clone()));
+                }
+                for key in signing {
+                    if let Some(r) = repo.targets.get_mut(&role) {
+                        r.sign(key).map_err(bug)?;
+                    }
+                }
+            }
+            if report.removed.is_empty() {
+                let what = tag.map_or_else(|| self.repo.clone(), |t| format!("{}:{t}", self.repo));
+                return Err(match report.kept.first() {
+                    None => TrustError::edit(
+                        format!("{what} has no signed tag to revoke"),
+                        "`vouch inspect` lists the signed tags",
+                    ),
+                    Some((_, role)) => TrustError::edit(
+                        format!("{what}: no key in this trust directory may sign {role}, which lists it"),
+                        "revoke it where a key of that role is held (`vouch inspect` lists the role keys)",
+                    ),
+                });
+            }
+            for role in report.removed.iter().map(|(_, r)| r) {
+                if let Some((valid, threshold)) = signature_count(repo, role)
+                    && valid < threshold
+                    && !report.partly_signed.iter().any(|(r, _, _)| r == role)
+                {
+                    report.partly_signed.push((role.clone(), valid, threshold));
+                }
+            }
+            Ok(report)
+        })?;
+        Ok(report)
+    }
+}
+
+/// Signs the top-level `targets` role only: the owner's key signs what the
+/// owner changed, never (say) a k-of-n role it happens to be listed in.
+pub(super) fn sign_top_targets(repo: &mut MetadataEditor, key: &PrivateKey) -> Result<(), TrustError> {
+    match repo.targets.get_mut("targets") {
+        Some(role) => role.sign(key).map_err(bug),
+        None => Err(TrustError::edit(
+            "the repository has no targets role",
+            "report this as a bug",
+        )),
+    }
+}
+
+/// The roles `targets` delegates to that `key` may sign.
+pub(super) fn signable_delegations(repo: &MetadataEditor, key: &PrivateKey) -> Vec<String> {
+    let id = key.public().key_id().to_string();
+    repo.targets["targets"]
+        .signed
+        .delegations
+        .iter()
+        .flat_map(|d| d.roles.iter().flatten())
+        .filter(|r| r.keyids.contains(&id))
+        .map(|r| r.name.clone())
+        .collect()
+}
+
+/// Valid signatures and threshold of a delegated role as it stands.
+pub(crate) fn signature_count(repo: &MetadataEditor, role: &str) -> Option<(u64, u64)> {
+    let (keys, ids, threshold) = if role == "targets" {
+        crate::tuf::trusted_set::top_level_signers(&repo.root.signed, "targets").ok()?
+    } else {
+        repo.targets
+            .values()
+            .find_map(|t| crate::tuf::trusted_set::delegation_signers(&t.signed, role))?
+    };
+    let signed = repo.targets.get(role)?;
+    let canonical = crate::tuf::metadata::signed_bytes(&signed.signed).ok()?;
+    let count = crate::tuf::crypto::count_signatures(
+        role,
+        signed.signed.version,
+        &canonical,
+        &signed.signatures,
+        &keys,
+        &ids,
+    )
+    .ok()?;
+    Some((count.valid.len() as u64, threshold))
+}
+
+/// What `revoke` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RevokeReport {
+    /// (tag, role) removed.
+    pub removed: Vec<(String, String)>,
+    /// (tag, role) that no key here may sign, left as they were.
+    pub kept: Vec<(String, String)>,
+    /// Roles now signed by fewer keys than their threshold: (role, valid,
+    /// threshold). Verifiers refuse them until more keys sign.
+    pub partly_signed: Vec<(String, u64, u64)>,
+}
