@@ -15,6 +15,11 @@ pub const VOUCH_TRUST_ARTIFACT: &str = "application/vnd.vouch.trust.v1";
 /// `artifactType` of vouch's trust artifact, format 2 (an index of
 /// manifests: the core metadata and groups of bins).
 pub const VOUCH_TRUST_ARTIFACT_V2: &str = "application/vnd.vouch.trust.v2";
+/// `artifactType` of a staged change (a proposal or an approval) kept
+/// beside the trust artifact.
+pub const VOUCH_STAGED: &str = "application/vnd.vouch.staged.v1";
+/// The one layer of a staged change.
+pub const VOUCH_STAGED_LAYER: &str = "application/vnd.vouch.staged.v1+json";
 /// Each TUF metadata layer of the trust artifact.
 pub const VOUCH_TUF_METADATA: &str = "application/vnd.vouch.tuf.metadata.v1+json";
 

@@ -281,11 +281,51 @@ impl OnlineKeys {
         Ok(OnlineKeys { snapshot, timestamp })
     }
 
+    /// [`OnlineKeys::unlock`] of both keys when this trust directory holds
+    /// them both; `None` when it lacks either (a signer's machine: what it
+    /// signs is staged for a publisher).
+    pub fn unlock_if_held(
+        ctx: &Context,
+        state: &crate::trust::load::WriterState,
+        repo_id: &str,
+        provider: &mut Provider,
+    ) -> Result<Option<OnlineKeys>, CliError> {
+        use crate::trust::signing_keys::top_level;
+        let (Ok(snapshot), Ok(timestamp)) = (
+            top_level(&ctx.trust_dir, &state.repo, repo_id, "snapshot"),
+            top_level(&ctx.trust_dir, &state.repo, repo_id, "timestamp"),
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(OnlineKeys {
+            snapshot: Some(unlock_key(&snapshot, provider)?),
+            timestamp: unlock_key(&timestamp, provider)?,
+        }))
+    }
+
     /// As the trust layer takes them.
     pub fn publishing(&self) -> crate::trust::writer::Publishing<'_> {
         crate::trust::writer::Publishing {
             snapshot: self.snapshot.as_ref(),
             timestamp: &self.timestamp,
         }
+    }
+}
+
+/// Says what became of a change that was staged rather than published.
+pub fn report_staged(repo_id: &str, id: &str, short: &[crate::trust::writer::Shortfall]) {
+    let short_id = &id[..id.len().min(12)];
+    if short.is_empty() {
+        eprintln!(
+            "Staged change {short_id} of {repo_id}: signed by its threshold; it waits for a publisher \
+             with the snapshot and timestamp keys (`vouch publish {repo_id}`)"
+        );
+    } else {
+        let needs: Vec<String> = short.iter().map(ToString::to_string).collect();
+        eprintln!(
+            "Staged change {short_id} of {repo_id}, not yet published: {}. Verifiers see the live trust data \
+             until co-signers approve it (`vouch staged {repo_id}`, then `vouch approve {repo_id} {short_id}`)",
+            needs.join(", ")
+        );
     }
 }

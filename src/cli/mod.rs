@@ -1,5 +1,6 @@
 //! The `vouch` command line: one module per command.
 
+mod approve;
 mod common;
 mod completions;
 mod containerd_verifier;
@@ -22,6 +23,7 @@ mod output;
 mod pin;
 mod prompt;
 mod proxy;
+mod publish;
 mod pull;
 mod push;
 mod recover;
@@ -30,11 +32,13 @@ mod resolve;
 mod revoke;
 mod sign;
 mod signer;
+mod staged;
 mod tuf;
 mod tuf_download;
 mod tuf_init;
 mod tuf_refresh;
 mod verify;
+mod withdraw;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -97,6 +101,14 @@ pub enum Command {
     /// `docker vouch`: install the Docker CLI plugin; pull as it does
     #[command(subcommand, name = "docker-plugin")]
     DockerPlugin(docker_plugin::DockerCommand),
+    /// List staged changes: what each changes, who signed, what it needs
+    Staged(staged::Args),
+    /// Approve a staged change: sign exactly what it changes
+    Approve(approve::Args),
+    /// Withdraw a staged change
+    Withdraw(withdraw::Args),
+    /// Publish the staged changes a threshold has signed (snapshot, timestamp keys)
+    Publish(publish::Args),
     /// Re-sign the timestamp (and snapshot when needed) with the online key
     Refresh(refresh::Args),
     /// Remove a tag's signature, or every tag's with --all
@@ -185,6 +197,10 @@ pub fn main() -> ExitCode {
         Command::Proxy(a) => proxy::run(a, &ctx),
         Command::ContainerdVerifier(a) => containerd_verifier::run(a, &ctx),
         Command::DockerPlugin(cmd) => docker_plugin::run(cmd, &ctx),
+        Command::Staged(a) => staged::run(a, &ctx),
+        Command::Approve(a) => approve::run(a, &ctx),
+        Command::Withdraw(a) => withdraw::run(a, &ctx),
+        Command::Publish(a) => publish::run(a, &ctx),
         Command::Refresh(a) => refresh::run(a, &ctx),
         Command::Revoke(a) => revoke::run(a, &ctx),
         Command::Recover(a) => recover::run(a, &ctx),

@@ -1,15 +1,17 @@
 //! `vouch revoke REF` and `vouch revoke REPO --all`
 
-use crate::cli::common::{OnlineKeys, open_store, parse_ref, trust, unlock_all};
+use crate::cli::common::{OnlineKeys, open_store, parse_ref, report_staged, trust, unlock_all};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
-use crate::trust::writer::Writer;
+use crate::trust::writer::{Outcome, Writer};
 
 /// Remove a tag's signature (or every tag's, with --all) from every role
 /// that lists it and that a key in this trust directory may sign (the
 /// targets key, or signer keys for targets/releases); verification of it
 /// then fails. Roles no key here may sign are named and left as they are.
-/// Needs the snapshot and timestamp keys too.
+/// Where this trust directory lacks the snapshot and timestamp keys, or
+/// the roles need more signatures than the keys here make, the revocation
+/// is staged for co-signers and a publisher (`vouch staged`).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A tag (oci:DIR:TAG, REGISTRY/REPO:TAG), or a repository with --all
@@ -41,19 +43,33 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         crate::trust::signing_keys::for_revoking(&ctx.trust_dir, &state.repo, &repo_id, r.tag.as_deref())?;
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let role_keys = unlock_all(&role_keys, &mut provider)?;
-    let online = OnlineKeys::unlock(ctx, &state, &repo_id, &mut provider, true)?;
-    let report = writer.revoke(&role_keys, online.publishing(), r.tag.as_deref())?;
+    let online = OnlineKeys::unlock_if_held(ctx, &state, &repo_id, &mut provider)?;
+    let by = role_keys
+        .first()
+        .map(|k| k.public().key_id().short().to_string())
+        .unwrap_or_default();
+    let (report, outcome) = writer.revoke(
+        &role_keys,
+        online.as_ref().map(OnlineKeys::publishing),
+        r.tag.as_deref(),
+        &by,
+    )?;
+    let staged = match &outcome {
+        Outcome::Published(_) => None,
+        Outcome::Staged { id, short } => Some((id, short)),
+    };
     for (tag, role) in &report.removed {
-        eprintln!("Revoked {repo_id}:{tag} in {role}");
+        match staged {
+            None => eprintln!("Revoked {repo_id}:{tag} in {role}"),
+            Some(_) => eprintln!("Revoking {repo_id}:{tag} in {role} (staged)"),
+        }
     }
     for (tag, role) in &report.kept {
         eprintln!("warning: {repo_id}:{tag} stays in {role}: no key in this trust directory may sign it");
     }
-    for (role, valid, threshold) in &report.partly_signed {
-        eprintln!(
-            "warning: {role} now has {valid} of the {threshold} signatures it needs: \
-             nothing in it verifies until more signers sign"
-        );
+    if let Some((id, short)) = staged {
+        report_staged(&repo_id, id, short);
+        println!("staged {id}");
     }
     Ok(())
 }

@@ -2,13 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use crate::cli::common::{open_store, parse_ref, read_references, trust, unlock_all, unlock_key};
+use crate::cli::common::{
+    OnlineKeys, open_store, parse_ref, read_references, report_staged, trust, unlock_all,
+};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 use crate::reference::ImageRef;
 use crate::store::Store;
 use crate::trust::targets::TagTarget;
-use crate::trust::writer::{Publishing, Writer};
+use crate::trust::writer::{Outcome, Writer};
 
 /// Sign what tags mean: each tag's manifest digest, size and media type
 /// become a TUF target (name = tag). Signing many tags publishes once. The
@@ -110,14 +112,11 @@ pub fn sign_with(
         let keys = (|| -> Result<_, CliError> {
             let signers =
                 crate::trust::signing_keys::for_signing(&ctx.trust_dir, &state.repo, repo_id, only)?;
-            let snapshot =
-                crate::trust::signing_keys::top_level(&ctx.trust_dir, &state.repo, repo_id, "snapshot")?;
-            let timestamp =
-                crate::trust::signing_keys::top_level(&ctx.trust_dir, &state.repo, repo_id, "timestamp")?;
+            let by: Vec<String> = signers.iter().map(|k| k.file.info.name.clone()).collect();
             Ok((
                 unlock_all(&signers, provider)?,
-                unlock_key(&snapshot, provider)?,
-                unlock_key(&timestamp, provider)?,
+                OnlineKeys::unlock_if_held(ctx, &state, repo_id, provider)?,
+                by.join(", "),
             ))
         })();
         let targets = resolving.join().unwrap_or_else(|_| {
@@ -130,16 +129,19 @@ pub fn sign_with(
     });
     // A missing tag signs nothing, and is reported first.
     let targets = targets?;
-    let (signers, snapshot, timestamp) = keys?;
-    let publishing = Publishing {
-        snapshot: Some(&snapshot),
-        timestamp: &timestamp,
-    };
+    let (signers, online, by) = keys?;
     let pairs: Vec<(String, crate::tuf::metadata::TargetFile)> = targets
         .iter()
         .map(|(tag, _, t)| (tag.clone(), t.clone()))
         .collect();
-    writer.sign(&signers, publishing, &pairs)?;
+    let outcome = writer.sign(&signers, online.as_ref().map(OnlineKeys::publishing), &pairs, &by)?;
+    if let Outcome::Staged { id, short } = &outcome {
+        for (tag, digest, _) in targets.iter().take(LIST_AT_MOST) {
+            eprintln!("Staged {repo_id}:{tag} -> {digest}");
+        }
+        report_staged(repo_id, id, short);
+        return Ok(format!("staged {id}\n"));
+    }
     let list = verbose || targets.len() <= LIST_AT_MOST;
     let mut out = String::new();
     for (tag, digest, _) in &targets {

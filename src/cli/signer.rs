@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use crate::cli::common::{OnlineKeys, open_store, parse_ref, trust, unlock_key};
+use crate::cli::common::{OnlineKeys, open_store, parse_ref, report_staged, trust, unlock_key};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
 use crate::trust::RELEASES;
-use crate::trust::writer::Writer;
+use crate::trust::writer::{Outcome, Writer};
 
 #[derive(Debug, Subcommand)]
 pub enum SignerCommand {
@@ -17,8 +17,11 @@ pub enum SignerCommand {
     /// its own role targets/NAME), like `docker trust signer add`
     Add(AddArgs),
     /// Withdraw a signer's key from targets/releases and remove its role;
-    /// tags only that signer signed no longer verify
+    /// what must be signed again without it is staged for the others
     Remove(RemoveArgs),
+    /// Change how many signers must sign a tag (raising it is staged until
+    /// the signers signed again under it)
+    Threshold(ThresholdArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +46,21 @@ pub struct RemoveArgs {
     pub name: String,
     /// The repository: oci:DIR or REGISTRY/REPO
     pub repository: String,
+    /// Remove the signer even when the keys left cannot meet the
+    /// threshold: targets/releases is then withdrawn, and the tags only it
+    /// signs (listed) stop verifying
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ThresholdArgs {
+    /// The repository: oci:DIR or REGISTRY/REPO
+    pub repository: String,
+    /// How many signers must sign a tag
+    pub threshold: u64,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -51,6 +69,7 @@ pub fn run(cmd: SignerCommand, ctx: &Context) -> Result<(), CliError> {
     match cmd {
         SignerCommand::Add(a) => add(a, ctx),
         SignerCommand::Remove(a) => remove(a, ctx),
+        SignerCommand::Threshold(a) => threshold(a, ctx),
     }
 }
 
@@ -69,18 +88,31 @@ fn read_public(path: &PathBuf) -> Result<vouch_keys::PublicKey, CliError> {
     vouch_keys::PublicKey::from_spki_der(&pem.der).ok_or_else(|| bad("not an ed25519 or ECDSA P-256 key"))
 }
 
-/// The verified trust data, the owner's targets key and the online keys.
+/// The verified trust data, the owner's targets key and the online keys
+/// (when this trust directory holds them; else the change is staged).
 fn owner(
     ctx: &Context,
     writer: &Writer<'_>,
     provider: &mut Provider,
-) -> Result<(vouch_keys::PrivateKey, OnlineKeys), CliError> {
+) -> Result<(vouch_keys::PrivateKey, Option<OnlineKeys>), CliError> {
     let state = writer.load_for(&[])?;
     let repo_id = writer.repository();
     let targets = crate::trust::signing_keys::top_level(&ctx.trust_dir, &state.repo, repo_id, "targets")?;
     let targets = unlock_key(&targets, provider)?;
-    let online = OnlineKeys::unlock(ctx, &state, repo_id, provider, true)?;
+    let online = OnlineKeys::unlock_if_held(ctx, &state, repo_id, provider)?;
     Ok((targets, online))
+}
+
+/// Says what became of an owner's change: published (`done`) or staged.
+fn report(repo_id: &str, outcome: &Outcome, done: &str) {
+    match outcome {
+        Outcome::Published(_) => eprintln!("{done}"),
+        Outcome::Staged { id, short } => {
+            eprintln!("{done} (staged, not yet published)");
+            report_staged(repo_id, id, short);
+            println!("staged {id}");
+        }
+    }
 }
 
 fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
@@ -98,20 +130,26 @@ fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let (targets, online) = owner(ctx, &writer, &mut provider)?;
-    let repo = writer.add_signer(&targets, online.publishing(), &args.name, &public, args.threshold)?;
-    let (keys, threshold) = repo.delegation("targets", RELEASES).unwrap_or_default();
+    let (outcome, (keys, threshold)) = writer.add_signer(
+        &targets,
+        online.as_ref().map(OnlineKeys::publishing),
+        &args.name,
+        &public,
+        args.threshold,
+    )?;
     if (keys.len() as u64) < threshold {
         eprintln!(
             "warning: {RELEASES} needs {threshold} signatures but has {} signer key(s): add more signers",
             keys.len()
         );
     }
-    eprintln!(
+    let done = format!(
         "Added signer {} ({}) to {repo_id}: {RELEASES} has {} key(s), threshold {threshold}",
         args.name,
         public.key_id().short(),
         keys.len()
     );
+    report(&repo_id, &outcome, &done);
     Ok(())
 }
 
@@ -122,21 +160,42 @@ fn remove(args: RemoveArgs, ctx: &Context) -> Result<(), CliError> {
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let (targets, online) = owner(ctx, &writer, &mut provider)?;
-    let (emptied, repo) = writer.remove_signer(&targets, online.publishing(), &args.name)?;
-    for role in emptied {
-        eprintln!(
-            "warning: {role} had no valid signature left without {}: its tags were dropped",
-            args.name
-        );
+    let (lost, outcome) = writer.remove_signer(
+        &targets,
+        online.as_ref().map(OnlineKeys::publishing),
+        &args.name,
+        args.force,
+    )?;
+    for tag in &lost {
+        eprintln!("warning: {repo_id}:{tag} was signed only by {RELEASES}: it no longer verifies");
     }
-    if let Some((keys, threshold)) = repo.delegation("targets", RELEASES)
-        && (keys.len() as u64) < threshold
-    {
-        eprintln!(
-            "warning: {RELEASES} needs {threshold} signatures but has {} signer key(s): add more signers",
-            keys.len()
-        );
-    }
-    eprintln!("Removed signer {} from {repo_id}", args.name);
+    report(
+        &repo_id,
+        &outcome,
+        &format!("Removed signer {} from {repo_id}", args.name),
+    );
+    Ok(())
+}
+
+fn threshold(args: ThresholdArgs, ctx: &Context) -> Result<(), CliError> {
+    let r = parse_ref(&args.repository)?;
+    let repo_id = r.repository();
+    let store = open_store(ctx, &r, false)?;
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let mut provider = Provider::new(args.passphrase, ctx.interactive);
+    let (targets, online) = owner(ctx, &writer, &mut provider)?;
+    let outcome = writer.set_threshold(
+        &targets,
+        online.as_ref().map(OnlineKeys::publishing),
+        args.threshold,
+    )?;
+    report(
+        &repo_id,
+        &outcome,
+        &format!(
+            "Set the threshold of {RELEASES} of {repo_id} to {}",
+            args.threshold
+        ),
+    );
     Ok(())
 }

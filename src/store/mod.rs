@@ -9,6 +9,7 @@ pub mod notary_server;
 pub mod oci_layout;
 pub mod registry;
 pub mod safe_dir;
+pub mod staged;
 pub mod staging;
 pub mod tuf_repo_dir;
 

@@ -149,3 +149,16 @@ pub fn for_revoking(
     }
     Ok(keys)
 }
+
+/// The keys here among `ids` (only those named in `only`, if any): what an
+/// approver of a staged change signs with.
+pub fn for_approving(
+    dir: &TrustDir,
+    ids: &BTreeSet<String>,
+    only: &[String],
+) -> Result<Vec<StoredKey>, TrustError> {
+    Ok(held(dir, ids)?
+        .into_iter()
+        .filter(|k| only.is_empty() || only.contains(&k.file.info.name))
+        .collect())
+}

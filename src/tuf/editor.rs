@@ -669,6 +669,20 @@ impl MetadataEditor {
         self.touch(parent, now)
     }
 
+    /// Sets the threshold of delegated role `name` of `parent`.
+    pub fn set_delegation_threshold(
+        &mut self,
+        parent: &str,
+        name: &str,
+        threshold: u64,
+        now: OffsetDateTime,
+    ) -> Result<(), EditError> {
+        let delegations = self.delegations_mut(parent, name)?;
+        let role = delegated_role_mut(&mut delegations.roles, name)?;
+        role.threshold = threshold;
+        self.touch(parent, now)
+    }
+
     /// Withdraws keys from a delegated role; returns how many keys remain.
     pub fn remove_delegation_keys(
         &mut self,

@@ -799,7 +799,21 @@ impl TrustedSet {
         check_meta_file(role, "snapshot", &meta, bytes)?;
         let new: Envelope<Targets> = Envelope::parse(role, bytes)?;
         // 5.6.3: arbitrary software attack (delegations: unauthorised keys).
-        self.verify_targets(role, parent, &new)?;
+        // vouch: a delegated role just created (version 1) that lists
+        // nothing and delegates nothing may stand unsigned (a new
+        // `targets/releases` before its signers signed anything): it can
+        // sign nothing, and is taken as empty.
+        match self.verify_targets(role, parent, &new) {
+            Err(TufError::ThresholdNotMet { .. })
+                if self.bins_bound
+                    && role != "targets"
+                    && new.signed.version == 1
+                    && new.signed.targets.is_empty()
+                    && new.signed.delegations.as_ref().is_none_or(|d| {
+                        d.roles.as_ref().is_none_or(Vec::is_empty) && d.succinct_roles.is_none()
+                    }) => {}
+            other => other?,
+        }
         // A bin's file under another bin's name.
         if let Some(bins) = self
             .targets

@@ -5,18 +5,21 @@
 //! update). Trust data that does not verify is never signed over.
 //!
 //! By concern: [`session`] (the publish loop, refresh, init), [`sign`]
-//! (tags), [`signers`] (signers and thresholds), [`bins`], [`recover`].
+//! (tags), [`signers`] (signers and thresholds), [`bins`], [`recover`],
+//! [`staging`] (changes short of a threshold, or of a publisher).
 
 mod bins;
 mod recover;
 mod session;
 mod sign;
 mod signers;
+mod staging;
 
 pub use bins::{BIN_THRESHOLD, MAX_BIN_BITS, bin_bits_for, bin_prefix};
 pub use session::snapshot_expires_soon;
 pub use sign::RevokeReport;
 pub(crate) use sign::signature_count;
+pub use staging::{Approved, Outcome, Pending, Proposal, Shortfall, StagedList, Standing};
 
 use vouch_keys::PrivateKey;
 

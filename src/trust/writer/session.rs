@@ -45,11 +45,26 @@ impl<'s> Writer<'s> {
         &self,
         keys: Publishing<'_>,
         bins_for: Option<&[String]>,
+        change: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
+    ) -> Result<(R, MetadataEditor), TrustError> {
+        self.publish_from(keys, bins_for, None, change)
+    }
+
+    /// [`Writer::publish_scoped`] whose first attempt starts from `first`
+    /// (a state just loaded, to save loading it again).
+    pub(super) fn publish_from<R>(
+        &self,
+        keys: Publishing<'_>,
+        bins_for: Option<&[String]>,
+        mut first: Option<WriterState>,
         mut change: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
     ) -> Result<(R, MetadataEditor), TrustError> {
         let mut overwritten = false;
         for _ in 0..MAX_ATTEMPTS {
-            let state = load_for_writing(&self.trust, &self.repo, self.store, bins_for, self.repair)?;
+            let state = match first.take() {
+                Some(state) => state,
+                None => load_for_writing(&self.trust, &self.repo, self.store, bins_for, self.repair)?,
+            };
             let mut repo = state.repo.clone();
             let now = OffsetDateTime::now_utc();
             let out = change(&mut repo, &state, now)?;

@@ -3,7 +3,7 @@
 use vouch_keys::PrivateKey;
 
 use super::bins::{bin_prefix, bins_needed, sign_into_bins};
-use super::{Publishing, Writer, authorised, bug};
+use super::{Outcome, Publishing, Writer, authorised, bug};
 use crate::trust::decide::{RELEASES, tag_holder};
 use crate::trust::error::TrustError;
 use crate::tuf::editor::MetadataEditor;
@@ -13,14 +13,24 @@ impl<'s> Writer<'s> {
     /// Signs `targets` (tag → target): where signers exist, into every
     /// role each signer key may sign among those `targets` delegates
     /// (`targets/releases` and the signer's own); otherwise into `targets`.
+    ///
+    /// Built on the live, fully signed roles only. Published when every
+    /// role it changes is then signed by its threshold and `keys` are
+    /// given; staged otherwise (see `staging`), where verifiers never see
+    /// it until a threshold approved it and a publisher published it.
     pub fn sign(
         &self,
         signers: &[PrivateKey],
-        keys: Publishing<'_>,
+        keys: Option<Publishing<'_>>,
         targets: &[(String, TargetFile)],
-    ) -> Result<MetadataEditor, TrustError> {
+        by: &str,
+    ) -> Result<Outcome, TrustError> {
         let tags: Vec<String> = targets.iter().map(|(t, _)| t.clone()).collect();
-        let ((), repo) = self.publish_scoped(keys, Some(&tags), |repo, _, now| {
+        let summary = match tags.as_slice() {
+            [one] => format!("sign {one}"),
+            many => format!("sign {} tags", many.len()),
+        };
+        let ((), outcome) = self.change_or_stage(keys, Some(&tags), &summary, by, |repo, _, now| {
             let (holder, _) = tag_holder(&repo.targets["targets"].signed);
             let mut converted = false;
             if repo.bins_of(holder).is_none()
@@ -53,20 +63,23 @@ impl<'s> Writer<'s> {
             }
             Ok(())
         })?;
-        Ok(repo)
+        Ok(outcome)
     }
 
     /// Removes `tag` (every signed tag when `None`) from every role that
     /// lists it and that one of `role_keys` may sign, and re-signs those
     /// roles. Reports what was removed and what no key here could remove.
+    /// Published or staged as [`Writer::sign`] is.
     pub fn revoke(
         &self,
         role_keys: &[PrivateKey],
-        keys: Publishing<'_>,
+        keys: Option<Publishing<'_>>,
         tag: Option<&str>,
-    ) -> Result<RevokeReport, TrustError> {
+        by: &str,
+    ) -> Result<(RevokeReport, Outcome), TrustError> {
         let scope: Option<Vec<String>> = tag.map(|t| vec![t.to_owned()]);
-        let (report, _) = self.publish_scoped(keys, scope.as_deref(), |repo, _, now| {
+        let summary = tag.map_or_else(|| "revoke every tag".to_owned(), |t| format!("revoke {t}"));
+        self.change_or_stage(keys, scope.as_deref(), &summary, by, |repo, _, now| {
             let mut report = RevokeReport::default();
             let names: Vec<String> = repo.targets.keys().cloned().collect();
             for role in names {
@@ -109,17 +122,8 @@ impl<'s> Writer<'s> {
                     ),
                 });
             }
-            for role in report.removed.iter().map(|(_, r)| r) {
-                if let Some((valid, threshold)) = signature_count(repo, role)
-                    && valid < threshold
-                    && !report.partly_signed.iter().any(|(r, _, _)| r == role)
-                {
-                    report.partly_signed.push((role.clone(), valid, threshold));
-                }
-            }
             Ok(report)
-        })?;
-        Ok(report)
+        })
     }
 }
 
@@ -178,7 +182,4 @@ pub struct RevokeReport {
     pub removed: Vec<(String, String)>,
     /// (tag, role) that no key here may sign, left as they were.
     pub kept: Vec<(String, String)>,
-    /// Roles now signed by fewer keys than their threshold: (role, valid,
-    /// threshold). Verifiers refuse them until more keys sign.
-    pub partly_signed: Vec<(String, u64, u64)>,
 }

@@ -3,7 +3,7 @@
 use vouch_keys::{PrivateKey, PublicKey};
 
 use super::sign::sign_top_targets;
-use super::{Publishing, Writer, authorised, bug};
+use super::{Outcome, Publishing, Writer, authorised, bug};
 use crate::trust::decide::RELEASES;
 use crate::trust::error::TrustError;
 use crate::tuf::editor::{DelegatedPaths, Delegation, EditError, MetadataEditor};
@@ -12,19 +12,25 @@ impl<'s> Writer<'s> {
     /// Adds signer `name`: its key joins `targets/releases` (created with
     /// `threshold`, default 1, if it does not exist yet; `threshold`
     /// changes it otherwise) and gets its own role `targets/NAME`.
+    ///
+    /// No tag that verified stops verifying: tags signed by `targets`
+    /// keep verifying through it (`decide::TAG_RULE`), a new
+    /// `targets/releases` starts empty, and a raised threshold is staged
+    /// with what must be signed again under it until the signers approved
+    /// (see [`Writer::set_threshold`]). Published when complete and `keys`
+    /// are given, staged otherwise. Returns the delegation's keys and
+    /// threshold as changed.
     pub fn add_signer(
         &self,
         targets_key: &PrivateKey,
-        keys: Publishing<'_>,
+        keys: Option<Publishing<'_>>,
         name: &str,
         public: &PublicKey,
         threshold: Option<u64>,
-    ) -> Result<MetadataEditor, TrustError> {
+    ) -> Result<(Outcome, (Vec<String>, u64)), TrustError> {
         let role = format!("targets/{name}");
-        // The first signer needs every bin of targets (see below).
-        let first = self.load_for(&[])?.repo.delegation("targets", RELEASES).is_none();
-        let scope: Option<&[String]> = if first { None } else { Some(&[]) };
-        let ((), repo) = self.publish_scoped(keys, scope, |repo, _, now| {
+        let summary = format!("add signer {name}");
+        let (delegation, outcome) = self.change_or_stage(keys, None, &summary, "owner", |repo, _, now| {
             authorised(repo, &self.repo, "targets", targets_key)?;
             if repo.delegation("targets", &role).is_some() {
                 return Err(TrustError::edit(
@@ -62,17 +68,14 @@ impl<'s> Writer<'s> {
                     )
                     .map_err(edit)?,
                 Some((_, current)) => {
-                    // Bins of targets/releases list its threshold
-                    // themselves, and only the signers can re-sign that
-                    // list: a new threshold withdraws them at once (the
-                    // signers sign their tags again), as removing a
-                    // signer does. A key added under the same threshold
-                    // joins the bins on its first sign.
-                    if threshold.is_some_and(|t| t != current) {
-                        repo.remove_bins(RELEASES, now).map_err(edit)?;
-                    }
                     repo.add_delegation_key("targets", RELEASES, public, threshold, now)
-                        .map_err(edit)?
+                        .map_err(edit)?;
+                    // A raised threshold reaches the bins too (they list
+                    // it themselves); a key added under the same threshold
+                    // joins them on the signers' next sign.
+                    if threshold.is_some_and(|t| t > current) {
+                        raise_bins(repo, now)?;
+                    }
                 }
             }
             repo.add_delegation(
@@ -87,24 +90,79 @@ impl<'s> Writer<'s> {
                 now,
             )
             .map_err(edit)?;
+            resign_what_falls_short(repo, now)?;
+            sign_top_targets(repo, targets_key)?;
+            Ok(repo.delegation("targets", RELEASES).unwrap_or_default())
+        })?;
+        Ok((outcome, delegation))
+    }
+
+    /// Sets the threshold of `targets/releases`. Lowering it takes effect
+    /// at once; raising it is staged with `targets/releases` and every bin
+    /// to be signed again under it, so nothing that verifies stops
+    /// verifying before the signers approved. Refused above the number of
+    /// signer keys.
+    pub fn set_threshold(
+        &self,
+        targets_key: &PrivateKey,
+        keys: Option<Publishing<'_>>,
+        threshold: u64,
+    ) -> Result<Outcome, TrustError> {
+        let summary = format!("set the threshold of {RELEASES} to {threshold}");
+        let ((), outcome) = self.change_or_stage(keys, None, &summary, "owner", |repo, _, now| {
+            authorised(repo, &self.repo, "targets", targets_key)?;
+            let Some((ids, current)) = repo.delegation("targets", RELEASES) else {
+                return Err(TrustError::edit(
+                    format!("{} has no signers", self.repo),
+                    "`vouch signer add` adds the first",
+                ));
+            };
+            if threshold == 0 || threshold > ids.len() as u64 {
+                return Err(TrustError::edit(
+                    format!(
+                        "{RELEASES} of {} has {} signer key(s): a threshold of {threshold} could never be met",
+                        self.repo,
+                        ids.len()
+                    ),
+                    "give a threshold from 1 to the number of signers, or add signers first",
+                ));
+            }
+            if threshold == current {
+                return Err(TrustError::edit(
+                    format!("the threshold of {RELEASES} is {current} already"),
+                    "nothing to do",
+                ));
+            }
+            repo.set_delegation_threshold("targets", RELEASES, threshold, now)
+                .map_err(|e| TrustError::edit(e.to_string(), "report this as a bug"))?;
+            if threshold > current {
+                raise_bins(repo, now)?;
+            }
+            resign_what_falls_short(repo, now)?;
             sign_top_targets(repo, targets_key)?;
             Ok(())
         })?;
-        Ok(repo)
+        Ok(outcome)
     }
 
-    /// Removes signer `name`: its key leaves `targets/releases` (which goes
-    /// when no key is left) and its role goes. Roles left with no valid
-    /// signature from their remaining keys are emptied (returned): what
-    /// only that signer signed no longer verifies, and is not carried on.
+    /// Removes signer `name`: its key leaves `targets/releases` and its
+    /// role goes. What must be signed again without its key (releases,
+    /// whose bins list the key themselves, and any bin only it signed) is
+    /// staged for the remaining signers, so no tag stops verifying. A
+    /// removal that would leave fewer keys than the threshold is refused
+    /// unless `force`; forced, or removing the last signer,
+    /// `targets/releases` goes, and the tags it alone signed (returned)
+    /// stop verifying.
     pub fn remove_signer(
         &self,
         targets_key: &PrivateKey,
-        keys: Publishing<'_>,
+        keys: Option<Publishing<'_>>,
         name: &str,
-    ) -> Result<(Vec<String>, MetadataEditor), TrustError> {
+        force: bool,
+    ) -> Result<(Vec<String>, Outcome), TrustError> {
         let role = format!("targets/{name}");
-        self.publish_scoped(keys, Some(&[]), |repo, _, now| {
+        let summary = format!("remove signer {name}");
+        self.change_or_stage(keys, None, &summary, "owner", |repo, _, now| {
             authorised(repo, &self.repo, "targets", targets_key)?;
             let (signer_keys, _) = repo.delegation("targets", &role).ok_or_else(|| {
                 TrustError::edit(
@@ -113,28 +171,86 @@ impl<'s> Writer<'s> {
                 )
             })?;
             let edit = |e: EditError| TrustError::edit(e.to_string(), "check the signer name");
-            // Bins of targets/releases list its keys themselves, and only
-            // its signers can sign a change to that list: withdrawn, so
-            // the removed key signs nothing more (the remaining signers
-            // sign their tags again).
-            repo.remove_bins(RELEASES, now).or_else(|e| match e {
-                EditError::NoSuchRole { .. } => Ok(()),
-                e => Err(edit(e)),
-            })?;
-            if repo.delegation("targets", RELEASES).is_some()
-                && repo
-                    .remove_delegation_keys("targets", RELEASES, &signer_keys, now)
-                    .map_err(edit)?
-                    == 0
-            {
-                repo.remove_delegation("targets", RELEASES, now).map_err(edit)?;
+            let mut lost = Vec::new();
+            if let Some((ids, threshold)) = repo.delegation("targets", RELEASES) {
+                let left = ids.iter().filter(|i| !signer_keys.contains(i)).count();
+                if left == 0 || (left as u64) < threshold {
+                    if left > 0 && !force {
+                        return Err(TrustError::edit(
+                            format!(
+                                "without {name}, {RELEASES} of {} would have {left} key(s) for a threshold of {threshold}: nothing could be signed again",
+                                self.repo
+                            ),
+                            "lower the threshold first (`vouch signer threshold`), add a signer, or pass --force \
+                             to withdraw targets/releases and every tag only it signs",
+                        ));
+                    }
+                    lost = releases_only_tags(repo);
+                    repo.remove_bins(RELEASES, now).map_err(edit)?;
+                    repo.remove_delegation("targets", RELEASES, now).map_err(edit)?;
+                } else {
+                    repo.remove_delegation_keys("targets", RELEASES, &signer_keys, now)
+                        .map_err(edit)?;
+                    // The bins list releases' keys themselves: the removed
+                    // key leaves them too.
+                    if repo.bins_of(RELEASES).is_some() {
+                        repo.sync_bin_keys(RELEASES, now).map_err(bug)?;
+                    }
+                }
             }
             repo.remove_delegation("targets", &role, now).map_err(edit)?;
-            let emptied = repo.drop_unsigned_content(now).map_err(bug)?;
+            resign_what_falls_short(repo, now)?;
             sign_top_targets(repo, targets_key)?;
-            Ok(emptied)
+            Ok(lost)
         })
     }
+}
+
+/// After a raised threshold of `targets/releases`: its bins take it too
+/// (releases lists it for them, so releases is signed again).
+fn raise_bins(repo: &mut MetadataEditor, now: time::OffsetDateTime) -> Result<(), TrustError> {
+    if repo.bins_of(RELEASES).is_some() {
+        repo.sync_bin_keys(RELEASES, now).map_err(bug)?;
+    }
+    Ok(())
+}
+
+/// Every role the change left short of its threshold (a key withdrawn, a
+/// threshold raised) is renewed: a new version for its signers to sign,
+/// so that the change is published only with what is signed again, and
+/// nothing that verified before stops verifying meanwhile.
+fn resign_what_falls_short(repo: &mut MetadataEditor, now: time::OffsetDateTime) -> Result<(), TrustError> {
+    let changed: Vec<String> = repo.changed_roles().map(str::to_owned).collect();
+    let loaded: Vec<String> = repo
+        .targets
+        .keys()
+        .filter(|n| n.as_str() != "targets" && !changed.contains(n))
+        .cloned()
+        .collect();
+    for role in super::staging::shortfalls(repo, loaded.iter().map(String::as_str)) {
+        repo.renew(&role.role, now).map_err(bug)?;
+    }
+    Ok(())
+}
+
+/// The tags `targets/releases` (and its bins) signs that `targets` does not
+/// sign alike: what withdrawing it loses.
+fn releases_only_tags(repo: &MetadataEditor) -> Vec<String> {
+    let top = repo.targets.get("targets").map(|t| &t.signed.targets);
+    let mut roles = vec![RELEASES.to_owned()];
+    if let Some(bins) = repo.bins_of(RELEASES) {
+        roles.extend((0..bins.bins()).map(|n| bins.bin_name(n)));
+    }
+    let mut lost: Vec<String> = roles
+        .iter()
+        .filter_map(|r| repo.targets.get(r))
+        .flat_map(|r| r.signed.targets.iter())
+        .filter(|(tag, t)| top.and_then(|top| top.get(*tag)) != Some(*t))
+        .map(|(tag, _)| tag.clone())
+        .collect();
+    lost.sort();
+    lost.dedup();
+    lost
 }
 
 /// A signer's name: its role is `targets/NAME`, so no `/` (nor `.`, which

@@ -1,0 +1,63 @@
+//! `vouch approve REPO ID`
+
+use crate::cli::common::{OnlineKeys, open_store, parse_repository, trust, unlock_all};
+use crate::cli::prompt::{PassphraseArgs, Provider};
+use crate::cli::{CliError, Context};
+use crate::trust::writer::{Approved, Writer};
+
+/// Approve a staged change: shows what it changes, then signs exactly
+/// those bytes with every key here that may sign a role of it (or those
+/// named by --signer). Publishes it when it is then complete and this
+/// trust directory holds the snapshot and timestamp keys; otherwise it
+/// waits for more approvals or a publisher. A change that no longer
+/// applies to the live trust data, or is not valid, is refused.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The repository: oci:DIR or REGISTRY/REPO
+    pub repository: String,
+    /// The staged change: its id, or the first 4 or more hex digits of it
+    /// (`vouch staged` lists them)
+    pub id: String,
+    /// Sign only with these signer keys (key names)
+    #[arg(long, value_name = "NAME")]
+    pub signer: Vec<String>,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+}
+
+pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
+    let r = parse_repository(&args.repository, "approve")?;
+    let repo_id = r.repository();
+    let store = open_store(ctx, &r, false)?;
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let (pending, ids) = writer.approvers(&args.id)?;
+    eprint!("{}", super::staged::describe(&repo_id, &pending));
+    let keys = crate::trust::signing_keys::for_approving(&ctx.trust_dir, &ids, &args.signer)?;
+    let by: Vec<String> = keys.iter().map(|k| k.file.info.name.clone()).collect();
+    let mut provider = Provider::new(args.passphrase, ctx.interactive);
+    let keys = unlock_all(&keys, &mut provider)?;
+    let state = writer.load_for(&[])?;
+    let online = OnlineKeys::unlock_if_held(ctx, &state, &repo_id, &mut provider)?;
+    let (pending, done) = writer.approve(
+        &args.id,
+        &keys,
+        online.as_ref().map(OnlineKeys::publishing),
+        &by.join(", "),
+    )?;
+    let short_id = &pending.id[..pending.id.len().min(12)];
+    match done {
+        Approved::Published => eprintln!("Approved and published {short_id} of {repo_id}"),
+        Approved::Added(short) if short.is_empty() => eprintln!(
+            "Approved {short_id} of {repo_id}: complete; it waits for a publisher (`vouch publish {repo_id}`)"
+        ),
+        Approved::Added(short) => eprintln!(
+            "Approved {short_id} of {repo_id}: it still needs {}",
+            short
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+    Ok(())
+}

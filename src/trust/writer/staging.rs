@@ -1,0 +1,1022 @@
+//! Staged changes: a change that a threshold of keys has not signed, or
+//! that this machine cannot publish (it lacks the snapshot and timestamp
+//! keys), is kept beside the live trust data (`store::staged`) instead of
+//! replacing it. Verifiers never see it. Others list it with a diff
+//! against the live data, approve it (sign exactly its bytes), or
+//! withdraw it; whoever holds snapshot and timestamp publishes it once a
+//! threshold signed every role it changes and it still applies to the
+//! live data.
+//!
+//! Every decision here is made against the live trust data as verified
+//! (`load`): a staged role counts only if the live data (with the change's
+//! own delegations) authorises its keys, its signatures verify over its
+//! exact bytes, it is a new version of the live role it was made against,
+//! and it is what its name says (a bin holds only its own tags, at a
+//! version bound to its name). Nobody signs what they were not shown: a
+//! writer builds on the live, fully signed roles only, never on another
+//! staged change.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+use time::OffsetDateTime;
+use vouch_keys::PrivateKey;
+
+use super::{Publishing, Writer, bug};
+use crate::store::staged;
+use crate::trust::error::TrustError;
+use crate::trust::load::WriterState;
+use crate::tuf::crypto::count_signatures;
+use crate::tuf::editor::{MetadataEditor, Signed};
+use crate::tuf::metadata::{Envelope, Signature, Targets, signed_bytes};
+use crate::tuf::trusted_set::{Signers, delegation_signers, top_level_signers, validate_delegations};
+use crate::tuf::writer_load::RoleState;
+
+/// Most staged changes pending at once for a repository.
+pub const MAX_PENDING: usize = 64;
+
+const PROPOSAL: &str = "vouch-proposal";
+const APPROVAL: &str = "vouch-approval";
+
+/// A staged change as stored: the roles it changes, each with the live
+/// version it was made against and its new metadata with the signatures
+/// made so far. Only `roles` is signed and checked; the rest is a label.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Proposal {
+    /// Always `vouch-proposal`.
+    #[serde(rename = "_type")]
+    pub kind: String,
+    /// The repository (a label).
+    pub repository: String,
+    /// What the change does, in words (a label).
+    pub summary: String,
+    /// Who staged it (a label; who signed is what the signatures say).
+    pub by: String,
+    /// When (a label).
+    pub created: String,
+    /// The tags it touches: the bins a reader of it loads.
+    pub tags: Vec<String>,
+    /// The roles it changes.
+    pub roles: BTreeMap<String, StagedRole>,
+}
+
+/// One role of a staged change.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StagedRole {
+    /// The live version it was made against (0: a role that does not
+    /// exist yet).
+    pub base_version: u64,
+    /// The SHA-256 of the live role's canonical `signed` ("" when new).
+    pub base: String,
+    /// The new metadata: `{"signed": …, "signatures": […]}`.
+    pub metadata: serde_json::Value,
+}
+
+/// Signatures someone added to a staged change, stored under a tag of
+/// their own (so that two approvers never overwrite each other).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Approval {
+    /// Always `vouch-approval`.
+    #[serde(rename = "_type")]
+    pub kind: String,
+    /// The change approved.
+    pub id: String,
+    /// Who (a label).
+    pub by: String,
+    /// Signatures by role.
+    pub signatures: BTreeMap<String, Vec<Signature>>,
+}
+
+/// Where a staged change stands against the live data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// A threshold signed every role: it can be published.
+    Complete,
+    /// Roles still short of their threshold.
+    Short(Vec<Shortfall>),
+    /// The live data moved on since it was made: it no longer applies.
+    Stale(String),
+    /// It is not a valid change of this repository.
+    Invalid(String),
+}
+
+/// A role short of its threshold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shortfall {
+    /// The role.
+    pub role: String,
+    /// Valid signatures from distinct authorised keys.
+    pub valid: usize,
+    /// Its threshold.
+    pub threshold: u64,
+}
+
+impl std::fmt::Display for Shortfall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} signed by {} of {}", self.role, self.valid, self.threshold)
+    }
+}
+
+/// A staged change as read and checked against the live data.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    /// Its id (a hash of the roles it changes and what it was made
+    /// against).
+    pub id: String,
+    /// The proposal (labels unverified).
+    pub proposal: Proposal,
+    /// Where it stands.
+    pub standing: Standing,
+    /// What it changes, line by line.
+    pub diff: Vec<String>,
+    /// Who signed each role so far (signer names where the repository
+    /// names the key, else key ids).
+    pub signed_by: BTreeMap<String, Vec<String>>,
+    /// Its tags in the store (the proposal and its approvals).
+    pub store_tags: Vec<String>,
+    /// The roles with their valid signatures, ready to publish.
+    roles: BTreeMap<String, Signed<Targets>>,
+}
+
+/// What a writer's change came to.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Published: the new live data.
+    Published(Box<MetadataEditor>),
+    /// Staged, with its id and what it still needs.
+    Staged {
+        /// The change's id.
+        id: String,
+        /// Roles short of their threshold (none: it waits for a
+        /// publisher with the snapshot and timestamp keys).
+        short: Vec<Shortfall>,
+    },
+}
+
+/// What `approve` did.
+#[derive(Debug)]
+pub enum Approved {
+    /// The change is complete and was published.
+    Published,
+    /// The signatures were added; the change still needs these (none: a
+    /// publisher).
+    Added(Vec<Shortfall>),
+}
+
+fn bad(why: impl Into<String>) -> TrustError {
+    TrustError::edit(
+        why.into(),
+        "`vouch staged REPO` lists the staged changes and what they need",
+    )
+}
+
+/// The SHA-256 of a role's canonical `signed`, in hex.
+fn content_hash(signed: &Targets) -> Result<String, TrustError> {
+    let bytes = signed_bytes(signed).map_err(bug)?;
+    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+}
+
+/// The id of a change: what it was made against and the new `signed` of
+/// each role (signatures aside, so approvals do not change it).
+fn change_id(roles: &BTreeMap<String, StagedRole>) -> Result<String, TrustError> {
+    let mut h = sha2::Sha256::new();
+    for (name, r) in roles {
+        let signed = crate::tuf::metadata::canonical(&r.metadata["signed"]).map_err(bad)?;
+        h.update((name.len() as u64).to_be_bytes());
+        h.update(name.as_bytes());
+        h.update(r.base_version.to_be_bytes());
+        h.update(r.base.as_bytes());
+        h.update((signed.len() as u64).to_be_bytes());
+        h.update(&signed);
+    }
+    let mut id = hex::encode(h.finalize());
+    id.truncate(24);
+    Ok(id)
+}
+
+fn proposal_tag(id: &str) -> String {
+    format!("{}{id}", staged::PREFIX)
+}
+
+fn approval_tag(id: &str, keyid: &str) -> String {
+    format!("{}{id}-{}", staged::PREFIX, &keyid[..keyid.len().min(16)])
+}
+
+/// The keys, ids and threshold that sign `role` in `repo`.
+fn signers_of(repo: &MetadataEditor, role: &str) -> Option<Signers> {
+    if role == "targets" {
+        return top_level_signers(&repo.root.signed, "targets").ok();
+    }
+    repo.targets
+        .values()
+        .find_map(|t| delegation_signers(&t.signed, role))
+}
+
+/// Of `candidates`, one valid signature per authorised key (in key id
+/// order), as `repo` authorises `role`.
+fn valid_signatures(
+    repo: &MetadataEditor,
+    role: &str,
+    signed: &Targets,
+    candidates: &[Signature],
+) -> Result<(Vec<Signature>, u64), TrustError> {
+    let Some((keys, ids, threshold)) = signers_of(repo, role) else {
+        return Err(bad(format!("{role} is delegated by no role of the repository")));
+    };
+    let canonical = signed_bytes(signed).map_err(bug)?;
+    let mut valid: BTreeMap<String, Signature> = BTreeMap::new();
+    for sig in candidates {
+        if valid.contains_key(&sig.keyid) {
+            continue;
+        }
+        let one = std::slice::from_ref(sig);
+        let count = count_signatures(role, signed.version, &canonical, one, &keys, &ids)
+            .map_err(|e| bad(e.to_string()))?;
+        if !count.valid.is_empty() {
+            valid.insert(sig.keyid.clone(), sig.clone());
+        }
+    }
+    // One key listed under two ids counts once: count the kept set.
+    let kept: Vec<Signature> = valid.into_values().collect();
+    let count = count_signatures(role, signed.version, &canonical, &kept, &keys, &ids)
+        .map_err(|e| bad(e.to_string()))?;
+    let kept = kept
+        .into_iter()
+        .filter(|s| count.valid.contains(&s.keyid))
+        .collect();
+    Ok((kept, threshold))
+}
+
+/// Whether a role may stand with fewer signatures than its threshold: a
+/// new role at version 1 that lists nothing and delegates nothing (a
+/// signer's role, or `targets/releases` before anyone signed into it). It
+/// can sign nothing, and readers take it as empty.
+fn empty_new_role(signed: &Targets) -> bool {
+    signed.version == 1
+        && signed.targets.is_empty()
+        && signed
+            .delegations
+            .as_ref()
+            .is_none_or(|d| d.roles.as_ref().is_none_or(Vec::is_empty) && d.succinct_roles.is_none())
+}
+
+/// The roles of `repo` (in `roles`) short of their threshold.
+pub(crate) fn shortfalls<'a>(
+    repo: &MetadataEditor,
+    roles: impl IntoIterator<Item = &'a str>,
+) -> Vec<Shortfall> {
+    roles
+        .into_iter()
+        .filter_map(|role| {
+            let r = repo.targets.get(role)?;
+            if empty_new_role(&r.signed) {
+                return None;
+            }
+            let (valid, threshold) = super::signature_count(repo, role).unwrap_or((0, 1));
+            (valid < threshold).then(|| Shortfall {
+                role: role.to_owned(),
+                valid: valid as usize,
+                threshold,
+            })
+        })
+        .collect()
+}
+
+/// Names for key ids: a signer's role `targets/NAME` with one key names it.
+fn signer_names(repo: &MetadataEditor) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    if let Some(d) = repo
+        .targets
+        .get("targets")
+        .and_then(|t| t.signed.delegations.as_ref())
+    {
+        for r in d.roles.iter().flatten() {
+            if let (Some(name), [id]) = (r.name.strip_prefix("targets/"), r.keyids.as_slice())
+                && name != "releases"
+            {
+                names.insert(id.clone(), name.to_owned());
+            }
+        }
+    }
+    if let Some(r) = repo.root.signed.roles.get("targets") {
+        for id in &r.keyids {
+            names
+                .entry(id.clone())
+                .or_insert_with(|| "owner (targets key)".to_owned());
+        }
+    }
+    names
+}
+
+fn short_digest(t: &crate::tuf::metadata::TargetFile) -> String {
+    t.hashes
+        .get("sha256")
+        .map_or_else(|| "(no sha256)".to_owned(), |h| format!("sha256:{h}"))
+}
+
+/// What `new` changes of `old` (`None`: a new role), line by line.
+fn diff_role(role: &str, old: Option<&Targets>, new: &Targets, out: &mut Vec<String>) {
+    let empty = BTreeMap::new();
+    let before = old.map_or(&empty, |o| &o.targets);
+    for (tag, t) in &new.targets {
+        match before.get(tag) {
+            None => out.push(format!("+ {tag} {} ({role})", short_digest(t))),
+            Some(o) if o != t => out.push(format!(
+                "~ {tag} {} -> {} ({role})",
+                short_digest(o),
+                short_digest(t)
+            )),
+            Some(_) => {}
+        }
+    }
+    for (tag, o) in before {
+        if !new.targets.contains_key(tag) {
+            out.push(format!("- {tag} (was {}) ({role})", short_digest(o)));
+        }
+    }
+    let roles_of = |t: Option<&Targets>| -> BTreeMap<String, (Vec<String>, u64)> {
+        t.and_then(|t| t.delegations.as_ref())
+            .map(|d| {
+                let mut m: BTreeMap<String, (Vec<String>, u64)> = d
+                    .roles
+                    .iter()
+                    .flatten()
+                    .map(|r| (r.name.clone(), (r.keyids.clone(), r.threshold)))
+                    .collect();
+                if let Some(b) = &d.succinct_roles {
+                    m.insert(
+                        format!("{}-* ({} bins)", b.name_prefix, b.bins()),
+                        (b.keyids.clone(), b.threshold),
+                    );
+                }
+                m
+            })
+            .unwrap_or_default()
+    };
+    let (was, now) = (roles_of(old), roles_of(Some(new)));
+    for (name, (ids, threshold)) in &now {
+        match was.get(name) {
+            None => out.push(format!(
+                "delegation + {name}: threshold {threshold} of {} key(s) {}",
+                ids.len(),
+                short_ids(ids)
+            )),
+            Some((old_ids, old_threshold)) => {
+                if old_threshold != threshold {
+                    out.push(format!(
+                        "delegation {name}: threshold {old_threshold} -> {threshold}"
+                    ));
+                }
+                let added: Vec<String> = ids.iter().filter(|i| !old_ids.contains(i)).cloned().collect();
+                let removed: Vec<String> = old_ids.iter().filter(|i| !ids.contains(i)).cloned().collect();
+                if !added.is_empty() {
+                    out.push(format!("delegation {name}: key(s) added {}", short_ids(&added)));
+                }
+                if !removed.is_empty() {
+                    out.push(format!(
+                        "delegation {name}: key(s) removed {}",
+                        short_ids(&removed)
+                    ));
+                }
+            }
+        }
+    }
+    for name in was.keys().filter(|n| !now.contains_key(*n)) {
+        out.push(format!("delegation - {name}"));
+    }
+}
+
+fn short_ids(ids: &[String]) -> String {
+    ids.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Parses a staged role's metadata.
+fn parse_role(role: &str, metadata: &serde_json::Value) -> Result<Signed<Targets>, String> {
+    let bytes = serde_json::to_vec(metadata).map_err(|e| e.to_string())?;
+    let env: Envelope<Targets> = Envelope::parse(role, &bytes).map_err(|e| e.to_string())?;
+    Ok(Signed {
+        signed: env.signed,
+        signatures: env.signatures,
+    })
+}
+
+/// Checks a change against the live data `live` (and the clock): where it
+/// stands, what it changes, and its roles with their valid signatures.
+fn evaluate(
+    live: &WriterState,
+    id: &str,
+    proposal: &Proposal,
+    approvals: &[Approval],
+    now: OffsetDateTime,
+) -> Evaluation {
+    let mut diff = Vec::new();
+    let mut signed_by = BTreeMap::new();
+    let mut roles = BTreeMap::new();
+    let invalid = |why: String| Evaluation {
+        standing: Standing::Invalid(why),
+        diff: Vec::new(),
+        signed_by: BTreeMap::new(),
+        roles: BTreeMap::new(),
+    };
+    // The change applied to the live data, its signatures unchecked yet.
+    let mut result = live.repo.clone();
+    let mut staged: BTreeMap<String, Signed<Targets>> = BTreeMap::new();
+    let mut stale = None;
+    for (name, r) in &proposal.roles {
+        let mut role = match parse_role(name, &r.metadata) {
+            Ok(role) => role,
+            Err(why) => return invalid(format!("{name}: {why}")),
+        };
+        for a in approvals {
+            role.signatures
+                .extend(a.signatures.get(name).into_iter().flatten().cloned());
+        }
+        match live.repo.targets.get(name) {
+            Some(current) => {
+                let hash = content_hash(&current.signed).unwrap_or_default();
+                if r.base_version != current.signed.version || r.base != hash {
+                    stale = stale.or(Some(format!(
+                        "{name} is at version {} now; the change was made against version {}",
+                        current.signed.version, r.base_version
+                    )));
+                }
+                if live
+                    .states
+                    .get(name)
+                    .is_some_and(|s| matches!(s, RoleState::PartlySigned { .. }))
+                {
+                    return invalid(format!(
+                        "the live {name} is signed by fewer keys than its threshold (left by an older vouch)"
+                    ));
+                }
+            }
+            None if r.base_version == 0 => {}
+            None => {
+                stale = stale.or(Some(format!(
+                    "{name} is not in the live data read (it was removed, or is a bin the change does not name a tag of)"
+                )));
+            }
+        }
+        if role.signed.version <= r.base_version {
+            return invalid(format!(
+                "{name} version {} is not above the live version {}",
+                role.signed.version, r.base_version
+            ));
+        }
+        if role.signed.expires.at <= now {
+            return invalid(format!("{name} expired at {}", role.signed.expires.as_str()));
+        }
+        if let Some(d) = &role.signed.delegations
+            && let Err(e) = validate_delegations(name, d)
+        {
+            return invalid(e.to_string());
+        }
+        if let Some(tag) = role
+            .signed
+            .targets
+            .keys()
+            .find(|t| crate::tuf::TargetPath::parse(t).is_err())
+        {
+            return invalid(format!("{name} lists {tag:?}, which is not a tag"));
+        }
+        diff_role(
+            name,
+            live.repo.targets.get(name).map(|t| &t.signed),
+            &role.signed,
+            &mut diff,
+        );
+        result.targets.insert(name.clone(), role.clone());
+        staged.insert(name.clone(), role);
+    }
+    if let Some(why) = stale {
+        return Evaluation {
+            standing: Standing::Stale(why),
+            diff,
+            signed_by,
+            roles,
+        };
+    }
+    // Each role as the changed data authorises it: a bin is its own, and
+    // only valid signatures by authorised keys count.
+    let names = signer_names(&result);
+    let mut short = Vec::new();
+    for (name, role) in &staged {
+        if let Some(bins) = result.targets.values().find_map(|t| {
+            t.signed
+                .delegations
+                .as_ref()?
+                .succinct_roles
+                .as_ref()
+                .filter(|b| b.is_bin(name))
+        }) && let Err(e) = crate::tuf::trusted_set::check_bin(name, bins, &role.signed, false, true)
+        {
+            return invalid(e.to_string());
+        }
+        let (valid, threshold) = match valid_signatures(&result, name, &role.signed, &role.signatures) {
+            Ok(v) => v,
+            Err(e) => return invalid(e.to_string()),
+        };
+        signed_by.insert(
+            name.clone(),
+            valid
+                .iter()
+                .map(|s| names.get(&s.keyid).cloned().unwrap_or_else(|| s.keyid.clone()))
+                .collect(),
+        );
+        if (valid.len() as u64) < threshold && !empty_new_role(&role.signed) {
+            short.push(Shortfall {
+                role: name.clone(),
+                valid: valid.len(),
+                threshold,
+            });
+        }
+        roles.insert(
+            name.clone(),
+            Signed {
+                signed: role.signed.clone(),
+                signatures: valid,
+            },
+        );
+    }
+    let _ = id;
+    let standing = if short.is_empty() {
+        Standing::Complete
+    } else {
+        Standing::Short(short)
+    };
+    Evaluation {
+        standing,
+        diff,
+        signed_by,
+        roles,
+    }
+}
+
+/// A change checked against the live data.
+struct Evaluation {
+    standing: Standing,
+    diff: Vec<String>,
+    signed_by: BTreeMap<String, Vec<String>>,
+    roles: BTreeMap<String, Signed<Targets>>,
+}
+
+/// The staged changes of a repository, as read and checked.
+#[derive(Debug)]
+pub struct StagedList {
+    /// The live data they were checked against.
+    pub live: WriterState,
+    /// Each change.
+    pub pending: Vec<Pending>,
+    /// Staged tags that hold no valid change, with why.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl<'s> Writer<'s> {
+    /// Applies `change` to the live data: publishes it when every role it
+    /// changes is signed by its threshold and `keys` (snapshot and
+    /// timestamp) are given; stages it otherwise, where verifiers never
+    /// see it. `scope`: the tags whose bins it touches (`None`: any);
+    /// `tags`: the tags it touches, recorded for those who read it.
+    pub(super) fn change_or_stage<R>(
+        &self,
+        keys: Option<Publishing<'_>>,
+        scope: Option<&[String]>,
+        summary: &str,
+        by: &str,
+        mut change: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
+    ) -> Result<(R, Outcome), TrustError> {
+        let state =
+            crate::trust::load::load_for_writing(&self.trust, &self.repo, self.store, scope, self.repair)?;
+        let mut repo = state.repo.clone();
+        let now = OffsetDateTime::now_utc();
+        let out = change(&mut repo, &state, now)?;
+        let changed: Vec<String> = repo.changed_roles().map(str::to_owned).collect();
+        // Nobody builds on what a threshold has not signed.
+        if let Some(role) = changed.iter().find(|r| {
+            state
+                .states
+                .get(*r)
+                .is_some_and(|s| matches!(s, RoleState::PartlySigned { .. }))
+        }) {
+            return Err(TrustError::edit(
+                format!(
+                    "the live {role} of {} is signed by fewer keys than its threshold (left by an older vouch), so nothing is built on it",
+                    self.repo
+                ),
+                "its signers sign it again, or the owner withdraws it (`vouch signer remove`)",
+            ));
+        }
+        let short = shortfalls(&repo, changed.iter().map(String::as_str));
+        match keys {
+            Some(keys) if short.is_empty() => {
+                let (out, repo) = self.publish_from(keys, scope, Some(state), change)?;
+                Ok((out, Outcome::Published(Box::new(repo))))
+            }
+            _ => {
+                let tags = touched_tags(&state.repo, &repo, &changed);
+                let id = self.stage(&state, &repo, &changed, summary, by, tags, now)?;
+                Ok((out, Outcome::Staged { id, short }))
+            }
+        }
+    }
+
+    /// Stores the `changed` roles of `repo` (made from `state`) as a
+    /// staged change; returns its id.
+    #[allow(clippy::too_many_arguments)]
+    fn stage(
+        &self,
+        state: &WriterState,
+        repo: &MetadataEditor,
+        changed: &[String],
+        summary: &str,
+        by: &str,
+        tags: Vec<String>,
+        now: OffsetDateTime,
+    ) -> Result<String, TrustError> {
+        let pending = staged::read_all(self.store)?
+            .pieces
+            .iter()
+            .filter(|p| !p.tag[staged::PREFIX.len()..].contains('-'))
+            .count();
+        if pending >= MAX_PENDING {
+            return Err(TrustError::edit(
+                format!(
+                    "{} already has {pending} staged changes, the most vouch keeps",
+                    self.repo
+                ),
+                "publish or withdraw some first (`vouch staged`, `vouch withdraw`)",
+            ));
+        }
+        let mut roles = BTreeMap::new();
+        for name in changed {
+            let Some(role) = repo.targets.get(name) else {
+                continue;
+            };
+            let (base_version, base) = match state.repo.targets.get(name) {
+                Some(live) => (live.signed.version, content_hash(&live.signed)?),
+                None => (0, String::new()),
+            };
+            let metadata = serde_json::json!({
+                "signed": serde_json::to_value(&role.signed).map_err(bug)?,
+                "signatures": serde_json::to_value(&role.signatures).map_err(bug)?,
+            });
+            roles.insert(
+                name.clone(),
+                StagedRole {
+                    base_version,
+                    base,
+                    metadata,
+                },
+            );
+        }
+        if roles.is_empty() {
+            return Err(TrustError::edit(
+                "the change changes no role",
+                "report this as a bug",
+            ));
+        }
+        let id = change_id(&roles)?;
+        let proposal = Proposal {
+            kind: PROPOSAL.to_owned(),
+            repository: self.repo.clone(),
+            summary: summary.to_owned(),
+            by: by.to_owned(),
+            created: now
+                .replace_nanosecond(0)
+                .unwrap_or(now)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            tags,
+            roles,
+        };
+        let bytes = serde_json::to_vec(&proposal).map_err(bug)?;
+        staged::put(self.store, &proposal_tag(&id), PROPOSAL, &bytes)?;
+        Ok(id)
+    }
+
+    /// Every staged change of the repository, checked against the live
+    /// data (loaded with the bins the changes touch), and the staged
+    /// pieces that are not valid ones (with why).
+    pub fn staged(&self) -> Result<StagedList, TrustError> {
+        let staged::Found { pieces, mut skipped } = staged::read_all(self.store)?;
+        let mut proposals: BTreeMap<String, (String, Proposal)> = BTreeMap::new();
+        let mut approvals: BTreeMap<String, Vec<(String, Approval)>> = BTreeMap::new();
+        for piece in pieces {
+            let rest = &piece.tag[staged::PREFIX.len()..];
+            let parsed: Result<(), String> = match rest.split_once('-') {
+                None => match serde_json::from_slice::<Proposal>(&piece.bytes) {
+                    Ok(p) if p.kind == PROPOSAL => match change_id(&p.roles) {
+                        Ok(id) if id == rest => {
+                            proposals.insert(id, (piece.tag.clone(), p));
+                            Ok(())
+                        }
+                        Ok(_) => Err("its tag is not the id of what it holds".to_owned()),
+                        Err(e) => Err(e.to_string()),
+                    },
+                    Ok(_) => Err("not a proposal".to_owned()),
+                    Err(e) => Err(e.to_string()),
+                },
+                Some((id, _)) => match serde_json::from_slice::<Approval>(&piece.bytes) {
+                    Ok(a) if a.kind == APPROVAL && a.id == id => {
+                        approvals
+                            .entry(id.to_owned())
+                            .or_default()
+                            .push((piece.tag.clone(), a));
+                        Ok(())
+                    }
+                    Ok(_) => Err("not an approval of the change its tag names".to_owned()),
+                    Err(e) => Err(e.to_string()),
+                },
+            };
+            if let Err(why) = parsed {
+                skipped.push((piece.tag, why));
+            }
+        }
+        let scope: Vec<String> = proposals
+            .values()
+            .flat_map(|(_, p)| p.tags.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let live = crate::trust::load::load_for_writing(
+            &self.trust,
+            &self.repo,
+            self.store,
+            Some(&scope),
+            self.repair,
+        )?;
+        let now = OffsetDateTime::now_utc();
+        let mut out = Vec::new();
+        for (id, (tag, proposal)) in proposals {
+            let approvals_of: Vec<(String, Approval)> = approvals.remove(&id).unwrap_or_default();
+            let list: Vec<Approval> = approvals_of.iter().map(|(_, a)| a.clone()).collect();
+            let Evaluation {
+                standing,
+                diff,
+                signed_by,
+                roles,
+            } = evaluate(&live, &id, &proposal, &list, now);
+            let mut store_tags = vec![tag];
+            store_tags.extend(approvals_of.into_iter().map(|(t, _)| t));
+            out.push(Pending {
+                id,
+                proposal,
+                standing,
+                diff,
+                signed_by,
+                store_tags,
+                roles,
+            });
+        }
+        for (_, left) in approvals {
+            for (tag, _) in left {
+                skipped.push((tag, "an approval of no staged change".to_owned()));
+            }
+        }
+        Ok(StagedList {
+            live,
+            pending: out,
+            skipped,
+        })
+    }
+
+    /// The staged change whose id begins with `id`.
+    fn find(&self, id: &str) -> Result<(WriterState, Pending), TrustError> {
+        if id.len() < 4 {
+            return Err(bad(format!(
+                "{id:?} is too short to name a staged change (4 or more hex digits)"
+            )));
+        }
+        let StagedList { live, pending, .. } = self.staged()?;
+        let mut matches: Vec<Pending> = pending.into_iter().filter(|p| p.id.starts_with(id)).collect();
+        match matches.len() {
+            0 => Err(bad(format!("{} has no staged change {id}", self.repo))),
+            1 => Ok((live, matches.remove(0))),
+            _ => Err(bad(format!(
+                "{id} names more than one staged change of {}",
+                self.repo
+            ))),
+        }
+    }
+
+    /// Approves staged change `id`: each of `keys` signs the roles it may
+    /// sign, exactly as staged. Refused when the change no longer applies
+    /// or is not valid, or when no key may sign any of its roles. Publishes
+    /// it when it is then complete and `publishing` is given.
+    pub fn approve(
+        &self,
+        id: &str,
+        keys: &[PrivateKey],
+        publishing: Option<Publishing<'_>>,
+        by: &str,
+    ) -> Result<(Pending, Approved), TrustError> {
+        let (live, mut pending) = self.find(id)?;
+        match &pending.standing {
+            Standing::Stale(why) => {
+                return Err(TrustError::edit(
+                    format!("staged change {} no longer applies: {why}", pending.id),
+                    "withdraw it (`vouch withdraw`) and make the change again on the live data",
+                ));
+            }
+            Standing::Invalid(why) => {
+                return Err(TrustError::edit(
+                    format!("staged change {} is not valid: {why}", pending.id),
+                    "withdraw it (`vouch withdraw`); do not approve it",
+                ));
+            }
+            Standing::Complete | Standing::Short(_) => {}
+        }
+        // The changed data authorises the keys (a change may add one).
+        let mut result = live.repo.clone();
+        for (name, role) in &pending.roles {
+            result.targets.insert(name.clone(), role.clone());
+        }
+        let mut added: BTreeMap<String, Vec<Signature>> = BTreeMap::new();
+        for key in keys {
+            let id = key.public().key_id().to_string();
+            for (name, role) in &pending.roles {
+                let may = signers_of(&result, name).is_some_and(|(_, ids, _)| ids.contains(&id));
+                if may && !role.signatures.iter().any(|s| s.keyid == id) {
+                    let mut copy = role.clone();
+                    copy.sign(key).map_err(bug)?;
+                    if let Some(sig) = copy.signatures.into_iter().find(|s| s.keyid == id) {
+                        added.entry(name.clone()).or_default().push(sig);
+                    }
+                }
+            }
+        }
+        if added.is_empty() {
+            return Err(TrustError::edit(
+                format!(
+                    "no key given may sign a role of staged change {} that it has not signed already",
+                    pending.id
+                ),
+                "approve with a key of a role it changes (`vouch staged` shows who signed what)",
+            ));
+        }
+        for (name, sigs) in &added {
+            if let Some(role) = pending.roles.get_mut(name) {
+                role.signatures.extend(sigs.iter().cloned());
+            }
+        }
+        let short = shortfalls(
+            &result_with(&live.repo, &pending.roles),
+            pending.roles.keys().map(String::as_str),
+        );
+        if short.is_empty()
+            && let Some(keys) = publishing
+        {
+            self.publish_pending(keys, &pending)?;
+            return Ok((pending, Approved::Published));
+        }
+        let first_key = keys
+            .first()
+            .map(|k| k.public().key_id().to_string())
+            .unwrap_or_default();
+        let approval = Approval {
+            kind: APPROVAL.to_owned(),
+            id: pending.id.clone(),
+            by: by.to_owned(),
+            signatures: added,
+        };
+        let bytes = serde_json::to_vec(&approval).map_err(bug)?;
+        staged::put(
+            self.store,
+            &approval_tag(&pending.id, &first_key),
+            APPROVAL,
+            &bytes,
+        )?;
+        pending.standing = if short.is_empty() {
+            Standing::Complete
+        } else {
+            Standing::Short(short.clone())
+        };
+        Ok((pending, Approved::Added(short)))
+    }
+
+    /// Staged change `id` and the key ids that may sign some role of it
+    /// (as the live data, with the change's own delegations, authorises
+    /// them): whose keys an approver unlocks.
+    pub fn approvers(&self, id: &str) -> Result<(Pending, BTreeSet<String>), TrustError> {
+        let (live, pending) = self.find(id)?;
+        let result = result_with(&live.repo, &pending.roles);
+        let ids = pending
+            .roles
+            .keys()
+            .filter_map(|r| signers_of(&result, r))
+            .flat_map(|(_, ids, _)| ids)
+            .collect();
+        Ok((pending, ids))
+    }
+
+    /// Withdraws staged change `id` (its proposal and approvals).
+    pub fn withdraw(&self, id: &str) -> Result<Pending, TrustError> {
+        let (_, pending) = self.find(id)?;
+        for tag in &pending.store_tags {
+            staged::remove(self.store, tag)?;
+        }
+        Ok(pending)
+    }
+
+    /// Publishes every complete staged change that still applies, one
+    /// publish each, oldest first by id order; returns what was published
+    /// and what was left, with why.
+    pub fn publish_staged(&self, keys: Publishing<'_>) -> Result<(Vec<Pending>, Vec<Pending>), TrustError> {
+        let pending = self.staged()?.pending;
+        let mut published = Vec::new();
+        let mut left = Vec::new();
+        for p in pending {
+            if p.standing != Standing::Complete {
+                left.push(p);
+                continue;
+            }
+            match self.publish_pending(keys, &p) {
+                Ok(()) => published.push(p),
+                Err(e) => {
+                    let mut p = p;
+                    p.standing = Standing::Stale(e.to_string());
+                    left.push(p);
+                }
+            }
+        }
+        Ok((published, left))
+    }
+
+    /// Publishes one staged change, checked again against the live data
+    /// as it stands at each attempt, then withdraws its tags.
+    fn publish_pending(&self, keys: Publishing<'_>, pending: &Pending) -> Result<(), TrustError> {
+        let scope = pending.proposal.tags.clone();
+        let proposal = pending.proposal.clone();
+        let id = pending.id.clone();
+        // The approvals as read: every signature the roles now carry.
+        let approvals = vec![Approval {
+            kind: APPROVAL.to_owned(),
+            id: id.clone(),
+            by: String::new(),
+            signatures: pending
+                .roles
+                .iter()
+                .map(|(n, r)| (n.clone(), r.signatures.clone()))
+                .collect(),
+        }];
+        self.publish_scoped(keys, Some(&scope), |repo, state, now| {
+            let Evaluation { standing, roles, .. } = evaluate(state, &id, &proposal, &approvals, now);
+            match standing {
+                Standing::Complete => {}
+                Standing::Short(short) => {
+                    return Err(bad(format!(
+                        "staged change {id} is not complete: {}",
+                        short
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                Standing::Stale(why) => {
+                    return Err(bad(format!("staged change {id} no longer applies: {why}")));
+                }
+                Standing::Invalid(why) => return Err(bad(format!("staged change {id} is not valid: {why}"))),
+            }
+            for (name, role) in roles {
+                repo.targets.insert(name, role);
+            }
+            Ok(())
+        })?;
+        for tag in &pending.store_tags {
+            staged::remove(self.store, tag)?;
+        }
+        Ok(())
+    }
+}
+
+/// `live` with `roles` in place.
+fn result_with(live: &MetadataEditor, roles: &BTreeMap<String, Signed<Targets>>) -> MetadataEditor {
+    let mut result = live.clone();
+    for (name, role) in roles {
+        result.targets.insert(name.clone(), role.clone());
+    }
+    result
+}
+
+/// The tags whose entries differ between `before` and `after` in `roles`.
+fn touched_tags(before: &MetadataEditor, after: &MetadataEditor, roles: &[String]) -> Vec<String> {
+    let mut tags = BTreeSet::new();
+    let empty = BTreeMap::new();
+    for name in roles {
+        let old = before.targets.get(name).map_or(&empty, |t| &t.signed.targets);
+        let new = after.targets.get(name).map_or(&empty, |t| &t.signed.targets);
+        for (tag, t) in new {
+            if old.get(tag) != Some(t) {
+                tags.insert(tag.clone());
+            }
+        }
+        for tag in old.keys() {
+            if !new.contains_key(tag) {
+                tags.insert(tag.clone());
+            }
+        }
+    }
+    tags.into_iter().collect()
+}
