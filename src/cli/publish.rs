@@ -3,7 +3,7 @@
 use crate::cli::common::{OnlineKeys, open_store, parse_repository, trust};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
-use crate::trust::writer::{Standing, Writer};
+use crate::trust::writer::{PublishedStaged, Standing, Writer};
 
 /// Publish every staged change that a threshold has signed and that still
 /// applies to the live trust data, with the snapshot and timestamp keys
@@ -32,41 +32,40 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 /// Publishes the complete staged changes of `repo_id` and says what was
 /// left; an error when a complete one could not be published.
 pub fn publish_complete(writer: &Writer<'_>, repo_id: &str, online: &OnlineKeys) -> Result<(), CliError> {
-    let (published, left) = writer.publish_staged(online.publishing())?;
+    let PublishedStaged {
+        published,
+        left,
+        failed,
+    } = writer.publish_staged(online.publishing())?;
+    let short = |id: &str| id[..id.len().min(12)].to_owned();
     for p in &published {
-        eprintln!(
-            "Published {} ({}) of {repo_id}",
-            &p.id[..p.id.len().min(12)],
-            p.proposal.summary
-        );
+        eprintln!("Published {} ({}) of {repo_id}", short(&p.id), p.proposal.summary);
     }
-    let mut failed = 0;
     for p in &left {
-        let short_id = &p.id[..p.id.len().min(12)];
-        match &p.standing {
-            Standing::Short(short) => eprintln!(
-                "Left {short_id} ({}): it needs {}",
-                p.proposal.summary,
-                short
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+        let why = match &p.standing {
+            Standing::Short(s) => format!(
+                "it needs {}",
+                s.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
             ),
-            Standing::Stale(why) | Standing::Invalid(why) => {
-                failed += 1;
-                eprintln!("Left {short_id} ({}): {why}", p.proposal.summary);
-            }
-            Standing::Complete => {}
-        }
+            Standing::Stale(why) => format!("it no longer applies: {why}"),
+            Standing::Invalid(why) => format!("it is not valid: {why}"),
+            Standing::Complete => continue,
+        };
+        eprintln!("Left {} ({}): {why}", short(&p.id), p.proposal.summary);
     }
-    if published.is_empty() && left.is_empty() {
+    for (p, e) in &failed {
+        eprintln!("Could not publish {} ({}): {e}", short(&p.id), p.proposal.summary);
+    }
+    if published.is_empty() && left.is_empty() && failed.is_empty() {
         eprintln!("No staged changes for {repo_id}");
     }
-    if failed > 0 {
+    if !failed.is_empty() {
         return Err(CliError {
             failure: crate::cli::Failure::Refused,
-            message: format!("{failed} staged change(s) of {repo_id} could not be published"),
+            message: format!(
+                "{} complete staged change(s) of {repo_id} could not be published",
+                failed.len()
+            ),
             hint: format!("`vouch staged {repo_id}` shows why; withdraw what no longer applies"),
         });
     }

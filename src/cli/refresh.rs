@@ -3,12 +3,14 @@
 use crate::cli::common::{OnlineKeys, open_store, parse_ref, trust};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
-use crate::trust::writer::{Writer, snapshot_expires_soon};
+use crate::trust::writer::{Standing, Writer, snapshot_expires_soon};
 
 /// Keep a repository's trust data fresh: re-sign the timestamp with the
 /// timestamp key only (for a cron or CI job), and the snapshot too when it
 /// expires within 7 days (or with --snapshot). The trust data is verified
 /// first (expiry aside); if it does not verify, nothing is published.
+/// Where the snapshot key is here too, the staged changes a threshold has
+/// signed are published as with `vouch publish`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The repository: oci:DIR or REGISTRY/REPO
@@ -53,5 +55,26 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         repo.timestamp.signed.version,
         repo.timestamp.signed.expires.as_str()
     );
+    // Whoever holds snapshot and timestamp also publishes the staged
+    // changes a threshold has signed (a refresh cron is such a job).
+    let complete = writer
+        .staged()?
+        .pending
+        .iter()
+        .filter(|p| p.standing == Standing::Complete)
+        .count();
+    if complete > 0 {
+        if crate::trust::signing_keys::top_level(&ctx.trust_dir, &repo, &repo_id, "snapshot").is_err() {
+            eprintln!(
+                "{complete} complete staged change(s) of {repo_id} wait for a publisher with the snapshot key"
+            );
+            return Ok(());
+        }
+        let online = match with_snapshot {
+            true => online,
+            false => OnlineKeys::unlock(ctx, &state, &repo_id, &mut provider, true)?,
+        };
+        super::publish::publish_complete(&writer, &repo_id, &online)?;
+    }
     Ok(())
 }

@@ -1015,27 +1015,27 @@ struct TagPage {
 const MAX_TAG_PAGE: u64 = 1 << 20;
 
 impl Registry {
-    /// Tags from `prefix` on, in the registry's (lexical) order: pages of
-    /// `tags/list` starting after `last`, until a tag no longer begins
-    /// with `prefix`.
+    /// The tags that begin with `prefix`: pages of `tags/list` from
+    /// `last=prefix` (a registry that honours it starts there; one that
+    /// does not returns every tag, in any order), while pages come back
+    /// full and move forward.
     async fn tags_async(&self, prefix: &str, max: usize) -> Result<Vec<String>, StoreError> {
+        const PAGE: usize = 1000;
+        const MAX_PAGES: usize = 1000;
         let what = format!("tags beginning {prefix:?}");
         let mut out: Vec<String> = Vec::new();
-        // Just before the prefix: the prefix with its last byte lowered
-        // would do, but the prefix itself sorts before every longer tag.
         let mut last = prefix.to_owned();
-        loop {
+        for _ in 0..MAX_PAGES {
             let mut url = reqwest::Url::parse(&format!("{}/v2/{}/tags/list", self.base, self.repository))
                 .map_err(|_| self.fail(&what, "the registry gave an invalid URL"))?;
             url.query_pairs_mut()
-                .append_pair("n", "1000")
+                .append_pair("n", &PAGE.to_string())
                 .append_pair("last", &last);
             let answer = self
                 .send(&what, Op::Read, Method::GET, url.as_str(), HeaderMap::new(), None)
                 .await?;
             if answer.status == StatusCode::NOT_FOUND {
-                // A repository with no tags yet.
-                return Ok(out);
+                break; // a repository with no tags yet
             }
             let body = self.read(&what, answer.response, MAX_TAG_PAGE).await?;
             let page: TagPage = serde_json::from_slice(&body).map_err(|e| StoreError::Malformed {
@@ -1043,30 +1043,25 @@ impl Registry {
                 reason: e.to_string(),
             })?;
             let tags = page.tags.unwrap_or_default();
-            let Some(end) = tags.last().cloned() else {
-                return Ok(out);
+            out.extend(tags.iter().filter(|t| t.starts_with(prefix)).cloned());
+            if out.len() > max {
+                return Err(StoreError::TooMany {
+                    what: format!("{}/{}: {what}", self.registry, self.repository),
+                    limit: max,
+                });
+            }
+            let Some(end) = tags.iter().max().cloned() else {
+                break;
             };
             // Pages must move forward, or a hostile registry loops us.
-            if end <= last {
-                return Ok(out);
-            }
-            for t in tags {
-                if t.starts_with(prefix) {
-                    out.push(t);
-                } else if t.as_str() > prefix {
-                    out.sort();
-                    out.dedup();
-                    return Ok(out);
-                }
-                if out.len() > max {
-                    return Err(StoreError::TooMany {
-                        what: format!("{}/{}: {what}", self.registry, self.repository),
-                        limit: max,
-                    });
-                }
+            if tags.len() < PAGE || end <= last || !end.starts_with(prefix) {
+                break;
             }
             last = end;
         }
+        out.sort();
+        out.dedup();
+        Ok(out)
     }
 
     /// Deletes the manifest `tag` points at (and so the tag), if the

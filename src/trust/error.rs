@@ -78,6 +78,16 @@ pub enum TrustError {
         #[source]
         source: TufError,
     },
+    /// A staged change that cannot be approved or published.
+    #[error("staged change {id} was refused: {why}")]
+    StagedRefused {
+        /// The change.
+        id: String,
+        /// Why.
+        why: String,
+        /// What to do.
+        hint: &'static str,
+    },
     /// A writer was served trust data whose timestamp has expired.
     #[error(
         "the trust data of {repo} has a timestamp that expired at {expires}; nothing is built on expired trust data (it may be an older state served again), so nothing was published"
@@ -233,6 +243,7 @@ impl TrustError {
                 | TrustError::Tampered { .. }
                 | TrustError::ExpiredUnchecked { .. }
                 | TrustError::ExpiredState { .. }
+                | TrustError::StagedRefused { .. }
                 | TrustError::NotaryRefused { .. }
                 | TrustError::NoNotaryData { .. }
                 | TrustError::Incomplete { .. }
@@ -296,6 +307,7 @@ impl TrustError {
                 "run `vouch refresh {repo}` on the machine that published last (it keeps a verified copy); \
                  re-signing an expired state checked against nothing could bring back an old one"
             ),
+            TrustError::StagedRefused { hint, .. } => (*hint).to_owned(),
             TrustError::ExpiredState { repo, .. } => format!(
                 "if this is the state last published, `vouch refresh {repo}` renews it (checked against \
                  what this machine verified); then retry"

@@ -174,7 +174,15 @@ pub struct MetadataEditor {
     changed: BTreeSet<String>,
 }
 
-fn new_targets(now: OffsetDateTime, valid: Duration) -> Targets {
+/// The field of a targets role's `signed` that names the role vouch signed
+/// it as: TUF metadata does not carry its own name, so without it a
+/// signature made for one role's bytes would count for another role that
+/// the same keys sign (a staged change could offer a bin's signed bytes as
+/// `targets/releases`). Writers set it on every role they change; a staged
+/// role must carry its own name.
+pub const ROLE_NAME: &str = "x-vouch-role";
+
+fn new_targets(name: &str, now: OffsetDateTime, valid: Duration) -> Targets {
     Targets {
         type_: "targets".to_owned(),
         spec_version: SPEC_VERSION.to_owned(),
@@ -182,7 +190,7 @@ fn new_targets(now: OffsetDateTime, valid: Duration) -> Targets {
         expires: Expires::new(now + valid),
         targets: BTreeMap::new(),
         delegations: None,
-        extra: Extra::new(),
+        extra: Extra::from([(ROLE_NAME.to_owned(), serde_json::Value::String(name.to_owned()))]),
     }
 }
 
@@ -319,7 +327,7 @@ impl MetadataEditor {
         let mut targets_map = BTreeMap::new();
         targets_map.insert(
             "targets".to_owned(),
-            Signed::new(new_targets(now, expiries.targets)),
+            Signed::new(new_targets("targets", now, expiries.targets)),
         );
         let mut repo = MetadataEditor {
             root: Signed::new(root),
@@ -432,6 +440,9 @@ impl MetadataEditor {
             };
         }
         r.signed.expires = Expires::new(now + valid);
+        r.signed
+            .extra
+            .insert(ROLE_NAME.to_owned(), serde_json::Value::String(role.to_owned()));
         r.signatures.clear();
         self.changed.insert(role.to_owned());
         Ok(())
@@ -614,7 +625,7 @@ impl MetadataEditor {
                 extra: Extra::new(),
             });
         self.touch(parent, now)?;
-        let mut role = new_targets(now, self.expiries.targets);
+        let mut role = new_targets(name, now, self.expiries.targets);
         role.version = version;
         self.targets.insert(name.to_owned(), Signed::new(role));
         self.changed.insert(name.to_owned());
@@ -772,7 +783,7 @@ impl MetadataEditor {
     fn create_bins(&mut self, bins: &SuccinctRoles, now: OffsetDateTime) {
         for n in 0..bins.bins() {
             let name = bins.bin_name(n);
-            let mut role = new_targets(now, self.expiries.targets);
+            let mut role = new_targets(&name, now, self.expiries.targets);
             let above = self
                 .snapshot
                 .signed

@@ -814,7 +814,16 @@ impl TrustedSet {
                     }) => {}
             other => other?,
         }
-        // A bin's file under another bin's name.
+        // 5.6.4: the version snapshot lists.
+        if new.signed.version != meta.version {
+            return Err(TufError::VersionMismatch {
+                role: role.to_owned(),
+                by: "snapshot".to_owned(),
+                expected: meta.version,
+                got: new.signed.version,
+            });
+        }
+        // vouch: a bin's file under another bin's name.
         if let Some(bins) = self
             .targets
             .get(parent)
@@ -824,15 +833,6 @@ impl TrustedSet {
             let pinned =
                 meta.length.is_some() && meta.hashes.as_ref().is_some_and(|h| h.contains_key("sha256"));
             check_bin(role, bins, &new.signed, pinned, self.bins_bound)?;
-        }
-        // 5.6.4: the version snapshot lists.
-        if new.signed.version != meta.version {
-            return Err(TufError::VersionMismatch {
-                role: role.to_owned(),
-                by: "snapshot".to_owned(),
-                expected: meta.version,
-                got: new.signed.version,
-            });
         }
         // 5.6.5: freeze attack.
         self.check_expiry(role, &new.signed)?;

@@ -413,6 +413,15 @@ fn a_rolled_back_or_emptied_bin_is_refused() {
     assert_eq!(attacker.trust_digest(), swapped, "nothing published");
 }
 
+/// The id a staged command printed (`staged ID` on stdout).
+fn staged_id(run: &Run) -> String {
+    run.ok()
+        .lines()
+        .find_map(|l| l.strip_prefix("staged "))
+        .unwrap_or_else(|| panic!("not staged: {}{}", run.stdout, run.stderr))
+        .to_owned()
+}
+
 #[test]
 fn two_of_two_signers_share_the_bins() {
     let env = publisher();
@@ -438,25 +447,30 @@ fn two_of_two_signers_share_the_bins() {
     env.run(&["signer", "add", "bob", &repo, "--key", &key("bob")])
         .ok();
     let list = list.to_str().expect("utf8");
-    env.run(&["sign", "--signer", "alice", "--from-file", list]).ok();
+    // Alice alone: staged (moving the tags into bins), nothing published.
+    let id = staged_id(&env.run(&["sign", "--signer", "alice", "--from-file", list]));
     let tag = format!("{repo}:t-000123");
     verifier(&repo, &root)
         .run(&["verify", &tag])
-        .fails(1, "threshold is 2");
-    env.run(&["sign", "--signer", "bob", "--from-file", list]).ok();
+        .fails(1, "not signed");
+    // Bob approves exactly that change: both signed every bin.
+    env.run(&["approve", &repo, &id, "--signer", "bob"]).ok();
     let both = verifier(&repo, &root).run(&["verify", "--verbose", &tag]);
     assert_eq!(both.ok().trim(), digest);
     assert!(both.stderr.contains("signed by rb-"), "{}", both.stderr);
-    // A signer removed: its key signs nothing more, so the bins (which list
-    // it) are withdrawn; with carol added, bob and carol sign again.
-    env.run(&["signer", "remove", "alice", &repo]).ok();
-    verifier(&repo, &root).run(&["verify", &tag]).fails(1, "");
+    // Removing alice would leave one key for a threshold of two: refused.
+    env.run(&["signer", "remove", "alice", &repo])
+        .fails(2, "threshold of 2");
+    // With carol added, alice's removal is staged with every bin for bob
+    // and carol to sign again; the tags verify throughout.
     env.run(&["key", "generate", "carol"]).ok();
     env.run(&["signer", "add", "carol", &repo, "--key", &key("carol")])
         .ok();
-    for name in ["bob", "carol"] {
-        env.run(&["sign", "--signer", name, "--from-file", list]).ok();
-    }
+    let id = staged_id(&env.run(&["signer", "remove", "alice", &repo]));
+    assert_eq!(verifier(&repo, &root).run(&["verify", &tag]).ok().trim(), digest);
+    env.run(&["approve", &repo, &id, "--signer", "bob"]).ok();
+    assert_eq!(verifier(&repo, &root).run(&["verify", &tag]).ok().trim(), digest);
+    env.run(&["approve", &repo, &id, "--signer", "carol"]).ok();
     let again = verifier(&repo, &root).run(&["verify", "--verbose", &tag]);
     assert_eq!(again.ok().trim(), digest);
     assert!(again.stderr.contains("signed by rb-"), "{}", again.stderr);
@@ -504,7 +518,7 @@ fn a_repository_that_passes_the_threshold_keeps_every_signed_tag() {
 }
 
 #[test]
-fn a_new_threshold_withdraws_the_bins_of_releases() {
+fn a_new_threshold_is_staged_with_every_bin_for_the_signers_to_sign_again() {
     let env = publisher();
     let Many {
         repo,
@@ -520,9 +534,9 @@ fn a_new_threshold_withdraws_the_bins_of_releases() {
     env.run(&["sign", "--signer", "alice", "--from-file", list]).ok();
     let tag = format!("{repo}:t-000123");
     assert_eq!(verifier(&repo, &root).run(&["verify", &tag]).ok().trim(), digest);
-    // bob joins with a threshold of 2: alice's signatures alone no longer
-    // make a tag verify, at once.
-    env.run(&[
+    // bob joins with a threshold of 2: staged with targets/releases and
+    // every bin to sign again; the tags verify meanwhile.
+    let id = staged_id(&env.run(&[
         "signer",
         "add",
         "bob",
@@ -531,11 +545,16 @@ fn a_new_threshold_withdraws_the_bins_of_releases() {
         &key("bob"),
         "--threshold",
         "2",
-    ])
-    .ok();
-    verifier(&repo, &root).run(&["verify", &tag]).fails(1, "");
-    for name in ["alice", "bob"] {
-        env.run(&["sign", "--signer", name, "--from-file", list]).ok();
-    }
+    ]));
     assert_eq!(verifier(&repo, &root).run(&["verify", &tag]).ok().trim(), digest);
+    let one = env.run(&["approve", &repo, &id, "--signer", "alice"]);
+    one.ok();
+    assert!(one.stderr.contains("still needs"), "{}", one.stderr);
+    assert_eq!(verifier(&repo, &root).run(&["verify", &tag]).ok().trim(), digest);
+    env.run(&["approve", &repo, &id, "--signer", "bob"]).ok();
+    let both = verifier(&repo, &root).run(&["verify", "--verbose", &tag]);
+    assert_eq!(both.ok().trim(), digest);
+    assert!(both.stderr.contains("signed by rb-"), "{}", both.stderr);
+    // One signer alone now stages.
+    staged_id(&env.run(&["sign", "--signer", "alice", &tag]));
 }

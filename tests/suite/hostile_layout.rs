@@ -119,6 +119,43 @@ fn a_tag_named_twice_in_index_json_is_refused_by_every_command() {
 }
 
 #[test]
+fn case_colliding_keys_in_index_json_are_refused_by_every_command() {
+    // Go's encoding/json (skopeo, podman, containerd) matches keys
+    // ignoring case and takes the last: `v1` with both `digest` (the
+    // signed image) and `Digest` (the unsigned one) is v2 to them.
+    for (key, twin) in [
+        ("digest", "Digest"),
+        ("size", "Size"),
+        ("annotations", "Annotations"),
+    ] {
+        let repo = Repo::signed();
+        let path = repo.layout.join("index.json");
+        let text = String::from_utf8(std::fs::read(&path).expect("index")).expect("utf8");
+        let mut index: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let manifests = index["manifests"].as_array_mut().expect("manifests");
+        let v2 = manifests
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "v2")
+            .expect("v2")
+            .clone();
+        let v1 = manifests
+            .iter_mut()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == "v1")
+            .expect("v1");
+        v1[twin] = v2[key].clone();
+        std::fs::write(&path, serde_json::to_vec(&index).expect("json")).expect("write");
+        let before = snapshot(&repo.layout);
+
+        repo.every_command_refuses("has the keys");
+        assert_eq!(
+            snapshot(&repo.layout),
+            before,
+            "a refused command changed the layout"
+        );
+    }
+}
+
+#[test]
 fn a_symlinked_index_json_is_refused_and_its_target_untouched() {
     let repo = Repo::signed();
     let moved = repo.outside.join("index.json");

@@ -5,11 +5,12 @@
 //! moved upstream to an unsigned image), `v2` (unsigned) and `multi` (an
 //! image index signed with `--recursive`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::notary::{DockerApi, free_port, openssl, wait_for_port};
+use crate::common::proxy::RunningProxy;
 use crate::common::publisher;
 use crate::common::registry::{Registry, layout_ref, push, skopeo};
 use crate::common::{Env, index_children, oci_image_index};
@@ -68,60 +69,17 @@ fn scene() -> Scene {
     }
 }
 
-/// A running `vouch proxy`; its log (stderr) goes to a file.
-struct Proxy {
-    child: Child,
-    addr: String,
-    log: PathBuf,
-}
+/// `vouch proxy` in front of the scene's registry (or `upstream`).
+struct Proxy;
 
 impl Proxy {
-    fn start(s: &Scene, vars: &[(&str, &str)], extra: &[&str]) -> Proxy {
+    fn start(s: &Scene, vars: &[(&str, &str)], extra: &[&str]) -> RunningProxy {
         Proxy::start_for(s, &s.upstream, vars, extra)
     }
 
     /// In front of `upstream` (host:port).
-    fn start_for(s: &Scene, upstream: &str, vars: &[(&str, &str)], extra: &[&str]) -> Proxy {
-        let addr = format!("127.0.0.1:{}", free_port());
-        let log = s.env.home().join(format!("proxy-{}.log", addr.replace(':', "-")));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
-            .arg("--trust-dir")
-            .arg(s.env.trust())
-            .args(["proxy", "--listen", &addr, "--upstream"])
-            .arg(format!("{NAME}={upstream}"))
-            .args(extra)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", s.env.home())
-            .envs(vars.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("vouch proxy");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "vouch proxy exited ({status}): {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "vouch proxy did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Proxy { child, addr, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).expect("proxy log")
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start_for(s: &Scene, upstream: &str, vars: &[(&str, &str)], extra: &[&str]) -> RunningProxy {
+        RunningProxy::start(&s.env, NAME, upstream, vars, extra)
     }
 }
 
@@ -520,7 +478,7 @@ fn an_unreachable_upstream_is_undecided_never_denied_and_audit_serves_and_logs()
     let proxy = Proxy::start(&s, &[], &[]);
     let audit = Proxy::start(&s, &[("VOUCH_CONTENT_TRUST", "audit")], &[]);
 
-    let inspect = |proxy: &Proxy, tag: &str| {
+    let inspect = |proxy: &RunningProxy, tag: &str| {
         Command::new("skopeo")
             .args(["inspect", "--raw", "--tls-verify=false"])
             .arg(format!("docker://{}/{NAME}/demo/app:{tag}", proxy.addr))
@@ -713,26 +671,8 @@ fn a_non_loopback_listener_needs_tls() {
 }
 
 /// `curl` a manifest through the proxy: "STATUS DIGEST".
-fn curl_manifest(proxy: &Proxy, reference: &str) -> String {
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code} %header{docker-content-digest}",
-        ])
-        .args([
-            "-H",
-            "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
-        ])
-        .arg(format!(
-            "http://{}/v2/{NAME}/demo/app/manifests/{reference}",
-            proxy.addr
-        ))
-        .output()
-        .expect("curl");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+fn curl_manifest(proxy: &RunningProxy, reference: &str) -> String {
+    proxy.manifest(NAME, "demo/app", reference)
 }
 
 #[test]

@@ -28,7 +28,7 @@ use crate::store::staged;
 use crate::trust::error::TrustError;
 use crate::trust::load::WriterState;
 use crate::tuf::crypto::count_signatures;
-use crate::tuf::editor::{MetadataEditor, Signed};
+use crate::tuf::editor::{MetadataEditor, ROLE_NAME, Signed};
 use crate::tuf::metadata::{Envelope, Signature, Targets, signed_bytes};
 use crate::tuf::trusted_set::{Signers, delegation_signers, top_level_signers, validate_delegations};
 use crate::tuf::writer_load::RoleState;
@@ -154,6 +154,17 @@ pub enum Outcome {
     },
 }
 
+/// What `publish` did with the staged changes.
+#[derive(Debug, Default)]
+pub struct PublishedStaged {
+    /// Published.
+    pub published: Vec<Pending>,
+    /// Not complete, stale or not valid: left as they are.
+    pub left: Vec<Pending>,
+    /// Complete, but refused when published (the live data moved).
+    pub failed: Vec<(Pending, TrustError)>,
+}
+
 /// What `approve` did.
 #[derive(Debug)]
 pub enum Approved {
@@ -177,8 +188,15 @@ fn content_hash(signed: &Targets) -> Result<String, TrustError> {
     Ok(hex::encode(sha2::Sha256::digest(&bytes)))
 }
 
-/// The id of a change: what it was made against and the new `signed` of
-/// each role (signatures aside, so approvals do not change it).
+impl Proposal {
+    /// The change's id: a hash of what it was made against and the new
+    /// `signed` of each role (signatures aside, so approvals do not change
+    /// it). Its tag in the store is `vouch-stage-ID`.
+    pub fn id(&self) -> Result<String, TrustError> {
+        change_id(&self.roles)
+    }
+}
+
 fn change_id(roles: &BTreeMap<String, StagedRole>) -> Result<String, TrustError> {
     let mut h = sha2::Sha256::new();
     for (name, r) in roles {
@@ -440,6 +458,7 @@ fn evaluate(
                         "{name} is at version {} now; the change was made against version {}",
                         current.signed.version, r.base_version
                     )));
+                    continue;
                 }
                 if live
                     .states
@@ -456,12 +475,34 @@ fn evaluate(
                 stale = stale.or(Some(format!(
                     "{name} is not in the live data read (it was removed, or is a bin the change does not name a tag of)"
                 )));
+                continue;
             }
         }
-        if role.signed.version <= r.base_version {
+        // What it says it is: signed bytes of one role never pass for
+        // another's (TUF metadata does not name its role; vouch's does).
+        match role.signed.extra.get(ROLE_NAME).and_then(|v| v.as_str()) {
+            Some(n) if n == name => {}
+            Some(other) => return invalid(format!("the metadata staged as {name} is {other}'s")),
+            None => return invalid(format!("the metadata staged as {name} does not name its role")),
+        }
+        // The next version of the role as snapshot lists it: one above
+        // (a bin: above, and bound to its name).
+        let listed = live
+            .repo
+            .snapshot
+            .signed
+            .meta
+            .get(&crate::tuf::metadata::meta_key(name))
+            .map_or(0, |m| m.version);
+        let version = role.signed.version;
+        let next = if crate::tuf::bin_versions::slot(name).is_some() {
+            version > listed && crate::tuf::bin_versions::bound_to(name, version)
+        } else {
+            version == listed + 1
+        };
+        if !next || version <= r.base_version {
             return invalid(format!(
-                "{name} version {} is not above the live version {}",
-                role.signed.version, r.base_version
+                "{name} version {version} is not the next version of the live {name} (version {listed})"
             ));
         }
         if role.signed.expires.at <= now {
@@ -814,16 +855,18 @@ impl<'s> Writer<'s> {
         let (live, mut pending) = self.find(id)?;
         match &pending.standing {
             Standing::Stale(why) => {
-                return Err(TrustError::edit(
-                    format!("staged change {} no longer applies: {why}", pending.id),
-                    "withdraw it (`vouch withdraw`) and make the change again on the live data",
-                ));
+                return Err(TrustError::StagedRefused {
+                    id: pending.id.clone(),
+                    why: format!("it no longer applies: {why}"),
+                    hint: "withdraw it (`vouch withdraw`) and make the change again on the live data",
+                });
             }
             Standing::Invalid(why) => {
-                return Err(TrustError::edit(
-                    format!("staged change {} is not valid: {why}", pending.id),
-                    "withdraw it (`vouch withdraw`); do not approve it",
-                ));
+                return Err(TrustError::StagedRefused {
+                    id: pending.id.clone(),
+                    why: format!("it is not valid: {why}"),
+                    hint: "withdraw it (`vouch withdraw`); do not approve it",
+                });
             }
             Standing::Complete | Standing::Short(_) => {}
         }
@@ -920,27 +963,23 @@ impl<'s> Writer<'s> {
     }
 
     /// Publishes every complete staged change that still applies, one
-    /// publish each, oldest first by id order; returns what was published
-    /// and what was left, with why.
-    pub fn publish_staged(&self, keys: Publishing<'_>) -> Result<(Vec<Pending>, Vec<Pending>), TrustError> {
+    /// publish each, in id order: what was published, what was left (not
+    /// complete, stale or not valid, as listed), and the complete ones
+    /// that could not be published (with why).
+    pub fn publish_staged(&self, keys: Publishing<'_>) -> Result<PublishedStaged, TrustError> {
         let pending = self.staged()?.pending;
-        let mut published = Vec::new();
-        let mut left = Vec::new();
+        let mut out = PublishedStaged::default();
         for p in pending {
             if p.standing != Standing::Complete {
-                left.push(p);
+                out.left.push(p);
                 continue;
             }
             match self.publish_pending(keys, &p) {
-                Ok(()) => published.push(p),
-                Err(e) => {
-                    let mut p = p;
-                    p.standing = Standing::Stale(e.to_string());
-                    left.push(p);
-                }
+                Ok(()) => out.published.push(p),
+                Err(e) => out.failed.push((p, e)),
             }
         }
-        Ok((published, left))
+        Ok(out)
     }
 
     /// Publishes one staged change, checked again against the live data

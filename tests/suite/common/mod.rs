@@ -3,6 +3,7 @@
 
 pub mod attacker;
 pub mod notary;
+pub mod proxy;
 pub mod py;
 pub mod registry;
 pub mod tuf;

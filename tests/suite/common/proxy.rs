@@ -1,0 +1,95 @@
+//! A running `vouch proxy` for tests: in front of one upstream registry,
+//! with a trust directory's pins; its log (stderr) goes to a file.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::Env;
+use super::notary::free_port;
+
+/// A running `vouch proxy`, killed on drop.
+pub struct RunningProxy {
+    child: Child,
+    /// Where it listens (host:port).
+    pub addr: String,
+    log: PathBuf,
+}
+
+impl RunningProxy {
+    /// `vouch proxy` with `env`'s trust directory, serving `upstream`
+    /// (host:port) as `/v2/NAME/…`.
+    pub fn start(
+        env: &Env,
+        name: &str,
+        upstream: &str,
+        vars: &[(&str, &str)],
+        extra: &[&str],
+    ) -> RunningProxy {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let log = env.home().join(format!("proxy-{}.log", addr.replace(':', "-")));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .arg("--trust-dir")
+            .arg(env.trust())
+            .args(["proxy", "--listen", &addr, "--upstream"])
+            .arg(format!("{name}={upstream}"))
+            .args(extra)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", env.home())
+            .envs(vars.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("vouch proxy");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "vouch proxy exited ({status}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "vouch proxy did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        RunningProxy { child, addr, log }
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).expect("proxy log")
+    }
+
+    /// A manifest request through the proxy, as curl makes it: "STATUS
+    /// DIGEST" (the digest header, empty when refused).
+    pub fn manifest(&self, name: &str, repository: &str, reference: &str) -> String {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %header{docker-content-digest}",
+            ])
+            .args([
+                "-H",
+                "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json",
+            ])
+            .arg(format!(
+                "http://{}/v2/{name}/{repository}/manifests/{reference}",
+                self.addr
+            ))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for RunningProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
