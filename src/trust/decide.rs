@@ -109,19 +109,32 @@ impl Reader<'_> {
             })
         };
         let top = self.top_targets()?;
+        // A hit counts in the role itself or one of its bins, never in a
+        // role it delegates to by name (a signer's own role has one key).
+        let counts = |holder: &str, role: &str, trusted: &crate::tuf::TrustedSet| {
+            role == holder
+                || trusted
+                    .targets(holder)
+                    .and_then(|t| t.signed().delegations.as_ref()?.succinct_roles.as_ref())
+                    .is_some_and(|bins| bins.is_bin(role))
+        };
         if !has_releases(top) {
-            // No signers: targets, its bins or delegations.
+            // No signers: targets and its bins.
             return match self.client.resolve_in(&path, "targets", "root") {
-                Ok((role, target)) => signed(role, target),
-                Err(crate::update::UpdateError::NoSuchTarget(_)) => Err(self.not_signed(tag, "targets")),
+                Ok((role, target)) if counts("targets", &role, self.client.trusted()) => signed(role, target),
+                Ok(_) | Err(crate::update::UpdateError::NoSuchTarget(_)) => {
+                    Err(self.not_signed(tag, "targets"))
+                }
                 Err(e) => Err(from_update(&self.repo, e)),
             };
         }
         // Signers: releases (a refusal there is final: trust data that
         // does not verify is never passed over), then targets' own list.
         match self.client.resolve_in(&path, RELEASES, "targets") {
-            Ok((role, target)) => return signed(role, target),
-            Err(crate::update::UpdateError::NoSuchTarget(_)) => {}
+            Ok((role, target)) if counts(RELEASES, &role, self.client.trusted()) => {
+                return signed(role, target);
+            }
+            Ok(_) | Err(crate::update::UpdateError::NoSuchTarget(_)) => {}
             Err(e) => return Err(from_update(&self.repo, e)),
         }
         match self.top_targets()?.targets.get(tag).cloned() {

@@ -521,6 +521,7 @@ fn a_repository_that_passes_the_threshold_keeps_every_signed_tag() {
 fn a_new_threshold_is_staged_with_every_bin_for_the_signers_to_sign_again() {
     let env = publisher();
     let Many {
+        layout,
         repo,
         list,
         digest,
@@ -556,5 +557,7 @@ fn a_new_threshold_is_staged_with_every_bin_for_the_signers_to_sign_again() {
     assert_eq!(both.ok().trim(), digest);
     assert!(both.stderr.contains("signed by rb-"), "{}", both.stderr);
     // One signer alone now stages.
+    oci_image(&layout, "t-000123", "moved\n");
     staged_id(&env.run(&["sign", "--signer", "alice", &tag]));
+    verifier(&repo, &root).run(&["verify", &tag]).fails(1, "");
 }

@@ -313,6 +313,7 @@ fn thresholds_change_without_an_outage() {
     let repo = format!("oci:{}", layout.display());
     let v1 = oci_image(&layout, "v1", "one\n");
     let v2 = oci_image(&layout, "v2", "two\n");
+    let v3 = oci_image(&layout, "v3", "three\n");
     let team = Team::new(&repo, &["v1"]);
     let id = staged_id(&team.alice.run(&["sign", &team.tag("v2")]));
     team.bob.run(&["approve", &repo, &id]).ok();
@@ -325,18 +326,34 @@ fn thresholds_change_without_an_outage() {
     team.verifies("v1", &v1);
     team.verifies("v2", &v2);
 
-    // Raising it again: staged with targets/releases to sign again; every
-    // tag verifies until both signers approved and CI published.
+    // Under a threshold of one, alice alone signs v3 (CI publishes).
+    staged_id(&team.alice.run(&["sign", &team.tag("v3")]));
+    team.ci.run(&["publish", &repo]).ok();
+    team.verifies("v3", &v3);
+
+    // Raising it again: targets/releases carries one signature, so the
+    // raise is staged with it to sign again; every tag verifies until both
+    // signers approved and CI published.
     let raise = staged_id(&team.owner.run(&["signer", "threshold", &repo, "2"]));
     team.ci.run(&["publish", &repo]).ok();
-    team.verifies("v2", &v2);
-    assert!(team.staged(&team.alice).contains("threshold 1 -> 2"));
-    team.alice.run(&["approve", &repo, &raise]).ok();
-    team.verifies("v2", &v2);
+    let listed = team.staged(&team.alice);
+    assert!(listed.contains("threshold 1 -> 2"), "{listed}");
+    assert!(listed.contains("targets/releases signed by 0 of 2"), "{listed}");
+    team.verifies("v3", &v3);
+    let one = team.alice.run(&["approve", &repo, &raise]);
+    one.ok();
+    assert!(one.stderr.contains("still needs"), "{}", one.stderr);
+    team.ci.run(&["publish", &repo]).ok();
+    team.verifies("v3", &v3);
     team.bob.run(&["approve", &repo, &raise]).ok();
     team.ci.run(&["publish", &repo]).ok();
+    team.verifies("v3", &v3);
     team.verifies("v2", &v2);
     team.verifies("v1", &v1);
+    // One signer alone is staged again.
+    staged_id(&team.alice.run(&["revoke", &team.tag("v3")]));
+    team.ci.run(&["publish", &repo]).ok();
+    team.verifies("v3", &v3);
 
     // Removing bob would leave one key for a threshold of two: refused.
     team.owner

@@ -450,14 +450,28 @@ fn evaluate(
             role.signatures
                 .extend(a.signatures.get(name).into_iter().flatten().cloned());
         }
+        // What it says it is: signed bytes of one role never pass for
+        // another's (TUF metadata does not name its role; vouch's does).
+        match role.signed.extra.get(ROLE_NAME).and_then(|v| v.as_str()) {
+            Some(n) if n == name => {}
+            Some(other) => return invalid(format!("the metadata staged as {name} is {other}'s")),
+            None => return invalid(format!("the metadata staged as {name} does not name its role")),
+        }
         match live.repo.targets.get(name) {
             Some(current) => {
                 let hash = content_hash(&current.signed).unwrap_or_default();
                 if r.base_version != current.signed.version || r.base != hash {
-                    stale = stale.or(Some(format!(
-                        "{name} is at version {} now; the change was made against version {}",
-                        current.signed.version, r.base_version
-                    )));
+                    stale = stale.or(Some(if r.base_version == current.signed.version {
+                        format!(
+                            "{name} version {} is not what the change was made against",
+                            r.base_version
+                        )
+                    } else {
+                        format!(
+                            "{name} is at version {} now; the change was made against version {}",
+                            current.signed.version, r.base_version
+                        )
+                    }));
                     continue;
                 }
                 if live
@@ -477,13 +491,6 @@ fn evaluate(
                 )));
                 continue;
             }
-        }
-        // What it says it is: signed bytes of one role never pass for
-        // another's (TUF metadata does not name its role; vouch's does).
-        match role.signed.extra.get(ROLE_NAME).and_then(|v| v.as_str()) {
-            Some(n) if n == name => {}
-            Some(other) => return invalid(format!("the metadata staged as {name} is {other}'s")),
-            None => return invalid(format!("the metadata staged as {name} does not name its role")),
         }
         // The next version of the role as snapshot lists it: one above
         // (a bin: above, and bound to its name).
@@ -774,17 +781,19 @@ impl<'s> Writer<'s> {
                 skipped.push((piece.tag, why));
             }
         }
-        let scope: Vec<String> = proposals
+        let scope: Option<Vec<String>> = proposals
             .values()
-            .flat_map(|(_, p)| p.tags.iter().cloned())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+            .map(|(_, p)| scope_of(p))
+            .try_fold(BTreeSet::new(), |mut all, s| {
+                all.extend(s?);
+                Some(all)
+            })
+            .map(|all| all.into_iter().collect());
         let live = crate::trust::load::load_for_writing(
             &self.trust,
             &self.repo,
             self.store,
-            Some(&scope),
+            scope.as_deref(),
             self.repair,
         )?;
         let now = OffsetDateTime::now_utc();
@@ -985,7 +994,7 @@ impl<'s> Writer<'s> {
     /// Publishes one staged change, checked again against the live data
     /// as it stands at each attempt, then withdraws its tags.
     fn publish_pending(&self, keys: Publishing<'_>, pending: &Pending) -> Result<(), TrustError> {
-        let scope = pending.proposal.tags.clone();
+        let scope = scope_of(&pending.proposal);
         let proposal = pending.proposal.clone();
         let id = pending.id.clone();
         // The approvals as read: every signature the roles now carry.
@@ -999,7 +1008,7 @@ impl<'s> Writer<'s> {
                 .map(|(n, r)| (n.clone(), r.signatures.clone()))
                 .collect(),
         }];
-        self.publish_scoped(keys, Some(&scope), |repo, state, now| {
+        self.publish_scoped(keys, scope.as_deref(), |repo, state, now| {
             let Evaluation { standing, roles, .. } = evaluate(state, &id, &proposal, &approvals, now);
             match standing {
                 Standing::Complete => {}
@@ -1028,6 +1037,23 @@ impl<'s> Writer<'s> {
         }
         Ok(())
     }
+}
+
+/// The tags whose bins a reader of `proposal` loads: the tags it touches,
+/// unless it changes a bin none of them selects (a bin signed again for a
+/// new threshold or key), when every bin is loaded.
+fn scope_of(proposal: &Proposal) -> Option<Vec<String>> {
+    let tags: BTreeSet<&str> = proposal.tags.iter().map(String::as_str).collect();
+    let every_bin_named = proposal
+        .roles
+        .iter()
+        .filter(|(name, _)| crate::tuf::bin_versions::slot(name).is_some())
+        .all(|(_, r)| {
+            r.metadata["signed"]["targets"]
+                .as_object()
+                .is_some_and(|t| t.keys().any(|k| tags.contains(k.as_str())))
+        });
+    every_bin_named.then(|| proposal.tags.clone())
 }
 
 /// `live` with `roles` in place.
