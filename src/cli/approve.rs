@@ -38,8 +38,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let keys = unlock_all(&keys, &mut provider)?;
     let state = writer.load_for(&[])?;
     let online = OnlineKeys::unlock_if_held(ctx, &state, &repo_id, &mut provider)?;
+    // Exactly the change shown above, by its whole id.
     let (pending, done) = writer.approve(
-        &args.id,
+        &pending.id,
         &keys,
         online.as_ref().map(OnlineKeys::publishing),
         &by.join(", "),

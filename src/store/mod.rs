@@ -224,9 +224,17 @@ pub trait Store: std::fmt::Debug + Send + Sync {
     /// error (a store can hold any number of tags; vouch reads a bounded
     /// few, its staged changes).
     fn tags_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<String>, StoreError>;
-    /// Removes `tag`. A registry that does not delete manifests gets the
-    /// tag moved to `tombstone` instead (a small manifest readers skip).
-    fn remove_tag(&self, tag: &str, tombstone: &[u8], media_type: &str) -> Result<(), StoreError>;
+    /// Removes `tag` if it points at `digest` (a manifest the caller read
+    /// and checked): a registry deletes that manifest by digest (never
+    /// whatever the tag names by then), or, where it deletes nothing,
+    /// moves the tag to `tombstone` (a small manifest readers skip).
+    fn remove_tag(
+        &self,
+        tag: &str,
+        digest: &str,
+        tombstone: &[u8],
+        media_type: &str,
+    ) -> Result<(), StoreError>;
     /// Stores a manifest and points `tag` at it, if the tag is where
     /// `expect` says. Returns `false`, changing nothing, when it is not.
     fn put_manifest(

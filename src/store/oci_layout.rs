@@ -662,8 +662,9 @@ impl OciLayout {
 }
 
 impl OciLayout {
-    /// Removes the entry of `tag` from `index.json`, if it has one.
-    pub fn remove_entry(&self, tag: &str) -> Result<(), StoreError> {
+    /// Removes the entry of `tag` from `index.json`, if it has one and it
+    /// points at `digest`.
+    pub fn remove_entry(&self, tag: &str, digest: &str) -> Result<(), StoreError> {
         let root = self.root()?;
         let lock = root.lock().map_err(refused)?;
         let (buf, what) = self.index_bytes(&root)?;
@@ -683,8 +684,11 @@ impl OciLayout {
             check_keys(raw.get(), &what)?;
             let entry: Entry<'_> = serde_json::from_str(raw.get()).map_err(bad)?;
             if entry.annotations.and_then(|a| a.name).is_some_and(|n| n == tag) {
-                found = true;
-                continue;
+                let d: Descriptor = serde_json::from_str(raw.get()).map_err(bad)?;
+                if d.digest == digest {
+                    found = true;
+                    continue;
+                }
             }
             kept.push(raw.get());
         }
@@ -716,8 +720,14 @@ impl super::Store for OciLayout {
         Ok(tags)
     }
 
-    fn remove_tag(&self, tag: &str, _tombstone: &[u8], _media_type: &str) -> Result<(), StoreError> {
-        self.remove_entry(tag)
+    fn remove_tag(
+        &self,
+        tag: &str,
+        digest: &str,
+        _tombstone: &[u8],
+        _media_type: &str,
+    ) -> Result<(), StoreError> {
+        self.remove_entry(tag, digest)
     }
 
     fn describe(&self) -> String {

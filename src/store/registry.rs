@@ -1064,14 +1064,11 @@ impl Registry {
         Ok(out)
     }
 
-    /// Deletes the manifest `tag` points at (and so the tag), if the
+    /// Deletes manifest `digest` (and so the tags naming it), if the
     /// registry deletes manifests.
-    async fn delete_async(&self, tag: &str) -> Result<(), StoreError> {
-        let Some(digest) = self.head_async(tag).await? else {
-            return Ok(());
-        };
+    async fn delete_async(&self, tag: &str, digest: &str) -> Result<(), StoreError> {
         let what = format!("deleting tag {tag}");
-        let url = self.url("manifests", &digest)?;
+        let url = self.url("manifests", digest)?;
         self.send(&what, Op::Manifest, Method::DELETE, &url, HeaderMap::new(), None)
             .await?;
         Ok(())
@@ -1083,11 +1080,22 @@ impl Store for Registry {
         self.rt.block_on(self.tags_async(prefix, max))
     }
 
-    fn remove_tag(&self, tag: &str, tombstone: &[u8], media_type: &str) -> Result<(), StoreError> {
-        if self.rt.block_on(self.delete_async(tag)).is_ok() && self.head(tag)?.is_none() {
+    fn remove_tag(
+        &self,
+        tag: &str,
+        digest: &str,
+        tombstone: &[u8],
+        media_type: &str,
+    ) -> Result<(), StoreError> {
+        if self.rt.block_on(self.delete_async(tag, digest)).is_ok()
+            && self.head(tag)?.as_deref() != Some(digest)
+        {
             return Ok(());
         }
-        self.put_manifest_at(tag, tombstone, media_type)
+        if self.head(tag)?.as_deref() == Some(digest) {
+            self.put_manifest_at(tag, tombstone, media_type)?;
+        }
+        Ok(())
     }
 
     fn describe(&self) -> String {

@@ -137,9 +137,22 @@ fn layer_of(manifest: &[u8]) -> Result<Option<(String, u64)>, String> {
 
 /// Withdraws `tag`: removed from a layout; deleted from a registry, or
 /// (where the registry deletes nothing) pointed at a withdrawn marker.
+/// Only a staged manifest is ever deleted: the one the tag names now, read
+/// and checked first (never whatever someone points the tag at meanwhile).
 pub fn remove(store: &dyn Store, tag: &str) -> Result<(), StoreError> {
     if !tag.starts_with(PREFIX) {
         return Err(malformed(&format!("staged tag {tag}"), "not a staged tag"));
+    }
+    let Some((manifest, digest)) = store.tagged_manifest(tag, MAX_MANIFEST)? else {
+        return Ok(());
+    };
+    let v: serde_json::Value = serde_json::from_slice(&manifest)
+        .map_err(|e| malformed(&format!("staged tag {tag}"), e.to_string()))?;
+    if v["artifactType"] != VOUCH_STAGED {
+        return Err(malformed(
+            &format!("staged tag {tag}"),
+            "it names something else than a staged change",
+        ));
     }
     let empty = store.put_blob(b"{}")?;
     let tombstone = json!({
@@ -152,5 +165,5 @@ pub fn remove(store: &dyn Store, tag: &str) -> Result<(), StoreError> {
     });
     let tombstone =
         serde_json::to_vec(&tombstone).map_err(|e| malformed("staged manifest", e.to_string()))?;
-    store.remove_tag(tag, &tombstone, OCI_MANIFEST)
+    store.remove_tag(tag, &digest, &tombstone, OCI_MANIFEST)
 }

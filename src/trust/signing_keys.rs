@@ -135,6 +135,16 @@ pub fn for_revoking(
         }
     }
     let what = tag.map_or_else(|| repo_id.to_owned(), |t| format!("{repo_id}:{t}"));
+    // A signer revoking a tag targets also lists (or the owner one that
+    // targets/releases lists) stages the other role's removal for its
+    // holders: their own key signs what it may.
+    if keys.is_empty() && !unheld.is_empty() {
+        let mut ids = delegated_ids(repo, RELEASES);
+        if let Some(r) = repo.root.signed.roles.get("targets") {
+            ids.extend(r.keyids.iter().cloned());
+        }
+        keys = held(dir, &ids)?;
+    }
     if keys.is_empty() {
         return Err(match unheld.first() {
             None => TrustError::edit(

@@ -172,6 +172,13 @@ pub struct MetadataEditor {
     /// Targets roles changed since the last timestamp was made: each gets
     /// one new version per publish, however often it changes.
     changed: BTreeSet<String>,
+    /// The least version the next snapshot takes less one (`raise_versions`).
+    snapshot_floor: u64,
+    /// Snapshots this writer published and found overwritten, named by the
+    /// next one (`history::SUPERSEDED`).
+    pub superseded: Vec<super::history::State>,
+    /// The content hash of each role as verified (`BASE`).
+    bases: BTreeMap<String, String>,
 }
 
 /// The field of a targets role's `signed` that names the role vouch signed
@@ -182,6 +189,19 @@ pub struct MetadataEditor {
 /// role must carry its own name.
 pub const ROLE_NAME: &str = "x-vouch-role";
 
+/// The field of a targets role's `signed` that holds the SHA-256 of the
+/// canonical `signed` of the version it replaced ("" for a new role): a
+/// staged change applies only on exactly that predecessor, so signed bytes
+/// from another repository, or made on another line, never apply.
+pub const BASE: &str = "x-vouch-base";
+
+/// The SHA-256 (hex) of a targets role's canonical `signed`.
+pub fn content_hash(signed: &Targets) -> Result<String, EditError> {
+    use sha2::Digest;
+    let bytes = signed_bytes(signed).map_err(|e| EditError::refused("targets", e))?;
+    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+}
+
 fn new_targets(name: &str, now: OffsetDateTime, valid: Duration) -> Targets {
     Targets {
         type_: "targets".to_owned(),
@@ -190,7 +210,10 @@ fn new_targets(name: &str, now: OffsetDateTime, valid: Duration) -> Targets {
         expires: Expires::new(now + valid),
         targets: BTreeMap::new(),
         delegations: None,
-        extra: Extra::from([(ROLE_NAME.to_owned(), serde_json::Value::String(name.to_owned()))]),
+        extra: Extra::from([
+            (ROLE_NAME.to_owned(), serde_json::Value::String(name.to_owned())),
+            (BASE.to_owned(), serde_json::Value::String(String::new())),
+        ]),
     }
 }
 
@@ -352,6 +375,9 @@ impl MetadataEditor {
             expiries,
             snapshot_lists_hashes: true,
             changed: BTreeSet::from(["targets".to_owned()]),
+            snapshot_floor: 0,
+            superseded: Vec::new(),
+            bases: BTreeMap::new(),
         };
         repo.refresh_snapshot_meta();
         repo
@@ -374,6 +400,16 @@ impl MetadataEditor {
             needed: "a writer starts from a verified root",
         })?;
         let root = Signed::from_bytes("root", last)?;
+        // What each role's next version replaces (`BASE`), as verified.
+        let bases = roles
+            .iter()
+            .map(|(name, r)| {
+                Ok((
+                    name.clone(),
+                    content_hash(&r.signed).map_err(|e| TufError::malformed(name, e))?,
+                ))
+            })
+            .collect::<Result<BTreeMap<String, String>, TufError>>()?;
         Ok(MetadataEditor {
             root,
             root_history,
@@ -400,6 +436,9 @@ impl MetadataEditor {
             expiries,
             snapshot_lists_hashes: true,
             changed: BTreeSet::new(),
+            snapshot_floor: 0,
+            superseded: Vec::new(),
+            bases,
         })
     }
 
@@ -426,6 +465,11 @@ impl MetadataEditor {
         let bin = first_change && self.is_bin(role);
         let r = self.targets.get_mut(role).ok_or_else(|| not_found(role))?;
         if first_change {
+            // What this version replaces, as verified (signatures aside).
+            let base = self.bases.get(role).cloned().unwrap_or_default();
+            r.signed
+                .extra
+                .insert(BASE.to_owned(), serde_json::Value::String(base));
             let next = r
                 .signed
                 .version
@@ -461,8 +505,9 @@ impl MetadataEditor {
     /// that the next [`MetadataEditor::bump_snapshot`] and
     /// [`MetadataEditor::bump_timestamp`] go above them.
     pub fn raise_versions(&mut self, snapshot_at_least: u64, timestamp_at_least: u64) {
-        let s = &mut self.snapshot.signed;
-        s.version = s.version.max(snapshot_at_least);
+        // Applied by the next `bump_snapshot`, after it records the
+        // snapshot it replaces in the history (`history`).
+        self.snapshot_floor = self.snapshot_floor.max(snapshot_at_least);
         let t = &mut self.timestamp.signed;
         t.version = t.version.max(timestamp_at_least);
     }
@@ -1156,9 +1201,16 @@ impl MetadataEditor {
                 .extra
                 .insert(super::history::FIELD.to_owned(), history);
         }
+        self.snapshot.signed.extra.remove(super::history::SUPERSEDED);
+        if !self.superseded.is_empty() {
+            self.snapshot.signed.extra.insert(
+                super::history::SUPERSEDED.to_owned(),
+                super::history::superseded_value(&self.superseded),
+            );
+        }
         self.refresh_snapshot_meta();
         let s = &mut self.snapshot.signed;
-        s.version += 1;
+        s.version = s.version.max(self.snapshot_floor) + 1;
         s.expires = Expires::new(now + self.expiries.snapshot);
         self.snapshot.signatures.clear();
     }

@@ -21,6 +21,15 @@ use super::metadata::{Snapshot, signed_bytes};
 /// The field of a snapshot's `signed` part that holds its history.
 pub const FIELD: &str = "x-vouch-history";
 
+/// The field naming snapshots a publisher signed and then found
+/// overwritten by another publisher's (a registry has no compare-and-swap)
+/// before it applied its change again on what was served: the new state
+/// holds their change, so machines that saw them move on.
+pub const SUPERSEDED: &str = "x-vouch-superseded";
+
+/// Most superseded states a snapshot names.
+pub const MAX_SUPERSEDED: usize = 8;
+
 /// Entries a snapshot keeps: about 2.8 KB.
 pub const KEPT: usize = 64;
 
@@ -92,6 +101,36 @@ pub fn history_of(snapshot: &Snapshot) -> Result<Vec<State>, TufError> {
     Ok(out)
 }
 
+/// The superseded states `snapshot` names (see [`SUPERSEDED`]).
+pub fn superseded_of(snapshot: &Snapshot) -> Vec<State> {
+    snapshot
+        .extra
+        .get(SUPERSEDED)
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .take(MAX_SUPERSEDED)
+        .filter_map(|e| {
+            let (version, hash) = e.as_str()?.split_once(':')?;
+            Some(State {
+                version: version.parse().ok()?,
+                hash: hash.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The `SUPERSEDED` value naming `states`.
+pub fn superseded_value(states: &[State]) -> serde_json::Value {
+    serde_json::Value::Array(
+        states
+            .iter()
+            .take(MAX_SUPERSEDED)
+            .map(|s| serde_json::Value::String(format!("{}:{}", s.version, s.hash)))
+            .collect(),
+    )
+}
+
 /// The history a snapshot signed after `previous` carries: `previous`
 /// itself, then its own history, [`KEPT`] entries at most.
 pub fn next_history(previous: &Snapshot) -> Result<serde_json::Value, TufError> {
@@ -121,7 +160,16 @@ pub fn check_descends(trusted: &Snapshot, new: &Snapshot) -> Result<(), TufError
     if new.version == trusted.version {
         return if ours == theirs { Ok(()) } else { Err(fork()) };
     }
+    // A state its own publisher found overwritten and applied again here.
+    if superseded_of(new).contains(&ours) {
+        return Ok(());
+    }
     let history = history_of(new)?;
+    // Once a state with a history was trusted, a newer one without any
+    // cannot be checked (a writer that keeps none, or one stripped): a fork.
+    if history.is_empty() && !history_of(trusted)?.is_empty() {
+        return Err(fork());
+    }
     match history.iter().find(|s| s.version == ours.version) {
         Some(s) if *s == ours => Ok(()),
         Some(_) => Err(fork()),
@@ -173,8 +221,31 @@ mod tests {
             check_descends(&s3, &after(&f3, "x")),
             Err(TufError::Fork { .. })
         ));
-        // No history: cannot tell.
+        // No history, and none trusted: cannot tell.
         check_descends(&s1, &snapshot(5, "old writer")).expect("no history");
+    }
+
+    #[test]
+    fn a_superseded_state_its_publisher_applied_again_descends() {
+        let s1 = snapshot(1, "a");
+        let ours = after(&s1, "ours, overwritten");
+        let theirs = after(&s1, "theirs");
+        let mut again = after(&theirs, "ours again");
+        assert!(matches!(
+            check_descends(&ours, &again),
+            Err(TufError::Fork { .. })
+        ));
+        again.extra.insert(
+            SUPERSEDED.to_owned(),
+            superseded_value(&[state_of(&ours).expect("state")]),
+        );
+        check_descends(&ours, &again).expect("named as superseded");
+        check_descends(&theirs, &again).expect("in the history");
+        // A history dropped after one was trusted: refused.
+        assert!(matches!(
+            check_descends(&again, &snapshot(9, "no history")),
+            Err(TufError::Fork { .. })
+        ));
     }
 
     #[test]

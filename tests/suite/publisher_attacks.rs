@@ -181,25 +181,113 @@ fn a_writer_refuses_to_build_on_an_expired_timestamp() {
     env.run(&["sign", &format!("{repo}:v2")]).ok();
 }
 
-/// A layout of `count` tags `t-000000`… of one image, with `bins` bins,
-/// every tag signed.
-fn binned(env: &Env, count: usize, bins: &str) -> (std::path::PathBuf, String, String, String) {
-    let home = env.home().join("repo");
-    let layout = home.join("app");
-    let repo = format!("oci:{}", layout.display());
-    let digest = oci_image(&layout, "base", "one image, many tags\n");
-    let list = home.join("refs.txt");
-    let out = std::process::Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tag-many"))
-        .args([layout.to_str().expect("utf8"), "base", "t", &count.to_string()])
-        .args(["--list", list.to_str().expect("utf8")])
-        .output()
-        .expect("tag-many");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+/// Where a repository lives in a test: an OCI layout, or a real
+/// docker-registry written with skopeo.
+enum Site {
+    Layout {
+        _home: tempfile::TempDir,
+        dir: std::path::PathBuf,
+    },
+    Registry {
+        reg: Registry,
+        build: Env,
+        scratch: tempfile::TempDir,
+    },
+}
+
+impl Site {
+    fn layout() -> Site {
+        let home = tempfile::tempdir().expect("tmp");
+        let dir = home.path().join("app");
+        Site::Layout { _home: home, dir }
+    }
+
+    fn registry() -> Site {
+        Site::Registry {
+            reg: Registry::start(),
+            build: publisher(),
+            scratch: tempfile::tempdir().expect("tmp"),
+        }
+    }
+
+    fn repo(&self) -> String {
+        match self {
+            Site::Layout { dir, .. } => format!("oci:{}", dir.display()),
+            Site::Registry { reg, .. } => format!("{}/site/app", reg.addr),
+        }
+    }
+
+    /// Writes (or moves) `tag` to a new image; its digest.
+    fn image(&self, tag: &str, message: &str) -> String {
+        match self {
+            Site::Layout { dir, .. } => oci_image(dir, tag, message),
+            Site::Registry { reg, build, .. } => push(build, reg, "site/app", tag, message),
+        }
+    }
+
+    /// Someone who can write the store and holds no key.
+    fn attacker(&self) -> Attacker {
+        match self {
+            Site::Layout { dir, .. } => Attacker::layout(dir),
+            Site::Registry { reg, scratch, .. } => Attacker::registry(&reg.addr, "site/app", scratch.path()),
+        }
+    }
+
+    /// The store, through vouch's own adapters.
+    fn store(&self) -> Box<dyn Store> {
+        match self {
+            Site::Layout { dir, .. } => {
+                Box::new(vouch::store::oci_layout::OciLayout::open(dir).expect("layout"))
+            }
+            Site::Registry { reg, scratch, .. } => Box::new(
+                vouch::store::registry::Registry::new(
+                    &reg.addr,
+                    "site/app",
+                    vouch::store::registry::Credentials::Anonymous,
+                    scratch.path().join("attacker.lock"),
+                )
+                .expect("registry"),
+            ),
+        }
+    }
+
+    /// Tags `t-000000`… `count` more times as `from`; the file listing
+    /// their references.
+    fn tag_many(&self, from: &str, count: usize, list: &Path) {
+        match self {
+            Site::Layout { dir, .. } => {
+                let out = std::process::Command::new("python3")
+                    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tag-many"))
+                    .args([dir.to_str().expect("utf8"), from, "t", &count.to_string()])
+                    .args(["--list", list.to_str().expect("utf8")])
+                    .output()
+                    .expect("tag-many");
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            }
+            Site::Registry { reg, .. } => {
+                let mut refs = String::new();
+                for n in 0..count {
+                    let tag = format!("t-{n:06}");
+                    crate::common::registry::retag(&reg.addr, "site/app", from, &tag);
+                    refs.push_str(&format!("{}:{tag}\n", self.repo()));
+                }
+                std::fs::write(list, refs).expect("list");
+            }
+        }
+    }
+}
+
+/// `site` with `count` tags `t-000000`… of one image in `bins` bins, every
+/// tag signed: (the reference list, the image's digest, the root key id).
+fn binned(env: &Env, site: &Site, count: usize, bins: &str) -> (std::path::PathBuf, String, String) {
+    let repo = site.repo();
+    let digest = site.image("base", "one image, many tags\n");
+    let list = env.home().join("refs.txt");
+    site.tag_many("base", count, &list);
     let root = env.run(&["init", &repo, "--bins", bins]).ok().trim().to_owned();
     env.run(&["sign", "--from-file", list.to_str().expect("utf8")])
         .ok();
-    (layout, repo, digest, root)
+    (list, digest, root)
 }
 
 /// Bin name and version of each bin file (`VERSION.b-HEX.json`).
@@ -226,11 +314,11 @@ fn bin_of(tag: &str) -> String {
     .bin_for(tag)
 }
 
-#[test]
-fn bin_swap_is_refused_at_verify_at_the_gate_and_in_the_writer() {
+fn bin_swap_is_refused_at_verify_at_the_gate_and_in_the_writer(site: Site) {
     let env = publisher();
-    let (layout, repo, _, root) = binned(&env, 40, "16");
-    let attacker = Attacker::layout(&layout);
+    let repo = site.repo();
+    let (_, _, root) = binned(&env, &site, 40, "16");
+    let attacker = site.attacker();
     let files = attacker.files();
     // Every bin's version is its own: bound to its name, none shared.
     let bins = bin_files(&files);
@@ -263,11 +351,11 @@ fn bin_swap_is_refused_at_verify_at_the_gate_and_in_the_writer() {
     assert_eq!(attacker.trust_digest(), served, "the writer published nothing");
 }
 
-#[test]
-fn a_junk_bin_file_is_never_published_by_a_writer() {
+fn a_junk_bin_file_is_never_published_by_a_writer(site: Site) {
     let env = publisher();
-    let (layout, repo, digest, root) = binned(&env, 40, "16");
-    let store = vouch::store::oci_layout::OciLayout::open(&layout).expect("layout");
+    let repo = site.repo();
+    let (_, digest, root) = binned(&env, &site, 40, "16");
+    let store = site.store();
     // One extra layer named like a bin file (a version that sorts after
     // the signed one) in the group of bins.
     let tag = "t-000011";
@@ -323,9 +411,9 @@ fn a_junk_bin_file_is_never_published_by_a_writer() {
         .map(|n| format!("t-{n:06}"))
         .find(|t| bin_of(t) != x)
         .expect("a tag in another bin");
-    oci_image(&layout, &other, "moved\n");
+    site.image(&other, "moved\n");
     env.run(&["sign", &format!("{repo}:{other}")]).ok();
-    let files = Attacker::layout(&layout).files();
+    let files = site.attacker().files();
     assert!(
         !files.keys().any(|n| n.starts_with("99999999999999999.")),
         "{:?}",
@@ -396,21 +484,20 @@ fn a_junk_bin_file_is_never_published_by_a_writer() {
     );
 }
 
-#[test]
-fn a_bogus_signature_on_a_bin_does_not_stop_writers() {
+fn a_bogus_signature_on_a_bin_does_not_stop_writers(site: Site) {
     // Signers alice and bob, threshold 1: past 256 tags their tags move
     // into bins both keys may sign. A bin alice signed is listed by
     // version only, so anyone can append a signature under bob's key id
     // that does not verify; a verifier accepts the bin (alice's suffices),
     // and so must a writer, or that is a keyless way to stop publishing.
     let env = publisher();
-    let (layout, repo, digest, root) = binned(&env, 300, "16");
+    let repo = site.repo();
+    let (list, digest, root) = binned(&env, &site, 300, "16");
     let key = |name: &str| env.home().join(format!("{name}.pub")).display().to_string();
     for name in ["alice", "bob"] {
         env.run(&["key", "generate", name]).ok();
         env.run(&["signer", "add", name, &repo, "--key", &key(name)]).ok();
     }
-    let list = env.home().join("repo/refs.txt");
     env.run(&[
         "sign",
         "--signer",
@@ -428,7 +515,7 @@ fn a_bogus_signature_on_a_bin_does_not_stop_writers() {
         .expect("bob's key id")
         .to_owned();
     let tag = "t-000003";
-    let attacker = Attacker::layout(&layout);
+    let attacker = site.attacker();
     let mut files = attacker.files();
     let name = files
         .iter()
@@ -453,7 +540,7 @@ fn a_bogus_signature_on_a_bin_does_not_stop_writers() {
         digest
     );
     // The writer, as the verifier, drops what does not verify.
-    let moved = oci_image(&layout, tag, "moved\n");
+    let moved = site.image(tag, "moved\n");
     env.run(&["sign", "--signer", "alice", &format!("{repo}:{tag}")])
         .ok();
     assert_eq!(
@@ -462,10 +549,10 @@ fn a_bogus_signature_on_a_bin_does_not_stop_writers() {
     );
 }
 
-#[test]
-fn recover_of_a_binned_repository_from_a_second_publisher() {
+fn recover_of_a_binned_repository_from_a_second_publisher(site: Site) {
     let p1 = publisher();
-    let (layout, repo, digest, root) = binned(&p1, 40, "16");
+    let repo = site.repo();
+    let (_, digest, root) = binned(&p1, &site, 40, "16");
     // P2 holds the keys and verified one tag: its cache has one bin.
     let p2 = publisher();
     p2.run(&["pin", &repo, &root]).ok();
@@ -477,7 +564,7 @@ fn recover_of_a_binned_repository_from_a_second_publisher() {
         digest
     );
     // Someone without a key edits snapshot (its signatures stripped).
-    Attacker::layout(&layout).edit("snapshot", true, |signed| {
+    site.attacker().edit("snapshot", true, |signed| {
         signed["expires"] = serde_json::json!("2099-01-01T00:00:00Z");
     });
     let fresh = Env::new();
@@ -494,4 +581,44 @@ fn recover_of_a_binned_repository_from_a_second_publisher() {
             "{tag}"
         );
     }
+}
+
+#[test]
+fn bin_swap_is_refused_at_verify_at_the_gate_and_in_the_writer_on_a_layout() {
+    bin_swap_is_refused_at_verify_at_the_gate_and_in_the_writer(Site::layout());
+}
+
+#[test]
+fn bin_swap_is_refused_at_verify_at_the_gate_and_in_the_writer_on_a_registry() {
+    bin_swap_is_refused_at_verify_at_the_gate_and_in_the_writer(Site::registry());
+}
+
+#[test]
+fn a_junk_bin_file_is_never_published_by_a_writer_on_a_layout() {
+    a_junk_bin_file_is_never_published_by_a_writer(Site::layout());
+}
+
+#[test]
+fn a_junk_bin_file_is_never_published_by_a_writer_on_a_registry() {
+    a_junk_bin_file_is_never_published_by_a_writer(Site::registry());
+}
+
+#[test]
+fn a_bogus_signature_on_a_bin_does_not_stop_writers_on_a_layout() {
+    a_bogus_signature_on_a_bin_does_not_stop_writers(Site::layout());
+}
+
+#[test]
+fn a_bogus_signature_on_a_bin_does_not_stop_writers_on_a_registry() {
+    a_bogus_signature_on_a_bin_does_not_stop_writers(Site::registry());
+}
+
+#[test]
+fn recover_of_a_binned_repository_from_a_second_publisher_on_a_layout() {
+    recover_of_a_binned_repository_from_a_second_publisher(Site::layout());
+}
+
+#[test]
+fn recover_of_a_binned_repository_from_a_second_publisher_on_a_registry() {
+    recover_of_a_binned_repository_from_a_second_publisher(Site::registry());
 }

@@ -239,13 +239,11 @@ fn a_team_signs_across_four_machines_and_no_tag_stops_verifying() {
     team.verifies("v1", &v1);
 }
 
-#[test]
-fn ride_along_one_signer_never_meets_a_threshold_of_two() {
-    let home = tempfile::tempdir().expect("tmp");
-    let layout = home.path().join("app");
-    let repo = format!("oci:{}", layout.display());
-    let v3 = oci_image(&layout, "v3", "a routine release\n");
-    let evil = oci_image(&layout, "evil", "only alice wants this\n");
+/// Ride-along, in a repository at `repo` whose images `image` writes.
+fn ride_along(repo: &str, image: &dyn Fn(&str, &str) -> String) {
+    let repo = repo.to_owned();
+    let v3 = image("v3", "a routine release\n");
+    let evil = image("evil", "only alice wants this\n");
     let team = Team::new(&repo, &[]);
 
     // Alice signs `evil` alone: 1 of 2, staged.
@@ -277,6 +275,24 @@ fn ride_along_one_signer_never_meets_a_threshold_of_two() {
         .run(&["approve", &repo, &evil_id])
         .fails(1, "no longer applies");
     assert_ne!(evil, v3);
+}
+
+#[test]
+fn ride_along_one_signer_never_meets_a_threshold_of_two_on_a_layout() {
+    let home = tempfile::tempdir().expect("tmp");
+    let layout = home.path().join("app");
+    ride_along(&format!("oci:{}", layout.display()), &|tag, message| {
+        oci_image(&layout, tag, message)
+    });
+}
+
+#[test]
+fn ride_along_one_signer_never_meets_a_threshold_of_two_on_a_registry() {
+    let reg = Registry::start();
+    let build = publisher();
+    ride_along(&format!("{}/ride/app", reg.addr), &|tag, message| {
+        push(&build, &reg, "ride/app", tag, message)
+    });
 }
 
 #[test]

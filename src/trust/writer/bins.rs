@@ -100,7 +100,14 @@ pub(super) fn sign_into_bins(
         .targets
         .iter()
         .filter(|(name, r)| {
-            (bins.is_bin(name) || name.as_str() == holder) && (converted || r.signed.expires.at < renew)
+            // Renewed: every bin just converted, bins and holder signed
+            // long ago, and bins whose version is not bound to their name
+            // (signed by a vouch before 2026-12-05; readers refuse them).
+            let legacy = bins.is_bin(name)
+                && crate::tuf::bin_versions::slot(name).is_some()
+                && !crate::tuf::bin_versions::bound_to(name, r.signed.version);
+            (bins.is_bin(name) || name.as_str() == holder)
+                && (converted || r.signed.expires.at < renew || legacy)
         })
         .map(|(name, _)| name.clone())
         .collect();

@@ -70,6 +70,35 @@ fn bug(e: impl std::fmt::Display) -> TrustError {
     TrustError::edit(e.to_string(), "report this as a bug")
 }
 
+/// The role that delegates `role`, by vouch's (and Notary's) naming: a
+/// bin `b-HEX` is `targets`', a bin `rb-HEX` is `targets/releases`', any
+/// other delegated role the role its name extends (`targets/alice`:
+/// `targets`). `None` for `targets` itself (root delegates it). Writers
+/// count a role's signatures only against this delegator: a role that
+/// another role also delegates (a signer's own role listing
+/// `targets/releases` or a bin under their key alone) decides nothing.
+pub(crate) fn delegator_of(role: &str) -> Option<String> {
+    if role == "targets" {
+        return None;
+    }
+    if role.starts_with("rb-") && crate::tuf::bin_versions::slot(role).is_some() {
+        return Some(crate::trust::RELEASES.to_owned());
+    }
+    if role.starts_with("b-") && crate::tuf::bin_versions::slot(role).is_some() {
+        return Some("targets".to_owned());
+    }
+    role.rsplit_once('/').map(|(parent, _)| parent.to_owned())
+}
+
+/// The keys, key ids and threshold that sign `role` in `repo`, as its
+/// delegator ([`delegator_of`]) or root (for `targets`) lists them.
+pub(crate) fn signers_of(repo: &MetadataEditor, role: &str) -> Option<crate::tuf::trusted_set::Signers> {
+    match delegator_of(role) {
+        None => crate::tuf::trusted_set::top_level_signers(&repo.root.signed, "targets").ok(),
+        Some(parent) => crate::tuf::trusted_set::delegation_signers(&repo.targets.get(&parent)?.signed, role),
+    }
+}
+
 /// Refuses a key that the verified metadata does not authorise for `role`.
 fn authorised(repo: &MetadataEditor, repo_id: &str, role: &str, key: &PrivateKey) -> Result<(), TrustError> {
     let id = key.public().key_id().to_string();
@@ -80,11 +109,7 @@ fn authorised(repo: &MetadataEditor, repo_id: &str, role: &str, key: &PrivateKey
             .roles
             .get(role)
             .is_some_and(|r| r.keyids.contains(&id)),
-        _ => repo
-            .targets
-            .values()
-            .filter_map(|t| crate::tuf::trusted_set::delegation_signers(&t.signed, role))
-            .any(|(_, ids, _)| ids.contains(&id)),
+        _ => signers_of(repo, role).is_some_and(|(_, ids, _)| ids.contains(&id)),
     };
     if ok {
         Ok(())

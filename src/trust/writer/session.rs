@@ -60,12 +60,14 @@ impl<'s> Writer<'s> {
         mut change: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
     ) -> Result<(R, MetadataEditor), TrustError> {
         let mut overwritten = false;
+        let mut superseded = Vec::new();
         for _ in 0..MAX_ATTEMPTS {
             let state = match first.take() {
                 Some(state) => state,
                 None => load_for_writing(&self.trust, &self.repo, self.store, bins_for, self.repair)?,
             };
             let mut repo = state.repo.clone();
+            repo.superseded = superseded.clone();
             let now = OffsetDateTime::now_utc();
             let out = change(&mut repo, &state, now)?;
             // What is served now already holds this change (another
@@ -86,6 +88,11 @@ impl<'s> Writer<'s> {
             if self.kept(&digest, swap)? {
                 Cache::new(&self.trust.dir, &self.repo).record_published(&repo, &digest)?;
                 return Ok((out, repo));
+            }
+            // Someone may have verified what we published before it was
+            // overwritten: the state we publish next names it.
+            if let Ok(state) = crate::tuf::history::state_of(&repo.snapshot.signed) {
+                superseded.push(state);
             }
             overwritten = true;
         }

@@ -95,7 +95,16 @@ impl<'s> Writer<'s> {
                     .iter()
                     .filter(|k| authorised(repo, &self.repo, &role, k).is_ok())
                     .collect();
-                if signing.is_empty() {
+                // A tag is looked up in targets/releases, then in targets
+                // (`decide::TAG_RULE`): revoking it from one of them while
+                // the other still lists it would bring back that digest.
+                // So it goes from both; what no key here signs is staged
+                // for its holders. A signer's own role decides nothing.
+                let decides = role == "targets"
+                    || role == RELEASES
+                    || super::delegator_of(&role).is_some_and(|p| p == RELEASES || p == "targets")
+                        && crate::tuf::bin_versions::slot(&role).is_some();
+                if signing.is_empty() && !decides {
                     report.kept.extend(tags.into_iter().map(|t| (t, role.clone())));
                     continue;
                 }
@@ -154,13 +163,7 @@ pub(super) fn signable_delegations(repo: &MetadataEditor, key: &PrivateKey) -> V
 
 /// Valid signatures and threshold of a delegated role as it stands.
 pub(crate) fn signature_count(repo: &MetadataEditor, role: &str) -> Option<(u64, u64)> {
-    let (keys, ids, threshold) = if role == "targets" {
-        crate::tuf::trusted_set::top_level_signers(&repo.root.signed, "targets").ok()?
-    } else {
-        repo.targets
-            .values()
-            .find_map(|t| crate::tuf::trusted_set::delegation_signers(&t.signed, role))?
-    };
+    let (keys, ids, threshold) = super::signers_of(repo, role)?;
     let signed = repo.targets.get(role)?;
     let canonical = crate::tuf::metadata::signed_bytes(&signed.signed).ok()?;
     let count = crate::tuf::crypto::count_signatures(

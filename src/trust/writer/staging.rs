@@ -23,14 +23,14 @@ use sha2::Digest as _;
 use time::OffsetDateTime;
 use vouch_keys::PrivateKey;
 
-use super::{Publishing, Writer, bug};
+use super::{Publishing, Writer, bug, delegator_of, signers_of};
 use crate::store::staged;
 use crate::trust::error::TrustError;
 use crate::trust::load::WriterState;
 use crate::tuf::crypto::count_signatures;
-use crate::tuf::editor::{MetadataEditor, ROLE_NAME, Signed};
+use crate::tuf::editor::{BASE, MetadataEditor, ROLE_NAME, Signed};
 use crate::tuf::metadata::{Envelope, Signature, Targets, signed_bytes};
-use crate::tuf::trusted_set::{Signers, delegation_signers, top_level_signers, validate_delegations};
+use crate::tuf::trusted_set::validate_delegations;
 use crate::tuf::writer_load::RoleState;
 
 /// Most staged changes pending at once for a repository.
@@ -184,8 +184,7 @@ fn bad(why: impl Into<String>) -> TrustError {
 
 /// The SHA-256 of a role's canonical `signed`, in hex.
 fn content_hash(signed: &Targets) -> Result<String, TrustError> {
-    let bytes = signed_bytes(signed).map_err(bug)?;
-    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+    crate::tuf::editor::content_hash(signed).map_err(bug)
 }
 
 impl Proposal {
@@ -219,16 +218,6 @@ fn proposal_tag(id: &str) -> String {
 
 fn approval_tag(id: &str, keyid: &str) -> String {
     format!("{}{id}-{}", staged::PREFIX, &keyid[..keyid.len().min(16)])
-}
-
-/// The keys, ids and threshold that sign `role` in `repo`.
-fn signers_of(repo: &MetadataEditor, role: &str) -> Option<Signers> {
-    if role == "targets" {
-        return top_level_signers(&repo.root.signed, "targets").ok();
-    }
-    repo.targets
-        .values()
-        .find_map(|t| delegation_signers(&t.signed, role))
 }
 
 /// Of `candidates`, one valid signature per authorised key (in key id
@@ -291,7 +280,9 @@ pub(crate) fn shortfalls<'a>(
             if empty_new_role(&r.signed) {
                 return None;
             }
-            let (valid, threshold) = super::signature_count(repo, role).unwrap_or((0, 1));
+            // A role nothing delegates to any more decides nothing.
+            let (_, _, threshold) = signers_of(repo, role)?;
+            let (valid, threshold) = super::signature_count(repo, role).unwrap_or((0, threshold));
             (valid < threshold).then(|| Shortfall {
                 role: role.to_owned(),
                 valid: valid as usize,
@@ -335,6 +326,20 @@ fn short_digest(t: &crate::tuf::metadata::TargetFile) -> String {
 
 /// What `new` changes of `old` (`None`: a new role), line by line.
 fn diff_role(role: &str, old: Option<&Targets>, new: &Targets, out: &mut Vec<String>) {
+    out.push(match old {
+        Some(o) => format!(
+            "{role}: version {} -> {}, expires {} (was {})",
+            o.version,
+            new.version,
+            new.expires.as_str(),
+            o.expires.as_str()
+        ),
+        None => format!(
+            "{role}: new, version {}, expires {}",
+            new.version,
+            new.expires.as_str()
+        ),
+    });
     let empty = BTreeMap::new();
     let before = old.map_or(&empty, |o| &o.targets);
     for (tag, t) in &new.targets {
@@ -402,6 +407,40 @@ fn diff_role(role: &str, old: Option<&Targets>, new: &Targets, out: &mut Vec<Str
     }
     for name in was.keys().filter(|n| !now.contains_key(*n)) {
         out.push(format!("delegation - {name}"));
+    }
+    // What else a delegation says: the paths it may sign, whether it
+    // terminates, the bins' bit length.
+    let detail = |t: Option<&Targets>| -> BTreeMap<String, String> {
+        t.and_then(|t| t.delegations.as_ref())
+            .map(|d| {
+                let mut m: BTreeMap<String, String> = d
+                    .roles
+                    .iter()
+                    .flatten()
+                    .map(|r| {
+                        (
+                            r.name.clone(),
+                            format!(
+                                "paths {:?}, hash prefixes {:?}, terminating {}",
+                                r.paths, r.path_hash_prefixes, r.terminating
+                            ),
+                        )
+                    })
+                    .collect();
+                if let Some(b) = &d.succinct_roles {
+                    m.insert(format!("{}-*", b.name_prefix), format!("{} bins", b.bins()));
+                }
+                m
+            })
+            .unwrap_or_default()
+    };
+    let (was, now) = (detail(old), detail(Some(new)));
+    for (name, what) in &now {
+        if let Some(before) = was.get(name)
+            && before != what
+        {
+            out.push(format!("delegation {name}: {before} -> {what}"));
+        }
     }
 }
 
@@ -490,6 +529,38 @@ fn evaluate(
                     "{name} is not in the live data read (it was removed, or is a bin the change does not name a tag of)"
                 )));
                 continue;
+            }
+        }
+        // Made on this repository's live role: the hash of the version it
+        // replaces is in the signed bytes, so signed bytes from another
+        // repository (or another line) never apply here.
+        let made_on = role
+            .signed
+            .extra
+            .get(BASE)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        if made_on != r.base {
+            return invalid(format!(
+                "the metadata staged as {name} was not made on the live {name} it claims to replace"
+            ));
+        }
+        // Only the delegations vouch makes: each delegated role (or bin) is
+        // the staged role's own by name.
+        if let Some(d) = &role.signed.delegations {
+            let names = d
+                .roles
+                .iter()
+                .flatten()
+                .map(|r| r.name.clone())
+                .chain(d.succinct_roles.iter().map(|b| b.bin_name(0)));
+            if let Some(child) = names
+                .into_iter()
+                .find(|c| delegator_of(c).as_deref() != Some(name.as_str()))
+            {
+                return invalid(format!(
+                    "{name} delegates to {child}, which is not a role of its own"
+                ));
             }
         }
         // The next version of the role as snapshot lists it: one above
@@ -588,6 +659,36 @@ fn evaluate(
         );
     }
     let _ = id;
+    // A change to a role's delegations (keys, threshold) must leave every
+    // role it delegates to, and the change does not sign again, signed by
+    // its threshold: else what verified before would stop verifying.
+    for (name, role) in &staged {
+        let before = live
+            .repo
+            .targets
+            .get(name)
+            .and_then(|t| t.signed.delegations.as_ref());
+        if role.signed.delegations.as_ref() == before {
+            continue;
+        }
+        let children: Vec<&str> = result
+            .targets
+            .keys()
+            .map(String::as_str)
+            .filter(|c| !staged.contains_key(*c) && delegator_of(c).as_deref() == Some(name.as_str()))
+            .collect();
+        if let Some(child) = super::staging::shortfalls(&result, children).into_iter().next() {
+            return Evaluation {
+                standing: Standing::Stale(format!(
+                    "under it, {} would fall short ({}), signed since it was made: make the change again",
+                    child.role, child
+                )),
+                diff,
+                signed_by,
+                roles: BTreeMap::new(),
+            };
+        }
+    }
     let standing = if short.is_empty() {
         Standing::Complete
     } else {
@@ -922,10 +1023,11 @@ impl<'s> Writer<'s> {
             self.publish_pending(keys, &pending)?;
             return Ok((pending, Approved::Published));
         }
-        let first_key = keys
-            .first()
-            .map(|k| k.public().key_id().to_string())
-            .unwrap_or_default();
+        // One tag per set of approving keys: approving again with the same
+        // keys replaces only their own earlier approval.
+        let mut ids: Vec<String> = keys.iter().map(|k| k.public().key_id().to_string()).collect();
+        ids.sort();
+        let first_key = hex::encode(sha2::Sha256::digest(ids.join(",").as_bytes()));
         let approval = Approval {
             kind: APPROVAL.to_owned(),
             id: pending.id.clone(),
@@ -1044,6 +1146,14 @@ impl<'s> Writer<'s> {
 /// new threshold or key), when every bin is loaded.
 fn scope_of(proposal: &Proposal) -> Option<Vec<String>> {
     let tags: BTreeSet<&str> = proposal.tags.iter().map(String::as_str).collect();
+    // A change to delegations is checked against every role they reach.
+    if proposal
+        .roles
+        .values()
+        .any(|r| r.metadata["signed"]["delegations"].is_object())
+    {
+        return None;
+    }
     let every_bin_named = proposal
         .roles
         .iter()
