@@ -1011,8 +1011,12 @@ struct TagPage {
     tags: Option<Vec<String>>,
 }
 
-/// Largest page of tags read.
-const MAX_TAG_PAGE: u64 = 1 << 20;
+/// Largest page of tags read (a registry that ignores `n` sends every
+/// tag at once: about 1.5 MB at 100,000 tags).
+const MAX_TAG_PAGE: u64 = 16 << 20;
+
+/// Most bytes of tag pages read in one listing.
+const MAX_TAG_BYTES: u64 = 64 << 20;
 
 impl Registry {
     /// The tags that begin with `prefix`: pages of `tags/list` from
@@ -1023,8 +1027,10 @@ impl Registry {
         const PAGE: usize = 1000;
         const MAX_PAGES: usize = 1000;
         let what = format!("tags beginning {prefix:?}");
-        let mut out: Vec<String> = Vec::new();
+        let mut out: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        let mut read = 0u64;
         let mut last = prefix.to_owned();
+        let mut seen: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let mut url = reqwest::Url::parse(&format!("{}/v2/{}/tags/list", self.base, self.repository))
                 .map_err(|_| self.fail(&what, "the registry gave an invalid URL"))?;
@@ -1043,8 +1049,9 @@ impl Registry {
                 reason: e.to_string(),
             })?;
             let tags = page.tags.unwrap_or_default();
+            read += body.len() as u64;
             out.extend(tags.iter().filter(|t| t.starts_with(prefix)).cloned());
-            if out.len() > max {
+            if out.len() > max || read > MAX_TAG_BYTES {
                 return Err(StoreError::TooMany {
                     what: format!("{}/{}: {what}", self.registry, self.repository),
                     limit: max,
@@ -1053,15 +1060,17 @@ impl Registry {
             let Some(end) = tags.iter().max().cloned() else {
                 break;
             };
-            // Pages must move forward, or a hostile registry loops us.
-            if tags.len() < PAGE || end <= last || !end.starts_with(prefix) {
+            // A page that is not full is the last; pages must move forward
+            // (or a hostile registry loops us); past the staged tags'
+            // range there are none left.
+            let past = end.as_str() > prefix && !end.starts_with(prefix);
+            if tags.len() < PAGE || seen.as_ref().is_some_and(|s| end <= *s) || past {
                 break;
             }
+            seen = Some(end.clone());
             last = end;
         }
-        out.sort();
-        out.dedup();
-        Ok(out)
+        Ok(out.into_iter().collect())
     }
 
     /// Deletes manifest `digest` (and so the tags naming it), if the

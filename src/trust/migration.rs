@@ -165,6 +165,12 @@ pub fn plan(reader: &NotaryReader, dct: Option<&DctKeys>) -> Result<Plan, TrustE
     if let Some(targets) = set.all_targets().get("targets") {
         let d = &targets.signed().delegations;
         for role in &d.roles {
+            // Only targets' own children (`targets/NAME`), as Notary
+            // requires: a deeper name is another role's to delegate.
+            if role.name.rsplit_once('/').map(|(parent, _)| parent) != Some("targets") {
+                skipped.push((role.name.clone(), "not a direct delegation of targets".to_owned()));
+                continue;
+            }
             let mut key_ids = Vec::new();
             let mut held = Vec::new();
             let mut keys = Vec::new();

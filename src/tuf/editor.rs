@@ -1201,11 +1201,20 @@ impl MetadataEditor {
                 .extra
                 .insert(super::history::FIELD.to_owned(), history);
         }
+        // Superseded states stay named as long as the history reaches
+        // back to them: the previous snapshot's, then this writer's own.
+        let mut superseded = super::history::superseded_of(&self.snapshot.signed);
+        superseded.extend(self.superseded.iter().cloned());
+        let oldest = super::history::history_of(&self.snapshot.signed)
+            .ok()
+            .and_then(|h| h.last().map(|s| s.version))
+            .unwrap_or(0);
+        superseded.retain(|s| s.version >= oldest);
         self.snapshot.signed.extra.remove(super::history::SUPERSEDED);
-        if !self.superseded.is_empty() {
+        if !superseded.is_empty() {
             self.snapshot.signed.extra.insert(
                 super::history::SUPERSEDED.to_owned(),
-                super::history::superseded_value(&self.superseded),
+                super::history::superseded_value(&superseded),
             );
         }
         self.refresh_snapshot_meta();

@@ -120,12 +120,13 @@ pub fn superseded_of(snapshot: &Snapshot) -> Vec<State> {
         .collect()
 }
 
-/// The `SUPERSEDED` value naming `states`.
+/// The `SUPERSEDED` value naming `states` (oldest first): the newest
+/// [`MAX_SUPERSEDED`] of them.
 pub fn superseded_value(states: &[State]) -> serde_json::Value {
+    let from = states.len().saturating_sub(MAX_SUPERSEDED);
     serde_json::Value::Array(
-        states
+        states[from..]
             .iter()
-            .take(MAX_SUPERSEDED)
             .map(|s| serde_json::Value::String(format!("{}:{}", s.version, s.hash)))
             .collect(),
     )
@@ -157,12 +158,16 @@ pub fn check_descends(trusted: &Snapshot, new: &Snapshot) -> Result<(), TufError
     if new.version < trusted.version {
         return Ok(()); // a rollback: refused as one by the TUF checks
     }
-    if new.version == trusted.version {
-        return if ours == theirs { Ok(()) } else { Err(fork()) };
+    if ours == theirs {
+        return Ok(());
     }
-    // A state its own publisher found overwritten and applied again here.
+    // A state its own publisher found overwritten and applied again here
+    // (named for as long as the history reaches back to it).
     if superseded_of(new).contains(&ours) {
         return Ok(());
+    }
+    if new.version == trusted.version {
+        return Err(fork());
     }
     let history = history_of(new)?;
     // Once a state with a history was trusted, a newer one without any

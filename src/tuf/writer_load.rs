@@ -82,6 +82,10 @@ pub struct WriterLoad<'a> {
     /// ... and those snapshot lists outside this range of versions (signed
     /// long ago, or by a clock ahead of this one).
     bins_within: std::ops::RangeInclusive<u64>,
+    /// Bins whose version is not bound to their name (signed by a vouch
+    /// before 2026-12-05) that the caller vouches for: the bytes are this
+    /// machine's own verified copy.
+    unbound_ok: BTreeSet<String>,
 }
 
 /// A role loaded so far: as received, how well signed, and the key ids
@@ -121,6 +125,7 @@ impl<'a> WriterLoad<'a> {
             pending: None,
             bins_for: None,
             bins_within: 0..=u64::MAX,
+            unbound_ok: BTreeSet::new(),
         })
     }
 
@@ -163,6 +168,14 @@ impl<'a> WriterLoad<'a> {
             return Ok(Some(request));
         }
         Ok(None)
+    }
+
+    /// Accepts the next bytes of bin `role` although its version is not
+    /// bound to its name (it was signed by a vouch before versions were):
+    /// only for bytes equal to this machine's verified copy, since such a
+    /// bin's file could otherwise be another bin's of the same version.
+    pub fn accept_unbound(&mut self, role: &str) {
+        self.unbound_ok.insert(role.to_owned());
     }
 
     /// The bytes of the role [`WriterLoad::next_request`] asked for.
@@ -214,10 +227,11 @@ impl<'a> WriterLoad<'a> {
                 .and_then(|d| d.succinct_roles.as_ref())
         }) && bins.is_bin(&role)
         {
-            // A writer checks a bin's content; a bin signed by a vouch
-            // before versions were bound to names is loaded (and then
-            // signed again, `bins_to_renew`), where readers refuse it.
-            super::trusted_set::check_bin(&role, bins, &env.signed, pinned, false)?;
+            // A bin signed by a vouch before versions were bound to names
+            // is loaded only as this machine verified it (then signed
+            // again); readers refuse it.
+            let bound = self.set.bins_bound() && !self.unbound_ok.contains(&role);
+            super::trusted_set::check_bin(&role, bins, &env.signed, pinned, bound)?;
         }
         let (state, valid) = self.classify(&role, &parent, &env, pinned)?;
         // Children: every role it delegates to that snapshot lists.

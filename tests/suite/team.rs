@@ -307,11 +307,21 @@ fn signers_on_a_registry_keep_the_proxy_serving_while_a_change_is_staged() {
     let through = |tag: &str| proxy.manifest("up", "team/app", tag);
     assert_eq!(through("v1"), format!("200 {v1}"));
 
+    team.verifies("v1", &v1);
     let id = staged_id(&team.alice.run(&["sign", &team.tag("v2")]));
     assert_eq!(
         through("v1"),
         format!("200 {v1}"),
         "still served while v2 is staged"
+    );
+    // Staging adds nothing to a reader's work: the trust artifact did not
+    // change, so a warm verify answers from its record (one round trip).
+    let warm = team.reader.run(&["verify", "--verbose", &team.tag("v1")]);
+    assert_eq!(warm.ok().trim(), v1);
+    assert!(
+        warm.stderr.contains("answered from the record of verdicts"),
+        "{}",
+        warm.stderr
     );
     assert!(through("v2").starts_with("403"), "{}", through("v2"));
     team.verifies("v1", &v1);

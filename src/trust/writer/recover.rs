@@ -148,7 +148,11 @@ impl<'s> Writer<'s> {
                         == request.version
                 });
             let bytes = match cached {
-                Some(bytes) => bytes,
+                Some(bytes) => {
+                    // This machine's verified copy.
+                    load.accept_unbound(&request.role);
+                    bytes
+                }
                 None => {
                     let name = crate::tuf::metadata::file_name(&request.role, request.version);
                     crate::store::Fetcher::fetch(&mut from_store, &name, request.max_bytes)

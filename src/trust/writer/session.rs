@@ -68,6 +68,15 @@ impl<'s> Writer<'s> {
             };
             let mut repo = state.repo.clone();
             repo.superseded = superseded.clone();
+            // Above every snapshot this writer saw overwritten, so no new
+            // state shares a version with one someone may have verified.
+            if let Some(v) = superseded
+                .iter()
+                .map(|s: &crate::tuf::history::State| s.version)
+                .max()
+            {
+                repo.raise_versions(v, 0);
+            }
             let now = OffsetDateTime::now_utc();
             let out = change(&mut repo, &state, now)?;
             // What is served now already holds this change (another
