@@ -53,11 +53,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         ),
         Approved::Added(short) => eprintln!(
             "Approved {short_id} of {repo_id}: it still needs {}",
-            short
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::trust::writer::needs(&short)
         ),
     }
     Ok(())

@@ -321,11 +321,10 @@ pub fn report_staged(repo_id: &str, id: &str, short: &[crate::trust::writer::Sho
              with the snapshot and timestamp keys (`vouch publish {repo_id}`)"
         );
     } else {
-        let needs: Vec<String> = short.iter().map(ToString::to_string).collect();
         eprintln!(
             "Staged change {short_id} of {repo_id}, not yet published: {}. Verifiers see the live trust data \
              until co-signers approve it (`vouch staged {repo_id}`, then `vouch approve {repo_id} {short_id}`)",
-            needs.join(", ")
+            crate::trust::writer::needs(short)
         );
     }
 }

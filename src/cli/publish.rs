@@ -43,10 +43,7 @@ pub fn publish_complete(writer: &Writer<'_>, repo_id: &str, online: &OnlineKeys)
     }
     for p in &left {
         let why = match &p.standing {
-            Standing::Short(s) => format!(
-                "it needs {}",
-                s.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            ),
+            Standing::Short(s) => format!("it needs {}", crate::trust::writer::needs(s)),
             Standing::Stale(why) => format!("it no longer applies: {why}"),
             Standing::Invalid(why) => format!("it is not valid: {why}"),
             Standing::Complete => continue,

@@ -103,6 +103,29 @@ fn owner(
     Ok((targets, online))
 }
 
+/// Runs `change` as the owner of `repository`: its verified trust data,
+/// the targets key and, where held here, the online keys. Returns the
+/// repository's id and what `change` returned.
+fn as_owner<R>(
+    ctx: &Context,
+    repository: &str,
+    passphrase: PassphraseArgs,
+    change: impl FnOnce(
+        &Writer<'_>,
+        &vouch_keys::PrivateKey,
+        Option<crate::trust::writer::Publishing<'_>>,
+    ) -> Result<R, crate::trust::TrustError>,
+) -> Result<(String, R), CliError> {
+    let r = parse_ref(repository)?;
+    let repo_id = r.repository();
+    let store = open_store(ctx, &r, false)?;
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let mut provider = Provider::new(passphrase, ctx.interactive);
+    let (targets, online) = owner(ctx, &writer, &mut provider)?;
+    let out = change(&writer, &targets, online.as_ref().map(OnlineKeys::publishing))?;
+    Ok((repo_id, out))
+}
+
 /// Says what became of an owner's change: published (`done`) or staged.
 fn report(repo_id: &str, outcome: &Outcome, done: &str) {
     match outcome {
@@ -124,18 +147,11 @@ fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
         ));
     }
     let public = read_public(&args.key)?;
-    let r = parse_ref(&args.repository)?;
-    let repo_id = r.repository();
-    let store = open_store(ctx, &r, false)?;
-    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
-    let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let (targets, online) = owner(ctx, &writer, &mut provider)?;
-    let (outcome, (keys, threshold)) = writer.add_signer(
-        &targets,
-        online.as_ref().map(OnlineKeys::publishing),
-        &args.name,
-        &public,
-        args.threshold,
+    let (repo_id, (outcome, (keys, threshold))) = as_owner(
+        ctx,
+        &args.repository,
+        args.passphrase,
+        |writer, targets, online| writer.add_signer(targets, online, &args.name, &public, args.threshold),
     )?;
     if (keys.len() as u64) < threshold {
         eprintln!(
@@ -154,17 +170,11 @@ fn add(args: AddArgs, ctx: &Context) -> Result<(), CliError> {
 }
 
 fn remove(args: RemoveArgs, ctx: &Context) -> Result<(), CliError> {
-    let r = parse_ref(&args.repository)?;
-    let repo_id = r.repository();
-    let store = open_store(ctx, &r, false)?;
-    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
-    let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let (targets, online) = owner(ctx, &writer, &mut provider)?;
-    let (lost, outcome) = writer.remove_signer(
-        &targets,
-        online.as_ref().map(OnlineKeys::publishing),
-        &args.name,
-        args.force,
+    let (repo_id, (lost, outcome)) = as_owner(
+        ctx,
+        &args.repository,
+        args.passphrase,
+        |writer, targets, online| writer.remove_signer(targets, online, &args.name, args.force),
     )?;
     for tag in &lost {
         eprintln!("warning: {repo_id}:{tag} was signed only by {RELEASES}: it no longer verifies");
@@ -178,16 +188,11 @@ fn remove(args: RemoveArgs, ctx: &Context) -> Result<(), CliError> {
 }
 
 fn threshold(args: ThresholdArgs, ctx: &Context) -> Result<(), CliError> {
-    let r = parse_ref(&args.repository)?;
-    let repo_id = r.repository();
-    let store = open_store(ctx, &r, false)?;
-    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
-    let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let (targets, online) = owner(ctx, &writer, &mut provider)?;
-    let outcome = writer.set_threshold(
-        &targets,
-        online.as_ref().map(OnlineKeys::publishing),
-        args.threshold,
+    let (repo_id, outcome) = as_owner(
+        ctx,
+        &args.repository,
+        args.passphrase,
+        |writer, targets, online| writer.set_threshold(targets, online, args.threshold),
     )?;
     report(
         &repo_id,

@@ -45,11 +45,7 @@ pub fn describe(repo_id: &str, p: &Pending) -> String {
         Standing::Complete => format!("complete: a publisher publishes it (`vouch publish {repo_id}`)"),
         Standing::Short(short) => format!(
             "needs {} (`vouch approve {repo_id} {short_id}`)",
-            short
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
+            crate::trust::writer::needs(short)
         ),
         Standing::Stale(why) => {
             format!("stale, it no longer applies: {why} (`vouch withdraw {repo_id} {short_id}`)")

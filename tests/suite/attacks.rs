@@ -279,12 +279,7 @@ fn digest_through_a_removed_signer(s: Scene) {
     // key, so the removal is staged for bob, and nothing stops verifying
     // meanwhile.
     let removed = s.env.run(&["signer", "remove", "alice", &s.repo]);
-    let id = removed
-        .ok()
-        .lines()
-        .find_map(|l| l.strip_prefix("staged "))
-        .unwrap_or_else(|| panic!("staged: {}", removed.stderr))
-        .to_owned();
+    let id = crate::common::staged_id(&removed);
     assert_eq!(verifier.run(&["verify", &by_digest]).ok().trim(), v5);
     s.env.run(&["approve", &s.repo, &id, "--signer", "bob"]).ok();
     assert_eq!(verifier.run(&["verify", &by_digest]).ok().trim(), v5);
@@ -356,12 +351,7 @@ fn revoke_works_once_signers_exist() {
     let away = s.env.home().join("alice.key.away");
     std::fs::rename(&file, &away).expect("move key away");
     let out = s.env.run(&["revoke", &s.r(":v5")]);
-    let staged = out
-        .ok()
-        .lines()
-        .find_map(|l| l.strip_prefix("staged "))
-        .unwrap_or_else(|| panic!("staged: {}", out.stderr))
-        .to_owned();
+    let staged = crate::common::staged_id(&out);
     assert!(
         out.stderr.contains("in targets/releases (staged)"),
         "{}",

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::common::attacker::Attacker;
 use crate::common::py::{HttpServer, run_script};
-use crate::common::{Env, Run, oci_image, publisher};
+use crate::common::{Env, Run, gate_refuses, oci_image, publisher, staged_id};
 
 /// A layout with `count` tags `t-000000`… of one image, initialised; the
 /// reference list is written to `refs.txt`.
@@ -303,23 +303,6 @@ fn a_format_1_repository_verifies_and_is_upgraded_on_its_next_sign() {
     }
 }
 
-/// The gate, enforcing: refuses and writes nothing.
-fn gate_refuses(env: &Env, reference: &str, needle: &str) {
-    let dest = env.home().join("pulled");
-    let out = env.run_with(
-        &[
-            "pull",
-            reference,
-            "--to",
-            &format!("oci:{}:pulled", dest.display()),
-        ],
-        &[("VOUCH_CONTENT_TRUST", "1")],
-        "",
-    );
-    out.fails(1, needle);
-    assert!(!dest.exists(), "the gate wrote {}", dest.display());
-}
-
 /// The newest version of `role`'s file among `files`, by name.
 fn newest_of(files: &BTreeMap<String, Vec<u8>>, role: &str) -> String {
     crate::common::attacker::newest(files, role)
@@ -411,15 +394,6 @@ fn a_rolled_back_or_emptied_bin_is_refused() {
     env.run(&["sign", &format!("{repo}:t-000042")])
         .fails(1, "does not verify, so nothing was published");
     assert_eq!(attacker.trust_digest(), swapped, "nothing published");
-}
-
-/// The id a staged command printed (`staged ID` on stdout).
-fn staged_id(run: &Run) -> String {
-    run.ok()
-        .lines()
-        .find_map(|l| l.strip_prefix("staged "))
-        .unwrap_or_else(|| panic!("not staged: {}{}", run.stdout, run.stderr))
-        .to_owned()
 }
 
 #[test]

@@ -12,50 +12,7 @@ use vouch::store::Store;
 
 use crate::common::attacker::Attacker;
 use crate::common::registry::{Registry, push};
-use crate::common::{Env, oci_image, publisher};
-
-/// Copies the key of `role` from one trust directory to another: a second
-/// publisher of the same repository.
-fn share(from: &Env, to: &Env, role: &str) {
-    let name = from
-        .run(&["key", "list"])
-        .ok()
-        .lines()
-        .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
-        .find(|cols| cols.get(2).map(String::as_str) == Some(role))
-        .map(|cols| cols[1].clone())
-        .unwrap_or_else(|| panic!("no {role} key"));
-    let file = from.home().join(format!("{name}.key"));
-    from.run(&[
-        "key",
-        "export",
-        "--private",
-        &name,
-        "-o",
-        file.to_str().expect("utf8"),
-    ])
-    .ok();
-    to.run(&["key", "import", file.to_str().expect("utf8"), "--name", &name])
-        .ok();
-    std::fs::remove_file(&file).expect("rm");
-}
-
-/// The gate (`vouch pull`, enforcing) refuses `reference` with `needle`.
-fn gate_refuses(env: &Env, reference: &str, needle: &str) {
-    let dest = env.home().join("pulled");
-    env.run_with(
-        &[
-            "pull",
-            reference,
-            "--to",
-            &format!("oci:{}:pulled", dest.display()),
-        ],
-        &[("VOUCH_CONTENT_TRUST", "1")],
-        "",
-    )
-    .fails(1, needle);
-    assert!(!dest.exists(), "the gate wrote {}", dest.display());
-}
+use crate::common::{Env, copy_key, gate_refuses, oci_image, publisher};
 
 /// The trust artifact's tag moved back to `digest` by someone who can
 /// write the store and holds no key (one manifest PUT).
@@ -85,7 +42,7 @@ fn stale_publisher(repo: &str, store: &dyn Store, image: &dyn Fn(&str, &str) -> 
     let p2 = publisher();
     p2.run(&["pin", repo, &root]).ok();
     for role in ["targets", "snapshot", "timestamp"] {
-        share(&p1, &p2, role);
+        copy_key(&p1, &p2, role, false);
     }
     assert_eq!(p2.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
     let before_revoke = store.head("vouch-trust").expect("head").expect("trust tag");
@@ -557,7 +514,7 @@ fn recover_of_a_binned_repository_from_a_second_publisher(site: Site) {
     let p2 = publisher();
     p2.run(&["pin", &repo, &root]).ok();
     for role in ["targets", "snapshot", "timestamp"] {
-        share(&p1, &p2, role);
+        copy_key(&p1, &p2, role, false);
     }
     assert_eq!(
         p2.run(&["verify", &format!("{repo}:t-000001")]).ok().trim(),

@@ -52,12 +52,7 @@ fn a_threshold_of_two_needs_two_signers() {
 
     // One signer of two: staged, not published.
     let signed = env.run(&["sign", "--signer", "alice", &format!("{repo}:v1")]);
-    let id = signed
-        .ok()
-        .lines()
-        .find_map(|l| l.strip_prefix("staged "))
-        .unwrap_or_else(|| panic!("staged: {}", signed.stderr))
-        .to_owned();
+    let id = crate::common::staged_id(&signed);
     assert!(signed.stderr.contains("signed by 1 of 2"), "{}", signed.stderr);
     let one = env.run(&["verify", &format!("{repo}:v1")]);
     one.fails(1, "not signed");

@@ -12,7 +12,7 @@ use crate::common::attacker::Attacker;
 use crate::common::proxy::RunningProxy;
 use crate::common::py::{HttpServer, run_script};
 use crate::common::registry::{Registry, push};
-use crate::common::{Env, oci_image, publisher};
+use crate::common::{Env, copy_key, gate_refuses, oci_image, publisher, staged_id};
 
 /// An owner, a CI job, two signers and a reader (a machine that only
 /// verifies), each with a trust directory of its own.
@@ -23,46 +23,6 @@ struct Team {
     bob: Env,
     reader: Env,
     repo: String,
-}
-
-/// The key name of `role` in `env`'s trust directory (`vouch key list`).
-fn key_name(env: &Env, role: &str) -> String {
-    env.run(&["key", "list"])
-        .ok()
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .find(|cols| cols.get(2) == Some(&role))
-        .map(|cols| cols[1].to_owned())
-        .unwrap_or_else(|| panic!("no {role} key"))
-}
-
-/// Moves a key from one trust directory to another, as a team hands the
-/// online keys to its CI job.
-fn hand_over(from: &Env, to: &Env, role: &str) {
-    let name = key_name(from, role);
-    let file = from.home().join(format!("{name}.key"));
-    from.run(&[
-        "key",
-        "export",
-        "--private",
-        &name,
-        "-o",
-        file.to_str().expect("utf8"),
-    ])
-    .ok();
-    to.run(&["key", "import", file.to_str().expect("utf8"), "--name", &name])
-        .ok();
-    from.run(&["key", "remove", "-y", &name]).ok();
-    std::fs::remove_file(&file).expect("rm");
-}
-
-/// The id a staged command printed (`staged ID` on stdout).
-fn staged_id(run: &crate::common::Run) -> String {
-    run.ok()
-        .lines()
-        .find_map(|l| l.strip_prefix("staged "))
-        .unwrap_or_else(|| panic!("not staged: {}{}", run.stdout, run.stderr))
-        .to_owned()
 }
 
 impl Team {
@@ -84,7 +44,7 @@ impl Team {
             repo: repo.to_owned(),
         };
         for role in ["snapshot", "timestamp"] {
-            hand_over(&team.owner, &team.ci, role);
+            copy_key(&team.owner, &team.ci, role, true);
         }
         for env in [&team.ci, &team.alice, &team.bob, &team.reader] {
             env.run(&["pin", repo, &root]).ok();
@@ -126,19 +86,7 @@ impl Team {
     /// the gate (`vouch pull`, enforcing) refuses it too.
     fn refuses(&self, tag: &str, needle: &str) {
         self.reader.run(&["verify", &self.tag(tag)]).fails(1, needle);
-        let dest = self.reader.home().join("pulled");
-        let pull = self.reader.run_with(
-            &[
-                "pull",
-                &self.tag(tag),
-                "--to",
-                &format!("oci:{}:pulled", dest.display()),
-            ],
-            &[("VOUCH_CONTENT_TRUST", "1")],
-            "",
-        );
-        pull.fails(1, needle);
-        assert!(!dest.exists(), "the gate wrote {}", dest.display());
+        gate_refuses(&self.reader, &self.tag(tag), needle);
     }
 
     /// `vouch staged` as `env` sees it.

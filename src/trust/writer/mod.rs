@@ -19,7 +19,9 @@ pub use bins::{BIN_THRESHOLD, MAX_BIN_BITS, bin_bits_for, bin_prefix};
 pub use session::snapshot_expires_soon;
 pub use sign::RevokeReport;
 pub(crate) use sign::signature_count;
-pub use staging::{Approved, Outcome, Pending, Proposal, PublishedStaged, Shortfall, StagedList, Standing};
+pub use staging::{
+    Approved, Outcome, Pending, Proposal, PublishedStaged, Shortfall, StagedList, Standing, needs,
+};
 
 use vouch_keys::PrivateKey;
 

@@ -112,6 +112,15 @@ pub struct Shortfall {
     pub threshold: u64,
 }
 
+/// What a change still needs, for people: `ROLE signed by V of T, …`.
+pub fn needs(short: &[Shortfall]) -> String {
+    short
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl std::fmt::Display for Shortfall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} signed by {} of {}", self.role, self.valid, self.threshold)
@@ -1117,11 +1126,7 @@ impl<'s> Writer<'s> {
                 Standing::Short(short) => {
                     return Err(bad(format!(
                         "staged change {id} is not complete: {}",
-                        short
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        needs(&short)
                     )));
                 }
                 Standing::Stale(why) => {

@@ -300,3 +300,60 @@ pub fn index_children(layout: &Path, digest: &str) -> Vec<String> {
         .map(|m| m["digest"].as_str().expect("d").to_owned())
         .collect()
 }
+
+/// The gate (`vouch pull`, enforcing) refuses `reference` in `env` with
+/// `needle`, and writes nothing.
+pub fn gate_refuses(env: &Env, reference: &str, needle: &str) {
+    let dest = env.home().join("pulled");
+    env.run_with(
+        &[
+            "pull",
+            reference,
+            "--to",
+            &format!("oci:{}:pulled", dest.display()),
+        ],
+        &[("VOUCH_CONTENT_TRUST", "1")],
+        "",
+    )
+    .fails(1, needle);
+    assert!(!dest.exists(), "the gate wrote {}", dest.display());
+}
+
+/// Copies the key of `role` from one trust directory to another (a second
+/// publisher of the same repository); with `remove`, moves it (a team
+/// handing its online keys to CI).
+pub fn copy_key(from: &Env, to: &Env, role: &str, remove: bool) {
+    let name = from
+        .run(&["key", "list"])
+        .ok()
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .find(|cols| cols.get(2).map(String::as_str) == Some(role))
+        .map(|cols| cols[1].clone())
+        .unwrap_or_else(|| panic!("no {role} key"));
+    let file = from.home().join(format!("{name}.key"));
+    from.run(&[
+        "key",
+        "export",
+        "--private",
+        &name,
+        "-o",
+        file.to_str().expect("utf8"),
+    ])
+    .ok();
+    to.run(&["key", "import", file.to_str().expect("utf8"), "--name", &name])
+        .ok();
+    if remove {
+        from.run(&["key", "remove", "-y", &name]).ok();
+    }
+    std::fs::remove_file(&file).expect("rm");
+}
+
+/// The id a command that staged a change printed (`staged ID` on stdout).
+pub fn staged_id(run: &Run) -> String {
+    run.ok()
+        .lines()
+        .find_map(|l| l.strip_prefix("staged "))
+        .unwrap_or_else(|| panic!("not staged: {}{}", run.stdout, run.stderr))
+        .to_owned()
+}
