@@ -23,10 +23,35 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
-    let state = writer.load_for(&[])?;
+    // Nothing complete to publish (a cron's usual run): no key is unlocked.
+    let listed = writer.staged()?;
+    if !listed.pending.iter().any(|p| p.standing == Standing::Complete) {
+        for p in &listed.pending {
+            eprintln!(
+                "Left {} ({}): {}",
+                &p.id[..p.id.len().min(12)],
+                p.proposal.summary,
+                why_left(&p.standing)
+            );
+        }
+        if listed.pending.is_empty() {
+            eprintln!("No staged changes for {repo_id}");
+        }
+        return Ok(());
+    }
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let online = OnlineKeys::unlock(ctx, &state, &repo_id, &mut provider, true)?;
+    let online = OnlineKeys::unlock(ctx, &listed.live, &repo_id, &mut provider, true)?;
     publish_complete(&writer, &repo_id, &online)
+}
+
+/// Why a staged change is left unpublished, for people.
+fn why_left(standing: &Standing) -> String {
+    match standing {
+        Standing::Short(s) => format!("it needs {}", crate::trust::writer::needs(s)),
+        Standing::Stale(why) => format!("it no longer applies: {why}"),
+        Standing::Invalid(why) => format!("it is not valid: {why}"),
+        Standing::Complete => "complete".to_owned(),
+    }
 }
 
 /// Publishes the complete staged changes of `repo_id` and says what was
@@ -41,14 +66,13 @@ pub fn publish_complete(writer: &Writer<'_>, repo_id: &str, online: &OnlineKeys)
     for p in &published {
         eprintln!("Published {} ({}) of {repo_id}", short(&p.id), p.proposal.summary);
     }
-    for p in &left {
-        let why = match &p.standing {
-            Standing::Short(s) => format!("it needs {}", crate::trust::writer::needs(s)),
-            Standing::Stale(why) => format!("it no longer applies: {why}"),
-            Standing::Invalid(why) => format!("it is not valid: {why}"),
-            Standing::Complete => continue,
-        };
-        eprintln!("Left {} ({}): {why}", short(&p.id), p.proposal.summary);
+    for p in left.iter().filter(|p| p.standing != Standing::Complete) {
+        eprintln!(
+            "Left {} ({}): {}",
+            short(&p.id),
+            p.proposal.summary,
+            why_left(&p.standing)
+        );
     }
     for (p, e) in &failed {
         eprintln!("Could not publish {} ({}): {e}", short(&p.id), p.proposal.summary);
