@@ -109,7 +109,7 @@ pub enum Command {
     Withdraw(withdraw::Args),
     /// Publish the staged changes a threshold has signed (snapshot, timestamp keys)
     Publish(publish::Args),
-    /// Re-sign the timestamp (and snapshot when needed) with the online key
+    /// Re-sign the timestamp (and snapshot when needed); publish complete staged changes
     Refresh(refresh::Args),
     /// Remove a tag's signature, or every tag's with --all
     Revoke(revoke::Args),
@@ -117,7 +117,7 @@ pub enum Command {
     Recover(recover::Args),
     /// Move Docker Content Trust (Notary v1) data into vouch trust data, keeping the root key
     Migrate(migrate::Args),
-    /// Add or remove signers (delegated roles, with a threshold)
+    /// Add or remove signers, or change their threshold (delegated roles)
     #[command(subcommand)]
     Signer(signer::SignerCommand),
     /// Manage signing keys: generate, import, list, export, change passphrase
