@@ -30,17 +30,16 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
-    let (pending, ids) = writer.approvers(&args.id)?;
-    eprint!("{}", super::staged::describe(&repo_id, &pending));
-    let keys = crate::trust::signing_keys::for_approving(&ctx.trust_dir, &ids, &args.signer)?;
+    let to = writer.to_approve(&args.id)?;
+    eprint!("{}", super::staged::describe(&repo_id, &to.pending));
+    let keys = crate::trust::signing_keys::for_approving(&ctx.trust_dir, &to.approvers, &args.signer)?;
     let by: Vec<String> = keys.iter().map(|k| k.file.info.name.clone()).collect();
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let keys = unlock_all(&keys, &mut provider)?;
-    let state = writer.load_for(&[])?;
-    let online = OnlineKeys::unlock_if_held(ctx, &state, &repo_id, &mut provider)?;
-    // Exactly the change shown above, by its whole id.
+    let online = OnlineKeys::unlock_if_held(ctx, to.live(), &repo_id, &mut provider)?;
+    // Exactly the change shown above.
     let (pending, done) = writer.approve(
-        &pending.id,
+        to,
         &keys,
         online.as_ref().map(OnlineKeys::publishing),
         &by.join(", "),

@@ -250,15 +250,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for TopKeys<'a> {
     }
 }
 
-/// `index.json` as a lookup reads it: each entry raw (sliced, not parsed).
-#[derive(Deserialize)]
-struct Entries<'a> {
-    #[serde(rename = "schemaVersion")]
-    _schema_version: u32,
-    #[serde(borrow, default)]
-    manifests: Vec<&'a RawValue>,
-}
-
 /// Of an entry, its tag only.
 #[derive(Deserialize)]
 struct Entry<'a> {
@@ -272,73 +263,94 @@ struct RefName<'a> {
     name: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// The descriptors `tags` name in `index.json` (`bytes`), in order: each
-/// entry's tag is read, and only the entries looked up are parsed in full,
-/// so a lookup in a 100,000-tag layout costs one pass. A tag named twice
-/// anywhere is refused, as [`parse_index`] refuses it.
-fn lookup(bytes: &[u8], what: &str, tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
-    let bad = |e: serde_json::Error| StoreError::Malformed {
+/// `index.json` read in one pass, raw: its top-level fields, and its
+/// entries with the tag of each (keys checked, [`check_keys`]; a tag named
+/// twice refused, as [`parse_index`] refuses it). Only the entries a caller
+/// looks at are parsed in full, so a lookup in, or a tag move of, a
+/// 100,000-tag layout reads each entry's tag and nothing more.
+struct RawIndex<'a> {
+    what: &'a str,
+    top: BTreeMap<String, &'a RawValue>,
+    entries: Vec<(Option<std::borrow::Cow<'a, str>>, &'a RawValue)>,
+}
+
+impl<'a> RawIndex<'a> {
+    fn read(bytes: &'a [u8], what: &'a str) -> Result<RawIndex<'a>, StoreError> {
+        check_top_keys(bytes, what)?;
+        let bad = |e: serde_json::Error| malformed_index(what, e.to_string());
+        let top: BTreeMap<String, &RawValue> = serde_json::from_slice(bytes).map_err(bad)?;
+        if top
+            .get("schemaVersion")
+            .is_none_or(|v| v.get().parse::<u32>().is_err())
+        {
+            return Err(malformed_index(what, "no schemaVersion"));
+        }
+        let raw: Vec<&RawValue> = match top.get("manifests") {
+            Some(raw) => serde_json::from_str(raw.get()).map_err(bad)?,
+            None => Vec::new(),
+        };
+        let mut seen = std::collections::HashSet::with_capacity(raw.len());
+        let mut entries = Vec::with_capacity(raw.len());
+        for entry in raw {
+            check_keys(entry.get(), what)?;
+            let name = serde_json::from_str::<Entry<'_>>(entry.get())
+                .map_err(bad)?
+                .annotations
+                .and_then(|a| a.name);
+            if let Some(name) = &name
+                && !seen.insert(name.clone())
+            {
+                return Err(StoreError::DuplicateTag {
+                    index: what.to_owned(),
+                    tag: name.clone().into_owned(),
+                });
+            }
+            entries.push((name, entry));
+        }
+        Ok(RawIndex { what, top, entries })
+    }
+
+    /// An entry parsed in full.
+    fn descriptor(&self, raw: &RawValue) -> Result<Descriptor, StoreError> {
+        serde_json::from_str(raw.get()).map_err(|e| malformed_index(self.what, e.to_string()))
+    }
+
+    /// The whole `index.json` again, every field as it was and `entries`
+    /// (raw JSON) as its manifests.
+    fn with_entries(&self, entries: &[&str]) -> Result<Vec<u8>, StoreError> {
+        let bad = |e: serde_json::Error| malformed_index(self.what, e.to_string());
+        let manifests = RawValue::from_string(format!("[{}]", entries.join(","))).map_err(bad)?;
+        let mut out: BTreeMap<&str, &RawValue> = self.top.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        out.insert("manifests", &manifests);
+        serde_json::to_vec(&out).map_err(bad)
+    }
+}
+
+fn malformed_index(what: &str, reason: impl Into<String>) -> StoreError {
+    StoreError::Malformed {
         what: what.to_owned(),
-        reason: e.to_string(),
-    };
-    let entries: Entries<'_> = serde_json::from_slice(bytes).map_err(bad)?;
-    check_top_keys(bytes, what)?;
+        reason: reason.into(),
+    }
+}
+
+/// The descriptors `tags` name in `index.json` (`bytes`), in order, read in
+/// one pass ([`RawIndex`]).
+fn lookup(bytes: &[u8], what: &str, tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
+    let index = RawIndex::read(bytes, what)?;
     let mut wanted: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
     for (i, t) in tags.iter().enumerate() {
         wanted.entry(t.as_str()).or_default().push(i);
     }
-    let mut seen = std::collections::HashSet::with_capacity(entries.manifests.len());
     let mut found: Vec<Option<Descriptor>> = vec![None; tags.len()];
-    for raw in entries.manifests {
-        check_keys(raw.get(), what)?;
-        let entry: Entry<'_> = serde_json::from_str(raw.get()).map_err(bad)?;
-        let Some(name) = entry.annotations.and_then(|a| a.name) else {
-            continue;
-        };
-        if !seen.insert(name.clone()) {
-            return Err(StoreError::DuplicateTag {
-                index: what.to_owned(),
-                tag: name.into_owned(),
-            });
-        }
-        if let Some(places) = wanted.get(name.as_ref()) {
-            let desc: Descriptor = serde_json::from_str(raw.get()).map_err(bad)?;
+    for (name, raw) in &index.entries {
+        if let Some(places) = name.as_deref().and_then(|n| wanted.get(n)) {
+            let desc = index.descriptor(raw)?;
             for &j in places {
                 found[j] = Some(desc.clone());
             }
         }
     }
     Ok(found)
-}
-
-/// The tags in `index.json` (`bytes`) that begin with `prefix`, read as
-/// [`lookup`] reads entries (a tag named twice refused).
-fn index_lookup_prefix(bytes: &[u8], what: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
-    let bad = |e: serde_json::Error| StoreError::Malformed {
-        what: what.to_owned(),
-        reason: e.to_string(),
-    };
-    let entries: Entries<'_> = serde_json::from_slice(bytes).map_err(bad)?;
-    check_top_keys(bytes, what)?;
-    let mut seen = std::collections::HashSet::with_capacity(entries.manifests.len());
-    let mut out = Vec::new();
-    for raw in entries.manifests {
-        check_keys(raw.get(), what)?;
-        let entry: Entry<'_> = serde_json::from_str(raw.get()).map_err(bad)?;
-        let Some(name) = entry.annotations.and_then(|a| a.name) else {
-            continue;
-        };
-        if !seen.insert(name.clone()) {
-            return Err(StoreError::DuplicateTag {
-                index: what.to_owned(),
-                tag: name.into_owned(),
-            });
-        }
-        if name.starts_with(prefix) {
-            out.push(name.into_owned());
-        }
-    }
-    Ok(out)
 }
 
 /// The descriptors `tags` name in an `index.json`, as a lookup in a layout
@@ -600,60 +612,26 @@ impl OciLayout {
         let root = self.root()?;
         let lock = root.lock().map_err(refused)?;
         let (buf, what) = self.index_bytes(&root)?;
-        let bad = |e: serde_json::Error| StoreError::Malformed {
-            what: what.clone(),
-            reason: e.to_string(),
-        };
         // Every other entry, and every other field, is carried over as it
-        // is, unparsed: moving one tag of a 100,000-tag layout reads each
-        // entry's tag and nothing more.
-        check_top_keys(&buf, &what)?;
-        let top: BTreeMap<String, &RawValue> = serde_json::from_slice(&buf).map_err(bad)?;
-        if top
-            .get("schemaVersion")
-            .is_none_or(|v| v.get().parse::<u32>().is_err())
-        {
-            return Err(StoreError::Malformed {
-                what: what.clone(),
-                reason: "no schemaVersion".to_owned(),
-            });
-        }
-        let entries: Vec<&RawValue> = match top.get("manifests") {
-            Some(raw) => serde_json::from_str(raw.get()).map_err(bad)?,
-            None => Vec::new(),
-        };
-        let mut kept: Vec<&str> = Vec::with_capacity(entries.len() + 1);
+        // is, unparsed.
+        let index = RawIndex::read(&buf, &what)?;
+        let mut kept: Vec<&str> = Vec::with_capacity(index.entries.len() + 1);
         let mut current = None;
-        let mut seen = std::collections::HashSet::with_capacity(entries.len());
-        for raw in entries {
-            check_keys(raw.get(), &what)?;
-            let entry: Entry<'_> = serde_json::from_str(raw.get()).map_err(bad)?;
-            if let Some(name) = entry.annotations.and_then(|a| a.name) {
-                if !seen.insert(name.clone()) {
-                    return Err(StoreError::DuplicateTag {
-                        index: what.clone(),
-                        tag: name.into_owned(),
-                    });
-                }
-                if name == tag {
-                    let d: Descriptor = serde_json::from_str(raw.get()).map_err(bad)?;
-                    current = Some(d.digest);
-                    continue;
-                }
+        for (name, raw) in &index.entries {
+            if name.as_deref() == Some(tag) {
+                current = Some(index.descriptor(raw)?.digest);
+            } else {
+                kept.push(raw.get());
             }
-            kept.push(raw.get());
         }
         if !expect.allows(current.as_deref()) {
             return Ok(false);
         }
         let mut d = desc.clone();
         d.annotations.insert(REF_NAME.to_owned(), tag.to_owned());
-        let entry = serde_json::to_string(&d).map_err(bad)?;
+        let entry = serde_json::to_string(&d).map_err(|e| malformed_index(&what, e.to_string()))?;
         kept.push(&entry);
-        let manifests = RawValue::from_string(format!("[{}]", kept.join(","))).map_err(bad)?;
-        let mut out: BTreeMap<&str, &RawValue> = top.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        out.insert("manifests", &manifests);
-        let bytes = serde_json::to_vec(&out).map_err(bad)?;
+        let bytes = index.with_entries(&kept)?;
         root.write_atomic("index.json", &bytes, 0o644, true)
             .map_err(refused)?;
         drop(lock);
@@ -668,36 +646,18 @@ impl OciLayout {
         let root = self.root()?;
         let lock = root.lock().map_err(refused)?;
         let (buf, what) = self.index_bytes(&root)?;
-        let bad = |e: serde_json::Error| StoreError::Malformed {
-            what: what.clone(),
-            reason: e.to_string(),
-        };
-        check_top_keys(&buf, &what)?;
-        let top: BTreeMap<String, &RawValue> = serde_json::from_slice(&buf).map_err(bad)?;
-        let entries: Vec<&RawValue> = match top.get("manifests") {
-            Some(raw) => serde_json::from_str(raw.get()).map_err(bad)?,
-            None => Vec::new(),
-        };
-        let mut kept: Vec<&str> = Vec::with_capacity(entries.len());
+        let index = RawIndex::read(&buf, &what)?;
+        let mut kept: Vec<&str> = Vec::with_capacity(index.entries.len());
         let mut found = false;
-        for raw in entries {
-            check_keys(raw.get(), &what)?;
-            let entry: Entry<'_> = serde_json::from_str(raw.get()).map_err(bad)?;
-            if entry.annotations.and_then(|a| a.name).is_some_and(|n| n == tag) {
-                let d: Descriptor = serde_json::from_str(raw.get()).map_err(bad)?;
-                if d.digest == digest {
-                    found = true;
-                    continue;
-                }
+        for (name, raw) in &index.entries {
+            if name.as_deref() == Some(tag) && index.descriptor(raw)?.digest == digest {
+                found = true;
+            } else {
+                kept.push(raw.get());
             }
-            kept.push(raw.get());
         }
         if found {
-            let manifests = RawValue::from_string(format!("[{}]", kept.join(","))).map_err(bad)?;
-            let mut out: BTreeMap<&str, &RawValue> = top.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-            out.insert("manifests", &manifests);
-            let bytes = serde_json::to_vec(&out).map_err(bad)?;
-            root.write_atomic("index.json", &bytes, 0o644, true)
+            root.write_atomic("index.json", &index.with_entries(&kept)?, 0o644, true)
                 .map_err(refused)?;
         }
         drop(lock);
@@ -709,7 +669,12 @@ impl super::Store for OciLayout {
     fn tags_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<String>, StoreError> {
         let root = self.root()?;
         let (buf, what) = self.index_bytes(&root)?;
-        let mut tags: Vec<String> = index_lookup_prefix(&buf, &what, prefix)?;
+        let mut tags: Vec<String> = RawIndex::read(&buf, &what)?
+            .entries
+            .into_iter()
+            .filter_map(|(name, _)| name.filter(|n| n.starts_with(prefix)))
+            .map(std::borrow::Cow::into_owned)
+            .collect();
         tags.sort();
         if tags.len() > max {
             return Err(StoreError::TooMany {

@@ -174,6 +174,24 @@ pub struct PublishedStaged {
     pub failed: Vec<(Pending, TrustError)>,
 }
 
+/// A staged change read for approval ([`Writer::to_approve`]): what the
+/// approver is shown is exactly what `approve` signs.
+#[derive(Debug)]
+pub struct ToApprove {
+    live: WriterState,
+    /// The change.
+    pub pending: Pending,
+    /// Key ids that may sign some role of it.
+    pub approvers: BTreeSet<String>,
+}
+
+impl ToApprove {
+    /// The live data it was checked against.
+    pub fn live(&self) -> &WriterState {
+        &self.live
+    }
+}
+
 /// What `approve` did.
 #[derive(Debug)]
 pub enum Approved {
@@ -471,7 +489,6 @@ fn parse_role(role: &str, metadata: &serde_json::Value) -> Result<Signed<Targets
 /// stands, what it changes, and its roles with their valid signatures.
 fn evaluate(
     live: &WriterState,
-    id: &str,
     proposal: &Proposal,
     approvals: &[Approval],
     now: OffsetDateTime,
@@ -667,7 +684,6 @@ fn evaluate(
             },
         );
     }
-    let _ = id;
     // A change to a role's delegations (keys, threshold) must leave every
     // role it delegates to, and the change does not sign again, signed by
     // its threshold: else what verified before would stop verifying.
@@ -686,7 +702,7 @@ fn evaluate(
             .map(String::as_str)
             .filter(|c| !staged.contains_key(*c) && delegator_of(c).as_deref() == Some(name.as_str()))
             .collect();
-        if let Some(child) = super::staging::shortfalls(&result, children).into_iter().next() {
+        if let Some(child) = shortfalls(&result, children).into_iter().next() {
             return Evaluation {
                 standing: Standing::Stale(format!(
                     "under it, {} would fall short ({}), signed since it was made: make the change again",
@@ -916,7 +932,7 @@ impl<'s> Writer<'s> {
                 diff,
                 signed_by,
                 roles,
-            } = evaluate(&live, &id, &proposal, &list, now);
+            } = evaluate(&live, &proposal, &list, now);
             let mut store_tags = vec![tag];
             store_tags.extend(approvals_of.into_iter().map(|(t, _)| t));
             out.push(Pending {
@@ -966,12 +982,14 @@ impl<'s> Writer<'s> {
     /// it when it is then complete and `publishing` is given.
     pub fn approve(
         &self,
-        id: &str,
+        to: ToApprove,
         keys: &[PrivateKey],
         publishing: Option<Publishing<'_>>,
         by: &str,
     ) -> Result<(Pending, Approved), TrustError> {
-        let (live, mut pending) = self.find(id)?;
+        let ToApprove {
+            live, mut pending, ..
+        } = to;
         match &pending.standing {
             Standing::Stale(why) => {
                 return Err(TrustError::StagedRefused {
@@ -990,10 +1008,7 @@ impl<'s> Writer<'s> {
             Standing::Complete | Standing::Short(_) => {}
         }
         // The changed data authorises the keys (a change may add one).
-        let mut result = live.repo.clone();
-        for (name, role) in &pending.roles {
-            result.targets.insert(name.clone(), role.clone());
-        }
+        let result = result_with(&live.repo, &pending.roles);
         let mut added: BTreeMap<String, Vec<Signature>> = BTreeMap::new();
         for key in keys {
             let id = key.public().key_id().to_string();
@@ -1058,19 +1073,24 @@ impl<'s> Writer<'s> {
         Ok((pending, Approved::Added(short)))
     }
 
-    /// Staged change `id` and the key ids that may sign some role of it
-    /// (as the live data, with the change's own delegations, authorises
-    /// them): whose keys an approver unlocks.
-    pub fn approvers(&self, id: &str) -> Result<(Pending, BTreeSet<String>), TrustError> {
+    /// Staged change `id` as `approve` takes it: checked against the live
+    /// data, with the key ids that may sign some role of it (as the live
+    /// data, with the change's own delegations, authorises them), whose
+    /// keys an approver unlocks.
+    pub fn to_approve(&self, id: &str) -> Result<ToApprove, TrustError> {
         let (live, pending) = self.find(id)?;
         let result = result_with(&live.repo, &pending.roles);
-        let ids = pending
+        let approvers = pending
             .roles
             .keys()
             .filter_map(|r| signers_of(&result, r))
             .flat_map(|(_, ids, _)| ids)
             .collect();
-        Ok((pending, ids))
+        Ok(ToApprove {
+            live,
+            pending,
+            approvers,
+        })
     }
 
     /// Withdraws staged change `id` (its proposal and approvals).
@@ -1120,7 +1140,7 @@ impl<'s> Writer<'s> {
                 .collect(),
         }];
         self.publish_scoped(keys, scope.as_deref(), |repo, state, now| {
-            let Evaluation { standing, roles, .. } = evaluate(state, &id, &proposal, &approvals, now);
+            let Evaluation { standing, roles, .. } = evaluate(state, &proposal, &approvals, now);
             match standing {
                 Standing::Complete => {}
                 Standing::Short(short) => {
