@@ -30,13 +30,23 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    if crate::store::artifact::read(store.as_ref())?.is_none() {
+        return approve_first_root(&writer, &args, ctx);
+    }
     let to = writer.to_approve(&args.id)?;
     eprint!("{}", super::staged::describe(&repo_id, &to.pending));
     let keys = crate::trust::signing_keys::for_approving(&ctx.trust_dir, &to.approvers, &args.signer)?;
     let by: Vec<String> = keys.iter().map(|k| k.file.info.name.clone()).collect();
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let keys = unlock_all(&keys, &mut provider)?;
-    let online = OnlineKeys::unlock_if_held(ctx, to.live(), &repo_id, &mut provider)?;
+    // The publish after it signs with the online keys of the root it
+    // leaves in force.
+    let root = to
+        .pending
+        .root
+        .as_ref()
+        .map_or(&to.live().repo.root.signed, |r| &r.signed);
+    let online = OnlineKeys::unlock_if_listed(ctx, root, &repo_id, &mut provider)?;
     // Exactly the change shown above.
     let (pending, done) = writer.approve(
         to,
@@ -54,6 +64,46 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             "Approved {short_id} of {repo_id}: it still needs {}",
             crate::trust::writer::needs(&short)
         ),
+    }
+    Ok(())
+}
+
+/// Approves the staged first root of a repository with no trust data yet:
+/// every root key here that it lists signs it.
+fn approve_first_root(writer: &Writer<'_>, args: &Args, ctx: &Context) -> Result<(), CliError> {
+    let repo_id = writer.repository();
+    let found = writer.genesis()?;
+    let Some(first) = found
+        .iter()
+        .find(|p| args.id.len() >= 4 && p.id.starts_with(&args.id))
+    else {
+        return Err(CliError::failed(
+            format!("{repo_id} has no trust data and no staged first root {}", args.id),
+            format!("`vouch staged {repo_id}` lists what is staged"),
+        ));
+    };
+    eprint!("{}", super::staged::describe(repo_id, first));
+    let ids: std::collections::BTreeSet<String> = first
+        .root
+        .as_ref()
+        .and_then(|r| r.signed.roles.get("root"))
+        .map(|r| r.keyids.iter().cloned().collect())
+        .unwrap_or_default();
+    let keys = crate::trust::signing_keys::for_approving(&ctx.trust_dir, &ids, &args.signer)?;
+    let by: Vec<String> = keys.iter().map(|k| k.file.info.name.clone()).collect();
+    let mut provider = Provider::new(args.passphrase.clone(), ctx.interactive);
+    let keys = unlock_all(&keys, &mut provider)?;
+    let (pending, short) = writer.approve_genesis(&args.id, &keys, &by.join(", "))?;
+    let short_id = &pending.id[..pending.id.len().min(12)];
+    if short.is_empty() {
+        eprintln!(
+            "Approved first root {short_id} of {repo_id}: complete; whoever ran `vouch init` publishes it (`vouch publish {repo_id}`)"
+        );
+    } else {
+        eprintln!(
+            "Approved first root {short_id} of {repo_id}: it still needs {}",
+            crate::trust::writer::needs(&short)
+        );
     }
     Ok(())
 }

@@ -265,14 +265,23 @@ impl OnlineKeys {
         provider: &mut Provider,
         snapshot: bool,
     ) -> Result<OnlineKeys, CliError> {
-        use crate::trust::signing_keys::top_level;
-        let timestamp = unlock_key(
-            &top_level(&ctx.trust_dir, &state.repo, repo_id, "timestamp")?,
-            provider,
-        )?;
+        Self::unlock_for(ctx, &state.repo.root.signed, repo_id, provider, snapshot)
+    }
+
+    /// [`OnlineKeys::unlock`] for the keys `root` lists (a root about to
+    /// be published, when it replaces an online key).
+    pub fn unlock_for(
+        ctx: &Context,
+        root: &crate::tuf::metadata::Root,
+        repo_id: &str,
+        provider: &mut Provider,
+        snapshot: bool,
+    ) -> Result<OnlineKeys, CliError> {
+        use crate::trust::signing_keys::listed_by;
+        let timestamp = unlock_key(&listed_by(&ctx.trust_dir, root, repo_id, "timestamp")?, provider)?;
         let snapshot = if snapshot {
             Some(unlock_key(
-                &top_level(&ctx.trust_dir, &state.repo, repo_id, "snapshot")?,
+                &listed_by(&ctx.trust_dir, root, repo_id, "snapshot")?,
                 provider,
             )?)
         } else {
@@ -290,10 +299,20 @@ impl OnlineKeys {
         repo_id: &str,
         provider: &mut Provider,
     ) -> Result<Option<OnlineKeys>, CliError> {
-        use crate::trust::signing_keys::top_level;
+        Self::unlock_if_listed(ctx, &state.repo.root.signed, repo_id, provider)
+    }
+
+    /// [`OnlineKeys::unlock_if_held`] for the keys `root` lists.
+    pub fn unlock_if_listed(
+        ctx: &Context,
+        root: &crate::tuf::metadata::Root,
+        repo_id: &str,
+        provider: &mut Provider,
+    ) -> Result<Option<OnlineKeys>, CliError> {
+        use crate::trust::signing_keys::listed_by;
         let (Ok(snapshot), Ok(timestamp)) = (
-            top_level(&ctx.trust_dir, &state.repo, repo_id, "snapshot"),
-            top_level(&ctx.trust_dir, &state.repo, repo_id, "timestamp"),
+            listed_by(&ctx.trust_dir, root, repo_id, "snapshot"),
+            listed_by(&ctx.trust_dir, root, repo_id, "timestamp"),
         ) else {
             return Ok(None);
         };
@@ -326,5 +345,69 @@ pub fn report_staged(repo_id: &str, id: &str, short: &[crate::trust::writer::Sho
              until co-signers approve it (`vouch staged {repo_id}`, then `vouch approve {repo_id} {short_id}`)",
             crate::trust::writer::needs(short)
         );
+    }
+}
+
+/// A public key file (PEM `PUBLIC KEY`, as `vouch key generate NAME`
+/// writes NAME.pub).
+pub fn read_public(path: &std::path::PathBuf) -> Result<vouch_keys::PublicKey, CliError> {
+    let bad = |why: &str| {
+        CliError::failed(
+            format!("{} is not a public key file: {why}", path.display()),
+            "give the PEM `PUBLIC KEY` file that `vouch key generate NAME` wrote as NAME.pub",
+        )
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(&e.to_string()))?;
+    let pem = vouch_keys::pem::parse(&text).map_err(|_| bad("no PEM block"))?;
+    if pem.label != "PUBLIC KEY" {
+        return Err(bad(&format!("found `{}`", pem.label)));
+    }
+    vouch_keys::PublicKey::from_spki_der(&pem.der).ok_or_else(|| bad("not an ed25519 or ECDSA P-256 key"))
+}
+
+/// Keys held here for an admin change: those of the live root's
+/// top-level `roles`, unlocked, a label naming them, and the online keys
+/// when both are here.
+pub fn held_keys(
+    ctx: &Context,
+    state: &crate::trust::load::WriterState,
+    repo_id: &str,
+    roles: &[&str],
+    provider: &mut Provider,
+) -> Result<(Vec<PrivateKey>, String, Option<OnlineKeys>), CliError> {
+    let root = &state.repo.root.signed;
+    let ids: std::collections::BTreeSet<String> = roles
+        .iter()
+        .filter_map(|r| root.roles.get(*r))
+        .flat_map(|r| r.keyids.iter().cloned())
+        .collect();
+    let stored = crate::trust::signing_keys::for_approving(&ctx.trust_dir, &ids, &[])?;
+    let names: Vec<String> = stored.iter().map(|k| k.file.info.name.clone()).collect();
+    let keys = unlock_all(&stored, provider)?;
+    let online = OnlineKeys::unlock_if_held(ctx, state, repo_id, provider)?;
+    let by = if names.is_empty() {
+        "a key holder".to_owned()
+    } else {
+        names.join(", ")
+    };
+    Ok((keys, by, online))
+}
+
+/// Says what became of a change: published (`done`), or staged with what
+/// it needs and its id on stdout (`staged ID`).
+pub fn report_outcome(
+    repo_id: &str,
+    outcome: &crate::trust::writer::Outcome,
+    done: &str,
+) -> Result<(), CliError> {
+    match outcome {
+        crate::trust::writer::Outcome::Published(_) => {
+            eprintln!("{done} of {repo_id}");
+            Ok(())
+        }
+        crate::trust::writer::Outcome::Staged { id, short } => {
+            report_staged(repo_id, id, short);
+            crate::cli::output::print(&format!("staged {id}\n"))
+        }
     }
 }

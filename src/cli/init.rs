@@ -1,10 +1,11 @@
 //! `vouch init REPO`
 
-use crate::cli::common::{generate_key, name_base, open_store, parse_repository, trust};
+use crate::cli::common::{generate_key, name_base, open_store, parse_repository, read_public, trust};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 use crate::policy::Policy;
-use crate::trust::writer::{Publishing, Writer};
+use crate::trust::writer::{Outcome, Publishing, Writer};
+use crate::tuf::editor::RoleSetup;
 
 /// Create a repository's trust data: root, targets, snapshot and timestamp
 /// keys (sealed in the trust directory) and the first signed metadata,
@@ -20,6 +21,16 @@ pub struct Args {
     /// repository past 256 tags.
     #[arg(long, value_name = "N", value_parser = parse_bins)]
     pub bins: Option<u32>,
+    /// Another root key holder's public key (PEM, from `vouch key generate
+    /// NAME --role root` on their machine); repeat for each holder. The
+    /// root key made here is one of the root keys too.
+    #[arg(long, value_name = "FILE")]
+    pub root_key: Vec<std::path::PathBuf>,
+    /// How many root keys must sign a root (default 1). Above 1, the first
+    /// root is staged for the other holders (`vouch approve REPO ID` on
+    /// their machines), then published here with `vouch publish REPO`.
+    #[arg(long, value_name = "K")]
+    pub root_threshold: Option<u64>,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -27,6 +38,22 @@ pub struct Args {
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_repository(&args.repository, "init")?;
     let repo_id = r.repository();
+    let others: Vec<vouch_keys::PublicKey> =
+        args.root_key.iter().map(read_public).collect::<Result<_, _>>()?;
+    let threshold = args.root_threshold.unwrap_or(1);
+    let total = others.len() as u64 + 1;
+    if threshold == 0 || threshold > total {
+        return Err(CliError::failed(
+            format!("--root-threshold {threshold} needs between 1 and {total} root keys"),
+            "give each other holder's public key with --root-key FILE",
+        ));
+    }
+    if threshold > 1 && args.bins.is_some() {
+        return Err(CliError::failed(
+            "--bins applies when init publishes at once, and a root threshold above 1 stages the first root",
+            "init without --bins; the repository moves tags into bins itself past 256 tags",
+        ));
+    }
     let store = open_store(ctx, &r, true)?;
     if crate::store::artifact::read(store.as_ref())?.is_some() {
         return Err(crate::trust::TrustError::AlreadyInitialised { repo: repo_id }.into());
@@ -43,14 +70,43 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         snapshot: Some(&snapshot),
         timestamp: &timestamp,
     };
-    writer.init(&root, &targets, publishing, args.bins)?;
     let root_id = root.public().key_id();
+    if others.is_empty() {
+        writer.init(&root, &targets, publishing, args.bins)?;
+        eprintln!(
+            "Initialised trust data for {repo_id}; pinned its root in {}",
+            Policy::path(ctx.trust_dir.path()).display()
+        );
+        eprintln!("Pin it elsewhere with: vouch pin {repo_id} {root_id}");
+        return output::print(&format!("{root_id}\n"));
+    }
+    let mut keys = vec![root.public()];
+    keys.extend(others);
+    let ids: Vec<String> = keys.iter().map(|k| k.key_id().to_string()).collect();
+    let setup = RoleSetup { keys, threshold };
+    match writer.init_with_root(&root, &setup, &targets, publishing, &format!("{base}-root"))? {
+        Outcome::Published(_) => {
+            eprintln!(
+                "Initialised trust data for {repo_id} with {} root keys, threshold {threshold}; pinned its root in {}",
+                ids.len(),
+                Policy::path(ctx.trust_dir.path()).display()
+            );
+        }
+        Outcome::Staged { id, short } => {
+            let short_id = &id[..id.len().min(12)];
+            eprintln!(
+                "Staged the first root of {repo_id} ({}): nothing is published until the other root holders sign it \
+                 (`vouch approve {repo_id} {short_id}` on their machines), then `vouch publish {repo_id}` here",
+                crate::trust::writer::needs(&short)
+            );
+            output::print(&format!("staged {id}\n"))?;
+        }
+    }
     eprintln!(
-        "Initialised trust data for {repo_id}; pinned its root in {}",
-        Policy::path(ctx.trust_dir.path()).display()
+        "Pin it elsewhere with: vouch pin {repo_id} {} --threshold {threshold}",
+        ids.join(" ")
     );
-    eprintln!("Pin it elsewhere with: vouch pin {repo_id} {root_id}");
-    output::print(&format!("{root_id}\n"))
+    Ok(())
 }
 
 /// `--bins N`: the bit length of N bins.

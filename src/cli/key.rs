@@ -18,6 +18,8 @@ pub enum KeyCommand {
     Passwd(super::key_passwd::Args),
     /// Delete a key from the trust directory
     Remove(super::key_remove::Args),
+    /// Replace a repository role's key (root, targets, snapshot, timestamp, a signer); --compromised for a stolen key
+    Rotate(super::key_rotate::Args),
     /// Check a key's passphrase and keep it in the OS keyring for a while
     Unlock(super::key_unlock::UnlockArgs),
     /// Forget passphrases kept in the OS keyring
@@ -32,6 +34,7 @@ pub fn run(cmd: KeyCommand, ctx: &Context) -> Result<(), CliError> {
         KeyCommand::Export(a) => super::key_export::run(a, ctx),
         KeyCommand::Passwd(a) => super::key_passwd::run(a, ctx),
         KeyCommand::Remove(a) => super::key_remove::run(a, ctx),
+        KeyCommand::Rotate(a) => super::key_rotate::run(a, ctx),
         KeyCommand::Unlock(a) => super::key_unlock::run_unlock(a, ctx),
         KeyCommand::Lock(a) => super::key_unlock::run_lock(a, ctx),
     }

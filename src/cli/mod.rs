@@ -16,6 +16,7 @@ pub(crate) mod key_import;
 mod key_list;
 mod key_passwd;
 mod key_remove;
+mod key_rotate;
 mod key_unlock;
 mod man;
 mod migrate;
@@ -28,8 +29,10 @@ mod pull;
 mod push;
 mod recover;
 mod refresh;
+mod renew;
 mod resolve;
 mod revoke;
+mod root;
 mod sign;
 mod signer;
 mod staged;
@@ -113,6 +116,10 @@ pub enum Command {
     Refresh(refresh::Args),
     /// Remove a tag's signature, or every tag's with --all
     Revoke(revoke::Args),
+    /// Change the root: add or remove root keys, threshold, expiry (a ceremony)
+    Root(root::Args),
+    /// Re-sign roles that expire soon or have expired (root, targets, a signer's role)
+    Renew(renew::Args),
     /// Republish the trust data last verified here, after it was tampered with
     Recover(recover::Args),
     /// Move Docker Content Trust (Notary v1) data into vouch trust data, keeping the root key
@@ -203,6 +210,8 @@ pub fn main() -> ExitCode {
         Command::Publish(a) => publish::run(a, &ctx),
         Command::Refresh(a) => refresh::run(a, &ctx),
         Command::Revoke(a) => revoke::run(a, &ctx),
+        Command::Root(a) => root::run(a, &ctx),
+        Command::Renew(a) => renew::run(a, &ctx),
         Command::Recover(a) => recover::run(a, &ctx),
         Command::Migrate(a) => migrate::run(a, &ctx),
         Command::Signer(cmd) => signer::run(cmd, &ctx),

@@ -23,6 +23,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    if crate::store::artifact::read(store.as_ref())?.is_none() {
+        return publish_first_root(&writer, args, ctx);
+    }
     // Nothing complete to publish (a cron's usual run): no key is unlocked.
     let listed = writer.staged()?;
     if !listed.pending.iter().any(|p| p.standing == Standing::Complete) {
@@ -40,8 +43,50 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         return Ok(());
     }
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
-    let online = OnlineKeys::unlock(ctx, &listed.live, &repo_id, &mut provider, true)?;
+    // A complete root change that replaces an online key: the publish
+    // signs with the key the new root lists.
+    let next = listed
+        .pending
+        .iter()
+        .filter(|p| p.standing == Standing::Complete)
+        .find_map(|p| p.root.as_ref())
+        .map_or(&listed.live.repo.root.signed, |r| &r.signed);
+    let online = OnlineKeys::unlock_for(ctx, next, &repo_id, &mut provider, true)?;
     publish_complete(&writer, &repo_id, &online)
+}
+
+/// Publishes the first root of a repository once its holders signed it,
+/// with the targets, snapshot and timestamp keys `vouch init` made here.
+fn publish_first_root(writer: &Writer<'_>, args: Args, ctx: &Context) -> Result<(), CliError> {
+    let repo_id = writer.repository().to_owned();
+    let found = writer.genesis()?;
+    let Some(first) = found.into_iter().find(|p| p.standing == Standing::Complete) else {
+        return Err(CliError {
+            failure: crate::cli::Failure::Refused,
+            message: format!(
+                "{repo_id} has no trust data, and no staged first root is signed by its threshold"
+            ),
+            hint: format!("`vouch staged {repo_id}` shows what the first root still needs"),
+        });
+    };
+    let Some(root) = first.root.clone() else {
+        return Err(CliError::failed(
+            "the staged first root holds no root",
+            "report this as a bug",
+        ));
+    };
+    let mut provider = Provider::new(args.passphrase, ctx.interactive);
+    let targets = crate::cli::common::unlock_key(
+        &crate::trust::signing_keys::listed_by(&ctx.trust_dir, &root.signed, &repo_id, "targets")?,
+        &mut provider,
+    )?;
+    let online = OnlineKeys::unlock_for(ctx, &root.signed, &repo_id, &mut provider, true)?;
+    writer.publish_genesis(root, &targets, online.publishing(), &first.store_tags)?;
+    eprintln!(
+        "Published the first root of {repo_id} ({} of its root keys signed it); pinned it here",
+        first.root.as_ref().map_or(0, |r| r.signatures.len())
+    );
+    Ok(())
 }
 
 /// Why a staged change is left unpublished, for people.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use crate::cli::common::{OnlineKeys, open_store, parse_ref, report_staged, trust, unlock_key};
+use crate::cli::common::{OnlineKeys, open_store, parse_ref, read_public, report_staged, trust, unlock_key};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
 use crate::trust::RELEASES;
@@ -71,21 +71,6 @@ pub fn run(cmd: SignerCommand, ctx: &Context) -> Result<(), CliError> {
         SignerCommand::Remove(a) => remove(a, ctx),
         SignerCommand::Threshold(a) => threshold(a, ctx),
     }
-}
-
-fn read_public(path: &PathBuf) -> Result<vouch_keys::PublicKey, CliError> {
-    let bad = |why: &str| {
-        CliError::failed(
-            format!("{} is not a public key file: {why}", path.display()),
-            "give the PEM `PUBLIC KEY` file that `vouch key generate NAME` wrote as NAME.pub",
-        )
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(&e.to_string()))?;
-    let pem = vouch_keys::pem::parse(&text).map_err(|_| bad("no PEM block"))?;
-    if pem.label != "PUBLIC KEY" {
-        return Err(bad(&format!("found `{}`", pem.label)));
-    }
-    vouch_keys::PublicKey::from_spki_der(&pem.der).ok_or_else(|| bad("not an ed25519 or ECDSA P-256 key"))
 }
 
 /// The verified trust data, the owner's targets key and the online keys

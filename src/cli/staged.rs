@@ -19,7 +19,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
-    let StagedList { pending, skipped, .. } = writer.staged()?;
+    // No trust data yet: the first root its holders are signing.
+    let (pending, skipped) = if crate::store::artifact::read(store.as_ref())?.is_none() {
+        (writer.genesis()?, Vec::new())
+    } else {
+        let StagedList { pending, skipped, .. } = writer.staged()?;
+        (pending, skipped)
+    };
     if pending.is_empty() {
         eprintln!("No staged changes for {repo_id}");
     }
@@ -62,6 +68,9 @@ pub fn describe(repo_id: &str, p: &Pending) -> String {
             who.join(", ")
         };
         out.push_str(&format!("  signed: {role}: {who}\n"));
+    }
+    for line in &p.root_status {
+        out.push_str(&format!("  {line}\n"));
     }
     for line in &p.diff {
         out.push_str(&format!("  {line}\n"));

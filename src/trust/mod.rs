@@ -22,12 +22,14 @@
 pub mod cache;
 pub mod decide;
 pub mod error;
+pub mod expiry;
 pub mod gate;
 pub mod listing;
 pub mod load;
 pub mod migration;
 pub mod notary_reader;
 pub mod pinning;
+pub mod record;
 pub mod signing_keys;
 pub mod targets;
 pub mod warm;

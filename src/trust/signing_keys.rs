@@ -31,9 +31,17 @@ pub fn top_level(
     repo_id: &str,
     role: &str,
 ) -> Result<StoredKey, TrustError> {
-    let ids: BTreeSet<String> = repo
-        .root
-        .signed
+    listed_by(dir, &repo.root.signed, repo_id, role)
+}
+
+/// The key here of top-level role `role` as `root` lists it.
+pub fn listed_by(
+    dir: &TrustDir,
+    root: &crate::tuf::metadata::Root,
+    repo_id: &str,
+    role: &str,
+) -> Result<StoredKey, TrustError> {
+    let ids: BTreeSet<String> = root
         .roles
         .get(role)
         .map(|r| r.keyids.iter().cloned().collect())

@@ -217,3 +217,25 @@ pub fn verify_threshold(
         })
     }
 }
+
+/// The key manager's form of a TUF key object (ed25519, or ECDSA P-256 as
+/// PEM), when it is one vouch writes: `None` for any other, or for one
+/// that does not come back to the same TUF object.
+pub fn public_key_of(key: &Key) -> Option<vouch_keys::PublicKey> {
+    let der = match (key.keytype.as_str(), key.scheme.as_deref()) {
+        ("ed25519", Some("ed25519")) => {
+            let raw = hex::decode(&key.keyval.public).ok()?;
+            if raw.len() != 32 {
+                return None;
+            }
+            // SubjectPublicKeyInfo of an Ed25519 key (RFC 8410).
+            let mut der = hex::decode("302a300506032b6570032100").ok()?;
+            der.extend_from_slice(&raw);
+            der
+        }
+        ("ecdsa" | "ecdsa-sha2-nistp256", Some("ecdsa-sha2-nistp256")) => pem_spki(&key.keyval.public)?,
+        _ => return None,
+    };
+    let public = vouch_keys::PublicKey::from_spki_der(&der)?;
+    (crate::tuf::editor::tuf_key(&public) == *key).then_some(public)
+}

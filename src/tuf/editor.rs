@@ -195,6 +195,15 @@ pub const ROLE_NAME: &str = "x-vouch-role";
 /// from another repository, or made on another line, never apply.
 pub const BASE: &str = "x-vouch-base";
 
+/// The SHA-256 (hex) of a root's canonical `signed`: what the next root
+/// version names as its `BASE`, so that signatures gathered for a root
+/// change apply only on exactly the root it was made against.
+pub fn root_hash(signed: &Root) -> Result<String, EditError> {
+    use sha2::Digest;
+    let bytes = signed_bytes(signed).map_err(|e| EditError::refused("root", e))?;
+    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+}
+
 /// The SHA-256 (hex) of a targets role's canonical `signed`.
 pub fn content_hash(signed: &Targets) -> Result<String, EditError> {
     use sha2::Digest;
@@ -1081,6 +1090,7 @@ impl MetadataEditor {
         if !matches!(role, "root" | "targets" | "snapshot" | "timestamp") {
             return Err(not_found(role));
         }
+        self.bump_root(now);
         let root = &mut self.root.signed;
         root.roles.insert(role.to_owned(), setup.role_keys());
         for k in &setup.keys {
@@ -1092,7 +1102,70 @@ impl MetadataEditor {
             .flat_map(|r| r.keyids.iter().cloned())
             .collect();
         root.keys.retain(|id, _| used.contains(id));
+        Ok(())
+    }
+
+    /// Changes the keys of top-level role `role` in a new root version:
+    /// adds `add`, removes the key ids `remove`, sets the threshold when
+    /// given. Refused when the role would be left with fewer keys than its
+    /// threshold, or with none.
+    pub fn edit_top_level(
+        &mut self,
+        role: &str,
+        add: &[PublicKey],
+        remove: &[String],
+        threshold: Option<u64>,
+        now: OffsetDateTime,
+    ) -> Result<(), EditError> {
+        if !matches!(role, "root" | "targets" | "snapshot" | "timestamp") {
+            return Err(not_found(role));
+        }
+        let current = self.root.signed.roles.get(role).ok_or_else(|| not_found(role))?;
+        let mut ids: Vec<String> = current.keyids.clone();
+        for id in remove {
+            if !ids.contains(id) {
+                return Err(EditError::refused(role, format!("{id} is not one of its keys")));
+            }
+            ids.retain(|i| i != id);
+        }
+        for k in add {
+            let id = k.key_id().to_string();
+            if ids.contains(&id) {
+                return Err(EditError::refused(
+                    role,
+                    format!("{id} is already one of its keys"),
+                ));
+            }
+            ids.push(id);
+        }
+        ids.sort();
+        let threshold = threshold.unwrap_or(current.threshold);
+        if threshold == 0 || threshold > ids.len() as u64 {
+            return Err(EditError::refused(
+                role,
+                format!(
+                    "a threshold of {threshold} needs between 1 and {} key(s), and it would have {}",
+                    ids.len().max(1),
+                    ids.len()
+                ),
+            ));
+        }
+        // The new version names the one it replaces, as it was.
         self.bump_root(now);
+        let root = &mut self.root.signed;
+        for k in add {
+            root.keys.insert(k.key_id().to_string(), tuf_key(k));
+        }
+        if let Some(r) = root.roles.get_mut(role) {
+            r.keyids = ids;
+            r.threshold = threshold;
+        }
+        let used: BTreeSet<String> = root
+            .roles
+            .values()
+            .flat_map(|r| r.keyids.iter().cloned())
+            .collect();
+        root.keys.retain(|id, _| used.contains(id));
         Ok(())
     }
 
@@ -1119,12 +1192,16 @@ impl MetadataEditor {
         self.root.signatures.clear();
     }
 
-    /// A new root version with a fresh expiry (signatures dropped).
+    /// A new root version with a fresh expiry (signatures dropped). The
+    /// new version names the one it replaces (`BASE`).
     pub fn bump_root(&mut self, now: OffsetDateTime) {
+        let base = root_hash(&self.root.signed).unwrap_or_default();
         let root = &mut self.root.signed;
         // The previous version is kept in `root_history` once published.
         if self.root_history.len() as u64 >= root.version {
             root.version += 1;
+            root.extra
+                .insert(BASE.to_owned(), serde_json::Value::String(base));
         }
         root.expires = Expires::new(now + self.expiries.root);
         self.root.signatures.clear();

@@ -286,7 +286,9 @@ fn check_key_list(role: &str, listed_by: &str, keyids: &[String], threshold: u64
     Ok(())
 }
 
-fn validate_root(root: &Root) -> Result<(), TufError> {
+/// Checks a root's shape: key ids hash to their keys, every top-level
+/// role is listed once per key id with a threshold of at least 1.
+pub fn validate_root(root: &Root) -> Result<(), TufError> {
     check_key_ids("root", &root.keys)?;
     for role in TOP_LEVEL_ROLES {
         let r = root

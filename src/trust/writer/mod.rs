@@ -9,13 +9,16 @@
 //! [`staging`] (changes short of a threshold, or of a publisher).
 
 mod bins;
+mod lifecycle;
 mod recover;
+mod root;
 mod session;
 mod sign;
 mod signers;
 mod staging;
 
 pub use bins::{BIN_THRESHOLD, MAX_BIN_BITS, bin_bits_for, bin_prefix};
+pub use lifecycle::{KeyChange, RootEdit, TagChange};
 pub use session::snapshot_expires_soon;
 pub use sign::RevokeReport;
 pub(crate) use sign::signature_count;
@@ -79,7 +82,7 @@ fn bug(e: impl std::fmt::Display) -> TrustError {
 /// count a role's signatures only against this delegator: a role that
 /// another role also delegates (a signer's own role listing
 /// `targets/releases` or a bin under their key alone) decides nothing.
-pub(crate) fn delegator_of(role: &str) -> Option<String> {
+pub fn delegator_of(role: &str) -> Option<String> {
     if role == "targets" {
         return None;
     }
@@ -90,6 +93,11 @@ pub(crate) fn delegator_of(role: &str) -> Option<String> {
         return Some("targets".to_owned());
     }
     role.rsplit_once('/').map(|(parent, _)| parent.to_owned())
+}
+
+/// The key ids that sign `role` in `repo`, as its delegator lists them.
+pub fn signer_ids(repo: &MetadataEditor, role: &str) -> Option<Vec<String>> {
+    signers_of(repo, role).map(|(_, ids, _)| ids)
 }
 
 /// The keys, key ids and threshold that sign `role` in `repo`, as its

@@ -14,6 +14,7 @@ use crate::store::tuf_repo_dir::current_files;
 use crate::trust::cache::Cache;
 use crate::trust::error::TrustError;
 use crate::trust::load::{WriterState, load_for_writing};
+use crate::trust::record::Record;
 use crate::tuf::editor::{Expiries, MetadataEditor, RoleSetup};
 use crate::tuf::{Limits, TrustedSet};
 
@@ -96,6 +97,7 @@ impl<'s> Writer<'s> {
             };
             if self.kept(&digest, swap)? {
                 Cache::new(&self.trust.dir, &self.repo).record_published(&repo, &digest)?;
+                Record::new(&self.trust.dir, &self.repo).note(Some(&state.repo), &repo)?;
                 return Ok((out, repo));
             }
             // Someone may have verified what we published before it was
@@ -226,6 +228,95 @@ impl<'s> Writer<'s> {
         self.create(root, None, targets, keys, bins)
     }
 
+    /// [`Writer::init`] with root keys `root_keys` (this machine's `root`
+    /// among them) and their threshold. When `root` alone does not meet
+    /// it, the first root is staged (`Outcome::Staged`) for the other
+    /// holders to approve; nothing is published until
+    /// [`Writer::publish_genesis`].
+    pub fn init_with_root(
+        &self,
+        root: &PrivateKey,
+        root_keys: &RoleSetup,
+        targets: &PrivateKey,
+        keys: Publishing<'_>,
+        by: &str,
+    ) -> Result<super::Outcome, TrustError> {
+        let Some(snapshot) = keys.snapshot else {
+            return Err(bug("init needs a snapshot key"));
+        };
+        if artifact::read(self.store)?.is_some() {
+            return Err(TrustError::AlreadyInitialised {
+                repo: self.repo.clone(),
+            });
+        }
+        let now = OffsetDateTime::now_utc();
+        let single = |k: &PrivateKey| RoleSetup::single(k.public());
+        let mut repo = MetadataEditor::create(
+            root_keys,
+            &single(targets),
+            &single(snapshot),
+            &single(keys.timestamp),
+            true,
+            now,
+            Expiries::default(),
+        );
+        repo.root.sign(root).map_err(bug)?;
+        let short = super::root::root_shortfalls(None, &repo.root);
+        if short.is_empty() {
+            repo.publish_root().map_err(bug)?;
+            let repo = self.finish_create(repo, targets, keys, None, now)?;
+            return Ok(super::Outcome::Published(Box::new(repo)));
+        }
+        let id = self.stage_genesis(&repo.root, by, now)?;
+        Ok(super::Outcome::Staged { id, short })
+    }
+
+    /// Publishes the first root of a repository once its holders signed it
+    /// (`vouch approve` of the staged first root), with this machine's
+    /// targets, snapshot and timestamp keys, which that root lists.
+    pub fn publish_genesis(
+        &self,
+        root: crate::tuf::editor::Signed<crate::tuf::metadata::Root>,
+        targets: &PrivateKey,
+        keys: Publishing<'_>,
+        store_tags: &[String],
+    ) -> Result<MetadataEditor, TrustError> {
+        if artifact::read(self.store)?.is_some() {
+            return Err(TrustError::AlreadyInitialised {
+                repo: self.repo.clone(),
+            });
+        }
+        let now = OffsetDateTime::now_utc();
+        let single = |k: &PrivateKey| RoleSetup::single(k.public());
+        let Some(snapshot) = keys.snapshot else {
+            return Err(bug("publishing a first root needs the snapshot key"));
+        };
+        let mut repo = MetadataEditor::create(
+            &single(targets),
+            &single(targets),
+            &single(snapshot),
+            &single(keys.timestamp),
+            true,
+            now,
+            Expiries::default(),
+        );
+        repo.root = root;
+        repo.publish_root().map_err(bug)?;
+        for role in ["targets", "snapshot", "timestamp"] {
+            let key = match role {
+                "targets" => targets,
+                "snapshot" => snapshot,
+                _ => keys.timestamp,
+            };
+            authorised(&repo, &self.repo, role, key)?;
+        }
+        let repo = self.finish_create(repo, targets, keys, None, now)?;
+        for tag in store_tags {
+            crate::store::staged::remove(self.store, tag)?;
+        }
+        Ok(repo)
+    }
+
     /// [`Writer::init`] with a root key listed as `root_key` (its id and
     /// object) instead of vouch's form of `root`'s public key: `vouch
     /// migrate` keeps a Docker Content Trust root certificate, so the root
@@ -260,22 +351,32 @@ impl<'s> Writer<'s> {
             now,
             Expiries::default(),
         );
-        let root_id = match root_key {
-            None => {
-                repo.root.sign(root).map_err(bug)?;
-                root.public().key_id().to_string()
-            }
+        match root_key {
+            None => repo.root.sign(root).map_err(bug)?,
             Some((id, key)) => {
                 repo.adopt_root_key(id, key);
                 repo.root.sign_as(root, id).map_err(bug)?;
-                id.to_owned()
             }
-        };
+        }
         repo.publish_root().map_err(bug)?;
+        self.finish_create(repo, targets, keys, bins, now)
+    }
+
+    /// Publishes a new repository whose first root is signed: its targets
+    /// signed, pinned here to its root keys and threshold, the verified
+    /// cache started from it.
+    fn finish_create(
+        &self,
+        mut repo: MetadataEditor,
+        targets: &PrivateKey,
+        keys: Publishing<'_>,
+        bins: Option<u32>,
+        now: OffsetDateTime,
+    ) -> Result<MetadataEditor, TrustError> {
         // The root must stand on its own before anything is published.
         TrustedSet::new(&repo.root_history[0], now, Limits::default()).map_err(|e| {
             TrustError::edit(
-                format!("the root key does not sign the new root: {e}"),
+                format!("the root keys do not sign the new root: {e}"),
                 "check that the root private key belongs to the root certificate",
             )
         })?;
@@ -294,12 +395,20 @@ impl<'s> Writer<'s> {
                 "`vouch inspect` shows the trust data that won",
             ));
         };
+        let (root_ids, threshold) = repo
+            .root
+            .signed
+            .roles
+            .get("root")
+            .map(|r| (r.keyids.clone(), r.threshold))
+            .unwrap_or_default();
         let mut policy = crate::policy::Policy::load(&self.trust.dir)?;
-        policy.pin(&self.repo, vec![root_id], 1);
+        policy.pin(&self.repo, root_ids, threshold);
         policy.save(&self.trust.dir)?;
         let cache = Cache::new(&self.trust.dir, &self.repo);
         cache.start(1, &repo.root_history[0])?;
         cache.record_published(&repo, &digest)?;
+        Record::new(&self.trust.dir, &self.repo).note(None, &repo)?;
         Ok(repo)
     }
 }

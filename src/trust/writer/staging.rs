@@ -23,13 +23,16 @@ use sha2::Digest as _;
 use time::OffsetDateTime;
 use vouch_keys::PrivateKey;
 
+use super::root::{
+    RootCheck, check_root, diff_root, parse_root, root_shortfalls, root_status, valid_root_signatures,
+};
 use super::{Publishing, Writer, bug, delegator_of, signers_of};
 use crate::store::staged;
 use crate::trust::error::TrustError;
 use crate::trust::load::WriterState;
 use crate::tuf::crypto::count_signatures;
 use crate::tuf::editor::{BASE, MetadataEditor, ROLE_NAME, Signed};
-use crate::tuf::metadata::{Envelope, Signature, Targets, signed_bytes};
+use crate::tuf::metadata::{Envelope, Root, Signature, Targets, signed_bytes};
 use crate::tuf::trusted_set::validate_delegations;
 use crate::tuf::writer_load::RoleState;
 
@@ -146,6 +149,11 @@ pub struct Pending {
     pub store_tags: Vec<String>,
     /// The roles with their valid signatures, ready to publish.
     roles: BTreeMap<String, Signed<Targets>>,
+    /// A new root version, with its valid signatures.
+    pub root: Option<Signed<Root>>,
+    /// For a root change: per root key of the old and the new root,
+    /// whether it signed, and whether each threshold is met.
+    pub root_status: Vec<String>,
 }
 
 /// What a writer's change came to.
@@ -501,12 +509,39 @@ fn evaluate(
         diff: Vec::new(),
         signed_by: BTreeMap::new(),
         roles: BTreeMap::new(),
+        root: None,
+        root_status: Vec::new(),
     };
     // The change applied to the live data, its signatures unchecked yet.
     let mut result = live.repo.clone();
     let mut staged: BTreeMap<String, Signed<Targets>> = BTreeMap::new();
     let mut stale = None;
+    // A new root first: the roles staged with it are checked against it.
+    let mut new_root: Option<Signed<Root>> = None;
+    if let Some(r) = proposal.roles.get("root") {
+        let mut root = match parse_root(&r.metadata) {
+            Ok(root) => root,
+            Err(why) => return invalid(format!("root: {why}")),
+        };
+        for a in approvals {
+            root.signatures
+                .extend(a.signatures.get("root").into_iter().flatten().cloned());
+        }
+        let live_root = &live.repo.root.signed;
+        match check_root(Some(live_root), r.base_version, &r.base, &root.signed, now) {
+            Err(RootCheck::Invalid(why)) => return invalid(why),
+            Err(RootCheck::Stale(why)) => stale = Some(why),
+            Ok(()) => {
+                diff_root(Some(live_root), &root.signed, &mut diff);
+                result.root = root.clone();
+                new_root = Some(root);
+            }
+        }
+    }
     for (name, r) in &proposal.roles {
+        if name == "root" {
+            continue;
+        }
         let mut role = match parse_role(name, &r.metadata) {
             Ok(role) => role,
             Err(why) => return invalid(format!("{name}: {why}")),
@@ -640,6 +675,8 @@ fn evaluate(
             diff,
             signed_by,
             roles,
+            root: None,
+            root_status: Vec::new(),
         };
     }
     // Each role as the changed data authorises it: a bin is its own, and
@@ -711,8 +748,34 @@ fn evaluate(
                 diff,
                 signed_by,
                 roles: BTreeMap::new(),
+                root: None,
+                root_status: Vec::new(),
             };
         }
+    }
+    let mut status = Vec::new();
+    if let Some(root) = &mut new_root {
+        // A root that changes the targets keys comes with targets signed
+        // by them: else every tag would stop verifying.
+        if !staged.contains_key("targets")
+            && let Some(t) = shortfalls(&result, ["targets"]).into_iter().next()
+        {
+            return invalid(format!(
+                "root v{} changes the targets keys, and targets is not signed again with them ({t})",
+                root.signed.version
+            ));
+        }
+        status = root_status(Some(&live.repo.root.signed), root);
+        let names = signer_names(&live.repo);
+        root.signatures = valid_root_signatures(Some(&live.repo.root.signed), root);
+        signed_by.insert(
+            "root".to_owned(),
+            root.signatures
+                .iter()
+                .map(|s| names.get(&s.keyid).cloned().unwrap_or_else(|| s.keyid.clone()))
+                .collect(),
+        );
+        short.extend(root_shortfalls(Some(&live.repo.root.signed), root));
     }
     let standing = if short.is_empty() {
         Standing::Complete
@@ -724,7 +787,16 @@ fn evaluate(
         diff,
         signed_by,
         roles,
+        root: new_root,
+        root_status: status,
     }
+}
+
+/// Staged pieces as read.
+struct Read {
+    proposals: BTreeMap<String, (String, Proposal)>,
+    approvals: BTreeMap<String, Vec<(String, Approval)>>,
+    skipped: Vec<(String, String)>,
 }
 
 /// A change checked against the live data.
@@ -733,6 +805,8 @@ struct Evaluation {
     diff: Vec<String>,
     signed_by: BTreeMap<String, Vec<String>>,
     roles: BTreeMap<String, Signed<Targets>>,
+    root: Option<Signed<Root>>,
+    root_status: Vec<String>,
 }
 
 /// The staged changes of a repository, as read and checked.
@@ -781,7 +855,10 @@ impl<'s> Writer<'s> {
                 "its signers sign it again, or the owner withdraws it (`vouch signer remove`)",
             ));
         }
-        let short = shortfalls(&repo, changed.iter().map(String::as_str));
+        let mut short = shortfalls(&repo, changed.iter().map(String::as_str));
+        if repo.root.signed != state.repo.root.signed {
+            short.extend(root_shortfalls(Some(&state.repo.root.signed), &repo.root));
+        }
         match keys {
             Some(keys) if short.is_empty() => {
                 let (out, repo) = self.publish_from(keys, scope, Some(state), change)?;
@@ -823,6 +900,19 @@ impl<'s> Writer<'s> {
             ));
         }
         let mut roles = BTreeMap::new();
+        if repo.root.signed != state.repo.root.signed {
+            roles.insert(
+                "root".to_owned(),
+                StagedRole {
+                    base_version: state.repo.root.signed.version,
+                    base: crate::tuf::editor::root_hash(&state.repo.root.signed).map_err(bug)?,
+                    metadata: serde_json::json!({
+                        "signed": serde_json::to_value(&repo.root.signed).map_err(bug)?,
+                        "signatures": serde_json::to_value(&repo.root.signatures).map_err(bug)?,
+                    }),
+                },
+            );
+        }
         for name in changed {
             let Some(role) = repo.targets.get(name) else {
                 continue;
@@ -873,6 +963,68 @@ impl<'s> Writer<'s> {
     /// data (loaded with the bins the changes touch), and the staged
     /// pieces that are not valid ones (with why).
     pub fn staged(&self) -> Result<StagedList, TrustError> {
+        let Read {
+            proposals,
+            mut approvals,
+            mut skipped,
+        } = self.read_staged()?;
+        let scope: Option<Vec<String>> = proposals
+            .values()
+            .map(|(_, p)| scope_of(p))
+            .try_fold(BTreeSet::new(), |mut all, s| {
+                all.extend(s?);
+                Some(all)
+            })
+            .map(|all| all.into_iter().collect());
+        let live = crate::trust::load::load_for_writing(
+            &self.trust,
+            &self.repo,
+            self.store,
+            scope.as_deref(),
+            self.repair,
+        )?;
+        let now = OffsetDateTime::now_utc();
+        let mut out = Vec::new();
+        for (id, (tag, proposal)) in proposals {
+            let approvals_of: Vec<(String, Approval)> = approvals.remove(&id).unwrap_or_default();
+            let list: Vec<Approval> = approvals_of.iter().map(|(_, a)| a.clone()).collect();
+            let Evaluation {
+                standing,
+                diff,
+                signed_by,
+                roles,
+                root,
+                root_status,
+            } = evaluate(&live, &proposal, &list, now);
+            let mut store_tags = vec![tag];
+            store_tags.extend(approvals_of.into_iter().map(|(t, _)| t));
+            out.push(Pending {
+                id,
+                proposal,
+                standing,
+                diff,
+                signed_by,
+                store_tags,
+                roles,
+                root,
+                root_status,
+            });
+        }
+        for (_, left) in approvals {
+            for (tag, _) in left {
+                skipped.push((tag, "an approval of no staged change".to_owned()));
+            }
+        }
+        Ok(StagedList {
+            live,
+            pending: out,
+            skipped,
+        })
+    }
+
+    /// The staged proposals and approvals of the repository, parsed (not
+    /// checked), and the staged tags that are neither.
+    fn read_staged(&self) -> Result<Read, TrustError> {
         let staged::Found { pieces, mut skipped } = staged::read_all(self.store)?;
         let mut proposals: BTreeMap<String, (String, Proposal)> = BTreeMap::new();
         let mut approvals: BTreeMap<String, Vec<(String, Approval)>> = BTreeMap::new();
@@ -907,34 +1059,106 @@ impl<'s> Writer<'s> {
                 skipped.push((piece.tag, why));
             }
         }
-        let scope: Option<Vec<String>> = proposals
-            .values()
-            .map(|(_, p)| scope_of(p))
-            .try_fold(BTreeSet::new(), |mut all, s| {
-                all.extend(s?);
-                Some(all)
-            })
-            .map(|all| all.into_iter().collect());
-        let live = crate::trust::load::load_for_writing(
-            &self.trust,
-            &self.repo,
-            self.store,
-            scope.as_deref(),
-            self.repair,
-        )?;
+        Ok(Read {
+            proposals,
+            approvals,
+            skipped,
+        })
+    }
+
+    /// Stages the first root of a repository that has no trust data yet,
+    /// for its root holders to approve; returns the change's id.
+    pub(super) fn stage_genesis(
+        &self,
+        root: &Signed<Root>,
+        by: &str,
+        now: OffsetDateTime,
+    ) -> Result<String, TrustError> {
+        let mut roles = BTreeMap::new();
+        roles.insert(
+            "root".to_owned(),
+            StagedRole {
+                base_version: 0,
+                base: String::new(),
+                metadata: serde_json::json!({
+                    "signed": serde_json::to_value(&root.signed).map_err(bug)?,
+                    "signatures": serde_json::to_value(&root.signatures).map_err(bug)?,
+                }),
+            },
+        );
+        let id = change_id(&roles)?;
+        let proposal = Proposal {
+            kind: PROPOSAL.to_owned(),
+            repository: self.repo.clone(),
+            summary: "first root".to_owned(),
+            by: by.to_owned(),
+            created: now
+                .replace_nanosecond(0)
+                .unwrap_or(now)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            tags: Vec::new(),
+            roles,
+        };
+        let bytes = serde_json::to_vec(&proposal).map_err(bug)?;
+        staged::put(self.store, &proposal_tag(&id), PROPOSAL, &bytes)?;
+        Ok(id)
+    }
+
+    /// The staged first roots of a repository with no trust data yet,
+    /// each checked on its own: version 1, unexpired, well formed, and how
+    /// many of its own root keys signed it.
+    pub fn genesis(&self) -> Result<Vec<Pending>, TrustError> {
+        let Read {
+            proposals,
+            mut approvals,
+            ..
+        } = self.read_staged()?;
         let now = OffsetDateTime::now_utc();
         let mut out = Vec::new();
         for (id, (tag, proposal)) in proposals {
-            let approvals_of: Vec<(String, Approval)> = approvals.remove(&id).unwrap_or_default();
-            let list: Vec<Approval> = approvals_of.iter().map(|(_, a)| a.clone()).collect();
-            let Evaluation {
-                standing,
-                diff,
-                signed_by,
-                roles,
-            } = evaluate(&live, &proposal, &list, now);
+            let approvals_of = approvals.remove(&id).unwrap_or_default();
             let mut store_tags = vec![tag];
-            store_tags.extend(approvals_of.into_iter().map(|(t, _)| t));
+            store_tags.extend(approvals_of.iter().map(|(t, _)| t.clone()));
+            let Some(r) = proposal.roles.get("root").filter(|_| proposal.roles.len() == 1) else {
+                continue;
+            };
+            if r.base_version != 0 {
+                continue;
+            }
+            let mut diff = Vec::new();
+            let mut status = Vec::new();
+            let mut signed_by = BTreeMap::new();
+            let (standing, root) = match parse_root(&r.metadata) {
+                Err(why) => (Standing::Invalid(format!("root: {why}")), None),
+                Ok(mut root) => {
+                    for (_, a) in &approvals_of {
+                        root.signatures
+                            .extend(a.signatures.get("root").into_iter().flatten().cloned());
+                    }
+                    match check_root(None, 0, "", &root.signed, now) {
+                        Err(RootCheck::Invalid(why) | RootCheck::Stale(why)) => {
+                            (Standing::Invalid(why), None)
+                        }
+                        Ok(()) => {
+                            diff_root(None, &root.signed, &mut diff);
+                            status = root_status(None, &root);
+                            root.signatures = valid_root_signatures(None, &root);
+                            signed_by.insert(
+                                "root".to_owned(),
+                                root.signatures.iter().map(|s| s.keyid.clone()).collect(),
+                            );
+                            let short = root_shortfalls(None, &root);
+                            let standing = if short.is_empty() {
+                                Standing::Complete
+                            } else {
+                                Standing::Short(short)
+                            };
+                            (standing, Some(root))
+                        }
+                    }
+                }
+            };
             out.push(Pending {
                 id,
                 proposal,
@@ -942,19 +1166,89 @@ impl<'s> Writer<'s> {
                 diff,
                 signed_by,
                 store_tags,
-                roles,
+                roles: BTreeMap::new(),
+                root,
+                root_status: status,
             });
         }
-        for (_, left) in approvals {
-            for (tag, _) in left {
-                skipped.push((tag, "an approval of no staged change".to_owned()));
+        Ok(out)
+    }
+
+    /// Approves a staged first root (no trust data yet): each of `keys`
+    /// that its root role lists signs it.
+    pub fn approve_genesis(
+        &self,
+        id: &str,
+        keys: &[PrivateKey],
+        by: &str,
+    ) -> Result<(Pending, Vec<Shortfall>), TrustError> {
+        let mut matches: Vec<Pending> = self
+            .genesis()?
+            .into_iter()
+            .filter(|p| id.len() >= 4 && p.id.starts_with(id))
+            .collect();
+        if matches.len() != 1 {
+            return Err(bad(format!("{} has no staged first root {id}", self.repo)));
+        }
+        let mut pending = matches.remove(0);
+        let Some(root) = pending.root.as_mut() else {
+            let why = match &pending.standing {
+                Standing::Invalid(why) => why.clone(),
+                _ => "it holds no root".to_owned(),
+            };
+            return Err(TrustError::StagedRefused {
+                id: pending.id.clone(),
+                why: format!("it is not valid: {why}"),
+                hint: "withdraw it (`vouch withdraw`); do not approve it",
+            });
+        };
+        let mut added = Vec::new();
+        for key in keys {
+            let kid = key.public().key_id().to_string();
+            let listed = root
+                .signed
+                .roles
+                .get("root")
+                .is_some_and(|r| r.keyids.contains(&kid));
+            if listed && !root.signatures.iter().any(|s| s.keyid == kid) {
+                root.sign(key).map_err(bug)?;
+                if let Some(sig) = root.signatures.iter().find(|s| s.keyid == kid) {
+                    added.push(sig.clone());
+                }
             }
         }
-        Ok(StagedList {
-            live,
-            pending: out,
-            skipped,
-        })
+        if added.is_empty() {
+            return Err(TrustError::edit(
+                format!(
+                    "no key given is a root key of staged first root {} that has not signed it",
+                    pending.id
+                ),
+                "approve with a root key the first root lists (`vouch staged` shows them)",
+            ));
+        }
+        let short = root_shortfalls(None, root);
+        pending.root_status = root_status(None, root);
+        let mut ids: Vec<String> = keys.iter().map(|k| k.public().key_id().to_string()).collect();
+        ids.sort();
+        let first_key = hex::encode(sha2::Sha256::digest(ids.join(",").as_bytes()));
+        let approval = Approval {
+            kind: APPROVAL.to_owned(),
+            id: pending.id.clone(),
+            by: by.to_owned(),
+            signatures: BTreeMap::from([("root".to_owned(), added)]),
+        };
+        let bytes = serde_json::to_vec(&approval).map_err(bug)?;
+        let tag = approval_tag(&pending.id, &first_key);
+        staged::put(self.store, &tag, APPROVAL, &bytes)?;
+        if !pending.store_tags.contains(&tag) {
+            pending.store_tags.push(tag);
+        }
+        pending.standing = if short.is_empty() {
+            Standing::Complete
+        } else {
+            Standing::Short(short.clone())
+        };
+        Ok((pending, short))
     }
 
     /// The staged change whose id begins with `id`.
@@ -1008,10 +1302,23 @@ impl<'s> Writer<'s> {
             Standing::Complete | Standing::Short(_) => {}
         }
         // The changed data authorises the keys (a change may add one).
-        let result = result_with(&live.repo, &pending.roles);
+        let result = result_with(&live.repo, &pending.roles, pending.root.as_ref());
         let mut added: BTreeMap<String, Vec<Signature>> = BTreeMap::new();
         for key in keys {
             let id = key.public().key_id().to_string();
+            // A new root: by the old root's root keys and its own.
+            if let Some(root) = &pending.root {
+                let may = [&live.repo.root.signed, &root.signed]
+                    .iter()
+                    .any(|r| r.roles.get("root").is_some_and(|k| k.keyids.contains(&id)));
+                if may && !root.signatures.iter().any(|s| s.keyid == id) {
+                    let mut copy = root.clone();
+                    copy.sign(key).map_err(bug)?;
+                    if let Some(sig) = copy.signatures.into_iter().find(|s| s.keyid == id) {
+                        added.entry("root".to_owned()).or_default().push(sig);
+                    }
+                }
+            }
             for (name, role) in &pending.roles {
                 let may = signers_of(&result, name).is_some_and(|(_, ids, _)| ids.contains(&id));
                 if may && !role.signatures.iter().any(|s| s.keyid == id) {
@@ -1036,11 +1343,21 @@ impl<'s> Writer<'s> {
             if let Some(role) = pending.roles.get_mut(name) {
                 role.signatures.extend(sigs.iter().cloned());
             }
+            if name == "root"
+                && let Some(root) = &mut pending.root
+            {
+                root.signatures.extend(sigs.iter().cloned());
+                root.signatures.sort_by(|a, b| a.keyid.cmp(&b.keyid));
+            }
         }
-        let short = shortfalls(
-            &result_with(&live.repo, &pending.roles),
+        let mut short = shortfalls(
+            &result_with(&live.repo, &pending.roles, pending.root.as_ref()),
             pending.roles.keys().map(String::as_str),
         );
+        if let Some(root) = &pending.root {
+            short.extend(root_shortfalls(Some(&live.repo.root.signed), root));
+            pending.root_status = root_status(Some(&live.repo.root.signed), root);
+        }
         if short.is_empty()
             && let Some(keys) = publishing
         {
@@ -1079,13 +1396,24 @@ impl<'s> Writer<'s> {
     /// keys an approver unlocks.
     pub fn to_approve(&self, id: &str) -> Result<ToApprove, TrustError> {
         let (live, pending) = self.find(id)?;
-        let result = result_with(&live.repo, &pending.roles);
-        let approvers = pending
+        let result = result_with(&live.repo, &pending.roles, pending.root.as_ref());
+        let mut approvers: BTreeSet<String> = pending
             .roles
             .keys()
+            .filter(|r| *r != "root")
             .filter_map(|r| signers_of(&result, r))
             .flat_map(|(_, ids, _)| ids)
             .collect();
+        if let Some(root) = &pending.root {
+            for r in [&live.repo.root.signed, &root.signed] {
+                approvers.extend(
+                    r.roles
+                        .get("root")
+                        .into_iter()
+                        .flat_map(|k| k.keyids.iter().cloned()),
+                );
+            }
+        }
         Ok(ToApprove {
             live,
             pending,
@@ -1095,7 +1423,19 @@ impl<'s> Writer<'s> {
 
     /// Withdraws staged change `id` (its proposal and approvals).
     pub fn withdraw(&self, id: &str) -> Result<Pending, TrustError> {
-        let (_, pending) = self.find(id)?;
+        let pending = if crate::store::artifact::read(self.store)?.is_none() {
+            let mut matches: Vec<Pending> = self
+                .genesis()?
+                .into_iter()
+                .filter(|p| id.len() >= 4 && p.id.starts_with(id))
+                .collect();
+            if matches.len() != 1 {
+                return Err(bad(format!("{} has no staged first root {id}", self.repo)));
+            }
+            matches.remove(0)
+        } else {
+            self.find(id)?.1
+        };
         for tag in &pending.store_tags {
             staged::remove(self.store, tag)?;
         }
@@ -1107,7 +1447,9 @@ impl<'s> Writer<'s> {
     /// complete, stale or not valid, as listed), and the complete ones
     /// that could not be published (with why).
     pub fn publish_staged(&self, keys: Publishing<'_>) -> Result<PublishedStaged, TrustError> {
-        let pending = self.staged()?.pending;
+        let mut pending = self.staged()?.pending;
+        // Root changes first: a change published after one names its keys.
+        pending.sort_by_key(|p| p.root.is_none());
         let mut out = PublishedStaged::default();
         for p in pending {
             if p.standing != Standing::Complete {
@@ -1137,10 +1479,21 @@ impl<'s> Writer<'s> {
                 .roles
                 .iter()
                 .map(|(n, r)| (n.clone(), r.signatures.clone()))
+                .chain(
+                    pending
+                        .root
+                        .iter()
+                        .map(|r| ("root".to_owned(), r.signatures.clone())),
+                )
                 .collect(),
         }];
         self.publish_scoped(keys, scope.as_deref(), |repo, state, now| {
-            let Evaluation { standing, roles, .. } = evaluate(state, &proposal, &approvals, now);
+            let Evaluation {
+                standing,
+                roles,
+                root,
+                ..
+            } = evaluate(state, &proposal, &approvals, now);
             match standing {
                 Standing::Complete => {}
                 Standing::Short(short) => {
@@ -1153,6 +1506,12 @@ impl<'s> Writer<'s> {
                     return Err(bad(format!("staged change {id} no longer applies: {why}")));
                 }
                 Standing::Invalid(why) => return Err(bad(format!("staged change {id} is not valid: {why}"))),
+            }
+            // The new root goes out with (never after) anything its new
+            // keys sign: one artifact holds both.
+            if let Some(root) = root {
+                repo.root = root;
+                repo.publish_root().map_err(bug)?;
             }
             for (name, role) in roles {
                 repo.targets.insert(name, role);
@@ -1191,9 +1550,16 @@ fn scope_of(proposal: &Proposal) -> Option<Vec<String>> {
     every_bin_named.then(|| proposal.tags.clone())
 }
 
-/// `live` with `roles` in place.
-fn result_with(live: &MetadataEditor, roles: &BTreeMap<String, Signed<Targets>>) -> MetadataEditor {
+/// `live` with `roles` (and a new root) in place.
+fn result_with(
+    live: &MetadataEditor,
+    roles: &BTreeMap<String, Signed<Targets>>,
+    root: Option<&Signed<Root>>,
+) -> MetadataEditor {
     let mut result = live.clone();
+    if let Some(root) = root {
+        result.root = root.clone();
+    }
     for (name, role) in roles {
         result.targets.insert(name.clone(), role.clone());
     }

@@ -1,0 +1,74 @@
+//! What expires when: each role of a repository's verified trust data
+//! that expires before a given time, and the command that renews it.
+
+use time::OffsetDateTime;
+
+use crate::tuf::editor::MetadataEditor;
+
+/// A role that expires before the time asked about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expiring {
+    /// The role.
+    pub role: String,
+    /// When it expires (RFC 3339, as signed).
+    pub expires: String,
+    /// Whether it has expired already.
+    pub expired: bool,
+    /// The command that renews it.
+    pub renew: String,
+}
+
+/// The roles of `repo` (`repo_id`) that expire before `before`, soonest
+/// first. Hashed bins are named by the role that holds them, once.
+pub fn expiring(repo: &MetadataEditor, repo_id: &str, before: OffsetDateTime) -> Vec<Expiring> {
+    let now = OffsetDateTime::now_utc();
+    let mut found: Vec<(OffsetDateTime, String, String)> = Vec::new();
+    let mut add = |role: &str, at: OffsetDateTime, text: &str| {
+        if at < before && !found.iter().any(|(_, r, _)| r == role) {
+            found.push((at, role.to_owned(), text.to_owned()));
+        }
+    };
+    add(
+        "root",
+        repo.root.signed.expires.at,
+        repo.root.signed.expires.as_str(),
+    );
+    add(
+        "timestamp",
+        repo.timestamp.signed.expires.at,
+        repo.timestamp.signed.expires.as_str(),
+    );
+    add(
+        "snapshot",
+        repo.snapshot.signed.expires.at,
+        repo.snapshot.signed.expires.as_str(),
+    );
+    for (name, role) in &repo.targets {
+        // A bin is renewed with the role that holds it.
+        let holder = if repo.is_bin(name) {
+            crate::trust::writer::delegator_of(name).unwrap_or_else(|| name.clone())
+        } else {
+            name.clone()
+        };
+        add(&holder, role.signed.expires.at, role.signed.expires.as_str());
+    }
+    found.sort();
+    found
+        .into_iter()
+        .map(|(at, role, expires)| Expiring {
+            renew: renew_command(repo_id, &role),
+            expired: at <= now,
+            role,
+            expires,
+        })
+        .collect()
+}
+
+/// The command that renews `role` of `repo_id`.
+pub fn renew_command(repo_id: &str, role: &str) -> String {
+    match role {
+        "timestamp" => format!("vouch refresh {repo_id}"),
+        "snapshot" => format!("vouch refresh {repo_id} --snapshot"),
+        other => format!("vouch renew {repo_id} {other}"),
+    }
+}

@@ -1,0 +1,412 @@
+//! Keys over time: root changes, key rotation, recovery from a stolen
+//! key, renewal of expiring or expired metadata. Each is one change of the
+//! live trust data, signed with the keys held here, published when every
+//! threshold is met (a new root: the old root's and its own) and staged
+//! for the other holders otherwise (`staging`).
+//!
+//! These are the repairs, so they build on trust data whose timestamp has
+//! expired, checked against this machine's cache (`Writer::repairing`).
+
+use std::collections::BTreeMap;
+
+use time::{Duration, OffsetDateTime};
+use vouch_keys::{PrivateKey, PublicKey};
+
+use super::staging::Outcome;
+use super::{Publishing, Writer, bug, signers_of};
+use crate::trust::RELEASES;
+use crate::trust::error::TrustError;
+use crate::trust::load::WriterState;
+use crate::trust::record::Record;
+use crate::tuf::editor::MetadataEditor;
+use crate::tuf::metadata::Root;
+
+/// One key change of `vouch key rotate`: `role` (`root`, `targets`,
+/// `snapshot`, `timestamp`, or a signer's `targets/NAME`) takes `new` in
+/// place of the key ids `old`.
+#[derive(Clone, Debug)]
+pub struct KeyChange {
+    /// The role.
+    pub role: String,
+    /// The key ids replaced (checked against the live data).
+    pub old: Vec<String>,
+    /// The new key.
+    pub new: PublicKey,
+}
+
+/// A tag whose meaning a recovery changed: what the store served before
+/// it, and what it serves after (`None`: not signed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagChange {
+    /// The tag.
+    pub tag: String,
+    /// The digest the store served.
+    pub served: Option<String>,
+    /// The digest it is signed as now.
+    pub now: Option<String>,
+}
+
+/// Changes to the root: keys of any top-level role, thresholds, expiry.
+#[derive(Clone, Debug, Default)]
+pub struct RootEdit {
+    /// Root keys to add.
+    pub add: Vec<PublicKey>,
+    /// Root key ids to remove.
+    pub remove: Vec<String>,
+    /// A new root threshold.
+    pub threshold: Option<u64>,
+    /// A new validity period for this and later root versions.
+    pub expires: Option<Duration>,
+}
+
+/// Signs what the change made with the keys held here: a new root with
+/// every key of the live root's or its own root role, each changed
+/// targets role with every key that role authorises.
+fn sign_held(repo: &mut MetadataEditor, live_root: &Root, held: &[PrivateKey]) -> Result<(), TrustError> {
+    if repo.root.signed != *live_root {
+        for key in held {
+            let id = key.public().key_id().to_string();
+            let may = [live_root, &repo.root.signed]
+                .iter()
+                .any(|r| r.roles.get("root").is_some_and(|k| k.keyids.contains(&id)));
+            if may {
+                repo.root.sign(key).map_err(bug)?;
+            }
+        }
+        repo.publish_root().map_err(bug)?;
+    }
+    let changed: Vec<String> = repo.changed_roles().map(str::to_owned).collect();
+    for role in changed {
+        let Some((_, ids, _)) = signers_of(repo, &role) else {
+            continue;
+        };
+        for key in held {
+            if ids.contains(&key.public().key_id().to_string())
+                && let Some(r) = repo.targets.get_mut(&role)
+            {
+                r.sign(key).map_err(bug)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Renews `role` and, when it keeps its tags in bins, every bin.
+fn renew_with_bins(repo: &mut MetadataEditor, role: &str, now: OffsetDateTime) -> Result<(), TrustError> {
+    repo.renew(role, now)
+        .map_err(|e| TrustError::edit(e.to_string(), "`vouch inspect` lists the roles"))?;
+    if let Some(bins) = repo.bins_of(role).cloned() {
+        for n in 0..bins.bins() {
+            let name = bins.bin_name(n);
+            if repo.targets.contains_key(&name) {
+                repo.renew(&name, now).map_err(bug)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The tags of `role` and its bins, with their digests.
+fn tags_of(repo: &MetadataEditor, role: &str) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    let mut names = vec![role.to_owned()];
+    if let Some(bins) = repo.bins_of(role) {
+        names.extend((0..bins.bins()).map(|n| bins.bin_name(n)));
+    }
+    for name in names {
+        if let Some(r) = repo.targets.get(&name) {
+            for (tag, t) in &r.signed.targets {
+                out.insert(tag.clone(), t.hashes.get("sha256").map(|h| format!("sha256:{h}")));
+            }
+        }
+    }
+    out
+}
+
+impl<'s> Writer<'s> {
+    /// Applies `edit` to the live data (read with the bins, and built on
+    /// an expired timestamp if need be), signs what it made with `held`,
+    /// and publishes when every threshold is met and `publishing` is given;
+    /// stages it otherwise.
+    pub fn change_keys<R>(
+        &self,
+        held: &[PrivateKey],
+        publishing: Option<Publishing<'_>>,
+        summary: &str,
+        by: &str,
+        mut edit: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
+    ) -> Result<(R, Outcome), TrustError> {
+        let writer = Writer {
+            trust: self.trust.clone(),
+            repo: self.repo.clone(),
+            store: self.store,
+            repair: true,
+        };
+        writer.change_or_stage(publishing, None, summary, by, |repo, state, now| {
+            let out = edit(repo, state, now)?;
+            sign_held(repo, &state.repo.root.signed, held)?;
+            Ok(out)
+        })
+    }
+
+    /// A new root version: root keys added or removed, a new threshold or
+    /// validity period (with none of these: renewed as it is).
+    pub fn change_root(
+        &self,
+        change: &RootEdit,
+        held: &[PrivateKey],
+        publishing: Option<Publishing<'_>>,
+        by: &str,
+    ) -> Result<Outcome, TrustError> {
+        let summary = root_summary(change);
+        let ((), outcome) = self.change_keys(held, publishing, &summary, by, |repo, _, now| {
+            if let Some(d) = change.expires {
+                repo.expiries.root = d;
+            }
+            if change.add.is_empty() && change.remove.is_empty() && change.threshold.is_none() {
+                repo.bump_root(now);
+            } else {
+                repo.edit_top_level("root", &change.add, &change.remove, change.threshold, now)
+                    .map_err(|e| TrustError::edit(e.to_string(), "`vouch inspect` lists the root keys"))?;
+            }
+            Ok(())
+        })?;
+        Ok(outcome)
+    }
+
+    /// Replaces keys (`vouch key rotate`): top-level roles in a new root
+    /// version, a signer's key in `targets`' delegations; every role the
+    /// replaced keys signed is signed again (with bumped versions) in the
+    /// same change. With `compromised`, `targets` (and its bins) is
+    /// rebuilt from this machine's record of what it published, not from
+    /// what the store serves, and the tags whose meaning that changes are
+    /// returned.
+    pub fn rotate(
+        &self,
+        changes: &[KeyChange],
+        compromised: bool,
+        held: &[PrivateKey],
+        publishing: Option<Publishing<'_>>,
+        by: &str,
+    ) -> Result<(Vec<TagChange>, Outcome), TrustError> {
+        let record = Record::new(&self.trust.dir, &self.repo);
+        let rebuild = compromised && changes.iter().any(|c| c.role == "targets");
+        if rebuild && record.role("targets")?.is_none() {
+            return Err(TrustError::edit(
+                format!(
+                    "this machine has no record of what it published for {} ({})",
+                    self.repo,
+                    record.path().display()
+                ),
+                "run the recovery on the machine that published the repository's targets",
+            ));
+        }
+        let roles: Vec<&str> = changes.iter().map(|c| c.role.as_str()).collect();
+        let summary = format!(
+            "{} key(s) of {}",
+            if compromised {
+                "replace compromised"
+            } else {
+                "rotate"
+            },
+            roles.join(", ")
+        );
+        self.change_keys(held, publishing, &summary, by, |repo, state, now| {
+            if rebuild {
+                restore_from_record(repo, &record, now)?;
+            }
+            for c in changes {
+                rotate_one(repo, c, now)?;
+            }
+            let before = tags_of(&state.repo, "targets");
+            let after = tags_of(repo, "targets");
+            let mut changed = Vec::new();
+            for tag in before
+                .keys()
+                .chain(after.keys())
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                let (was, is) = (
+                    before.get(tag).cloned().flatten(),
+                    after.get(tag).cloned().flatten(),
+                );
+                if was != is {
+                    changed.push(TagChange {
+                        tag: tag.clone(),
+                        served: was,
+                        now: is,
+                    });
+                }
+            }
+            Ok(changed)
+        })
+    }
+
+    /// Renews `roles` (`root`, a targets role; snapshot and timestamp are
+    /// renewed by every publish) with fresh expiry dates.
+    pub fn renew_roles(
+        &self,
+        roles: &[String],
+        held: &[PrivateKey],
+        publishing: Option<Publishing<'_>>,
+        by: &str,
+    ) -> Result<Outcome, TrustError> {
+        let summary = format!("renew {}", roles.join(", "));
+        let ((), outcome) = self.change_keys(held, publishing, &summary, by, |repo, _, now| {
+            for role in roles {
+                match role.as_str() {
+                    "root" => repo.bump_root(now),
+                    "snapshot" | "timestamp" => {}
+                    r => renew_with_bins(repo, r, now)?,
+                }
+            }
+            Ok(())
+        })?;
+        Ok(outcome)
+    }
+}
+
+fn root_summary(change: &RootEdit) -> String {
+    let mut parts = Vec::new();
+    for k in &change.add {
+        parts.push(format!("add root key {}", k.key_id().short()));
+    }
+    for id in &change.remove {
+        parts.push(format!("remove root key {}", &id[..id.len().min(12)]));
+    }
+    if let Some(t) = change.threshold {
+        parts.push(format!("root threshold {t}"));
+    }
+    if parts.is_empty() {
+        parts.push("renew root".to_owned());
+    }
+    parts.join(", ")
+}
+
+/// Puts back `targets` and its bins as this machine last published them:
+/// content (tags and delegations) only, at new versions above what the
+/// store serves. A bin this machine never published is emptied.
+fn restore_from_record(
+    repo: &mut MetadataEditor,
+    record: &Record,
+    now: OffsetDateTime,
+) -> Result<(), TrustError> {
+    let Some(targets) = record.role("targets")? else {
+        return Ok(());
+    };
+    repo.renew("targets", now).map_err(bug)?;
+    if let Some(live) = repo.targets.get_mut("targets") {
+        live.signed.targets = targets.signed.targets.clone();
+        live.signed.delegations = targets.signed.delegations.clone();
+    }
+    // Delegated roles the recorded targets no longer reaches stay listed
+    // in snapshot and are not republished.
+    let reached: std::collections::BTreeSet<String> = targets
+        .signed
+        .delegations
+        .iter()
+        .flat_map(|d| d.roles.iter().flatten().map(|r| r.name.clone()))
+        .collect();
+    let dropped: Vec<String> = repo
+        .targets
+        .keys()
+        .filter(|n| n.starts_with("targets/") && !reached.contains(*n) && !reached.is_empty())
+        .cloned()
+        .collect();
+    for n in dropped {
+        repo.targets.remove(&n);
+    }
+    if let Some(bins) = repo.bins_of("targets").cloned() {
+        for n in 0..bins.bins() {
+            let name = bins.bin_name(n);
+            let content = record.role(&name)?.map(|r| r.signed.targets).unwrap_or_default();
+            if repo.targets.contains_key(&name) {
+                repo.renew(&name, now).map_err(bug)?;
+                if let Some(bin) = repo.targets.get_mut(&name) {
+                    bin.signed.targets = content;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One key change, and the re-signing it needs.
+fn rotate_one(repo: &mut MetadataEditor, c: &KeyChange, now: OffsetDateTime) -> Result<(), TrustError> {
+    let refused = |e: crate::tuf::editor::EditError| {
+        TrustError::edit(e.to_string(), "`vouch inspect` lists the keys of each role")
+    };
+    match c.role.as_str() {
+        "root" | "targets" | "snapshot" | "timestamp" => {
+            let threshold = repo.root.signed.roles.get(&c.role).map(|r| r.threshold);
+            repo.edit_top_level(&c.role, std::slice::from_ref(&c.new), &c.old, threshold, now)
+                .map_err(refused)?;
+            if c.role == "targets" {
+                // Bins take the new key; everything the old key signed
+                // is signed again.
+                repo.sync_bin_keys("targets", now).map_err(refused)?;
+                renew_with_bins(repo, "targets", now)?;
+            }
+        }
+        signer => {
+            let role = if signer.starts_with("targets/") {
+                signer.to_owned()
+            } else {
+                format!("targets/{signer}")
+            };
+            if role == RELEASES {
+                return Err(TrustError::edit(
+                    "targets/releases holds every signer's key",
+                    "name the signer whose key to rotate: `vouch key rotate REPO NAME`",
+                ));
+            }
+            let Some((keys, ids, threshold)) = signers_of(repo, &role) else {
+                return Err(TrustError::edit(
+                    format!("{role} is not a signer of this repository"),
+                    "`vouch inspect` lists the signers",
+                ));
+            };
+            let mut new_keys: Vec<PublicKey> = Vec::new();
+            for id in ids.iter().filter(|i| !c.old.contains(i)) {
+                let key = keys
+                    .get(id)
+                    .and_then(public_of)
+                    .ok_or_else(|| bug(format!("key {id} of {role} cannot be read back")))?;
+                new_keys.push(key);
+            }
+            new_keys.push(c.new.clone());
+            repo.set_delegation_keys(
+                "targets",
+                &role,
+                &new_keys,
+                threshold.min(new_keys.len() as u64),
+                now,
+            )
+            .map_err(refused)?;
+            if repo.delegation("targets", RELEASES).is_some() {
+                let (release_ids, release_threshold) =
+                    repo.delegation("targets", RELEASES).unwrap_or_default();
+                let release_keys = repo.delegation_keys("targets");
+                let mut keys: Vec<PublicKey> = release_ids
+                    .iter()
+                    .filter(|i| !c.old.contains(i))
+                    .filter_map(|i| release_keys.get(i).and_then(public_of))
+                    .collect();
+                keys.push(c.new.clone());
+                repo.set_delegation_keys("targets", RELEASES, &keys, release_threshold, now)
+                    .map_err(refused)?;
+                repo.sync_bin_keys(RELEASES, now).map_err(refused)?;
+                if repo.targets.contains_key(RELEASES) {
+                    renew_with_bins(repo, RELEASES, now)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A public key back from its TUF form (ed25519 and P-256 keys as vouch
+/// writes them).
+fn public_of(key: &crate::tuf::metadata::Key) -> Option<PublicKey> {
+    crate::tuf::crypto::public_key_of(key)
+}
