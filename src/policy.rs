@@ -58,6 +58,10 @@ fn one() -> u64 {
 /// The policy file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
+    /// Root key ids never accepted again by any pin (`vouch deny`): keys
+    /// lost or stolen. A pin counts none of them toward its threshold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
     /// Scopes, in any order.
     #[serde(default)]
     pub scope: Vec<Scope>,
@@ -148,6 +152,38 @@ impl Policy {
                 let wildcards = s.repository.matches('*').count();
                 (wildcards, std::cmp::Reverse(s.repository.len()))
             })
+    }
+
+    /// Whether root key id `id` is on the deny list.
+    pub fn denied(&self, id: &str) -> bool {
+        self.deny.iter().any(|d| d == id)
+    }
+
+    /// The exact scope of `repo`, if it has one.
+    pub fn exact(&self, repo: &str) -> Option<&Scope> {
+        self.scope.iter().find(|s| s.repository == repo)
+    }
+
+    /// Appends a line to the trust directory's pin log (`pins.log`): pin
+    /// replacements and deny-list additions, with when they were made.
+    pub fn log(trust_dir: &Path, line: &str) -> Result<(), PolicyError> {
+        use std::io::Write as _;
+        let path = trust_dir.join("pins.log");
+        let at = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let io = |source| PolicyError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io)?;
+        f.write_all(format!("{at} {line}\n").as_bytes()).map_err(io)
     }
 
     /// Pins `repo` (an exact pattern) to `root_keys`, `threshold` of which

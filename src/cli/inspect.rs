@@ -28,6 +28,11 @@ pub struct Args {
     /// without URL: DOCKER_CONTENT_TRUST_SERVER, else https://REGISTRY)
     #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub notary_server: Option<String>,
+    /// List the roles expiring within this period, with the command that
+    /// renews each: a number with s, m, h or d (the timestamp and snapshot,
+    /// renewed by every publish, only within 2 and 7 days)
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::expiry, default_value = "60d")]
+    pub within: Duration,
 }
 
 #[derive(Serialize)]
@@ -37,7 +42,16 @@ struct Report {
     #[serde(rename = "signedTags")]
     signed_tags: Vec<Tag>,
     roles: Vec<RoleInfo>,
+    /// Roles expiring within the window, soonest first.
+    expiring: Vec<Expiring>,
     warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Expiring {
+    role: String,
+    expires: String,
+    renew: String,
 }
 
 #[derive(Serialize)]
@@ -63,12 +77,14 @@ struct RoleInfo {
     refused: Option<String>,
 }
 
-/// How long before expiry `inspect` warns, per role.
-fn warn_window(role: &str) -> Duration {
+/// How long before expiry `inspect` warns, per role: the timestamp and
+/// snapshot are renewed by every publish and refresh, so only shortly
+/// before; the others within `within`.
+fn warn_window(role: &str, within: Duration) -> Duration {
     match role {
         "timestamp" => Duration::days(2),
         "snapshot" => Duration::days(7),
-        _ => Duration::days(30),
+        _ => within,
     }
 }
 
@@ -84,19 +100,26 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let listing = reader.listing()?;
     let now = OffsetDateTime::now_utc();
     let mut warnings = Vec::new();
+    let mut expiring = Vec::new();
     let roles = listing
         .roles
         .into_iter()
         .map(|role| {
             if let Some(expires) = &role.expires
-                && expires.at - now < warn_window(&role.name)
+                && expires.at - now < warn_window(&role.name, args.within)
             {
+                let renew = crate::trust::expiry::renew_command(&r.repository(), &role.name);
                 warnings.push(format!(
-                    "{} expires at {}: run `vouch refresh {}` (or re-sign) before then",
+                    "{} expires at {} (in {} days): renew with `{renew}`",
                     role.name,
                     expires.as_str(),
-                    r.repository()
+                    (expires.at - now).whole_days()
                 ));
+                expiring.push(Expiring {
+                    role: role.name.clone(),
+                    expires: expires.as_str().to_owned(),
+                    renew,
+                });
             }
             if let Some(why) = &role.refused {
                 warnings.push(format!("{} does not verify: {why}", role.name));
@@ -128,6 +151,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         repository: r.repository(),
         signed_tags,
         roles,
+        expiring: {
+            expiring.sort_by(|a: &Expiring, b: &Expiring| a.expires.cmp(&b.expires));
+            expiring
+        },
         warnings,
     };
     print(&args, report)
@@ -230,6 +257,7 @@ fn notary_report(
         })
         .collect();
     Report {
+        expiring: Vec::new(),
         version: 1,
         repository: r.repository(),
         signed_tags,

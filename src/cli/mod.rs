@@ -4,6 +4,7 @@ mod approve;
 mod common;
 mod completions;
 mod containerd_verifier;
+mod deny;
 mod docker_plugin;
 mod duration;
 pub mod error;
@@ -93,6 +94,8 @@ pub enum Command {
     Inspect(inspect::Args),
     /// Pin a repository to its root key ids
     Pin(pin::Args),
+    /// Never accept these root key ids again, under any pin (lost or stolen root keys)
+    Deny(deny::Args),
     /// The gate: verify, then copy an image by digest into an OCI layout
     Pull(pull::Args),
     /// Copy an image from an OCI layout to a registry, then sign it
@@ -199,6 +202,7 @@ pub fn main() -> ExitCode {
         Command::Resolve(a) => resolve::run(a, &ctx),
         Command::Inspect(a) => inspect::run(a, &ctx),
         Command::Pin(a) => pin::run(a, &ctx),
+        Command::Deny(a) => deny::run(a, &ctx),
         Command::Pull(a) => pull::run(a, &ctx),
         Command::Push(a) => push::run(a, &ctx),
         Command::Proxy(a) => proxy::run(a, &ctx),

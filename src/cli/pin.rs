@@ -20,6 +20,11 @@ pub struct Args {
     /// How many of these keys must have signed the root (default 1)
     #[arg(long, value_name = "K", default_value_t = 1)]
     pub threshold: u64,
+    /// Replace the repository's existing pin (a new root after the root
+    /// keys were lost or stolen: check the new ids with the publisher out
+    /// of band first). Logged in TRUST_DIR/pins.log.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
@@ -52,6 +57,40 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     }
     ctx.trust_dir.ensure()?;
     let mut policy = Policy::load(ctx.trust_dir.path())?;
+    if let Some(k) = keys.iter().find(|k| policy.denied(k)) {
+        return Err(CliError {
+            failure: crate::cli::Failure::Refused,
+            message: format!("root key {k} is on this machine's deny list: no pin accepts it again"),
+            hint: "pin the repository's new root keys (`vouch inspect` on a publisher's machine lists them)"
+                .to_owned(),
+        });
+    }
+    let old = policy
+        .exact(&repo)
+        .map(|s| (s.root_keys.clone(), s.threshold))
+        .filter(|(k, t)| !k.is_empty() && (*k != keys || *t != args.threshold));
+    if let Some((old_keys, old_threshold)) = &old {
+        if !args.replace {
+            return Err(CliError::failed(
+                format!(
+                    "{repo} is pinned to {old_threshold} of {} already",
+                    old_keys.join(", ")
+                ),
+                "replacing a pin trusts a different root: check the new key ids with the publisher, \
+                 then pin again with --replace (it is logged in pins.log)",
+            ));
+        }
+        Policy::log(
+            ctx.trust_dir.path(),
+            &format!(
+                "replace {repo}: {old_threshold} of [{}] -> {} of [{}]",
+                old_keys.join(", "),
+                args.threshold,
+                keys.join(", ")
+            ),
+        )?;
+        eprintln!("warning: replacing the pin of {repo} (logged in pins.log)");
+    }
     policy.pin(&repo, keys.clone(), args.threshold);
     policy.save(ctx.trust_dir.path())?;
     eprintln!(

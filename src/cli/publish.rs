@@ -14,6 +14,10 @@ use crate::trust::writer::{PublishedStaged, Standing, Writer};
 pub struct Args {
     /// The repository: oci:DIR or REGISTRY/REPO
     pub repository: String,
+    /// Publish only this staged change (its id or first 4+ hex digits),
+    /// and exit 1 when it is not complete (a root change: when the old
+    /// root's threshold or the new root's is not met)
+    pub id: Option<String>,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -27,7 +31,39 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         return publish_first_root(&writer, args, ctx);
     }
     // Nothing complete to publish (a cron's usual run): no key is unlocked.
-    let listed = writer.staged()?;
+    let mut listed = writer.staged()?;
+    if let Some(id) = &args.id {
+        listed
+            .pending
+            .retain(|p| id.len() >= 4 && p.id.starts_with(id.as_str()));
+        match listed.pending.as_slice() {
+            [] => {
+                return Err(CliError::failed(
+                    format!("{repo_id} has no staged change {id}"),
+                    format!("`vouch staged {repo_id}` lists them"),
+                ));
+            }
+            [one] if one.standing != Standing::Complete => {
+                return Err(CliError {
+                    failure: crate::cli::Failure::Refused,
+                    message: format!(
+                        "staged change {id} of {repo_id} is not published: {}",
+                        why_left(&one.standing)
+                    ),
+                    hint: format!(
+                        "`vouch staged {repo_id}` shows who signed; holders sign with `vouch approve {repo_id} {id}`"
+                    ),
+                });
+            }
+            [_] => {}
+            _ => {
+                return Err(CliError::failed(
+                    format!("{id} names more than one staged change of {repo_id}"),
+                    "give more of the id",
+                ));
+            }
+        }
+    }
     if !listed.pending.iter().any(|p| p.standing == Standing::Complete) {
         for p in &listed.pending {
             eprintln!(
@@ -52,7 +88,19 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         .find_map(|p| p.root.as_ref())
         .map_or(&listed.live.repo.root.signed, |r| &r.signed);
     let online = OnlineKeys::unlock_for(ctx, next, &repo_id, &mut provider, true)?;
-    publish_complete(&writer, &repo_id, &online)
+    match &args.id {
+        None => publish_complete(&writer, &repo_id, &online),
+        Some(_) => {
+            let p = &listed.pending[0];
+            writer.publish_one(online.publishing(), p)?;
+            eprintln!(
+                "Published {} ({}) of {repo_id}",
+                &p.id[..p.id.len().min(12)],
+                p.proposal.summary
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Publishes the first root of a repository once its holders signed it,

@@ -24,6 +24,10 @@ pub struct Args {
     /// s, m, h or d
     #[arg(long, value_name = "DURATION", value_parser = super::duration::expiry, default_value = "60d")]
     pub within: time::Duration,
+    /// Only list what expires within --within (expired included) and the
+    /// command that renews each; change nothing
+    #[arg(long)]
+    pub list: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -34,6 +38,27 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let store = open_store(ctx, &r, false)?;
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref()).repairing();
     let state = writer.load()?;
+    if args.list {
+        let found = crate::trust::expiry::expiring(
+            &state.repo,
+            &repo_id,
+            time::OffsetDateTime::now_utc() + args.within,
+        );
+        let mut out = String::new();
+        for e in &found {
+            out.push_str(&format!(
+                "{}\t{}\t{}\t{}\n",
+                e.role,
+                if e.expired { "EXPIRED" } else { "expires" },
+                e.expires,
+                e.renew
+            ));
+        }
+        if found.is_empty() {
+            eprintln!("Nothing of {repo_id} expires within the period");
+        }
+        return crate::cli::output::print(&out);
+    }
     let roles: Vec<String> = if args.roles.is_empty() {
         crate::trust::expiry::expiring(
             &state.repo,

@@ -135,6 +135,18 @@ pub fn sign_with(
         .map(|(tag, _, t)| (tag.clone(), t.clone()))
         .collect();
     let outcome = writer.sign(&signers, online.as_ref().map(OnlineKeys::publishing), &pairs, &by)?;
+    // Roles that only a holder renews (root, targets, signers' roles)
+    // expiring within 60 days: say so while there is time.
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::days(60);
+    for e in crate::trust::expiry::expiring(&state.repo, repo_id, soon)
+        .into_iter()
+        .filter(|e| e.role != "timestamp" && e.role != "snapshot")
+    {
+        eprintln!(
+            "warning: {} of {repo_id} expires at {}: renew it with `{}`",
+            e.role, e.expires, e.renew
+        );
+    }
     if let Outcome::Staged { id, short } = &outcome {
         for (tag, digest, _) in targets.iter().take(LIST_AT_MOST) {
             eprintln!("Staged {repo_id}:{tag} -> {digest}");

@@ -277,10 +277,16 @@ impl TrustError {
                                deploy from it"
                         .to_owned()
                 }
-                TufError::Expired { .. } => {
-                    "the publisher must re-sign it (`vouch refresh REPO`); do not deploy until then"
-                        .to_owned()
-                }
+                TufError::Expired { role, .. } => format!(
+                    "the publisher must re-sign it (`{}`); do not deploy until then",
+                    crate::trust::expiry::renew_command(
+                        match self {
+                            TrustError::Refused { repo, .. } => repo,
+                            _ => "REPO",
+                        },
+                        role
+                    )
+                ),
                 TufError::Fork { .. } => "two lines of trust data exist: a publisher built on an older \
                      state (or the store was rolled back and signed over). Do not deploy from it; the \
                      publishers agree which line is right, and the one who holds it runs `vouch recover`"

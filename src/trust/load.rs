@@ -231,6 +231,12 @@ fn pin_on_first_use(
     repo: &str,
     (keys, threshold): (Vec<String>, u64),
 ) -> Result<(), TrustError> {
+    if let Some(k) = keys.iter().find(|k| policy.denied(k)) {
+        return Err(TrustError::PinNotMet {
+            repo: repo.to_owned(),
+            reason: format!("its root key {k} is on this machine's deny list"),
+        });
+    }
     eprintln!(
         "WARNING: trusting {repo} on first use: pinning root key(s) {} without checking them with the publisher",
         keys.join(", ")

@@ -23,7 +23,11 @@ pub struct Pin {
 impl Pin {
     /// The pin of `repo` in `policy`, if a scope pins it.
     pub fn of(policy: &Policy, repo: &str) -> Option<Pin> {
-        policy.lookup(repo).and_then(Pin::from_scope)
+        policy.lookup(repo).and_then(Pin::from_scope).map(|mut pin| {
+            // A denied key counts toward no pin, whatever the scope says.
+            pin.keys.retain(|k| !policy.denied(k));
+            pin
+        })
     }
 
     fn from_scope(scope: &Scope) -> Option<Pin> {

@@ -376,20 +376,35 @@ fn a_changed_pin_takes_effect_at_once() {
     let verifier = s.verifier();
     assert_eq!(verifier.run(&["verify", &s.r(":v1")]).ok().trim(), s.v1);
     let other = key_id(&key_object(&new_key()));
-    verifier.run(&["pin", &s.repo, &other]).ok();
+    // Replacing a pin is explicit, and logged.
+    verifier.run(&["pin", &s.repo, &other]).fails(2, "pinned to 1 of");
+    verifier.run(&["pin", &s.repo, &other, "--replace"]).ok();
+    let log = std::fs::read_to_string(verifier.trust().join("pins.log")).expect("pins.log");
+    assert!(
+        log.contains(&format!("replace {}", s.repo)) && log.contains(&other),
+        "{log}"
+    );
     verifier
         .run(&["verify", &s.r(":v1")])
         .fails(1, "not signed by the pinned root keys");
     s.gate(&verifier, &s.r(":v1")).fails(1, "pinned root keys");
     verifier
-        .run(&["pin", &s.repo, &s.root_id, &other, "--threshold", "2"])
+        .run(&[
+            "pin",
+            &s.repo,
+            &s.root_id,
+            &other,
+            "--threshold",
+            "2",
+            "--replace",
+        ])
         .ok();
     verifier.run(&["verify", &s.r(":v1")]).fails(1, "threshold is 2");
     s.gate(&verifier, &s.r(":v1")).fails(1, "threshold is 2");
     verifier
         .run(&["pin", &s.repo, &s.root_id, "--threshold", "2"])
         .fails(2, "--threshold 2");
-    verifier.run(&["pin", &s.repo, &s.root_id]).ok();
+    verifier.run(&["pin", &s.repo, &s.root_id, "--replace"]).ok();
     assert_eq!(verifier.run(&["verify", &s.r(":v1")]).ok().trim(), s.v1);
 }
 

@@ -41,9 +41,9 @@ fn a_warm_verify_answers_from_the_record_and_still_refuses() {
         .fails(1, "digest mismatch");
 
     // A changed pin takes effect at once: not answered from the record.
-    node.run(&["pin", &repo, &"ab".repeat(32)]).ok();
+    node.run(&["pin", &repo, &"ab".repeat(32), "--replace"]).ok();
     node.run(&["verify", &format!("{repo}:v2")]).fails(1, "pin");
-    node.run(&["pin", &repo, &root]).ok();
+    node.run(&["pin", &repo, &root, "--replace"]).ok();
     assert_eq!(node.run(&["verify", &format!("{repo}:v2")]).ok().trim(), v2);
     assert!(warm(&node.run(&["verify", "-v", &format!("{repo}:v2")])));
 

@@ -43,12 +43,17 @@ pub const SETTLE_MIN: std::time::Duration = std::time::Duration::from_millis(250
 pub const SETTLE_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Whether `served` already holds the change that made `ours` from it:
-/// the same tags and delegations in every targets role, every key that
+/// the same root keys (and at least as many root versions), the same tags
+/// and delegations in every targets role, every key that
 /// signed a role of ours among that role's signers there (a co-signature
 /// in a k-of-n role changes nothing else), and the same expiry settings
 /// (`refresh --timestamp-expiry`). Versions and expiry dates aside.
 fn holds_change(ours: &MetadataEditor, served: &MetadataEditor) -> bool {
-    ours.expiries == served.expiries
+    // A root change is held only by that very root.
+    ours.root.signed.roles == served.root.signed.roles
+        && ours.root.signed.keys == served.root.signed.keys
+        && ours.root_history.len() <= served.root_history.len()
+        && ours.expiries == served.expiries
         && ours.targets.len() == served.targets.len()
         && ours.targets.iter().all(|(name, role)| {
             served.targets.get(name).is_some_and(|other| {

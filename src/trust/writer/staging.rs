@@ -1464,6 +1464,12 @@ impl<'s> Writer<'s> {
         Ok(out)
     }
 
+    /// Publishes staged change `pending` (as listed by
+    /// [`Writer::staged`]), checked again against the live data.
+    pub fn publish_one(&self, keys: Publishing<'_>, pending: &Pending) -> Result<(), TrustError> {
+        self.publish_pending(keys, pending)
+    }
+
     /// Publishes one staged change, checked again against the live data
     /// as it stands at each attempt, then withdraws its tags.
     fn publish_pending(&self, keys: Publishing<'_>, pending: &Pending) -> Result<(), TrustError> {
