@@ -215,6 +215,7 @@ mod tests {
             tofu: false,
         };
         let p = Policy {
+            deny: Vec::new(),
             scope: vec![
                 scope("**", Level::Audit),
                 scope("reg.io/team/*", Level::Off),

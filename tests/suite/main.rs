@@ -17,6 +17,7 @@ mod key_bad_input;
 mod key_generate;
 mod key_import;
 mod key_keyring;
+mod key_lifecycle;
 mod key_secrets;
 mod key_terminal;
 mod notary_samples;

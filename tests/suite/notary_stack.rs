@@ -259,7 +259,10 @@ fn verify_agrees_with_docker_trust_inspect_and_refuses_what_docker_refused() {
     // An expired timestamp (14 days): vouch's clock 15 days on.
     let later = user.run_with(
         &["verify", "--notary-server", &url, &format!("{}:v5", dct.gun)],
-        &[("LD_PRELOAD", &faketime_lib()), ("FAKETIME", "+15d")],
+        &[
+            ("LD_PRELOAD", &crate::common::faketime_lib()),
+            ("FAKETIME", "+15d"),
+        ],
         "",
     );
     later.fails(1, "expired");
@@ -279,20 +282,6 @@ fn verify_agrees_with_docker_trust_inspect_and_refuses_what_docker_refused() {
     // The server down: could not decide.
     dct.stack.stop_server();
     dct.verify(&user, &url, "v1").fails(2, "unreachable");
-}
-
-fn faketime_lib() -> String {
-    for dir in [
-        "/usr/lib/x86_64-linux-gnu/faketime",
-        "/usr/lib/aarch64-linux-gnu/faketime",
-        "/usr/lib/faketime",
-    ] {
-        let lib = format!("{dir}/libfaketime.so.1");
-        if std::path::Path::new(&lib).is_file() {
-            return lib;
-        }
-    }
-    panic!("libfaketime is needed (Debian package faketime)");
 }
 
 /// A file as the real server serves it (over its CA).

@@ -172,3 +172,56 @@ pub fn key_id(object: &Value) -> String {
 pub fn new_key() -> PrivateKey {
     PrivateKey::generate_ed25519().expect("key")
 }
+
+/// `signed` in an envelope signed by each key (under its own key id).
+pub fn sign_json(signed: &Value, keys: &[&PrivateKey]) -> Vec<u8> {
+    let bytes = canonical(signed).expect("canonical");
+    let signatures: Vec<Value> = keys
+        .iter()
+        .map(|k| json!({"keyid": k.public().key_id().to_string(), "sig": hex::encode(k.sign(&bytes))}))
+        .collect();
+    serde_json::to_vec(&json!({"signed": signed, "signatures": signatures})).expect("bytes")
+}
+
+/// `files` with one more targets version, edited by `edit`, signed by
+/// `targets` and listed by a new snapshot (signed by `snapshot`) and
+/// timestamp (signed by `timestamp`): what a holder of those keys
+/// publishes on their own.
+pub fn resign_targets(
+    files: &BTreeMap<String, Vec<u8>>,
+    edit: impl FnOnce(&mut Value),
+    targets: &PrivateKey,
+    snapshot: &PrivateKey,
+    timestamp: &PrivateKey,
+) -> BTreeMap<String, Vec<u8>> {
+    use sha2::Digest;
+    let mut files = files.clone();
+    let parse = |name: &str| -> Value {
+        serde_json::from_slice::<Value>(&files[name]).expect("json")["signed"].clone()
+    };
+    let meta = |bytes: &[u8], version: u64| {
+        json!({"version": version, "length": bytes.len(),
+               "hashes": {"sha256": hex::encode(sha2::Sha256::digest(bytes))}})
+    };
+    let mut t = parse(&newest(&files, "targets"));
+    let tv = t["version"].as_u64().expect("version") + 1;
+    t["version"] = json!(tv);
+    edit(&mut t);
+    let t_bytes = sign_json(&t, &[targets]);
+    let mut s = parse(&newest(&files, "snapshot"));
+    // A state that descends from the one served (vouch's fork check): the
+    // refusal a test looks for is then about keys, not history.
+    let previous: vouch::tuf::metadata::Snapshot = serde_json::from_value(s.clone()).expect("snapshot");
+    s[vouch::tuf::history::FIELD] = vouch::tuf::history::next_history(&previous).expect("history");
+    let sv = s["version"].as_u64().expect("version") + 1;
+    s["version"] = json!(sv);
+    s["meta"]["targets.json"] = meta(&t_bytes, tv);
+    let s_bytes = sign_json(&s, &[snapshot]);
+    let mut ts = parse("timestamp.json");
+    ts["version"] = json!(ts["version"].as_u64().expect("version") + 1);
+    ts["meta"]["snapshot.json"] = meta(&s_bytes, sv);
+    files.insert(format!("{tv}.targets.json"), t_bytes);
+    files.insert(format!("{sv}.snapshot.json"), s_bytes);
+    files.insert("timestamp.json".to_owned(), sign_json(&ts, &[timestamp]));
+    files
+}

@@ -357,3 +357,44 @@ pub fn staged_id(run: &Run) -> String {
         .unwrap_or_else(|| panic!("not staged: {}{}", run.stdout, run.stderr))
         .to_owned()
 }
+
+/// libfaketime, to run a command at another time (`LD_PRELOAD` it with
+/// `FAKETIME=+400d`).
+pub fn faketime_lib() -> String {
+    for dir in [
+        "/usr/lib/x86_64-linux-gnu/faketime",
+        "/usr/lib/aarch64-linux-gnu/faketime",
+        "/usr/lib/faketime",
+    ] {
+        let lib = format!("{dir}/libfaketime.so.1");
+        if Path::new(&lib).is_file() {
+            return lib;
+        }
+    }
+    panic!("libfaketime is needed (Debian package faketime)");
+}
+
+/// The private key of `role` (a key's role label: root, targets, …) in
+/// `env`'s trust directory, unsealed with `passphrase`: a key holder's
+/// own key, or one a thief copied.
+pub fn private_key(env: &Env, role: &str, passphrase: &str) -> vouch_keys::PrivateKey {
+    let dir = vouch_keys::TrustDir::at(env.trust());
+    let mut keys: Vec<vouch_keys::StoredKey> = dir
+        .list()
+        .expect("list")
+        .keys
+        .into_iter()
+        .filter(|k| k.file.info.role.to_string() == role)
+        .collect();
+    keys.sort_by_key(|k| k.file.info.created);
+    let stored = keys
+        .pop()
+        .unwrap_or_else(|| panic!("no {role} key in {}", env.trust().display()));
+    vouch_keys::sealed::open(
+        &stored.file.sealed,
+        &vouch_keys::Passphrase::new(passphrase.to_owned()),
+        &vouch_keys::sealed::KdfCap::DEFAULT,
+        &stored.path.display().to_string(),
+    )
+    .expect("unseal")
+}
