@@ -30,6 +30,7 @@ mod pull_gate;
 mod registry;
 mod registry_faults;
 mod repo_commands;
+mod root_rotation;
 mod signers;
 mod team;
 mod trust_travels;
