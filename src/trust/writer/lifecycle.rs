@@ -383,6 +383,10 @@ fn rotate_one(repo: &mut MetadataEditor, c: &KeyChange, now: OffsetDateTime) -> 
                 now,
             )
             .map_err(refused)?;
+            // The signer's own role, signed again with the new key.
+            if repo.targets.contains_key(&role) {
+                renew_with_bins(repo, &role, now)?;
+            }
             if repo.delegation("targets", RELEASES).is_some() {
                 let (release_ids, release_threshold) =
                     repo.delegation("targets", RELEASES).unwrap_or_default();
