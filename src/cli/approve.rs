@@ -73,12 +73,12 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 fn approve_first_root(writer: &Writer<'_>, args: &Args, ctx: &Context) -> Result<(), CliError> {
     let repo_id = writer.repository();
     let found = writer.genesis()?;
-    let Some(first) = found
-        .iter()
-        .find(|p| args.id.len() >= 4 && p.id.starts_with(&args.id))
-    else {
+    let Some(first) = found.iter().find(|p| p.id == args.id) else {
         return Err(CliError::failed(
-            format!("{repo_id} has no trust data and no staged first root {}", args.id),
+            format!(
+                "{repo_id} has no trust data and no staged first root {} (give its whole id, 24 hex digits, as `vouch init` printed it)",
+                args.id
+            ),
             format!("`vouch staged {repo_id}` lists what is staged"),
         ));
     };

@@ -47,6 +47,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
+    for id in &args.replace {
+        if vouch_keys::KeyId::parse(id).is_none() {
+            return Err(CliError::failed(
+                format!("{id:?} is not a key id"),
+                "a key id is 64 lowercase hex digits (`vouch inspect` lists each role's keys)",
+            ));
+        }
+    }
     let r = parse_repository(&args.repository, "key rotate")?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;

@@ -107,16 +107,31 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 /// with the targets, snapshot and timestamp keys `vouch init` made here.
 fn publish_first_root(writer: &Writer<'_>, args: Args, ctx: &Context) -> Result<(), CliError> {
     let repo_id = writer.repository().to_owned();
+    // Only the first root this machine staged: anyone can stage one in an
+    // empty store.
+    let Some(mine) = writer.genesis_id()? else {
+        return Err(CliError::failed(
+            format!("{repo_id} has no trust data, and this machine staged no first root of it"),
+            format!("whoever ran `vouch init {repo_id} --root-threshold K` publishes its first root"),
+        ));
+    };
     let found = writer.genesis()?;
-    let Some(first) = found.into_iter().find(|p| p.standing == Standing::Complete) else {
+    let Some(first) = found.into_iter().find(|p| p.id == mine) else {
+        return Err(CliError::failed(
+            format!("the first root this machine staged for {repo_id} ({mine}) is no longer in the store"),
+            format!("stage it again: `vouch init {repo_id} --root-key … --root-threshold K`"),
+        ));
+    };
+    if first.standing != Standing::Complete {
         return Err(CliError {
             failure: crate::cli::Failure::Refused,
             message: format!(
-                "{repo_id} has no trust data, and no staged first root is signed by its threshold"
+                "the first root of {repo_id} is not published: {}",
+                why_left(&first.standing)
             ),
-            hint: format!("`vouch staged {repo_id}` shows what the first root still needs"),
+            hint: format!("the other root holders approve it: `vouch approve {repo_id} {mine}`"),
         });
-    };
+    }
     let Some(root) = first.root.clone() else {
         return Err(CliError::failed(
             "the staged first root holds no root",

@@ -44,6 +44,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref()).repairing();
+    for id in &args.remove_key {
+        if vouch_keys::KeyId::parse(id).is_none() {
+            return Err(CliError::failed(
+                format!("{id:?} is not a key id"),
+                "a key id is 64 lowercase hex digits (`vouch inspect` lists the root keys)",
+            ));
+        }
+    }
     let change = RootEdit {
         add: args.add_key.iter().map(read_public).collect::<Result<_, _>>()?,
         remove: args.remove_key.clone(),

@@ -106,6 +106,17 @@ impl Cache {
         self.dir.clear().map_err(TrustError::local(self.dir.path()))
     }
 
+    /// The id of the first root this machine staged (`vouch init
+    /// --root-threshold`), the only one it publishes.
+    pub fn genesis(&self) -> Result<Option<String>, TrustError> {
+        self.read_state("genesis")
+    }
+
+    /// Records the id of the first root this machine staged.
+    pub fn set_genesis(&self, id: &str) -> Result<(), TrustError> {
+        self.write_state("genesis", id)
+    }
+
     /// The digest of the trust artifact last verified, if any.
     pub fn last_artifact(&self) -> Result<Option<String>, TrustError> {
         self.read_state("trust-manifest")

@@ -268,9 +268,20 @@ fn walk_cached(
             repo: repo.to_owned(),
         });
     };
-    let mut set = TrustedSet::new(anchor, now, Limits::default()).map_err(damaged)?;
+    let set = TrustedSet::new(anchor, now, Limits::default()).map_err(damaged)?;
+    // Denied root keys count for nothing, in the cached chain too: a root
+    // verified here before the key was denied is checked again.
+    let denied = Policy::load(&trust.dir)?.deny;
+    let refused = |source: TufError| TrustError::Refused {
+        repo: repo.to_owned(),
+        source,
+    };
+    let mut set = set.with_denied(denied).map_err(refused)?;
     for (_, bytes) in chain {
-        set.update_root(bytes).map_err(damaged)?;
+        set.update_root(bytes).map_err(|e| match e {
+            TufError::ThresholdNotMet { .. } => refused(e),
+            e => damaged(e),
+        })?;
     }
     // The update starts at the newest cached root: rotations already seen
     // are not new.
@@ -506,6 +517,8 @@ fn load_artifact(
     history.push(anchor.clone());
     let cached_newest = start.chain.last().map_or(start.anchor_version, |(v, _)| *v);
     let mut set = TrustedSet::new(anchor, now, limits)
+        .map_err(tampered)?
+        .with_denied(Policy::load(&trust.dir)?.deny)
         .map_err(tampered)?
         .danger_ignore_expiry_for_republishing();
     while let Some(version) = set.next_root_version() {

@@ -114,6 +114,10 @@ pub struct TrustedSet {
     /// (`bin_versions`), and a new snapshot descends from the one trusted
     /// (`history`).
     bins_bound: bool,
+    /// Root key ids that count toward no root threshold (keys lost or
+    /// stolen, from the policy's deny list): a new root must meet both
+    /// thresholds without them.
+    denied: BTreeSet<String>,
 }
 
 /// Checks a succinct bin's content against its name: every target it
@@ -248,6 +252,22 @@ fn keyid_set(root: &Root, role: &str) -> BTreeSet<String> {
         .get(role)
         .map(|r| r.keyids.iter().cloned().collect())
         .unwrap_or_default()
+}
+
+/// Verifies root `env` against the root role of `by`, counting no key id
+/// in `denied`.
+fn verify_root_by(by: &Root, env: &Envelope<Root>, denied: &BTreeSet<String>) -> Result<(), TufError> {
+    let (keyids, threshold) = role_keys(by, "root")?;
+    let keyids: Vec<String> = keyids.into_iter().filter(|k| !denied.contains(k)).collect();
+    verify_threshold(
+        "root",
+        env.signed.version,
+        &env.canonical,
+        &env.signatures,
+        &by.keys,
+        &keyids,
+        threshold,
+    )
 }
 
 /// Verifies `env` against a top-level role of `root`.
@@ -386,7 +406,20 @@ impl TrustedSet {
             targets: BTreeMap::new(),
             verified_via: BTreeMap::new(),
             bins_bound: true,
+            denied: BTreeSet::new(),
         })
+    }
+
+    /// Counts none of the root key ids `denied` toward a root threshold
+    /// from now on, the trusted root's own included: refused when it no
+    /// longer meets its threshold without them.
+    pub fn with_denied(mut self, denied: impl IntoIterator<Item = String>) -> Result<TrustedSet, TufError> {
+        self.denied = denied.into_iter().collect();
+        if !self.denied.is_empty() {
+            let root = &self.root.envelope;
+            verify_root_by(&root.signed, root, &self.denied)?;
+        }
+        Ok(self)
     }
 
     /// Marks the start of an update at the current root: a client that
@@ -484,9 +517,9 @@ impl TrustedSet {
         let new: Envelope<Root> = parse_verified("root", bytes, self.limits.max_root_bytes)?;
         validate_root(&new.signed)?;
         // 5.3.4: signed by a threshold of the trusted root's root keys…
-        verify_top_level(trusted, "root", &new)?;
-        // …and by a threshold of its own.
-        verify_top_level(&new.signed, "root", &new)?;
+        verify_root_by(trusted, &new, &self.denied)?;
+        // …and by a threshold of its own (denied keys count for neither).
+        verify_root_by(&new.signed, &new, &self.denied)?;
         // 5.3.5: exactly N+1.
         if new.signed.version != trusted.version + 1 {
             return Err(TufError::Rollback {

@@ -121,9 +121,7 @@ impl Ceremony {
         Env::new()
             .run(&["verify", "--tofu", &format!("{repo}:v1")])
             .fails(1, "no trust data");
-        alice
-            .run(&["publish", &repo])
-            .fails(1, "no staged first root is signed");
+        alice.run(&["publish", &repo]).fails(1, "first root of");
         let listed = bob.run(&["staged", &repo]);
         assert!(
             listed.ok().contains("new root v1 keys: 1 of 2 needed (not met)"),
@@ -681,4 +679,150 @@ fn python_tuf_and_tough_follow_a_root_chain_vouch_rotated() {
         let names: Vec<String> = loaded.all_targets().map(|(n, _)| n.raw().to_owned()).collect();
         assert!(names.iter().any(|n| n == "v1"), "{names:?}");
     });
+}
+
+#[test]
+fn a_keyless_writer_cannot_get_a_first_root_of_its_own_published() {
+    let (_dir, repo, _v1) = layout();
+    let alice = publisher();
+    let (bob, bob_pub, _) = holder("bob");
+    let id = staged_id(&alice.run(&[
+        "init",
+        &repo,
+        "--root-key",
+        bob_pub.to_str().expect("utf8"),
+        "--root-threshold",
+        "2",
+    ]));
+    // The attacker reads alice's staged first root and stages one of its
+    // own beside it: the same online keys (so alice's machine could sign
+    // under it), a root key of the attacker's, threshold 1, self-signed:
+    // complete as far as its own threshold goes.
+    let attacker = Attacker::layout(&layout_dir(&repo));
+    let staged = bob.run(&["staged", &repo]);
+    assert!(staged.ok().contains(&id[..12]), "{}", staged.stdout);
+    let tags = std::fs::read_to_string(layout_dir(&repo).join("index.json")).expect("index");
+    assert!(tags.contains(&format!("vouch-stage-{id}")), "{tags}");
+    let theirs = PrivateKey::generate_ed25519().expect("key");
+    let ours_root = {
+        let listing = bob.run(&["staged", &repo]);
+        let text = listing.ok().to_owned();
+        // The online key ids alice's first root lists.
+        let ids: Vec<String> = text
+            .lines()
+            .filter(|l| {
+                l.contains("root role targets: + key")
+                    || l.contains("root role snapshot: + key")
+                    || l.contains("root role timestamp: + key")
+            })
+            .map(|l| {
+                l.split("+ key ")
+                    .nth(1)
+                    .expect("id")
+                    .split(' ')
+                    .next()
+                    .expect("id")
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(ids.len(), 3, "{text}");
+        ids
+    };
+    let files_key = |id: &str| -> Value {
+        // The public key objects, from alice's proposal in the store.
+        let index: Value = serde_json::from_str(&tags).expect("json");
+        let digest = index["manifests"]
+            .as_array()
+            .expect("manifests")
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == format!("vouch-stage-{id}"))
+            .expect("alice's proposal")["digest"]
+            .as_str()
+            .expect("digest")
+            .to_owned();
+        let blobs = layout_dir(&repo).join("blobs/sha256");
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(blobs.join(digest.trim_start_matches("sha256:"))).expect("manifest"),
+        )
+        .expect("json");
+        let layer = manifest["layers"][0]["digest"]
+            .as_str()
+            .expect("layer")
+            .to_owned();
+        serde_json::from_slice(
+            &std::fs::read(blobs.join(layer.trim_start_matches("sha256:"))).expect("layer"),
+        )
+        .expect("json")
+    };
+    let proposal = files_key(&id);
+    let mut root = proposal["roles"]["root"]["metadata"]["signed"].clone();
+    let their_id = theirs.public().key_id().to_string();
+    let keys = root["keys"].as_object_mut().expect("keys");
+    keys.retain(|k, _| ours_root.contains(k));
+    keys.insert(their_id.clone(), theirs.public().tuf_json());
+    root["roles"]["root"] = json!({"keyids": [their_id], "threshold": 1});
+    let signed = serde_json::from_slice::<Value>(&sign_json(&root, &[&theirs])).expect("json");
+    let mut forged = proposal.clone();
+    forged["roles"]["root"]["metadata"] = signed;
+    let forged_id = attacker.stage(&forged);
+    assert_ne!(forged_id, id);
+    // Alice's publish (a cron, say) publishes only the first root she
+    // staged, which still needs bob: nothing is published.
+    alice.run(&["publish", &repo]).fails(1, "first root of");
+    assert!(!attacker.has_trust_data(), "a first root was published");
+    // Bob sees both; the forged one does not list his key, and a prefix
+    // does not name a first root.
+    bob.run(&["approve", &repo, &forged_id]).fails(2, "no key given");
+    bob.run(&["approve", &repo, &id[..12]]).fails(2, "whole id");
+    bob.run(&["approve", &repo, &id]).ok();
+    alice.run(&["publish", &repo]).ok();
+    let (ids, threshold, _) = root_of(&alice, &repo);
+    assert_eq!(threshold, 2);
+    assert!(!ids.contains(&their_id), "{ids:?}");
+}
+
+#[test]
+fn a_denied_root_key_counts_for_no_root_in_the_chain() {
+    let (_dir, repo, v1) = layout();
+    let owner = publisher();
+    let (bob, bob_pub, bob_id) = holder("bob");
+    owner
+        .run(&["init", &repo, "--root-key", bob_pub.to_str().expect("utf8")])
+        .ok();
+    owner.run(&["sign", &format!("{repo}:v1")]).ok();
+    let (ids, threshold, _) = root_of(&owner, &repo);
+    assert_eq!((ids.len(), threshold), (2, 1));
+    let careful = verifier(&repo, &ids, 1);
+    let careless = verifier(&repo, &ids, 1);
+    for env in [&careful, &careless] {
+        assert_eq!(env.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
+    }
+    // Bob's root key is stolen; one verifier denies it.
+    careful.run(&["deny", &bob_id]).ok();
+    // The thief's root v2: only his key, everything re-signed, v1 moved.
+    let stolen = private_key(&bob, "root", "ROOT-p");
+    let attacker = Attacker::layout(&layout_dir(&repo));
+    let mut files = attacker.files();
+    let (name, bytes) = forge_root(&files, |r| take_over(r, &stolen), &[&stolen]);
+    files.insert(name, bytes);
+    let evil = oci_image(&layout_dir(&repo), "evil", "not ours");
+    let evil_hex = evil.trim_start_matches("sha256:").to_owned();
+    let files = resign_targets(
+        &files,
+        |t| t["targets"]["v1"]["hashes"] = json!({"sha256": evil_hex}),
+        &stolen,
+        &stolen,
+        &stolen,
+    );
+    attacker.publish(&files);
+    // A 1-of-2 root lets one holder rotate: the verifier that did not deny
+    // the key follows the thief; the one that did refuses, at verify and
+    // at the gate.
+    careful
+        .run(&["verify", &format!("{repo}:v1")])
+        .fails(1, "root version 2: 0 valid signature(s)");
+    gate_refuses(&careful, &format!("{repo}:v1"), "root version 2");
+    careless
+        .run(&["verify", &format!("{repo}:v1")])
+        .fails(1, "digest mismatch");
 }

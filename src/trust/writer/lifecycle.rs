@@ -137,10 +137,8 @@ impl<'s> Writer<'s> {
         mut edit: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
     ) -> Result<(R, Outcome), TrustError> {
         let writer = Writer {
-            trust: self.trust.clone(),
-            repo: self.repo.clone(),
-            store: self.store,
             repair: true,
+            ..self.clone_writer()
         };
         writer.change_or_stage(publishing, None, summary, by, |repo, state, now| {
             let out = edit(repo, state, now)?;
@@ -190,8 +188,22 @@ impl<'s> Writer<'s> {
         by: &str,
     ) -> Result<(Vec<TagChange>, Outcome), TrustError> {
         let record = Record::new(&self.trust.dir, &self.repo);
+        if compromised
+            && let Some(c) = changes
+                .iter()
+                .find(|c| !matches!(c.role.as_str(), "root" | "targets" | "snapshot" | "timestamp"))
+        {
+            return Err(TrustError::edit(
+                format!(
+                    "--compromised rebuilds targets from this machine's record; {} is a signer's role, signed by signers",
+                    c.role
+                ),
+                "replace the signer's key with `vouch key rotate REPO NAME` (without --compromised), check the staged \
+                 diff before approving, and revoke the thief's tags (`vouch revoke`), or `vouch signer remove`",
+            ));
+        }
         let rebuild = compromised && changes.iter().any(|c| c.role == "targets");
-        if rebuild && record.role("targets")?.is_none() {
+        if rebuild && record.entries()?.is_none() {
             return Err(TrustError::edit(
                 format!(
                     "this machine has no record of what it published for {} ({})",
@@ -272,7 +284,7 @@ fn root_summary(change: &RootEdit) -> String {
         parts.push(format!("add root key {}", k.key_id().short()));
     }
     for id in &change.remove {
-        parts.push(format!("remove root key {}", &id[..id.len().min(12)]));
+        parts.push(format!("remove root key {}", id.get(..12).unwrap_or(id)));
     }
     if let Some(t) = change.threshold {
         parts.push(format!("root threshold {t}"));
@@ -283,48 +295,88 @@ fn root_summary(change: &RootEdit) -> String {
     parts.join(", ")
 }
 
-/// Puts back `targets` and its bins as this machine last published them:
-/// content (tags and delegations) only, at new versions above what the
-/// store serves. A bin this machine never published is emptied.
+/// Whether `role` is `targets` or one of its bins.
+fn targets_or_bin(role: &str) -> bool {
+    role == "targets" || (role.starts_with("b-") && crate::tuf::bin_versions::slot(role).is_some())
+}
+
+/// Puts back `targets` and its bins as this machine made them (the
+/// record's changes made here, replayed: never what a thief added and
+/// this machine only carried over), at new versions above what the store
+/// serves.
 fn restore_from_record(
     repo: &mut MetadataEditor,
     record: &Record,
     now: OffsetDateTime,
 ) -> Result<(), TrustError> {
-    let Some(targets) = record.role("targets")? else {
-        return Ok(());
+    let Some(rebuilt) = record.rebuild(targets_or_bin)? else {
+        return Err(TrustError::edit(
+            "this machine has no record of what it published",
+            "run the recovery on the machine that published the repository's targets",
+        ));
     };
-    repo.renew("targets", now).map_err(bug)?;
-    if let Some(live) = repo.targets.get_mut("targets") {
-        live.signed.targets = targets.signed.targets.clone();
-        live.signed.delegations = targets.signed.delegations.clone();
+    let live_bins = repo.bins_of("targets").cloned();
+    let bins = rebuilt
+        .delegations
+        .as_ref()
+        .and_then(|d| d.succinct_roles.clone());
+    let same = |a: &crate::tuf::metadata::SuccinctRoles, b: &crate::tuf::metadata::SuccinctRoles| {
+        a.name_prefix == b.name_prefix && a.bit_length == b.bit_length
+    };
+    match (&live_bins, &bins) {
+        (None, None) => {}
+        (Some(a), Some(b)) if same(a, b) => {}
+        _ => {
+            return Err(TrustError::edit(
+                "targets' hashed bins are not as this machine made them",
+                "rebuild by hand: `vouch inspect` shows the trust data served",
+            ));
+        }
     }
-    // Delegated roles the recorded targets no longer reaches stay listed
-    // in snapshot and are not republished.
-    let reached: std::collections::BTreeSet<String> = targets
-        .signed
+    repo.renew("targets", now).map_err(bug)?;
+    let reached: std::collections::BTreeSet<String> = rebuilt
         .delegations
         .iter()
         .flat_map(|d| d.roles.iter().flatten().map(|r| r.name.clone()))
         .collect();
-    let dropped: Vec<String> = repo
+    if let Some(t) = repo.targets.get_mut("targets") {
+        t.signed.delegations = rebuilt.delegations.clone();
+        t.signed.targets = BTreeMap::new();
+    }
+    // Roles the rebuilt targets does not delegate to stay listed in
+    // snapshot and are not republished.
+    let unreached: Vec<String> = repo
         .targets
         .keys()
-        .filter(|n| n.starts_with("targets/") && !reached.contains(*n) && !reached.is_empty())
+        .filter(|n| n.starts_with("targets/") && !reached.contains(*n))
         .cloned()
         .collect();
-    for n in dropped {
+    for n in unreached {
         repo.targets.remove(&n);
     }
-    if let Some(bins) = repo.bins_of("targets").cloned() {
-        for n in 0..bins.bins() {
-            let name = bins.bin_name(n);
-            let content = record.role(&name)?.map(|r| r.signed.targets).unwrap_or_default();
-            if repo.targets.contains_key(&name) {
-                repo.renew(&name, now).map_err(bug)?;
-                if let Some(bin) = repo.targets.get_mut(&name) {
-                    bin.signed.targets = content;
+    match bins {
+        None => {
+            if let Some(t) = repo.targets.get_mut("targets") {
+                t.signed.targets = rebuilt.tags;
+            }
+        }
+        Some(bins) => {
+            for n in 0..bins.bins() {
+                let name = bins.bin_name(n);
+                if repo.targets.contains_key(&name) {
+                    repo.renew(&name, now).map_err(bug)?;
+                    if let Some(bin) = repo.targets.get_mut(&name) {
+                        bin.signed.targets = BTreeMap::new();
+                    }
                 }
+            }
+            for (tag, target) in rebuilt.tags {
+                let name = bins.bin_for(&tag);
+                let bin = repo
+                    .targets
+                    .get_mut(&name)
+                    .ok_or_else(|| bug(format!("bin {name} is not loaded")))?;
+                bin.signed.targets.insert(tag, target);
             }
         }
     }

@@ -148,6 +148,9 @@ pub struct Writer<'s> {
     /// Renewing this machine's verified state: may build on an expired
     /// timestamp (`refresh`).
     repair: bool,
+    /// Publishing changes made elsewhere (staged ones): the publisher's
+    /// record notes them as not made here.
+    relayed: bool,
 }
 
 impl<'s> Writer<'s> {
@@ -158,6 +161,7 @@ impl<'s> Writer<'s> {
             repo: repo.to_owned(),
             store,
             repair: false,
+            relayed: false,
         }
     }
 
@@ -167,6 +171,16 @@ impl<'s> Writer<'s> {
     pub fn repairing(mut self) -> Writer<'s> {
         self.repair = true;
         self
+    }
+
+    fn clone_writer(&self) -> Writer<'s> {
+        Writer {
+            trust: self.trust.clone(),
+            repo: self.repo.clone(),
+            store: self.store,
+            repair: self.repair,
+            relayed: self.relayed,
+        }
     }
 
     /// The repository.

@@ -165,7 +165,8 @@ pub(super) fn root_status(live: Option<&Root>, new: &Signed<Root>) -> Vec<String
     let mut lines = Vec::new();
     let mut by = |label: String, root: &Root| {
         if let Some(role) = root.roles.get("root") {
-            let n = role.keyids.iter().filter(|k| signed.contains(*k)).count();
+            // Counted as the threshold counts: distinct keys.
+            let n = valid_by(root, &new.signed, &new.signatures).len();
             lines.push(format!(
                 "{label}: {n} of {} needed ({})",
                 role.threshold,

@@ -97,7 +97,7 @@ impl<'s> Writer<'s> {
             };
             if self.kept(&digest, swap)? {
                 Cache::new(&self.trust.dir, &self.repo).record_published(&repo, &digest)?;
-                Record::new(&self.trust.dir, &self.repo).note(Some(&state.repo), &repo)?;
+                Record::new(&self.trust.dir, &self.repo).note(Some(&state.repo), &repo, !self.relayed)?;
                 return Ok((out, repo));
             }
             // Someone may have verified what we published before it was
@@ -268,6 +268,8 @@ impl<'s> Writer<'s> {
             return Ok(super::Outcome::Published(Box::new(repo)));
         }
         let id = self.stage_genesis(&repo.root, by, now)?;
+        // The only first root this machine will publish.
+        Cache::new(&self.trust.dir, &self.repo).set_genesis(&id)?;
         Ok(super::Outcome::Staged { id, short })
     }
 
@@ -403,12 +405,24 @@ impl<'s> Writer<'s> {
             .map(|r| (r.keyids.clone(), r.threshold))
             .unwrap_or_default();
         let mut policy = crate::policy::Policy::load(&self.trust.dir)?;
+        if let Some(pinned) = policy.exact(&self.repo)
+            && !pinned.root_keys.is_empty()
+            && (pinned.root_keys != root_ids || pinned.threshold != threshold)
+        {
+            return Err(TrustError::edit(
+                format!(
+                    "{} is pinned here to other root keys; its new root is not pinned",
+                    self.repo
+                ),
+                "check the root key ids with the other holders, then `vouch pin REPO IDS… --replace`",
+            ));
+        }
         policy.pin(&self.repo, root_ids, threshold);
         policy.save(&self.trust.dir)?;
         let cache = Cache::new(&self.trust.dir, &self.repo);
         cache.start(1, &repo.root_history[0])?;
         cache.record_published(&repo, &digest)?;
-        Record::new(&self.trust.dir, &self.repo).note(None, &repo)?;
+        Record::new(&self.trust.dir, &self.repo).note(None, &repo, true)?;
         Ok(repo)
     }
 }

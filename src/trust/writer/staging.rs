@@ -861,7 +861,28 @@ impl<'s> Writer<'s> {
         }
         match keys {
             Some(keys) if short.is_empty() => {
-                let (out, repo) = self.publish_from(keys, scope, Some(state), change)?;
+                // Applied again to what another publisher left (a registry
+                // has no compare-and-swap), the change must still meet
+                // every threshold there, or nothing is published.
+                let (out, repo) = self.publish_from(keys, scope, Some(state), |repo, state, now| {
+                    let out = change(repo, state, now)?;
+                    let changed: Vec<String> = repo.changed_roles().map(str::to_owned).collect();
+                    let mut short = shortfalls(repo, changed.iter().map(String::as_str));
+                    if repo.root.signed != state.repo.root.signed {
+                        short.extend(root_shortfalls(Some(&state.repo.root.signed), &repo.root));
+                    }
+                    if !short.is_empty() {
+                        return Err(TrustError::edit(
+                            format!(
+                                "the trust data of {} moved while this change was made, and on it the change needs {}",
+                                self.repo,
+                                needs(&short)
+                            ),
+                            "run the command again: it is staged for the holders it now needs",
+                        ));
+                    }
+                    Ok(out)
+                })?;
                 Ok((out, Outcome::Published(Box::new(repo))))
             }
             _ => {
@@ -1172,6 +1193,11 @@ impl<'s> Writer<'s> {
             });
         }
         Ok(out)
+    }
+
+    /// The id of the first root this machine staged, if any.
+    pub fn genesis_id(&self) -> Result<Option<String>, TrustError> {
+        crate::trust::cache::Cache::new(&self.trust.dir, &self.repo).genesis()
     }
 
     /// Approves a staged first root (no trust data yet): each of `keys`
@@ -1493,7 +1519,12 @@ impl<'s> Writer<'s> {
                 )
                 .collect(),
         }];
-        self.publish_scoped(keys, scope.as_deref(), |repo, state, now| {
+        // Made elsewhere: the publisher's record notes it as relayed.
+        let relay = Writer {
+            relayed: true,
+            ..self.clone_writer()
+        };
+        relay.publish_scoped(keys, scope.as_deref(), |repo, state, now| {
             let Evaluation {
                 standing,
                 roles,

@@ -71,6 +71,28 @@ impl Attacker {
         .expect("the trust tag moved meanwhile");
     }
 
+    /// Stages `proposal` (a `vouch-proposal` document) under the tag its
+    /// id names, as anyone who can write the store can; returns the id.
+    pub fn stage(&self, proposal: &Value) -> String {
+        let parsed: vouch::trust::writer::Proposal =
+            serde_json::from_value(proposal.clone()).expect("a proposal");
+        let id = parsed.id().expect("id");
+        let bytes = serde_json::to_vec(proposal).expect("bytes");
+        vouch::store::staged::put(
+            self.store.as_ref(),
+            &format!("{}{id}", vouch::store::staged::PREFIX),
+            "vouch-proposal",
+            &bytes,
+        )
+        .expect("stage");
+        id
+    }
+
+    /// Whether the store holds trust data.
+    pub fn has_trust_data(&self) -> bool {
+        artifact::read(self.store.as_ref()).expect("read").is_some()
+    }
+
     /// Rewrites the `signed` part of the newest `N.ROLE.json` with `edit`,
     /// keeping the old signatures (now invalid) or stripping them.
     pub fn edit(&self, role: &str, strip: bool, edit: impl FnOnce(&mut Value)) {
