@@ -482,8 +482,12 @@ fn a_stolen_targets_key_is_recovered_from_the_publishers_record() {
     assert_eq!(reader.run(&["verify", &format!("{repo}:v1")]).ok().trim(), moved);
     reader.run(&["verify", &format!("{repo}:evil")]).ok();
 
+    // Before anyone notices, the owner signs v2 on top of the thief's
+    // state: what the thief added is carried over, not made here.
+    let v2 = oci_image(&dir, "v2", "release two");
+    owner.run(&["sign", &format!("{repo}:v2")]).ok();
     // Recovery on the owner's machine: new keys, targets rebuilt from
-    // what the owner published; the report names the thief's tags.
+    // what the owner made; the report names the thief's tags.
     let recovered = owner.run(&[
         "key",
         "rotate",
@@ -510,6 +514,7 @@ fn a_stolen_targets_key_is_recovered_from_the_publishers_record() {
         .fails(1, "digest mismatch");
     assert_eq!(reader.run(&["verify", &format!("{repo}@{v1}")]).ok().trim(), v1);
     gate_refuses(&reader, &format!("{repo}:evil"), "not signed");
+    assert_eq!(reader.run(&["verify", &format!("{repo}:v2")]).ok().trim(), v2);
     // The thief's keys sign nothing any more: the writer refuses, and
     // metadata signed with them is refused.
     thief.run(&["sign", &format!("{repo}:evil")]).fails(2, "no key");
@@ -527,7 +532,7 @@ fn a_stolen_targets_key_is_recovered_from_the_publishers_record() {
     attacker.publish(&files);
     reader
         .run(&["verify", &format!("{repo}:evil")])
-        .fails(1, "timestamp version 5: 0 valid signature(s)");
+        .fails(1, "timestamp version 6: 0 valid signature(s)");
 }
 
 #[test]
