@@ -831,3 +831,40 @@ fn a_denied_root_key_counts_for_no_root_in_the_chain() {
         .run(&["verify", &format!("{repo}:v1")])
         .fails(1, "digest mismatch");
 }
+
+#[test]
+fn a_root_ceremony_and_rotations_on_a_registry() {
+    let reg = crate::common::registry::Registry::start();
+    let build = Env::new();
+    let v1 = crate::common::registry::push(&build, &reg, "keys/app", "v1", "one\n");
+    let repo = format!("{}/keys/app", reg.addr);
+    let alice = publisher();
+    let (bob, bob_pub, _) = holder("bob");
+    let id = staged_id(&alice.run(&[
+        "init",
+        &repo,
+        "--root-key",
+        bob_pub.to_str().expect("utf8"),
+        "--root-threshold",
+        "2",
+    ]));
+    bob.run(&["approve", &repo, &id]).ok();
+    alice.run(&["publish", &repo]).ok();
+    alice.run(&["sign", &format!("{repo}:v1")]).ok();
+    let (ids, _, _) = root_of(&alice, &repo);
+    let reader = verifier(&repo, &ids, 2);
+    assert_eq!(reader.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
+    let mut args = vec!["pin", repo.as_str()];
+    args.extend(ids.iter().map(String::as_str));
+    args.extend(["--threshold", "2"]);
+    bob.run(&args).ok();
+    // Targets and timestamp keys replaced in root v2, which bob co-signs.
+    let id = staged_id(&alice.run(&["key", "rotate", &repo, "targets", "timestamp"]));
+    alice.run(&["publish", &repo, &id]).fails(1, "keys of root v1");
+    bob.run(&["approve", &repo, &id]).ok();
+    alice.run(&["publish", &repo, &id]).ok();
+    assert_eq!(root_of(&alice, &repo).2, 2);
+    assert_eq!(reader.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
+    alice.run(&["refresh", &repo]).ok();
+    assert_eq!(reader.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
+}
