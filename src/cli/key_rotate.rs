@@ -1,7 +1,7 @@
 //! `vouch key rotate REPO ROLE... [--compromised] [--replace KEY_ID]`
 
 use crate::cli::common::{
-    generate_key, held_keys, name_base, open_store, parse_repository, report_outcome, trust,
+    generate_key, held_keys, name_base, open_store, parse_repository, read_public, report_outcome, trust,
 };
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
@@ -42,6 +42,11 @@ pub struct Args {
     /// for other roles, all of the role's keys)
     #[arg(long, value_name = "KEY_ID")]
     pub replace: Vec<String>,
+    /// The new key's public key file (PEM), made on the machine where it
+    /// will live, instead of a key made here (one ROLE only). What it must
+    /// sign is staged for its holder.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -55,6 +60,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             ));
         }
     }
+    if args.key.is_some() && args.roles.len() != 1 {
+        return Err(CliError::failed(
+            "--key gives the new key of one role",
+            "rotate one role at a time with --key",
+        ));
+    }
+    let given = args.key.as_ref().map(read_public).transpose()?;
     let r = parse_repository(&args.repository, "key rotate")?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
@@ -130,15 +142,28 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                 }
             }
         };
+        let replacing = old
+            .iter()
+            .map(|i| &i[..i.len().min(12)])
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Some(public) = &given {
+            eprintln!(
+                "New {role} key {} (given) for {repo_id}, replacing {replacing}",
+                public.key_id()
+            );
+            changes.push(KeyChange {
+                role: role.clone(),
+                old,
+                new: public.clone(),
+            });
+            continue;
+        }
         let kind = role.strip_prefix("targets/").unwrap_or(role);
         let key = generate_key(ctx, &mut provider, &base, kind, &repo_id)?;
         eprintln!(
-            "New {role} key {} for {repo_id}, replacing {}",
-            key.public().key_id(),
-            old.iter()
-                .map(|i| &i[..i.len().min(12)])
-                .collect::<Vec<_>>()
-                .join(", ")
+            "New {role} key {} for {repo_id}, replacing {replacing}",
+            key.public().key_id()
         );
         changes.push(KeyChange {
             role: role.clone(),

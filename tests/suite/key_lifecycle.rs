@@ -868,3 +868,50 @@ fn a_root_ceremony_and_rotations_on_a_registry() {
     alice.run(&["refresh", &repo]).ok();
     assert_eq!(reader.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
 }
+
+#[test]
+fn a_timestamp_key_made_on_the_publishing_machine_replaces_the_old_one() {
+    let (_dir, repo, v1, owner, reader) = owned();
+    // The owner hands the online keys to CI; CI makes the new timestamp
+    // key; the owner puts it in root v2; CI publishes with it.
+    let ci = publisher();
+    for role in ["snapshot", "timestamp"] {
+        crate::common::copy_key(&owner, &ci, role, true);
+    }
+    let root = root_of(&owner, &repo).0;
+    ci.run(&["pin", &repo, &root[0]]).ok();
+    let public = ci.home().join("ci-timestamp.pub");
+    let new_id = ci
+        .run(&[
+            "key",
+            "generate",
+            "ci-timestamp",
+            "--role",
+            "timestamp",
+            "--public-out",
+            public.to_str().expect("utf8"),
+        ])
+        .ok()
+        .trim()
+        .to_owned();
+    let id = staged_id(&owner.run(&[
+        "key",
+        "rotate",
+        &repo,
+        "timestamp",
+        "--key",
+        public.to_str().expect("utf8"),
+    ]));
+    ci.run(&["publish", &repo, &id]).ok();
+    ci.run(&["refresh", &repo]).ok();
+    assert_eq!(reader.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
+    let out: Value = serde_json::from_str(reader.run(&["inspect", &repo]).ok()).expect("json");
+    let timestamp = out["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["name"] == "timestamp")
+        .expect("timestamp")
+        .clone();
+    assert_eq!(timestamp["keys"], json!([new_id]));
+}
