@@ -107,18 +107,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                 }
                 old
             }
-            "targets" | "snapshot" | "timestamp" => {
-                let listed = root.roles.get(role).map(|r| r.keyids.clone()).unwrap_or_default();
-                if args.replace.is_empty() {
-                    listed
-                } else {
-                    args.replace
-                        .iter()
-                        .filter(|id| listed.contains(*id))
-                        .cloned()
-                        .collect()
-                }
-            }
+            "targets" | "snapshot" | "timestamp" => chosen(
+                root.roles.get(role).map(|r| r.keyids.clone()).unwrap_or_default(),
+                &args.replace,
+            ),
             signer => {
                 let name = signer.strip_prefix("targets/").unwrap_or(signer);
                 let ids = state
@@ -131,15 +123,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                             "name root, targets, snapshot, timestamp or a signer (`vouch inspect` lists them)",
                         )
                     })?;
-                if args.replace.is_empty() {
-                    ids
-                } else {
-                    args.replace
-                        .iter()
-                        .filter(|id| ids.contains(*id))
-                        .cloned()
-                        .collect()
-                }
+                chosen(ids, &args.replace)
             }
         };
         let replacing = old
@@ -205,4 +189,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     }
     crate::cli::output::print(&out)?;
     report_outcome(&repo_id, &outcome, "Published the new key(s)")
+}
+
+/// Of a role's key ids `listed`, those `--replace` names (all without it).
+fn chosen(listed: Vec<String>, replace: &[String]) -> Vec<String> {
+    if replace.is_empty() {
+        listed
+    } else {
+        listed.into_iter().filter(|id| replace.contains(id)).collect()
+    }
 }

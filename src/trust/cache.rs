@@ -117,6 +117,25 @@ impl Cache {
         self.write_state("genesis", id)
     }
 
+    /// The ids of the staged changes made on this machine (the newest
+    /// 256): published by whoever holds the online keys, they are still
+    /// changes made here (the publisher's record).
+    pub fn staged_here(&self) -> Result<Vec<String>, TrustError> {
+        Ok(self
+            .read_state("staged-here")?
+            .map(|s| s.lines().map(str::to_owned).collect())
+            .unwrap_or_default())
+    }
+
+    /// Adds `id` to [`Cache::staged_here`].
+    pub fn note_staged_here(&self, id: &str) -> Result<(), TrustError> {
+        let mut ids = self.staged_here()?;
+        ids.retain(|i| i != id);
+        ids.push(id.to_owned());
+        let keep = ids.len().saturating_sub(256);
+        self.write_state("staged-here", &ids[keep..].join("\n"))
+    }
+
     /// The digest of the trust artifact last verified, if any.
     pub fn last_artifact(&self) -> Result<Option<String>, TrustError> {
         self.read_state("trust-manifest")

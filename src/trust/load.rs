@@ -113,9 +113,18 @@ pub(crate) fn start(
     let mut policy = Policy::load(&trust.dir)?;
     let pin = Pin::of(&policy, repo);
     let chain = cache.chain()?;
+    // A root the pin admits must also stand without denied keys (a root
+    // whose own threshold needed one is passed over for a later root the
+    // pin admits).
+    let denied = policy.deny.clone();
+    let stands = |bytes: &[u8]| -> Result<(), TufError> {
+        TrustedSet::new(bytes, OffsetDateTime::now_utc(), Limits::default())?
+            .with_denied(denied.iter().cloned())
+            .map(|_| ())
+    };
     if let Some((version, anchor)) = chain.first() {
         match &pin {
-            Some(pin) if pin.admits(anchor).is_ok() => {
+            Some(pin) if pin.admits(anchor).is_ok() && stands(anchor).is_ok() => {
                 return Ok(Start {
                     anchor_version: *version,
                     chain,
@@ -129,8 +138,8 @@ pub(crate) fn start(
                     });
                 }
                 eprintln!(
-                    "note: the pin of {repo} no longer admits the root this machine verified; \
-                     starting over from the store"
+                    "note: the pin of {repo} (or the deny list) no longer admits the root this machine \
+                     verified; starting over from the store"
                 );
                 cache.clear()?;
             }
@@ -191,7 +200,13 @@ pub(crate) fn start(
         let Some(bytes) = fetch(repo, fetcher, &name, "root", limits.max_root_bytes)? else {
             break;
         };
-        match pin.admits(&bytes) {
+        match pin.admits(&bytes).and_then(|()| {
+            // Passed over when it needs a denied key to stand.
+            match stands(&bytes) {
+                Err(e @ TufError::ThresholdNotMet { .. }) => Err(e),
+                _ => Ok(()),
+            }
+        }) {
             Ok(()) => {
                 // Admitted by the pin, it must still stand on its own: key
                 // ids, and its own threshold of its own keys.

@@ -47,11 +47,20 @@ struct Record {
 
 fn pin_of(trust: &Trust, repo: &str) -> Result<String, TrustError> {
     let policy = crate::policy::Policy::load(&trust.dir)?;
-    Ok(super::Pin::of(&policy, repo).map_or_else(String::new, |p| {
+    let pin = super::Pin::of(&policy, repo).map_or_else(String::new, |p| {
         let mut keys = p.keys.clone();
         keys.sort();
         format!("{} of {}", p.threshold, keys.join(","))
-    }))
+    });
+    // A key denied since (`vouch deny`) may have signed a root behind the
+    // recorded verdicts: they were reached under another policy.
+    if policy.deny.is_empty() {
+        Ok(pin)
+    } else {
+        let mut denied = policy.deny.clone();
+        denied.sort();
+        Ok(format!("{pin}; denied {}", denied.join(",")))
+    }
 }
 
 fn read_record(cache: &Cache) -> Option<Record> {

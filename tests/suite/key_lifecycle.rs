@@ -154,6 +154,15 @@ impl Ceremony {
     fn r(&self, rest: &str) -> String {
         format!("{}{rest}", self.repo)
     }
+
+    /// A root v2 one valid signature short of a threshold of 2 is refused
+    /// by `reader`'s verify and gate, and by alice's writer.
+    fn root_v2_refused_everywhere(&self, reader: &Env) {
+        let why = "root version 2: 1 valid signature(s) from authorised keys, threshold is 2";
+        reader.run(&["verify", &self.r(":v1")]).fails(1, why);
+        gate_refuses(reader, &self.r(":v1"), why);
+        self.alice.run(&["sign", &self.r(":v1")]).fails(1, why);
+    }
 }
 
 #[test]
@@ -281,19 +290,8 @@ fn one_root_key_holder_cannot_make_a_new_root_count() {
     attacker.publish(&files);
     // Refused by the verifier with a cache, a new one, the gate, and the
     // owner's writer.
-    pinned.run(&["verify", &c.r(":v1")]).fails(
-        1,
-        "root version 2: 1 valid signature(s) from authorised keys, threshold is 2",
-    );
-    verifier(&c.repo, &c.ids, 2).run(&["verify", &c.r(":v1")]).fails(
-        1,
-        "root version 2: 1 valid signature(s) from authorised keys, threshold is 2",
-    );
-    gate_refuses(&pinned, &c.r(":v1"), "root version 2: 1 valid signature(s)");
-    c.alice.run(&["sign", &c.r(":v1")]).fails(
-        1,
-        "root version 2: 1 valid signature(s) from authorised keys, threshold is 2",
-    );
+    c.root_v2_refused_everywhere(&pinned);
+    c.root_v2_refused_everywhere(&verifier(&c.repo, &c.ids, 2));
 }
 
 #[test]
@@ -325,15 +323,7 @@ fn a_new_root_meeting_the_old_threshold_but_not_its_own_is_refused() {
     );
     files.insert(name, bytes);
     attacker.publish(&files);
-    pinned.run(&["verify", &c.r(":v1")]).fails(
-        1,
-        "root version 2: 1 valid signature(s) from authorised keys, threshold is 2",
-    );
-    gate_refuses(&pinned, &c.r(":v1"), "root version 2: 1 valid signature(s)");
-    c.alice.run(&["sign", &c.r(":v1")]).fails(
-        1,
-        "root version 2: 1 valid signature(s) from authorised keys, threshold is 2",
-    );
+    c.root_v2_refused_everywhere(&pinned);
 }
 
 #[test]
@@ -914,4 +904,75 @@ fn a_timestamp_key_made_on_the_publishing_machine_replaces_the_old_one() {
         .expect("timestamp")
         .clone();
     assert_eq!(timestamp["keys"], json!([new_id]));
+}
+
+#[test]
+fn recovery_keeps_what_the_owner_staged_and_ci_published() {
+    let (_dir, repo, v1, owner, reader) = owned();
+    // The team setup: the owner holds root and targets, CI the online
+    // keys; the owner's later changes are staged and published by CI.
+    let ci = publisher();
+    for role in ["snapshot", "timestamp"] {
+        crate::common::copy_key(&owner, &ci, role, true);
+    }
+    let root = root_of(&owner, &repo).0;
+    ci.run(&["pin", &repo, &root[0]]).ok();
+    let dir = layout_dir(&repo);
+    let v2 = oci_image(&dir, "v2", "release two");
+    staged_id(&owner.run(&["sign", &format!("{repo}:v2")]));
+    ci.run(&["publish", &repo]).ok();
+    // A thief with the targets key and CI's keys publishes `evil`.
+    let thief = publisher();
+    crate::common::copy_key(&owner, &thief, "targets", false);
+    for role in ["snapshot", "timestamp"] {
+        crate::common::copy_key(&ci, &thief, role, false);
+    }
+    thief.run(&["pin", &repo, &root[0]]).ok();
+    thief.run(&["sign", &format!("{repo}:evil")]).ok();
+    reader.run(&["verify", &format!("{repo}:evil")]).ok();
+    // The owner recovers: v1 (published here) and v2 (staged here,
+    // published by CI) stay; evil goes.
+    let report = owner.run(&[
+        "key",
+        "rotate",
+        &repo,
+        "targets",
+        "snapshot",
+        "timestamp",
+        "--compromised",
+    ]);
+    let text = report.ok();
+    assert!(
+        text.contains("changed evil sha256:") && text.contains("-> unsigned"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("changed v1") && !text.contains("changed v2"),
+        "{text}"
+    );
+    assert_eq!(reader.run(&["verify", &format!("{repo}:v1")]).ok().trim(), v1);
+    assert_eq!(reader.run(&["verify", &format!("{repo}:v2")]).ok().trim(), v2);
+    reader
+        .run(&["verify", &format!("{repo}:evil")])
+        .fails(1, "not signed");
+}
+
+#[test]
+fn a_denied_key_in_the_pinned_root_is_passed_over_for_the_next_root() {
+    let c = Ceremony::new();
+    // Root v1 stands on alice's and bob's signatures; a verifier pins
+    // alice's key alone.
+    let id_of = |env: &Env| private_key(env, "root", "ROOT-p").public().key_id().to_string();
+    let (alice_id, bob_id) = (id_of(&c.alice), id_of(&c.bob));
+    let reader = verifier(&c.repo, std::slice::from_ref(&alice_id), 1);
+    assert_eq!(reader.run(&["verify", &c.r(":v1")]).ok().trim(), c.v1);
+    // Bob's key is stolen: denied here, v1 no longer stands.
+    reader.run(&["deny", &bob_id]).ok();
+    reader.run(&["verify", &c.r(":v1")]).fails(1, "pin");
+    // The holders publish root v2 without bob (alice and carol sign).
+    let id = staged_id(&c.alice.run(&["root", &c.repo, "--remove-key", &bob_id]));
+    c.carol.run(&["approve", &c.repo, &id]).ok();
+    c.alice.run(&["publish", &c.repo, &id]).ok();
+    // The reader starts from v2, the first root that stands without bob.
+    assert_eq!(reader.run(&["verify", &c.r(":v1")]).ok().trim(), c.v1);
 }

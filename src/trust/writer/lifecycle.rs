@@ -230,6 +230,12 @@ impl<'s> Writer<'s> {
             for c in changes {
                 rotate_one(repo, c, now)?;
             }
+            if rebuild {
+                // A delegated role signed by keys the rebuilt delegations
+                // no longer list is signed again by those they list
+                // (staged for them), the thief's version shown to them.
+                super::signers::resign_what_falls_short(repo, now)?;
+            }
             let before = tags_of(&state.repo, "targets");
             let after = tags_of(repo, "targets");
             let mut changed = Vec::new();
@@ -309,11 +315,14 @@ fn restore_from_record(
     record: &Record,
     now: OffsetDateTime,
 ) -> Result<(), TrustError> {
-    let Some(rebuilt) = record.rebuild(targets_or_bin)? else {
-        return Err(TrustError::edit(
-            "this machine has no record of what it published",
-            "run the recovery on the machine that published the repository's targets",
-        ));
+    let rebuilt = match record.rebuild(targets_or_bin, repo)? {
+        Some(r) if r.made_here => r,
+        _ => {
+            return Err(TrustError::edit(
+                "this machine's record holds no change of targets made here",
+                "run the recovery on the machine that signed the repository's targets (the owner's)",
+            ));
+        }
     };
     let live_bins = repo.bins_of("targets").cloned();
     let bins = rebuilt
@@ -353,6 +362,14 @@ fn restore_from_record(
         .collect();
     for n in unreached {
         repo.targets.remove(&n);
+    }
+    // A role the rebuilt targets delegates to must be one the store still
+    // serves: it is not made up here.
+    if let Some(missing) = reached.iter().find(|r| !repo.targets.contains_key(*r)) {
+        return Err(TrustError::edit(
+            format!("{missing}, which targets delegated to as this machine made it, is not served any more"),
+            "rebuild by hand: `vouch inspect` shows the trust data served; `vouch signer add` makes a signer again",
+        ));
     }
     match bins {
         None => {

@@ -113,6 +113,8 @@ impl<'s> Writer<'s> {
         };
         let mut set = TrustedSet::new(anchor, now, Limits::default())
             .map_err(damaged)?
+            .with_denied(crate::policy::Policy::load(&self.trust.dir)?.deny)
+            .map_err(damaged)?
             .danger_ignore_expiry_for_republishing();
         history.push(anchor.clone());
         for (_, bytes) in chain {

@@ -89,10 +89,17 @@ pub(super) fn check_root(
 /// Of `candidates`, the key ids of distinct `by`'s root keys whose
 /// signature over `new` verifies (one signature per key id considered,
 /// the first that verifies; the same key under two ids counts once).
-fn valid_by(by: &Root, new: &Root, candidates: &[Signature]) -> Vec<Signature> {
+fn valid_by(by: &Root, new: &Root, candidates: &[Signature], denied: &BTreeSet<String>) -> Vec<Signature> {
     let Some(role) = by.roles.get("root") else {
         return Vec::new();
     };
+    // Denied keys (`vouch deny`) count for nothing.
+    let authorised: Vec<String> = role
+        .keyids
+        .iter()
+        .filter(|k| !denied.contains(*k))
+        .cloned()
+        .collect();
     let Ok(canonical) = signed_bytes(new) else {
         return Vec::new();
     };
@@ -102,14 +109,14 @@ fn valid_by(by: &Root, new: &Root, candidates: &[Signature]) -> Vec<Signature> {
             continue;
         }
         let one = std::slice::from_ref(sig);
-        if count_signatures("root", new.version, &canonical, one, &by.keys, &role.keyids)
+        if count_signatures("root", new.version, &canonical, one, &by.keys, &authorised)
             .is_ok_and(|c| !c.valid.is_empty())
         {
             valid.insert(sig.keyid.clone(), sig.clone());
         }
     }
     let kept: Vec<Signature> = valid.into_values().collect();
-    let counted = count_signatures("root", new.version, &canonical, &kept, &by.keys, &role.keyids)
+    let counted = count_signatures("root", new.version, &canonical, &kept, &by.keys, &authorised)
         .map(|c| c.valid)
         .unwrap_or_default();
     kept.into_iter().filter(|s| counted.contains(&s.keyid)).collect()
@@ -117,10 +124,14 @@ fn valid_by(by: &Root, new: &Root, candidates: &[Signature]) -> Vec<Signature> {
 
 /// The signatures of staged root `new` that count: valid ones by the live
 /// root's root keys or by its own (`live`: `None` for a first root).
-pub(super) fn valid_root_signatures(live: Option<&Root>, new: &Signed<Root>) -> Vec<Signature> {
+pub(super) fn valid_root_signatures(
+    live: Option<&Root>,
+    new: &Signed<Root>,
+    denied: &BTreeSet<String>,
+) -> Vec<Signature> {
     let mut out: BTreeMap<String, Signature> = BTreeMap::new();
     for by in live.into_iter().chain(std::iter::once(&new.signed)) {
-        for s in valid_by(by, &new.signed, &new.signatures) {
+        for s in valid_by(by, &new.signed, &new.signatures, denied) {
             out.entry(s.keyid.clone()).or_insert(s);
         }
     }
@@ -129,11 +140,15 @@ pub(super) fn valid_root_signatures(live: Option<&Root>, new: &Signed<Root>) -> 
 
 /// What staged root `new` still needs: a threshold of the live root's
 /// root keys and a threshold of its own, counted separately.
-pub(super) fn root_shortfalls(live: Option<&Root>, new: &Signed<Root>) -> Vec<Shortfall> {
+pub(super) fn root_shortfalls(
+    live: Option<&Root>,
+    new: &Signed<Root>,
+    denied: &BTreeSet<String>,
+) -> Vec<Shortfall> {
     let mut short = Vec::new();
     let mut need = |label: String, by: &Root| {
         let threshold = by.roles.get("root").map_or(1, |r| r.threshold);
-        let valid = valid_by(by, &new.signed, &new.signatures).len();
+        let valid = valid_by(by, &new.signed, &new.signatures, denied).len();
         if (valid as u64) < threshold {
             short.push(Shortfall {
                 role: label,
@@ -157,8 +172,8 @@ pub(super) fn root_shortfalls(live: Option<&Root>, new: &Signed<Root>) -> Vec<Sh
 
 /// Per root key of the live root and of `new`: whether it signed, and
 /// which threshold it counts toward. For `vouch staged`.
-pub(super) fn root_status(live: Option<&Root>, new: &Signed<Root>) -> Vec<String> {
-    let signed: BTreeSet<String> = valid_root_signatures(live, new)
+pub(super) fn root_status(live: Option<&Root>, new: &Signed<Root>, denied: &BTreeSet<String>) -> Vec<String> {
+    let signed: BTreeSet<String> = valid_root_signatures(live, new, denied)
         .into_iter()
         .map(|s| s.keyid)
         .collect();
@@ -166,7 +181,7 @@ pub(super) fn root_status(live: Option<&Root>, new: &Signed<Root>) -> Vec<String
     let mut by = |label: String, root: &Root| {
         if let Some(role) = root.roles.get("root") {
             // Counted as the threshold counts: distinct keys.
-            let n = valid_by(root, &new.signed, &new.signatures).len();
+            let n = valid_by(root, &new.signed, &new.signatures, denied).len();
             lines.push(format!(
                 "{label}: {n} of {} needed ({})",
                 role.threshold,

@@ -241,27 +241,9 @@ impl<'s> Writer<'s> {
         keys: Publishing<'_>,
         by: &str,
     ) -> Result<super::Outcome, TrustError> {
-        let Some(snapshot) = keys.snapshot else {
-            return Err(bug("init needs a snapshot key"));
-        };
-        if artifact::read(self.store)?.is_some() {
-            return Err(TrustError::AlreadyInitialised {
-                repo: self.repo.clone(),
-            });
-        }
-        let now = OffsetDateTime::now_utc();
-        let single = |k: &PrivateKey| RoleSetup::single(k.public());
-        let mut repo = MetadataEditor::create(
-            root_keys,
-            &single(targets),
-            &single(snapshot),
-            &single(keys.timestamp),
-            true,
-            now,
-            Expiries::default(),
-        );
+        let (mut repo, now) = self.fresh(root_keys, targets, keys)?;
         repo.root.sign(root).map_err(bug)?;
-        let short = super::root::root_shortfalls(None, &repo.root);
+        let short = super::root::root_shortfalls(None, &repo.root, &self.denied()?);
         if short.is_empty() {
             repo.publish_root().map_err(bug)?;
             let repo = self.finish_create(repo, targets, keys, None, now)?;
@@ -283,25 +265,10 @@ impl<'s> Writer<'s> {
         keys: Publishing<'_>,
         store_tags: &[String],
     ) -> Result<MetadataEditor, TrustError> {
-        if artifact::read(self.store)?.is_some() {
-            return Err(TrustError::AlreadyInitialised {
-                repo: self.repo.clone(),
-            });
-        }
-        let now = OffsetDateTime::now_utc();
-        let single = |k: &PrivateKey| RoleSetup::single(k.public());
+        let (mut repo, now) = self.fresh(&RoleSetup::single(targets.public()), targets, keys)?;
         let Some(snapshot) = keys.snapshot else {
             return Err(bug("publishing a first root needs the snapshot key"));
         };
-        let mut repo = MetadataEditor::create(
-            &single(targets),
-            &single(targets),
-            &single(snapshot),
-            &single(keys.timestamp),
-            true,
-            now,
-            Expiries::default(),
-        );
         repo.root = root;
         repo.publish_root().map_err(bug)?;
         for role in ["targets", "snapshot", "timestamp"] {
@@ -331,28 +298,7 @@ impl<'s> Writer<'s> {
         keys: Publishing<'_>,
         bins: Option<u32>,
     ) -> Result<MetadataEditor, TrustError> {
-        let Some(snapshot) = keys.snapshot else {
-            return Err(TrustError::edit(
-                "init needs a snapshot key",
-                "report this as a bug",
-            ));
-        };
-        if artifact::read(self.store)?.is_some() {
-            return Err(TrustError::AlreadyInitialised {
-                repo: self.repo.clone(),
-            });
-        }
-        let now = OffsetDateTime::now_utc();
-        let single = |k: &PrivateKey| RoleSetup::single(k.public());
-        let mut repo = MetadataEditor::create(
-            &single(root),
-            &single(targets),
-            &single(snapshot),
-            &single(keys.timestamp),
-            true,
-            now,
-            Expiries::default(),
-        );
+        let (mut repo, now) = self.fresh(&RoleSetup::single(root.public()), targets, keys)?;
         match root_key {
             None => repo.root.sign(root).map_err(bug)?,
             Some((id, key)) => {
@@ -362,6 +308,38 @@ impl<'s> Writer<'s> {
         }
         repo.publish_root().map_err(bug)?;
         self.finish_create(repo, targets, keys, bins, now)
+    }
+
+    /// A new repository's metadata, unsigned: root keys `root_keys`, one
+    /// key each for targets and the online roles. Refused where trust data
+    /// exists.
+    fn fresh(
+        &self,
+        root_keys: &RoleSetup,
+        targets: &PrivateKey,
+        keys: Publishing<'_>,
+    ) -> Result<(MetadataEditor, OffsetDateTime), TrustError> {
+        let Some(snapshot) = keys.snapshot else {
+            return Err(bug("a new repository needs a snapshot key"));
+        };
+        if artifact::read(self.store)?.is_some() {
+            return Err(TrustError::AlreadyInitialised {
+                repo: self.repo.clone(),
+            });
+        }
+        self.check_empty_is_new()?;
+        let now = OffsetDateTime::now_utc();
+        let single = |k: &PrivateKey| RoleSetup::single(k.public());
+        let repo = MetadataEditor::create(
+            root_keys,
+            &single(targets),
+            &single(snapshot),
+            &single(keys.timestamp),
+            true,
+            now,
+            Expiries::default(),
+        );
+        Ok((repo, now))
     }
 
     /// Publishes a new repository whose first root is signed: its targets
@@ -387,6 +365,33 @@ impl<'s> Writer<'s> {
                 .map_err(|e| TrustError::edit(e.to_string(), "choose 16 to 4,096 bins, a power of two"))?;
         }
         repo.sign_targets_roles(targets).map_err(bug)?;
+        let (root_ids, threshold) = repo
+            .root
+            .signed
+            .roles
+            .get("root")
+            .map(|r| (r.keyids.clone(), r.threshold))
+            .unwrap_or_default();
+        let mut policy = crate::policy::Policy::load(&self.trust.dir)?;
+        // A pin here to other root keys is never replaced silently.
+        if let Some(pinned) = policy.exact(&self.repo)
+            && !pinned.root_keys.is_empty()
+        {
+            let set = |ids: &[String]| {
+                ids.iter()
+                    .cloned()
+                    .collect::<std::collections::BTreeSet<String>>()
+            };
+            if set(&pinned.root_keys) != set(&root_ids) || pinned.threshold != threshold {
+                return Err(TrustError::edit(
+                    format!(
+                        "{} is pinned here to other root keys; nothing was published",
+                        self.repo
+                    ),
+                    "check the root key ids with the other holders, then `vouch pin REPO IDS… --replace`",
+                ));
+            }
+        }
         let published = match self.sign_and_publish(&mut repo, keys, None, None, now)? {
             Some((digest, swap)) if self.kept(&digest, swap)? => Some(digest),
             _ => None,
@@ -397,26 +402,6 @@ impl<'s> Writer<'s> {
                 "`vouch inspect` shows the trust data that won",
             ));
         };
-        let (root_ids, threshold) = repo
-            .root
-            .signed
-            .roles
-            .get("root")
-            .map(|r| (r.keyids.clone(), r.threshold))
-            .unwrap_or_default();
-        let mut policy = crate::policy::Policy::load(&self.trust.dir)?;
-        if let Some(pinned) = policy.exact(&self.repo)
-            && !pinned.root_keys.is_empty()
-            && (pinned.root_keys != root_ids || pinned.threshold != threshold)
-        {
-            return Err(TrustError::edit(
-                format!(
-                    "{} is pinned here to other root keys; its new root is not pinned",
-                    self.repo
-                ),
-                "check the root key ids with the other holders, then `vouch pin REPO IDS… --replace`",
-            ));
-        }
         policy.pin(&self.repo, root_ids, threshold);
         policy.save(&self.trust.dir)?;
         let cache = Cache::new(&self.trust.dir, &self.repo);

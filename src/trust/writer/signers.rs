@@ -219,7 +219,10 @@ fn raise_bins(repo: &mut MetadataEditor, now: time::OffsetDateTime) -> Result<()
 /// threshold raised) is renewed: a new version for its signers to sign,
 /// so that the change is published only with what is signed again, and
 /// nothing that verified before stops verifying meanwhile.
-fn resign_what_falls_short(repo: &mut MetadataEditor, now: time::OffsetDateTime) -> Result<(), TrustError> {
+pub(super) fn resign_what_falls_short(
+    repo: &mut MetadataEditor,
+    now: time::OffsetDateTime,
+) -> Result<(), TrustError> {
     let changed: Vec<String> = repo.changed_roles().map(str::to_owned).collect();
     let loaded: Vec<String> = repo
         .targets

@@ -500,6 +500,7 @@ fn evaluate(
     proposal: &Proposal,
     approvals: &[Approval],
     now: OffsetDateTime,
+    denied: &BTreeSet<String>,
 ) -> Evaluation {
     let mut diff = Vec::new();
     let mut signed_by = BTreeMap::new();
@@ -765,9 +766,9 @@ fn evaluate(
                 root.signed.version
             ));
         }
-        status = root_status(Some(&live.repo.root.signed), root);
+        status = root_status(Some(&live.repo.root.signed), root, denied);
         let names = signer_names(&live.repo);
-        root.signatures = valid_root_signatures(Some(&live.repo.root.signed), root);
+        root.signatures = valid_root_signatures(Some(&live.repo.root.signed), root, denied);
         signed_by.insert(
             "root".to_owned(),
             root.signatures
@@ -775,7 +776,7 @@ fn evaluate(
                 .map(|s| names.get(&s.keyid).cloned().unwrap_or_else(|| s.keyid.clone()))
                 .collect(),
         );
-        short.extend(root_shortfalls(Some(&live.repo.root.signed), root));
+        short.extend(root_shortfalls(Some(&live.repo.root.signed), root, denied));
     }
     let standing = if short.is_empty() {
         Standing::Complete
@@ -834,6 +835,7 @@ impl<'s> Writer<'s> {
         by: &str,
         mut change: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
     ) -> Result<(R, Outcome), TrustError> {
+        let denied = self.denied()?;
         let state =
             crate::trust::load::load_for_writing(&self.trust, &self.repo, self.store, scope, self.repair)?;
         let mut repo = state.repo.clone();
@@ -857,7 +859,11 @@ impl<'s> Writer<'s> {
         }
         let mut short = shortfalls(&repo, changed.iter().map(String::as_str));
         if repo.root.signed != state.repo.root.signed {
-            short.extend(root_shortfalls(Some(&state.repo.root.signed), &repo.root));
+            short.extend(root_shortfalls(
+                Some(&state.repo.root.signed),
+                &repo.root,
+                &denied,
+            ));
         }
         match keys {
             Some(keys) if short.is_empty() => {
@@ -869,7 +875,7 @@ impl<'s> Writer<'s> {
                     let changed: Vec<String> = repo.changed_roles().map(str::to_owned).collect();
                     let mut short = shortfalls(repo, changed.iter().map(String::as_str));
                     if repo.root.signed != state.repo.root.signed {
-                        short.extend(root_shortfalls(Some(&state.repo.root.signed), &repo.root));
+                        short.extend(root_shortfalls(Some(&state.repo.root.signed), &repo.root, &denied));
                     }
                     if !short.is_empty() {
                         return Err(TrustError::edit(
@@ -878,7 +884,7 @@ impl<'s> Writer<'s> {
                                 self.repo,
                                 needs(&short)
                             ),
-                            "run the command again: it is staged for the holders it now needs",
+                            "run the command again: on the data as it is now, it is staged for the holders it needs",
                         ));
                     }
                     Ok(out)
@@ -977,6 +983,8 @@ impl<'s> Writer<'s> {
         };
         let bytes = serde_json::to_vec(&proposal).map_err(bug)?;
         staged::put(self.store, &proposal_tag(&id), PROPOSAL, &bytes)?;
+        crate::trust::cache::Cache::new(&self.trust.dir, &self.repo).note_staged_here(&id)?;
+        crate::trust::record::Record::new(&self.trust.dir, &self.repo).note_staged(&state.repo, repo, &id)?;
         Ok(id)
     }
 
@@ -984,6 +992,7 @@ impl<'s> Writer<'s> {
     /// data (loaded with the bins the changes touch), and the staged
     /// pieces that are not valid ones (with why).
     pub fn staged(&self) -> Result<StagedList, TrustError> {
+        let denied = self.denied()?;
         let Read {
             proposals,
             mut approvals,
@@ -1016,7 +1025,7 @@ impl<'s> Writer<'s> {
                 roles,
                 root,
                 root_status,
-            } = evaluate(&live, &proposal, &list, now);
+            } = evaluate(&live, &proposal, &list, now, &denied);
             let mut store_tags = vec![tag];
             store_tags.extend(approvals_of.into_iter().map(|(t, _)| t));
             out.push(Pending {
@@ -1130,6 +1139,11 @@ impl<'s> Writer<'s> {
     /// each checked on its own: version 1, unexpired, well formed, and how
     /// many of its own root keys signed it.
     pub fn genesis(&self) -> Result<Vec<Pending>, TrustError> {
+        // An empty store is not a new repository to a machine that
+        // verified its trust data: it was deleted or is withheld.
+        self.check_empty_is_new()?;
+        let pin = crate::trust::Pin::of(&crate::policy::Policy::load(&self.trust.dir)?, &self.repo);
+        let denied = self.denied()?;
         let Read {
             proposals,
             mut approvals,
@@ -1157,19 +1171,33 @@ impl<'s> Writer<'s> {
                         root.signatures
                             .extend(a.signatures.get("root").into_iter().flatten().cloned());
                     }
+                    // A machine that pins the repository takes only a
+                    // first root of the keys it pins.
+                    let unpinned = pin.as_ref().is_some_and(|p| {
+                        root.signed.roles.get("root").is_none_or(|r| {
+                            r.threshold < p.threshold || r.keyids.iter().any(|k| !p.keys.contains(k))
+                        })
+                    });
                     match check_root(None, 0, "", &root.signed, now) {
                         Err(RootCheck::Invalid(why) | RootCheck::Stale(why)) => {
                             (Standing::Invalid(why), None)
                         }
+                        Ok(()) if unpinned => (
+                            Standing::Invalid(
+                                "its root keys are not the ones this machine pins for the repository"
+                                    .to_owned(),
+                            ),
+                            None,
+                        ),
                         Ok(()) => {
                             diff_root(None, &root.signed, &mut diff);
-                            status = root_status(None, &root);
-                            root.signatures = valid_root_signatures(None, &root);
+                            status = root_status(None, &root, &denied);
+                            root.signatures = valid_root_signatures(None, &root, &denied);
                             signed_by.insert(
                                 "root".to_owned(),
                                 root.signatures.iter().map(|s| s.keyid.clone()).collect(),
                             );
-                            let short = root_shortfalls(None, &root);
+                            let short = root_shortfalls(None, &root, &denied);
                             let standing = if short.is_empty() {
                                 Standing::Complete
                             } else {
@@ -1195,6 +1223,34 @@ impl<'s> Writer<'s> {
         Ok(out)
     }
 
+    /// Refuses to treat an empty store as a new repository where this
+    /// machine verified the repository's trust data before: it was
+    /// deleted or is withheld.
+    pub(super) fn check_empty_is_new(&self) -> Result<(), TrustError> {
+        if crate::trust::cache::Cache::new(&self.trust.dir, &self.repo)
+            .anchor()?
+            .is_some()
+        {
+            return Err(TrustError::edit(
+                format!(
+                    "{} has no trust data in the store, yet this machine verified it before: it was deleted or is \
+                     withheld, and nothing is staged, approved or published as a new repository",
+                    self.repo
+                ),
+                "republish what this machine verified (`vouch recover`), or ask the publisher",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The root key ids this machine never counts (`vouch deny`).
+    pub(super) fn denied(&self) -> Result<BTreeSet<String>, TrustError> {
+        Ok(crate::policy::Policy::load(&self.trust.dir)?
+            .deny
+            .into_iter()
+            .collect())
+    }
+
     /// The id of the first root this machine staged, if any.
     pub fn genesis_id(&self) -> Result<Option<String>, TrustError> {
         crate::trust::cache::Cache::new(&self.trust.dir, &self.repo).genesis()
@@ -1208,13 +1264,15 @@ impl<'s> Writer<'s> {
         keys: &[PrivateKey],
         by: &str,
     ) -> Result<(Pending, Vec<Shortfall>), TrustError> {
-        let mut matches: Vec<Pending> = self
-            .genesis()?
-            .into_iter()
-            .filter(|p| id.len() >= 4 && p.id.starts_with(id))
-            .collect();
+        let denied = self.denied()?;
+        // A first root has nothing to be checked against but its id: the
+        // whole id, as its maker printed it, never a prefix.
+        let mut matches: Vec<Pending> = self.genesis()?.into_iter().filter(|p| p.id == id).collect();
         if matches.len() != 1 {
-            return Err(bad(format!("{} has no staged first root {id}", self.repo)));
+            return Err(bad(format!(
+                "{} has no staged first root {id} (a first root is approved by its whole id, 24 hex digits, as `vouch init` printed it)",
+                self.repo
+            )));
         }
         let mut pending = matches.remove(0);
         let Some(root) = pending.root.as_mut() else {
@@ -1252,8 +1310,8 @@ impl<'s> Writer<'s> {
                 "approve with a root key the first root lists (`vouch staged` shows them)",
             ));
         }
-        let short = root_shortfalls(None, root);
-        pending.root_status = root_status(None, root);
+        let short = root_shortfalls(None, root, &denied);
+        pending.root_status = root_status(None, root, &denied);
         let mut ids: Vec<String> = keys.iter().map(|k| k.public().key_id().to_string()).collect();
         ids.sort();
         let first_key = hex::encode(sha2::Sha256::digest(ids.join(",").as_bytes()));
@@ -1307,6 +1365,7 @@ impl<'s> Writer<'s> {
         publishing: Option<Publishing<'_>>,
         by: &str,
     ) -> Result<(Pending, Approved), TrustError> {
+        let denied = self.denied()?;
         let ToApprove {
             live, mut pending, ..
         } = to;
@@ -1381,8 +1440,8 @@ impl<'s> Writer<'s> {
             pending.roles.keys().map(String::as_str),
         );
         if let Some(root) = &pending.root {
-            short.extend(root_shortfalls(Some(&live.repo.root.signed), root));
-            pending.root_status = root_status(Some(&live.repo.root.signed), root);
+            short.extend(root_shortfalls(Some(&live.repo.root.signed), root, &denied));
+            pending.root_status = root_status(Some(&live.repo.root.signed), root, &denied);
         }
         if short.is_empty()
             && let Some(keys) = publishing
@@ -1499,6 +1558,7 @@ impl<'s> Writer<'s> {
     /// Publishes one staged change, checked again against the live data
     /// as it stands at each attempt, then withdraws its tags.
     fn publish_pending(&self, keys: Publishing<'_>, pending: &Pending) -> Result<(), TrustError> {
+        let denied = self.denied()?;
         let scope = scope_of(&pending.proposal);
         let proposal = pending.proposal.clone();
         let id = pending.id.clone();
@@ -1519,9 +1579,11 @@ impl<'s> Writer<'s> {
                 )
                 .collect(),
         }];
-        // Made elsewhere: the publisher's record notes it as relayed.
+        // Made elsewhere (not staged here): the publisher's record notes
+        // it as relayed.
+        let here = crate::trust::cache::Cache::new(&self.trust.dir, &self.repo).staged_here()?;
         let relay = Writer {
-            relayed: true,
+            relayed: !here.contains(&pending.id),
             ..self.clone_writer()
         };
         relay.publish_scoped(keys, scope.as_deref(), |repo, state, now| {
@@ -1530,7 +1592,7 @@ impl<'s> Writer<'s> {
                 roles,
                 root,
                 ..
-            } = evaluate(state, &proposal, &approvals, now);
+            } = evaluate(state, &proposal, &approvals, now, &denied);
             match standing {
                 Standing::Complete => {}
                 Standing::Short(short) => {
