@@ -29,7 +29,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_repository(&args.repository, "approve")?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
-    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref()).reviewing();
     if crate::store::artifact::read(store.as_ref())?.is_none() {
         return approve_first_root(&writer, &args, ctx);
     }

@@ -36,6 +36,15 @@ impl CliError {
         }
     }
 
+    /// A refusal (exit 1).
+    pub fn refused(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        CliError {
+            failure: Failure::Refused,
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
     /// The exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
         match self.failure {

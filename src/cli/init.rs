@@ -31,6 +31,13 @@ pub struct Args {
     /// their machines), then published here with `vouch publish REPO`.
     #[arg(long, value_name = "K")]
     pub root_threshold: Option<u64>,
+    /// Make a new root over the trust data already there: the way out when
+    /// a root threshold was lost or stolen. Every verifier refuses the new
+    /// root until it replaces its pin explicitly (`vouch deny OLD_IDS`,
+    /// then `vouch pin REPO NEW_IDS --replace`); the old trust data's tags
+    /// are not carried over (sign them again). Logged in pins.log.
+    #[arg(long)]
+    pub replace: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -55,7 +62,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         ));
     }
     let store = open_store(ctx, &r, true)?;
-    if crate::store::artifact::read(store.as_ref())?.is_some() {
+    if !args.replace && crate::store::artifact::read(store.as_ref())?.is_some() {
         return Err(crate::trust::TrustError::AlreadyInitialised { repo: repo_id }.into());
     }
     ctx.trust_dir.check_permissions()?;
@@ -65,7 +72,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let targets = generate_key(ctx, &mut provider, &base, "targets", &repo_id)?;
     let snapshot = generate_key(ctx, &mut provider, &base, "snapshot", &repo_id)?;
     let timestamp = generate_key(ctx, &mut provider, &base, "timestamp", &repo_id)?;
-    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let mut writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    if args.replace {
+        eprintln!("warning: making a new root over the trust data of {repo_id}: every verifier must re-pin");
+        writer = writer.replacing_trust_data();
+    }
     let publishing = Publishing {
         snapshot: Some(&snapshot),
         timestamp: &timestamp,
@@ -93,10 +104,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             );
         }
         Outcome::Staged { id, short } => {
-            let short_id = &id[..id.len().min(12)];
             eprintln!(
                 "Staged the first root of {repo_id} ({}): nothing is published until the other root holders sign it \
-                 (`vouch approve {repo_id} {short_id}` on their machines), then `vouch publish {repo_id}` here",
+                 (`vouch approve {repo_id} {id}` on their machines: the whole id), then `vouch publish {repo_id}` here",
                 crate::trust::writer::needs(&short)
             );
             output::print(&format!("staged {id}\n"))?;

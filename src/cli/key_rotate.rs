@@ -166,7 +166,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let snapshot = new_online.0.map(|i| &held[i]).or(old.and_then(|p| p.snapshot));
     let timestamp = new_online.1.map(|i| &held[i]).or(old.map(|p| p.timestamp));
     let publishing = timestamp.map(|timestamp| crate::trust::writer::Publishing { snapshot, timestamp });
-    let publishing = publishing.filter(|p| p.snapshot.is_some());
+    // A new online key given (made elsewhere): its holder publishes.
+    let given_online = given.is_some() && args.roles.iter().any(|r| r == "snapshot" || r == "timestamp");
+    let publishing = publishing.filter(|p| p.snapshot.is_some() && !given_online);
     let (changed, outcome) = writer.rotate(&changes, args.compromised, &held, publishing, &by)?;
     let mut out = String::new();
     for c in &changed {
@@ -179,7 +181,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     }
     if args.compromised {
         if changed.is_empty() {
-            eprintln!("No tag of {repo_id} changes: the store served what this machine published");
+            eprintln!("No tag of {repo_id} changes: every tag is signed as the store served it");
         } else {
             eprintln!(
                 "{} tag(s) of {repo_id} served differently from what this machine published (listed on stdout)",

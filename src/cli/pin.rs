@@ -71,7 +71,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         .filter(|(k, t)| !k.is_empty() && (*k != keys || *t != args.threshold));
     if let Some((old_keys, old_threshold)) = &old {
         if !args.replace {
-            return Err(CliError::failed(
+            return Err(CliError::refused(
                 format!(
                     "{repo} is pinned to {old_threshold} of {} already",
                     old_keys.join(", ")

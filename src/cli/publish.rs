@@ -26,7 +26,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_repository(&args.repository, "publish")?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
-    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref()).repairing();
     if crate::store::artifact::read(store.as_ref())?.is_none() {
         return publish_first_root(&writer, args, ctx);
     }

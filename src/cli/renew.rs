@@ -39,11 +39,20 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref()).repairing();
     let state = writer.load()?;
     if args.list {
-        let found = crate::trust::expiry::expiring(
-            &state.repo,
-            &repo_id,
-            time::OffsetDateTime::now_utc() + args.within,
-        );
+        // The timestamp and snapshot, renewed by every publish, only
+        // shortly before they expire (as `inspect` lists them).
+        let now = time::OffsetDateTime::now_utc();
+        let found: Vec<_> = crate::trust::expiry::expiring(&state.repo, &repo_id, now + args.within)
+            .into_iter()
+            .filter(|e| {
+                let window = match e.role.as_str() {
+                    "timestamp" => time::Duration::days(2),
+                    "snapshot" => time::Duration::days(7),
+                    _ => args.within,
+                };
+                e.expired || e.at < now + window
+            })
+            .collect();
         let mut out = String::new();
         for e in &found {
             out.push_str(&format!(

@@ -18,7 +18,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_repository(&args.repository, "staged")?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
-    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref()).reviewing();
     // No trust data yet: the first root its holders are signing.
     let (pending, skipped) = if crate::store::artifact::read(store.as_ref())?.is_none() {
         (writer.genesis()?, Vec::new())
@@ -42,7 +42,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 /// A staged change, as people read it: one header line, then what it
 /// needs, who signed, and its diff.
 pub fn describe(repo_id: &str, p: &Pending) -> String {
-    let short_id = &p.id[..p.id.len().min(12)];
+    // A first root is approved by its whole id; other changes by any
+    // prefix of 4 or more digits.
+    let first_root = p.proposal.roles.get("root").is_some_and(|r| r.base_version == 0);
+    let short_id = if first_root {
+        &p.id[..]
+    } else {
+        &p.id[..p.id.len().min(12)]
+    };
     let mut out = format!(
         "{short_id}  {}  (staged by {}, {}; these labels are unverified)\n",
         p.proposal.summary, p.proposal.by, p.proposal.created

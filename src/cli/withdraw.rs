@@ -19,7 +19,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_repository(&args.repository, "withdraw")?;
     let repo_id = r.repository();
     let store = open_store(ctx, &r, false)?;
-    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref()).reviewing();
     let pending = writer.withdraw(&args.id)?;
     eprintln!(
         "Withdrew {} ({}) of {repo_id}",

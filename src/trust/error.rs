@@ -269,7 +269,9 @@ impl TrustError {
             }
             TrustError::NotInitialised { repo } => format!("run `vouch init {repo}` first"),
             TrustError::AlreadyInitialised { .. } => {
-                "`vouch inspect` shows it; signing needs its keys in this trust directory".to_owned()
+                "`vouch inspect` shows it; signing needs its keys in this trust directory (a root threshold \
+                 lost or stolen: `vouch init REPO --replace`, README \"Keys over time\")"
+                    .to_owned()
             }
             TrustError::Refused { source, .. } => match source {
                 TufError::Rollback { .. } | TufError::RoleRemoved { .. } => {

@@ -14,6 +14,8 @@ pub struct Expiring {
     pub expires: String,
     /// Whether it has expired already.
     pub expired: bool,
+    /// When it expires.
+    pub at: OffsetDateTime,
     /// The command that renews it.
     pub renew: String,
 }
@@ -45,11 +47,17 @@ pub fn expiring(repo: &MetadataEditor, repo_id: &str, before: OffsetDateTime) ->
     );
     for (name, role) in &repo.targets {
         // A bin is renewed with the role that holds it.
-        let holder = if repo.is_bin(name) {
-            crate::trust::writer::delegator_of(name).unwrap_or_else(|| name.clone())
-        } else {
-            name.clone()
-        };
+        let holder = repo
+            .targets
+            .iter()
+            .find(|(_, t)| {
+                t.signed
+                    .delegations
+                    .as_ref()
+                    .and_then(|d| d.succinct_roles.as_ref())
+                    .is_some_and(|b| b.is_bin(name))
+            })
+            .map_or_else(|| name.clone(), |(holder, _)| holder.clone());
         add(&holder, role.signed.expires.at, role.signed.expires.as_str());
     }
     found.sort();
@@ -58,6 +66,7 @@ pub fn expiring(repo: &MetadataEditor, repo_id: &str, before: OffsetDateTime) ->
         .map(|(at, role, expires)| Expiring {
             renew: renew_command(repo_id, &role),
             expired: at <= now,
+            at,
             role,
             expires,
         })

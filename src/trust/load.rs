@@ -428,6 +428,33 @@ fn open_online<'s>(
     Ok((client, verified))
 }
 
+/// How a writer treats expired trust data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Building {
+    /// Builds only on unexpired trust data (expiry of root and the roles
+    /// below the timestamp is skipped against this machine's verified
+    /// copy only).
+    Fresh,
+    /// Renews: may build on an expired timestamp too, against this
+    /// machine's verified copy (`refresh`, `renew`, `root`, …).
+    Repair,
+    /// Reads staged changes to list or approve them: expired data is read
+    /// even without a verified copy (with a warning); nothing is
+    /// published from such a read.
+    Review,
+}
+
+impl Building {
+    /// The mode a publish takes: a review never publishes on unchecked
+    /// data.
+    pub fn for_publishing(self) -> Building {
+        match self {
+            Building::Review => Building::Repair,
+            other => other,
+        }
+    }
+}
+
 /// What a writer starts from: the repository as verified, ready to edit.
 #[derive(Debug)]
 pub struct WriterState {
@@ -458,7 +485,7 @@ pub(crate) fn load_for_writing(
     repo: &str,
     store: &dyn Store,
     bins_for: Option<&[String]>,
-    repair: bool,
+    mode: Building,
 ) -> Result<WriterState, TrustError> {
     trust.ensure_dir()?;
     for _ in 0..MAX_STALE_READS {
@@ -466,7 +493,7 @@ pub(crate) fn load_for_writing(
             repo: repo.to_owned(),
         })?;
         let read = art.digest.clone();
-        match load_artifact(trust, repo, store, art, bins_for, repair) {
+        match load_artifact(trust, repo, store, art, bins_for, mode) {
             Err(e) if e.is_refusal() && moved_since(store, &read) => continue,
             other => return other,
         }
@@ -495,7 +522,7 @@ fn load_artifact(
     store: &dyn Store,
     art: artifact::TrustArtifact,
     bins_for: Option<&[String]>,
-    repair: bool,
+    mode: Building,
 ) -> Result<WriterState, TrustError> {
     let digest = art.digest.clone();
     let mut fetcher = ArtifactFetcher::with_artifact(store, art);
@@ -573,9 +600,15 @@ fn load_artifact(
     // Expiry may be skipped only against what this machine verified
     // before: without that reference, an expired state could be an old one
     // served again, and re-signing it would make it fresh.
-    if !reference {
+    if !reference && mode != Building::Review {
         set.enforce_expiry();
         set.root_is_current().map_err(tampered)?;
+    }
+    if !reference && mode == Building::Review && set.root_is_current().is_err() {
+        eprintln!(
+            "warning: the trust data of {repo} has expired and this machine has no verified copy to check it \
+             against: read what you sign; nothing is published from here"
+        );
     }
     let ts = fetch(
         repo,
@@ -590,7 +623,7 @@ fn load_artifact(
     // may be an older state served again (a stale publisher would sign
     // over a revocation). Only a repair (`refresh`) renews it, checked
     // against this machine's cache.
-    if !repair
+    if mode == Building::Fresh
         && let Some(t) = set.timestamp()
         && t.signed().expires.at <= now
     {

@@ -299,6 +299,34 @@ impl Record {
         Ok(Some(out))
     }
 
+    /// The tags of the roles `of` accepts, replaying the sets that
+    /// `counts` accepts and every removal (`None`: nothing recorded of
+    /// these roles).
+    pub fn replay_tags(
+        &self,
+        of: impl Fn(&str) -> bool,
+        counts: impl Fn(&Entry) -> bool,
+    ) -> Result<Option<BTreeMap<String, TargetFile>>, TrustError> {
+        let Some(entries) = self.entries()? else {
+            return Ok(None);
+        };
+        let mut tags = BTreeMap::new();
+        let mut any = false;
+        for e in entries.iter().filter(|e| of(&e.role)) {
+            any = true;
+            match (&e.tag, &e.target) {
+                (Some(tag), Some(target)) if counts(e) => {
+                    tags.insert(tag.clone(), target.clone());
+                }
+                (Some(tag), None) => {
+                    tags.remove(tag);
+                }
+                _ => {}
+            }
+        }
+        Ok(any.then_some(tags))
+    }
+
     /// Where the record lives.
     pub fn path(&self) -> &Path {
         &self.dir

@@ -237,5 +237,6 @@ pub fn public_key_of(key: &Key) -> Option<vouch_keys::PublicKey> {
         _ => return None,
     };
     let public = vouch_keys::PublicKey::from_spki_der(&der)?;
-    (crate::tuf::editor::tuf_key(&public) == *key).then_some(public)
+    let same: Key = serde_json::from_value(public.tuf_json()).ok()?;
+    (same == *key).then_some(public)
 }

@@ -761,6 +761,8 @@ fn a_keyless_writer_cannot_get_a_first_root_of_its_own_published() {
     forged["roles"]["root"]["metadata"] = signed;
     let forged_id = attacker.stage(&forged);
     assert_ne!(forged_id, id);
+    // A second init does not make another first root over it.
+    alice.run(&["init", &repo]).fails(2, "staged already");
     // Alice's publish (a cron, say) publishes only the first root she
     // staged, which still needs bob: nothing is published.
     alice.run(&["publish", &repo]).fails(1, "first root of");
@@ -975,4 +977,139 @@ fn a_denied_key_in_the_pinned_root_is_passed_over_for_the_next_root() {
     c.alice.run(&["publish", &c.repo, &id]).ok();
     // The reader starts from v2, the first root that stands without bob.
     assert_eq!(reader.run(&["verify", &c.r(":v1")]).ok().trim(), c.v1);
+}
+
+#[test]
+fn a_thief_added_signer_is_dropped_and_releases_rebuilt_for_its_signers() {
+    let (_dir, repo, _v1, owner, reader) = owned();
+    let dir = layout_dir(&repo);
+    let root = root_of(&owner, &repo).0;
+    // Sam signs (threshold 1); the owner, who holds the online keys,
+    // publishes.
+    let sam = publisher();
+    let sam_pub = sam.home().join("sam.pub");
+    sam.run(&[
+        "key",
+        "generate",
+        "sam",
+        "--public-out",
+        sam_pub.to_str().expect("utf8"),
+    ])
+    .ok();
+    owner
+        .run(&[
+            "signer",
+            "add",
+            "sam",
+            &repo,
+            "--key",
+            sam_pub.to_str().expect("utf8"),
+        ])
+        .ok();
+    sam.run(&["pin", &repo, &root[0]]).ok();
+    let two = oci_image(&dir, "2.0", "release two");
+    staged_id(&sam.run(&["sign", &format!("{repo}:2.0")]));
+    owner.run(&["publish", &repo]).ok();
+    // The thief (targets and online keys) adds a signer of their own and
+    // signs `evil` through it.
+    let thief = publisher();
+    for role in ["targets", "snapshot", "timestamp"] {
+        crate::common::copy_key(&owner, &thief, role, false);
+    }
+    thief.run(&["pin", &repo, &root[0]]).ok();
+    let mallory_pub = thief.home().join("mallory.pub");
+    thief
+        .run(&[
+            "key",
+            "generate",
+            "mallory",
+            "--public-out",
+            mallory_pub.to_str().expect("utf8"),
+        ])
+        .ok();
+    thief
+        .run(&[
+            "signer",
+            "add",
+            "mallory",
+            &repo,
+            "--key",
+            mallory_pub.to_str().expect("utf8"),
+        ])
+        .ok();
+    thief
+        .run(&["sign", &format!("{repo}:evil"), "--signer", "mallory"])
+        .ok();
+    reader.run(&["verify", &format!("{repo}:evil")]).ok();
+    // Recovery: mallory's delegation goes; releases is rebuilt from what
+    // the owner published (sam's 2.0, not mallory's evil) and staged for
+    // sam, who approves; the report names evil.
+    let recovered = owner.run(&[
+        "key",
+        "rotate",
+        &repo,
+        "targets",
+        "snapshot",
+        "timestamp",
+        "--compromised",
+    ]);
+    let id = staged_id(&recovered);
+    assert!(
+        recovered.stdout.contains("changed evil sha256:"),
+        "{}",
+        recovered.stdout
+    );
+    let listed = sam.run(&["staged", &repo]);
+    let text = listed.ok();
+    assert!(text.contains("- evil"), "{text}");
+    assert!(text.contains("delegation - targets/mallory"), "{text}");
+    sam.run(&["approve", &repo, &id]).ok();
+    owner.run(&["publish", &repo, &id]).ok();
+    reader
+        .run(&["verify", &format!("{repo}:evil")])
+        .fails(1, "not signed");
+    assert_eq!(reader.run(&["verify", &format!("{repo}:2.0")]).ok().trim(), two);
+}
+
+#[test]
+fn an_expired_root_is_renewed_by_holders_without_a_verified_copy() {
+    let c = Ceremony::new();
+    let at = [("LD_PRELOAD", faketime_lib()), ("FAKETIME", "+400d".to_owned())];
+    let at: Vec<(&str, &str)> = at.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let pinned = verifier(&c.repo, &c.ids, 2);
+    pinned
+        .run_with(&["verify", &c.r(":v1")], &at, "")
+        .fails(1, "expired");
+    // Alice stages the renewal; carol, who never verified the repository,
+    // reads it (warned) and approves; alice publishes.
+    let id = staged_id(&c.alice.run_with(&["renew", &c.repo], &at, ""));
+    let listed = c.carol.run_with(&["staged", &c.repo], &at, "");
+    assert!(listed.stderr.contains("no verified copy"), "{}", listed.stderr);
+    c.carol.run_with(&["approve", &c.repo, &id], &at, "").ok();
+    c.alice.run_with(&["publish", &c.repo, &id], &at, "").ok();
+    assert_eq!(
+        pinned.run_with(&["verify", &c.r(":v1")], &at, "").ok().trim(),
+        c.v1
+    );
+}
+
+#[test]
+fn a_lost_root_threshold_is_replaced_and_repinned() {
+    let (_dir, repo, _v1, owner, reader) = owned();
+    let old_root = root_of(&owner, &repo).0;
+    // The root key is lost: a new root over the old trust data.
+    let fresh = publisher();
+    fresh.run(&["init", &repo]).fails(2, "already has trust data");
+    let new_root = fresh.run(&["init", &repo, "--replace"]).ok().trim().to_owned();
+    fresh.run(&["sign", &format!("{repo}:v1")]).ok();
+    // Verifiers refuse it until they deny the old root and re-pin.
+    reader
+        .run(&["verify", &format!("{repo}:v1")])
+        .fails(1, "valid signature(s)");
+    reader.run(&["deny", &old_root[0]]).ok();
+    reader.run(&["pin", &repo, &new_root]).fails(1, "pinned to 1 of");
+    reader.run(&["pin", &repo, &new_root, "--replace"]).ok();
+    reader.run(&["verify", &format!("{repo}:v1")]).ok();
+    let log = std::fs::read_to_string(fresh.trust().join("pins.log")).expect("log");
+    assert!(log.contains("init --replace"), "{log}");
 }

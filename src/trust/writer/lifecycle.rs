@@ -106,6 +106,66 @@ fn renew_with_bins(repo: &mut MetadataEditor, role: &str, now: OffsetDateTime) -
     Ok(())
 }
 
+/// What each tag is signed as, by the tag rule (`targets/releases` and
+/// its bins first, then `targets` and its bins).
+fn resolved_tags(repo: &MetadataEditor) -> BTreeMap<String, Option<String>> {
+    let mut out = tags_of(repo, "targets");
+    if repo.delegation("targets", RELEASES).is_some() {
+        out.extend(tags_of(repo, RELEASES));
+    }
+    out
+}
+
+/// After targets was rebuilt: a `targets/releases` its rebuilt delegation
+/// no longer authorises (a key the thief added signed it) is rebuilt from
+/// this machine's record of the versions it published, counting only
+/// versions that keys the rebuilt delegation lists signed, and every
+/// removal. Its signers then sign it again (staged), shown what changed.
+/// With nothing recorded of it, it is left as served, for its signers to
+/// judge.
+fn restore_releases(
+    repo: &mut MetadataEditor,
+    record: &Record,
+    now: OffsetDateTime,
+) -> Result<(), TrustError> {
+    if !repo.targets.contains_key(RELEASES) || super::staging::shortfalls(repo, [RELEASES]).is_empty() {
+        return Ok(());
+    }
+    let Some((allowed, _)) = repo.delegation("targets", RELEASES) else {
+        return Ok(());
+    };
+    let is_releases =
+        |r: &str| r == RELEASES || (r.starts_with("rb-") && crate::tuf::bin_versions::slot(r).is_some());
+    let Some(tags) = record.replay_tags(is_releases, |e| e.keyids.iter().any(|k| allowed.contains(k)))?
+    else {
+        return Ok(());
+    };
+    renew_with_bins(repo, RELEASES, now)?;
+    match repo.bins_of(RELEASES).cloned() {
+        None => {
+            if let Some(r) = repo.targets.get_mut(RELEASES) {
+                r.signed.targets = tags;
+            }
+        }
+        Some(bins) => {
+            for n in 0..bins.bins() {
+                if let Some(bin) = repo.targets.get_mut(&bins.bin_name(n)) {
+                    bin.signed.targets = BTreeMap::new();
+                }
+            }
+            for (tag, target) in tags {
+                let name = bins.bin_for(&tag);
+                let bin = repo
+                    .targets
+                    .get_mut(&name)
+                    .ok_or_else(|| bug(format!("bin {name} is not loaded")))?;
+                bin.signed.targets.insert(tag, target);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The tags of `role` and its bins, with their digests.
 fn tags_of(repo: &MetadataEditor, role: &str) -> BTreeMap<String, Option<String>> {
     let mut out = BTreeMap::new();
@@ -137,7 +197,7 @@ impl<'s> Writer<'s> {
         mut edit: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
     ) -> Result<(R, Outcome), TrustError> {
         let writer = Writer {
-            repair: true,
+            mode: crate::trust::load::Building::Repair,
             ..self.clone_writer()
         };
         writer.change_or_stage(publishing, None, summary, by, |repo, state, now| {
@@ -236,8 +296,11 @@ impl<'s> Writer<'s> {
                 // (staged for them), the thief's version shown to them.
                 super::signers::resign_what_falls_short(repo, now)?;
             }
-            let before = tags_of(&state.repo, "targets");
-            let after = tags_of(repo, "targets");
+            if rebuild {
+                restore_releases(repo, &record, now)?;
+            }
+            let before = resolved_tags(&state.repo);
+            let after = resolved_tags(repo);
             let mut changed = Vec::new();
             for tag in before
                 .keys()

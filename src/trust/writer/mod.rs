@@ -13,6 +13,7 @@ mod lifecycle;
 mod recover;
 mod root;
 mod session;
+mod shortfall;
 mod sign;
 mod signers;
 mod staging;
@@ -20,17 +21,16 @@ mod staging;
 pub use bins::{BIN_THRESHOLD, MAX_BIN_BITS, bin_bits_for, bin_prefix};
 pub use lifecycle::{KeyChange, RootEdit, TagChange};
 pub use session::snapshot_expires_soon;
+pub use shortfall::{Shortfall, needs};
 pub use sign::RevokeReport;
 pub(crate) use sign::signature_count;
-pub use staging::{
-    Approved, Outcome, Pending, Proposal, PublishedStaged, Shortfall, StagedList, Standing, needs,
-};
+pub use staging::{Approved, Outcome, Pending, Proposal, PublishedStaged, StagedList, Standing};
 
 use vouch_keys::PrivateKey;
 
 use super::Trust;
 use super::error::TrustError;
-use super::load::{WriterState, load_for_writing};
+use super::load::{Building, WriterState, load_for_writing};
 use crate::store::Store;
 use crate::tuf::editor::MetadataEditor;
 
@@ -87,7 +87,7 @@ fn bug(e: impl std::fmt::Display) -> TrustError {
 /// count a role's signatures only against this delegator: a role that
 /// another role also delegates (a signer's own role listing
 /// `targets/releases` or a bin under their key alone) decides nothing.
-pub fn delegator_of(role: &str) -> Option<String> {
+pub(crate) fn delegator_of(role: &str) -> Option<String> {
     if role == "targets" {
         return None;
     }
@@ -146,11 +146,15 @@ pub struct Writer<'s> {
     repo: String,
     store: &'s dyn Store,
     /// Renewing this machine's verified state: may build on an expired
-    /// timestamp (`refresh`).
-    repair: bool,
+    /// timestamp (`refresh`), or reads staged changes on expired data
+    /// (`staged`, `approve`).
+    mode: Building,
     /// Publishing changes made elsewhere (staged ones): the publisher's
     /// record notes them as not made here.
     relayed: bool,
+    /// `init --replace`: a new root over trust data whose root threshold
+    /// was lost.
+    replace: bool,
 }
 
 impl<'s> Writer<'s> {
@@ -160,8 +164,9 @@ impl<'s> Writer<'s> {
             trust: trust.clone(),
             repo: repo.to_owned(),
             store,
-            repair: false,
+            mode: Building::Fresh,
             relayed: false,
+            replace: false,
         }
     }
 
@@ -169,7 +174,24 @@ impl<'s> Writer<'s> {
     /// may build on trust data whose timestamp expired, checked against
     /// this machine's cache, which no other writer does.
     pub fn repairing(mut self) -> Writer<'s> {
-        self.repair = true;
+        self.mode = Building::Repair;
+        self
+    }
+
+    /// A writer that makes a new root over the trust data served (`init
+    /// --replace`, after a root threshold was lost or stolen): verifiers
+    /// refuse it until each replaces its pin, explicitly.
+    pub fn replacing_trust_data(mut self) -> Writer<'s> {
+        self.replace = true;
+        self
+    }
+
+    /// A writer that reads staged changes to list or approve them, on
+    /// expired trust data too, even where this machine has no verified
+    /// copy (a root holder renewing an expired root): it warns, and
+    /// publishes only as [`Writer::repairing`] does.
+    pub fn reviewing(mut self) -> Writer<'s> {
+        self.mode = Building::Review;
         self
     }
 
@@ -178,8 +200,9 @@ impl<'s> Writer<'s> {
             trust: self.trust.clone(),
             repo: self.repo.clone(),
             store: self.store,
-            repair: self.repair,
+            mode: self.mode,
             relayed: self.relayed,
+            replace: self.replace,
         }
     }
 
@@ -201,13 +224,13 @@ impl<'s> Writer<'s> {
     /// The trust data as verified for editing (to learn which keys an
     /// edit needs before unlocking them).
     pub fn load(&self) -> Result<WriterState, TrustError> {
-        load_for_writing(&self.trust, &self.repo, self.store, None, self.repair)
+        load_for_writing(&self.trust, &self.repo, self.store, None, self.mode)
     }
 
     /// [`Writer::load`], reading of the hashed bins only those that hold
     /// `tags` (none: only the roles above the bins, enough to learn which
     /// keys sign what).
     pub fn load_for(&self, tags: &[String]) -> Result<WriterState, TrustError> {
-        load_for_writing(&self.trust, &self.repo, self.store, Some(tags), self.repair)
+        load_for_writing(&self.trust, &self.repo, self.store, Some(tags), self.mode)
     }
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use time::OffsetDateTime;
 
-use super::staging::Shortfall;
+use super::shortfall::Shortfall;
 use crate::tuf::crypto::count_signatures;
 use crate::tuf::editor::{BASE, Signed, root_hash};
 use crate::tuf::metadata::{Envelope, Root, Signature, signed_bytes};

@@ -65,7 +65,13 @@ impl<'s> Writer<'s> {
         for _ in 0..MAX_ATTEMPTS {
             let state = match first.take() {
                 Some(state) => state,
-                None => load_for_writing(&self.trust, &self.repo, self.store, bins_for, self.repair)?,
+                None => load_for_writing(
+                    &self.trust,
+                    &self.repo,
+                    self.store,
+                    bins_for,
+                    self.mode.for_publishing(),
+                )?,
             };
             let mut repo = state.repo.clone();
             repo.superseded = superseded.clone();
@@ -241,9 +247,18 @@ impl<'s> Writer<'s> {
         keys: Publishing<'_>,
         by: &str,
     ) -> Result<super::Outcome, TrustError> {
-        let (mut repo, now) = self.fresh(root_keys, targets, keys)?;
+        let (mut repo, now) = self.fresh(root_keys, targets, keys, false)?;
         repo.root.sign(root).map_err(bug)?;
         let short = super::root::root_shortfalls(None, &repo.root, &self.denied()?);
+        if self.replace && !short.is_empty() {
+            return Err(TrustError::edit(
+                format!(
+                    "a new root over the trust data of {} is published at once, and the root keys here do not meet its threshold",
+                    self.repo
+                ),
+                "make the new root with a threshold the keys here meet, then raise it with `vouch root REPO --threshold K`",
+            ));
+        }
         if short.is_empty() {
             repo.publish_root().map_err(bug)?;
             let repo = self.finish_create(repo, targets, keys, None, now)?;
@@ -265,7 +280,7 @@ impl<'s> Writer<'s> {
         keys: Publishing<'_>,
         store_tags: &[String],
     ) -> Result<MetadataEditor, TrustError> {
-        let (mut repo, now) = self.fresh(&RoleSetup::single(targets.public()), targets, keys)?;
+        let (mut repo, now) = self.fresh(&RoleSetup::single(targets.public()), targets, keys, true)?;
         let Some(snapshot) = keys.snapshot else {
             return Err(bug("publishing a first root needs the snapshot key"));
         };
@@ -298,7 +313,7 @@ impl<'s> Writer<'s> {
         keys: Publishing<'_>,
         bins: Option<u32>,
     ) -> Result<MetadataEditor, TrustError> {
-        let (mut repo, now) = self.fresh(&RoleSetup::single(root.public()), targets, keys)?;
+        let (mut repo, now) = self.fresh(&RoleSetup::single(root.public()), targets, keys, false)?;
         match root_key {
             None => repo.root.sign(root).map_err(bug)?,
             Some((id, key)) => {
@@ -318,16 +333,33 @@ impl<'s> Writer<'s> {
         root_keys: &RoleSetup,
         targets: &PrivateKey,
         keys: Publishing<'_>,
+        publishing_staged: bool,
     ) -> Result<(MetadataEditor, OffsetDateTime), TrustError> {
         let Some(snapshot) = keys.snapshot else {
             return Err(bug("a new repository needs a snapshot key"));
         };
-        if artifact::read(self.store)?.is_some() {
-            return Err(TrustError::AlreadyInitialised {
-                repo: self.repo.clone(),
-            });
+        // Replacing trust data (a root threshold lost): explicitly only.
+        if !self.replace {
+            if artifact::read(self.store)?.is_some() {
+                return Err(TrustError::AlreadyInitialised {
+                    repo: self.repo.clone(),
+                });
+            }
+            self.check_empty_is_new()?;
         }
-        self.check_empty_is_new()?;
+        // A first root staged for its holders is not made again over.
+        if !publishing_staged
+            && !self.replace
+            && let Some(staged) = self.genesis()?.first()
+        {
+            return Err(TrustError::edit(
+                format!(
+                    "a first root of {} is staged already ({}): its holders approve it and its maker publishes it",
+                    self.repo, staged.id
+                ),
+                "`vouch staged REPO` shows it; `vouch withdraw REPO ID` drops it before making another",
+            ));
+        }
         let now = OffsetDateTime::now_utc();
         let single = |k: &PrivateKey| RoleSetup::single(k.public());
         let repo = MetadataEditor::create(
@@ -376,6 +408,7 @@ impl<'s> Writer<'s> {
         // A pin here to other root keys is never replaced silently.
         if let Some(pinned) = policy.exact(&self.repo)
             && !pinned.root_keys.is_empty()
+            && !self.replace
         {
             let set = |ids: &[String]| {
                 ids.iter()
@@ -392,7 +425,13 @@ impl<'s> Writer<'s> {
                 ));
             }
         }
-        let published = match self.sign_and_publish(&mut repo, keys, None, None, now)? {
+        // Over the trust data served, when replacing it; else where none is.
+        let expected = if self.replace {
+            self.store.head(TRUST_TAG)?
+        } else {
+            None
+        };
+        let published = match self.sign_and_publish(&mut repo, keys, None, expected.as_deref(), now)? {
             Some((digest, swap)) if self.kept(&digest, swap)? => Some(digest),
             _ => None,
         };
@@ -402,6 +441,16 @@ impl<'s> Writer<'s> {
                 "`vouch inspect` shows the trust data that won",
             ));
         };
+        if self.replace {
+            crate::policy::Policy::log(
+                &self.trust.dir,
+                &format!(
+                    "replace {} (init --replace): {threshold} of [{}]",
+                    self.repo,
+                    root_ids.join(", ")
+                ),
+            )?;
+        }
         policy.pin(&self.repo, root_ids, threshold);
         policy.save(&self.trust.dir)?;
         let cache = Cache::new(&self.trust.dir, &self.repo);

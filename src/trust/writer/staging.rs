@@ -26,6 +26,7 @@ use vouch_keys::PrivateKey;
 use super::root::{
     RootCheck, check_root, diff_root, parse_root, root_shortfalls, root_status, valid_root_signatures,
 };
+use super::shortfall::{Shortfall, needs};
 use super::{Publishing, Writer, bug, delegator_of, signers_of};
 use crate::store::staged;
 use crate::trust::error::TrustError;
@@ -102,32 +103,6 @@ pub enum Standing {
     Stale(String),
     /// It is not a valid change of this repository.
     Invalid(String),
-}
-
-/// A role short of its threshold.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Shortfall {
-    /// The role.
-    pub role: String,
-    /// Valid signatures from distinct authorised keys.
-    pub valid: usize,
-    /// Its threshold.
-    pub threshold: u64,
-}
-
-/// What a change still needs, for people: `ROLE signed by V of T, …`.
-pub fn needs(short: &[Shortfall]) -> String {
-    short
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-impl std::fmt::Display for Shortfall {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} signed by {} of {}", self.role, self.valid, self.threshold)
-    }
 }
 
 /// A staged change as read and checked against the live data.
@@ -836,8 +811,13 @@ impl<'s> Writer<'s> {
         mut change: impl FnMut(&mut MetadataEditor, &WriterState, OffsetDateTime) -> Result<R, TrustError>,
     ) -> Result<(R, Outcome), TrustError> {
         let denied = self.denied()?;
-        let state =
-            crate::trust::load::load_for_writing(&self.trust, &self.repo, self.store, scope, self.repair)?;
+        let state = crate::trust::load::load_for_writing(
+            &self.trust,
+            &self.repo,
+            self.store,
+            scope,
+            self.mode.for_publishing(),
+        )?;
         let mut repo = state.repo.clone();
         let now = OffsetDateTime::now_utc();
         let out = change(&mut repo, &state, now)?;
@@ -1011,7 +991,7 @@ impl<'s> Writer<'s> {
             &self.repo,
             self.store,
             scope.as_deref(),
-            self.repair,
+            self.mode,
         )?;
         let now = OffsetDateTime::now_utc();
         let mut out = Vec::new();
