@@ -155,6 +155,21 @@ impl Ceremony {
         format!("{}{rest}", self.repo)
     }
 
+    /// Alice stages root v2 with a new holder, dave, in carol's place;
+    /// returns the change's id and dave's key id.
+    fn stage_dave_for_carol(&self) -> (String, String) {
+        let (_dave, dave_pub, dave_id) = holder("dave");
+        let staged = self.alice.run(&[
+            "root",
+            &self.repo,
+            "--add-key",
+            dave_pub.to_str().expect("utf8"),
+            "--remove-key",
+            &self.carol_id,
+        ]);
+        (staged_id(&staged), dave_id)
+    }
+
     /// A root v2 one valid signature short of a threshold of 2 is refused
     /// by `reader`'s verify and gate, and by alice's writer.
     fn root_v2_refused_everywhere(&self, reader: &Env) {
@@ -172,16 +187,7 @@ fn a_two_of_three_root_is_made_by_three_holders_and_a_root_key_rotated_by_two() 
     assert_eq!(pinned.run(&["verify", &c.r(":v1")]).ok().trim(), c.v1);
 
     // Dave replaces carol: alice stages root v2, bob signs it.
-    let (_dave, dave_pub, dave_id) = holder("dave");
-    let staged = c.alice.run(&[
-        "root",
-        &c.repo,
-        "--add-key",
-        dave_pub.to_str().expect("utf8"),
-        "--remove-key",
-        &c.carol_id,
-    ]);
-    let id = staged_id(&staged);
+    let (id, dave_id) = c.stage_dave_for_carol();
     let listed = c.carol.run(&["staged", &c.repo]);
     let text = listed.ok();
     assert!(
@@ -622,15 +628,7 @@ fn export(repo: &str, to: &Path) {
 #[test]
 fn python_tuf_and_tough_follow_a_root_chain_vouch_rotated() {
     let c = Ceremony::new();
-    let (_dave, dave_pub, _) = holder("dave");
-    let id = staged_id(&c.alice.run(&[
-        "root",
-        &c.repo,
-        "--add-key",
-        dave_pub.to_str().expect("utf8"),
-        "--remove-key",
-        &c.carol_id,
-    ]));
+    let (id, _) = c.stage_dave_for_carol();
     c.bob.run(&["approve", &c.repo, &id]).ok();
     c.alice.run(&["publish", &c.repo]).ok();
     let id = staged_id(&c.alice.run(&["key", "rotate", &c.repo, "targets", "timestamp"]));

@@ -141,27 +141,34 @@ fn restore_releases(
         return Ok(());
     };
     renew_with_bins(repo, RELEASES, now)?;
-    match repo.bins_of(RELEASES).cloned() {
-        None => {
-            if let Some(r) = repo.targets.get_mut(RELEASES) {
-                r.signed.targets = tags;
-            }
+    place_tags(repo, RELEASES, tags)
+}
+
+/// Makes `tags` what `holder` signs: in its own list, or, where it keeps
+/// its tags in bins, each in its bin (every bin emptied first).
+fn place_tags(
+    repo: &mut MetadataEditor,
+    holder: &str,
+    tags: BTreeMap<String, crate::tuf::metadata::TargetFile>,
+) -> Result<(), TrustError> {
+    let Some(bins) = repo.bins_of(holder).cloned() else {
+        if let Some(r) = repo.targets.get_mut(holder) {
+            r.signed.targets = tags;
         }
-        Some(bins) => {
-            for n in 0..bins.bins() {
-                if let Some(bin) = repo.targets.get_mut(&bins.bin_name(n)) {
-                    bin.signed.targets = BTreeMap::new();
-                }
-            }
-            for (tag, target) in tags {
-                let name = bins.bin_for(&tag);
-                let bin = repo
-                    .targets
-                    .get_mut(&name)
-                    .ok_or_else(|| bug(format!("bin {name} is not loaded")))?;
-                bin.signed.targets.insert(tag, target);
-            }
+        return Ok(());
+    };
+    for n in 0..bins.bins() {
+        if let Some(bin) = repo.targets.get_mut(&bins.bin_name(n)) {
+            bin.signed.targets = BTreeMap::new();
         }
+    }
+    for (tag, target) in tags {
+        let name = bins.bin_for(&tag);
+        let bin = repo
+            .targets
+            .get_mut(&name)
+            .ok_or_else(|| bug(format!("bin {name} is not loaded")))?;
+        bin.signed.targets.insert(tag, target);
     }
     Ok(())
 }
@@ -434,33 +441,10 @@ fn restore_from_record(
             "rebuild by hand: `vouch inspect` shows the trust data served; `vouch signer add` makes a signer again",
         ));
     }
-    match bins {
-        None => {
-            if let Some(t) = repo.targets.get_mut("targets") {
-                t.signed.targets = rebuilt.tags;
-            }
-        }
-        Some(bins) => {
-            for n in 0..bins.bins() {
-                let name = bins.bin_name(n);
-                if repo.targets.contains_key(&name) {
-                    repo.renew(&name, now).map_err(bug)?;
-                    if let Some(bin) = repo.targets.get_mut(&name) {
-                        bin.signed.targets = BTreeMap::new();
-                    }
-                }
-            }
-            for (tag, target) in rebuilt.tags {
-                let name = bins.bin_for(&tag);
-                let bin = repo
-                    .targets
-                    .get_mut(&name)
-                    .ok_or_else(|| bug(format!("bin {name} is not loaded")))?;
-                bin.signed.targets.insert(tag, target);
-            }
-        }
-    }
-    Ok(())
+    // Bins were checked to be the ones served: each is renewed, emptied
+    // and given back its own tags.
+    renew_with_bins(repo, "targets", now)?;
+    place_tags(repo, "targets", rebuilt.tags)
 }
 
 /// One key change, and the re-signing it needs.
