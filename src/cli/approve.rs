@@ -72,8 +72,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 /// every root key here that it lists signs it.
 fn approve_first_root(writer: &Writer<'_>, args: &Args, ctx: &Context) -> Result<(), CliError> {
     let repo_id = writer.repository();
-    let found = writer.genesis()?;
-    let Some(first) = found.iter().find(|p| p.id == args.id) else {
+    let Some(first) = writer.genesis_by_id(&args.id)? else {
         return Err(CliError::failed(
             format!(
                 "{repo_id} has no trust data and no staged first root {} (give its whole id, 24 hex digits, as `vouch init` printed it)",
@@ -82,7 +81,7 @@ fn approve_first_root(writer: &Writer<'_>, args: &Args, ctx: &Context) -> Result
             format!("`vouch staged {repo_id}` lists what is staged"),
         ));
     };
-    eprint!("{}", super::staged::describe(repo_id, first));
+    eprint!("{}", super::staged::describe(repo_id, &first));
     let ids: std::collections::BTreeSet<String> = first
         .root
         .as_ref()
@@ -93,7 +92,8 @@ fn approve_first_root(writer: &Writer<'_>, args: &Args, ctx: &Context) -> Result
     let by: Vec<String> = keys.iter().map(|k| k.file.info.name.clone()).collect();
     let mut provider = Provider::new(args.passphrase.clone(), ctx.interactive);
     let keys = unlock_all(&keys, &mut provider)?;
-    let (pending, short) = writer.approve_genesis(&args.id, &keys, &by.join(", "))?;
+    // Exactly the first root shown above.
+    let (pending, short) = writer.approve_genesis(first, &keys, &by.join(", "))?;
     let short_id = &pending.id[..pending.id.len().min(12)];
     if short.is_empty() {
         eprintln!(

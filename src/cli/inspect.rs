@@ -77,17 +77,6 @@ struct RoleInfo {
     refused: Option<String>,
 }
 
-/// How long before expiry `inspect` warns, per role: the timestamp and
-/// snapshot are renewed by every publish and refresh, so only shortly
-/// before; the others within `within`.
-fn warn_window(role: &str, within: Duration) -> Duration {
-    match role {
-        "timestamp" => Duration::days(2),
-        "snapshot" => Duration::days(7),
-        _ => within,
-    }
-}
-
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.reference)?;
     if let Some(url) = &args.notary_server {
@@ -106,7 +95,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         .into_iter()
         .map(|role| {
             if let Some(expires) = &role.expires
-                && expires.at - now < warn_window(&role.name, args.within)
+                && expires.at - now < crate::trust::expiry::window(&role.name, args.within)
             {
                 let renew = crate::trust::expiry::renew_command(&r.repository(), &role.name);
                 warnings.push(format!(

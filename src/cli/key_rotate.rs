@@ -87,17 +87,15 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                     .get("root")
                     .map(|r| r.keyids.clone())
                     .unwrap_or_default();
+                // By default the root keys held here (others are their
+                // holders' to rotate).
                 let old: Vec<String> = if args.replace.is_empty() {
                     held.iter()
                         .map(|k| k.public().key_id().to_string())
                         .filter(|id| listed.contains(id))
                         .collect()
                 } else {
-                    args.replace
-                        .iter()
-                        .filter(|id| listed.contains(*id))
-                        .cloned()
-                        .collect()
+                    chosen(listed, &args.replace)
                 };
                 if old.is_empty() {
                     return Err(CliError::failed(

@@ -115,8 +115,7 @@ fn publish_first_root(writer: &Writer<'_>, args: Args, ctx: &Context) -> Result<
             format!("whoever ran `vouch init {repo_id} --root-threshold K` publishes its first root"),
         ));
     };
-    let found = writer.genesis()?;
-    let Some(first) = found.into_iter().find(|p| p.id == mine) else {
+    let Some(first) = writer.genesis_by_id(&mine)? else {
         return Err(CliError::failed(
             format!("the first root this machine staged for {repo_id} ({mine}) is no longer in the store"),
             format!("stage it again: `vouch init {repo_id} --root-key … --root-threshold K`"),

@@ -44,14 +44,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         let now = time::OffsetDateTime::now_utc();
         let found: Vec<_> = crate::trust::expiry::expiring(&state.repo, &repo_id, now + args.within)
             .into_iter()
-            .filter(|e| {
-                let window = match e.role.as_str() {
-                    "timestamp" => time::Duration::days(2),
-                    "snapshot" => time::Duration::days(7),
-                    _ => args.within,
-                };
-                e.expired || e.at < now + window
-            })
+            .filter(|e| e.expired || e.at < now + crate::trust::expiry::window(&e.role, args.within))
             .collect();
         let mut out = String::new();
         for e in &found {

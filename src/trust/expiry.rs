@@ -73,6 +73,17 @@ pub fn expiring(repo: &MetadataEditor, repo_id: &str, before: OffsetDateTime) ->
         .collect()
 }
 
+/// How long before it expires a role is listed as expiring: the
+/// timestamp and snapshot, renewed by every publish and refresh, only
+/// shortly before; the others within `within`.
+pub fn window(role: &str, within: time::Duration) -> time::Duration {
+    match role {
+        "timestamp" => time::Duration::days(2),
+        "snapshot" => time::Duration::days(7),
+        _ => within,
+    }
+}
+
 /// The command that renews `role` of `repo_id`.
 pub fn renew_command(repo_id: &str, role: &str) -> String {
     match role {

@@ -97,6 +97,9 @@ pub(crate) struct Start {
     pub anchor_version: u64,
     /// The cached roots from it on (the first is the anchor), oldest first.
     pub chain: Vec<(u64, Vec<u8>)>,
+    /// The root key ids the policy denies (`vouch deny`), as read when
+    /// the anchor was chosen: the chain from it is walked without them.
+    pub denied: Vec<String>,
 }
 
 /// Finds where trust starts: the cached chain if the current pin still
@@ -128,6 +131,7 @@ pub(crate) fn start(
                 return Ok(Start {
                     anchor_version: *version,
                     chain,
+                    denied: denied.clone(),
                 });
             }
             Some(_) => {
@@ -155,6 +159,7 @@ pub(crate) fn start(
                 return Ok(Start {
                     anchor_version: *version,
                     chain,
+                    denied: denied.clone(),
                 });
             }
         }
@@ -190,6 +195,7 @@ pub(crate) fn start(
         return Ok(Start {
             anchor_version: 1,
             chain: vec![(1, first)],
+            denied: denied.clone(),
         });
     };
     // The first root of the chain the pin admits. Later roots are reached
@@ -220,6 +226,7 @@ pub(crate) fn start(
                 return Ok(Start {
                     anchor_version: version,
                     chain: vec![(version, bytes)],
+                    denied: denied.clone(),
                 });
             }
             Err(e) => reason = e.to_string(),
@@ -286,12 +293,11 @@ fn walk_cached(
     let set = TrustedSet::new(anchor, now, Limits::default()).map_err(damaged)?;
     // Denied root keys count for nothing, in the cached chain too: a root
     // verified here before the key was denied is checked again.
-    let denied = Policy::load(&trust.dir)?.deny;
     let refused = |source: TufError| TrustError::Refused {
         repo: repo.to_owned(),
         source,
     };
-    let mut set = set.with_denied(denied).map_err(refused)?;
+    let mut set = set.with_denied(start.denied.iter().cloned()).map_err(refused)?;
     for (_, bytes) in chain {
         set.update_root(bytes).map_err(|e| match e {
             TufError::ThresholdNotMet { .. } => refused(e),
@@ -560,7 +566,7 @@ fn load_artifact(
     let cached_newest = start.chain.last().map_or(start.anchor_version, |(v, _)| *v);
     let mut set = TrustedSet::new(anchor, now, limits)
         .map_err(tampered)?
-        .with_denied(Policy::load(&trust.dir)?.deny)
+        .with_denied(start.denied.iter().cloned())
         .map_err(tampered)?
         .danger_ignore_expiry_for_republishing();
     while let Some(version) = set.next_root_version() {

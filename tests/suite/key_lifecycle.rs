@@ -75,6 +75,19 @@ fn root_of(env: &Env, repo: &str) -> (Vec<String>, u64, u64) {
     )
 }
 
+/// Recovery from stolen targets, snapshot and timestamp keys, on `env`.
+fn recover_compromised(env: &Env, repo: &str) -> crate::common::Run {
+    env.run(&[
+        "key",
+        "rotate",
+        repo,
+        "targets",
+        "snapshot",
+        "timestamp",
+        "--compromised",
+    ])
+}
+
 /// A verifier pinned to `ids` with `threshold`.
 fn verifier(repo: &str, ids: &[String], threshold: u64) -> Env {
     let env = Env::new();
@@ -484,15 +497,7 @@ fn a_stolen_targets_key_is_recovered_from_the_publishers_record() {
     owner.run(&["sign", &format!("{repo}:v2")]).ok();
     // Recovery on the owner's machine: new keys, targets rebuilt from
     // what the owner made; the report names the thief's tags.
-    let recovered = owner.run(&[
-        "key",
-        "rotate",
-        &repo,
-        "targets",
-        "snapshot",
-        "timestamp",
-        "--compromised",
-    ]);
+    let recovered = recover_compromised(&owner, &repo);
     let report = recovered.ok();
     assert!(
         report.contains(&format!("changed v1 {moved} -> {v1}")),
@@ -932,15 +937,7 @@ fn recovery_keeps_what_the_owner_staged_and_ci_published() {
     reader.run(&["verify", &format!("{repo}:evil")]).ok();
     // The owner recovers: v1 (published here) and v2 (staged here,
     // published by CI) stay; evil goes.
-    let report = owner.run(&[
-        "key",
-        "rotate",
-        &repo,
-        "targets",
-        "snapshot",
-        "timestamp",
-        "--compromised",
-    ]);
+    let report = recover_compromised(&owner, &repo);
     let text = report.ok();
     assert!(
         text.contains("changed evil sha256:") && text.contains("-> unsigned"),
@@ -1042,15 +1039,7 @@ fn a_thief_added_signer_is_dropped_and_releases_rebuilt_for_its_signers() {
     // Recovery: mallory's delegation goes; releases is rebuilt from what
     // the owner published (sam's 2.0, not mallory's evil) and staged for
     // sam, who approves; the report names evil.
-    let recovered = owner.run(&[
-        "key",
-        "rotate",
-        &repo,
-        "targets",
-        "snapshot",
-        "timestamp",
-        "--compromised",
-    ]);
+    let recovered = recover_compromised(&owner, &repo);
     let id = staged_id(&recovered);
     assert!(
         recovered.stdout.contains("changed evil sha256:"),

@@ -134,9 +134,9 @@ fn restore_releases(
     let Some((allowed, _)) = repo.delegation("targets", RELEASES) else {
         return Ok(());
     };
-    let is_releases =
-        |r: &str| r == RELEASES || (r.starts_with("rb-") && crate::tuf::bin_versions::slot(r).is_some());
-    let Some(tags) = record.replay_tags(is_releases, |e| e.keyids.iter().any(|k| allowed.contains(k)))?
+    let Some(tags) = record.replay_tags(role_or_its_bins(RELEASES), |e| {
+        e.keyids.iter().any(|k| allowed.contains(k))
+    })?
     else {
         return Ok(());
     };
@@ -371,9 +371,14 @@ fn root_summary(change: &RootEdit) -> String {
     parts.join(", ")
 }
 
-/// Whether `role` is `targets` or one of its bins.
-fn targets_or_bin(role: &str) -> bool {
-    role == "targets" || (role.starts_with("b-") && crate::tuf::bin_versions::slot(role).is_some())
+/// Whether a role is `holder` or one of its bins (by vouch's naming of
+/// bins, as [`super::delegator_of`] reads it).
+fn role_or_its_bins(holder: &str) -> impl Fn(&str) -> bool + '_ {
+    move |role| {
+        role == holder
+            || (crate::tuf::bin_versions::slot(role).is_some()
+                && super::delegator_of(role).as_deref() == Some(holder))
+    }
 }
 
 /// Puts back `targets` and its bins as this machine made them (the
@@ -385,7 +390,7 @@ fn restore_from_record(
     record: &Record,
     now: OffsetDateTime,
 ) -> Result<(), TrustError> {
-    let rebuilt = match record.rebuild(targets_or_bin, repo)? {
+    let rebuilt = match record.rebuild(role_or_its_bins("targets"), repo)? {
         Some(r) if r.made_here => r,
         _ => {
             return Err(TrustError::edit(

@@ -113,7 +113,7 @@ impl<'s> Writer<'s> {
         };
         let mut set = TrustedSet::new(anchor, now, Limits::default())
             .map_err(damaged)?
-            .with_denied(crate::policy::Policy::load(&self.trust.dir)?.deny)
+            .with_denied(start.denied.iter().cloned())
             .map_err(damaged)?
             .danger_ignore_expiry_for_republishing();
         history.push(anchor.clone());

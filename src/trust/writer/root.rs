@@ -122,88 +122,78 @@ fn valid_by(by: &Root, new: &Root, candidates: &[Signature], denied: &BTreeSet<S
     kept.into_iter().filter(|s| counted.contains(&s.keyid)).collect()
 }
 
-/// The signatures of staged root `new` that count: valid ones by the live
-/// root's root keys or by its own (`live`: `None` for a first root).
-pub(super) fn valid_root_signatures(
-    live: Option<&Root>,
-    new: &Signed<Root>,
-    denied: &BTreeSet<String>,
-) -> Vec<Signature> {
-    let mut out: BTreeMap<String, Signature> = BTreeMap::new();
-    for by in live.into_iter().chain(std::iter::once(&new.signed)) {
-        for s in valid_by(by, &new.signed, &new.signatures, denied) {
-            out.entry(s.keyid.clone()).or_insert(s);
-        }
-    }
-    out.into_values().collect()
+/// Where a staged root stands, each signature verified once.
+pub(super) struct Weighed {
+    /// Its signatures that count: valid ones by the live root's root keys
+    /// or by its own.
+    pub signatures: Vec<Signature>,
+    /// Per root key of the live root and of the new one: whether it
+    /// signed, and whether each threshold is met (for `vouch staged`).
+    pub status: Vec<String>,
+    /// What it still needs: a threshold of the live root's root keys and
+    /// a threshold of its own, counted separately.
+    pub short: Vec<Shortfall>,
 }
 
-/// What staged root `new` still needs: a threshold of the live root's
-/// root keys and a threshold of its own, counted separately.
-pub(super) fn root_shortfalls(
-    live: Option<&Root>,
-    new: &Signed<Root>,
-    denied: &BTreeSet<String>,
-) -> Vec<Shortfall> {
+/// Weighs staged root `new` against the live root (`None`: a first root)
+/// and itself, counting no key in `denied`.
+pub(super) fn weigh(live: Option<&Root>, new: &Signed<Root>, denied: &BTreeSet<String>) -> Weighed {
+    let mut by: Vec<(String, String, &Root)> = Vec::new();
+    if let Some(l) = live {
+        by.push((
+            format!("root v{} (keys of root v{})", new.signed.version, l.version),
+            format!("old root v{} keys", l.version),
+            l,
+        ));
+    }
+    by.push((
+        format!("root v{} (its own keys)", new.signed.version),
+        format!("new root v{} keys", new.signed.version),
+        &new.signed,
+    ));
+    let valid: Vec<Vec<Signature>> = by
+        .iter()
+        .map(|(_, _, root)| valid_by(root, &new.signed, &new.signatures, denied))
+        .collect();
+    let mut signatures: BTreeMap<String, Signature> = BTreeMap::new();
+    for s in valid.iter().flatten() {
+        signatures.entry(s.keyid.clone()).or_insert_with(|| s.clone());
+    }
+    let mut status = Vec::new();
     let mut short = Vec::new();
-    let mut need = |label: String, by: &Root| {
-        let threshold = by.roles.get("root").map_or(1, |r| r.threshold);
-        let valid = valid_by(by, &new.signed, &new.signatures, denied).len();
-        if (valid as u64) < threshold {
+    for ((need, label, root), valid) in by.iter().zip(&valid) {
+        // Counted as the threshold counts: distinct keys.
+        let n = valid.len();
+        let threshold = root.roles.get("root").map_or(1, |r| r.threshold);
+        if (n as u64) < threshold {
             short.push(Shortfall {
-                role: label,
-                valid,
+                role: need.clone(),
+                valid: n,
                 threshold,
             });
         }
-    };
-    if let Some(l) = live {
-        need(
-            format!("root v{} (keys of root v{})", new.signed.version, l.version),
-            l,
-        );
-    }
-    need(
-        format!("root v{} (its own keys)", new.signed.version),
-        &new.signed,
-    );
-    short
-}
-
-/// Per root key of the live root and of `new`: whether it signed, and
-/// which threshold it counts toward. For `vouch staged`.
-pub(super) fn root_status(live: Option<&Root>, new: &Signed<Root>, denied: &BTreeSet<String>) -> Vec<String> {
-    let signed: BTreeSet<String> = valid_root_signatures(live, new, denied)
-        .into_iter()
-        .map(|s| s.keyid)
-        .collect();
-    let mut lines = Vec::new();
-    let mut by = |label: String, root: &Root| {
         if let Some(role) = root.roles.get("root") {
-            // Counted as the threshold counts: distinct keys.
-            let n = valid_by(root, &new.signed, &new.signatures, denied).len();
-            lines.push(format!(
-                "{label}: {n} of {} needed ({})",
-                role.threshold,
-                if n as u64 >= role.threshold {
-                    "met"
-                } else {
-                    "not met"
-                }
-            ));
+            let met = if n as u64 >= role.threshold {
+                "met"
+            } else {
+                "not met"
+            };
+            status.push(format!("{label}: {n} of {} needed ({met})", role.threshold));
             for id in &role.keyids {
-                lines.push(format!(
-                    "  {} {id}",
-                    if signed.contains(id) { "signed " } else { "missing" }
-                ));
+                let mark = if signatures.contains_key(id) {
+                    "signed "
+                } else {
+                    "missing"
+                };
+                status.push(format!("  {mark} {id}"));
             }
         }
-    };
-    if let Some(l) = live {
-        by(format!("old root v{} keys", l.version), l);
     }
-    by(format!("new root v{} keys", new.signed.version), &new.signed);
-    lines
+    Weighed {
+        signatures: signatures.into_values().collect(),
+        status,
+        short,
+    }
 }
 
 /// What root `new` changes of `old` (`None`: a first root), line by line.

@@ -249,7 +249,7 @@ impl<'s> Writer<'s> {
     ) -> Result<super::Outcome, TrustError> {
         let (mut repo, now) = self.fresh(root_keys, targets, keys, false)?;
         repo.root.sign(root).map_err(bug)?;
-        let short = super::root::root_shortfalls(None, &repo.root, &self.denied()?);
+        let short = super::root::weigh(None, &repo.root, &self.denied()?).short;
         if self.replace && !short.is_empty() {
             return Err(TrustError::edit(
                 format!(

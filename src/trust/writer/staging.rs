@@ -23,9 +23,7 @@ use sha2::Digest as _;
 use time::OffsetDateTime;
 use vouch_keys::PrivateKey;
 
-use super::root::{
-    RootCheck, check_root, diff_root, parse_root, root_shortfalls, root_status, valid_root_signatures,
-};
+use super::root::{RootCheck, Weighed, check_root, diff_root, parse_root, weigh};
 use super::shortfall::{Shortfall, needs};
 use super::{Publishing, Writer, bug, delegator_of, signers_of};
 use crate::store::staged;
@@ -300,6 +298,17 @@ pub(crate) fn shortfalls<'a>(
             })
         })
         .collect()
+}
+
+/// What a change made on `repo` (from live root `live_root`) still
+/// needs: every changed role's threshold and, when the root changed, both
+/// root thresholds.
+fn change_shortfalls(repo: &MetadataEditor, live_root: &Root, denied: &BTreeSet<String>) -> Vec<Shortfall> {
+    let mut short = shortfalls(repo, repo.changed_roles());
+    if repo.root.signed != *live_root {
+        short.extend(weigh(Some(live_root), &repo.root, denied).short);
+    }
+    short
 }
 
 /// Names for key ids: a signer's role `targets/NAME` with one key names it.
@@ -741,9 +750,10 @@ fn evaluate(
                 root.signed.version
             ));
         }
-        status = root_status(Some(&live.repo.root.signed), root, denied);
+        let weighed = weigh(Some(&live.repo.root.signed), root, denied);
+        status = weighed.status;
         let names = signer_names(&live.repo);
-        root.signatures = valid_root_signatures(Some(&live.repo.root.signed), root, denied);
+        root.signatures = weighed.signatures;
         signed_by.insert(
             "root".to_owned(),
             root.signatures
@@ -751,7 +761,7 @@ fn evaluate(
                 .map(|s| names.get(&s.keyid).cloned().unwrap_or_else(|| s.keyid.clone()))
                 .collect(),
         );
-        short.extend(root_shortfalls(Some(&live.repo.root.signed), root, denied));
+        short.extend(weighed.short);
     }
     let standing = if short.is_empty() {
         Standing::Complete
@@ -837,14 +847,7 @@ impl<'s> Writer<'s> {
                 "its signers sign it again, or the owner withdraws it (`vouch signer remove`)",
             ));
         }
-        let mut short = shortfalls(&repo, changed.iter().map(String::as_str));
-        if repo.root.signed != state.repo.root.signed {
-            short.extend(root_shortfalls(
-                Some(&state.repo.root.signed),
-                &repo.root,
-                &denied,
-            ));
-        }
+        let short = change_shortfalls(&repo, &state.repo.root.signed, &denied);
         match keys {
             Some(keys) if short.is_empty() => {
                 // Applied again to what another publisher left (a registry
@@ -852,11 +855,7 @@ impl<'s> Writer<'s> {
                 // every threshold there, or nothing is published.
                 let (out, repo) = self.publish_from(keys, scope, Some(state), |repo, state, now| {
                     let out = change(repo, state, now)?;
-                    let changed: Vec<String> = repo.changed_roles().map(str::to_owned).collect();
-                    let mut short = shortfalls(repo, changed.iter().map(String::as_str));
-                    if repo.root.signed != state.repo.root.signed {
-                        short.extend(root_shortfalls(Some(&state.repo.root.signed), &repo.root, &denied));
-                    }
+                    let short = change_shortfalls(repo, &state.repo.root.signed, &denied);
                     if !short.is_empty() {
                         return Err(TrustError::edit(
                             format!(
@@ -1171,13 +1170,17 @@ impl<'s> Writer<'s> {
                         ),
                         Ok(()) => {
                             diff_root(None, &root.signed, &mut diff);
-                            status = root_status(None, &root, &denied);
-                            root.signatures = valid_root_signatures(None, &root, &denied);
+                            let Weighed {
+                                signatures,
+                                status: lines,
+                                short,
+                            } = weigh(None, &root, &denied);
+                            status = lines;
+                            root.signatures = signatures;
                             signed_by.insert(
                                 "root".to_owned(),
                                 root.signatures.iter().map(|s| s.keyid.clone()).collect(),
                             );
-                            let short = root_shortfalls(None, &root, &denied);
                             let standing = if short.is_empty() {
                                 Standing::Complete
                             } else {
@@ -1236,25 +1239,23 @@ impl<'s> Writer<'s> {
         crate::trust::cache::Cache::new(&self.trust.dir, &self.repo).genesis()
     }
 
-    /// Approves a staged first root (no trust data yet): each of `keys`
-    /// that its root role lists signs it.
+    /// The staged first root with exactly this id (a first root has
+    /// nothing to be checked against but its id: the whole id, as its
+    /// maker printed it, never a prefix).
+    pub fn genesis_by_id(&self, id: &str) -> Result<Option<Pending>, TrustError> {
+        Ok(self.genesis()?.into_iter().find(|p| p.id == id))
+    }
+
+    /// Approves staged first root `pending` (no trust data yet), as read
+    /// by [`Writer::genesis_by_id`] and shown: each of `keys` that its
+    /// root role lists signs it.
     pub fn approve_genesis(
         &self,
-        id: &str,
+        mut pending: Pending,
         keys: &[PrivateKey],
         by: &str,
     ) -> Result<(Pending, Vec<Shortfall>), TrustError> {
         let denied = self.denied()?;
-        // A first root has nothing to be checked against but its id: the
-        // whole id, as its maker printed it, never a prefix.
-        let mut matches: Vec<Pending> = self.genesis()?.into_iter().filter(|p| p.id == id).collect();
-        if matches.len() != 1 {
-            return Err(bad(format!(
-                "{} has no staged first root {id} (a first root is approved by its whole id, 24 hex digits, as `vouch init` printed it)",
-                self.repo
-            )));
-        }
-        let mut pending = matches.remove(0);
         let Some(root) = pending.root.as_mut() else {
             let why = match &pending.standing {
                 Standing::Invalid(why) => why.clone(),
@@ -1290,8 +1291,8 @@ impl<'s> Writer<'s> {
                 "approve with a root key the first root lists (`vouch staged` shows them)",
             ));
         }
-        let short = root_shortfalls(None, root, &denied);
-        pending.root_status = root_status(None, root, &denied);
+        let Weighed { status, short, .. } = weigh(None, root, &denied);
+        pending.root_status = status;
         let mut ids: Vec<String> = keys.iter().map(|k| k.public().key_id().to_string()).collect();
         ids.sort();
         let first_key = hex::encode(sha2::Sha256::digest(ids.join(",").as_bytes()));
@@ -1420,8 +1421,9 @@ impl<'s> Writer<'s> {
             pending.roles.keys().map(String::as_str),
         );
         if let Some(root) = &pending.root {
-            short.extend(root_shortfalls(Some(&live.repo.root.signed), root, &denied));
-            pending.root_status = root_status(Some(&live.repo.root.signed), root, &denied);
+            let weighed = weigh(Some(&live.repo.root.signed), root, &denied);
+            short.extend(weighed.short);
+            pending.root_status = weighed.status;
         }
         if short.is_empty()
             && let Some(keys) = publishing
