@@ -38,10 +38,29 @@ pub fn mode(vouch: Option<&str>, docker: Option<&str>) -> Option<Level> {
     }
 }
 
-/// The gate's mode from the process environment.
+/// A switch variable's value. `Err`: it is set but not valid UTF-8, which
+/// no valid value is; the callers refuse it as a usage error (it must never
+/// read as unset, which would fall through to the other variable or to
+/// "off").
+fn switch_var(name: &str) -> Result<Option<String>, ()> {
+    match std::env::var_os(name) {
+        None => Ok(None),
+        Some(v) => v.into_string().map(Some).map_err(|_| ()),
+    }
+}
+
+/// Both switch variables, or `None` when either is not valid UTF-8.
+fn switch_vars() -> Option<(Option<String>, Option<String>)> {
+    Some((
+        switch_var("VOUCH_CONTENT_TRUST").ok()?,
+        switch_var("DOCKER_CONTENT_TRUST").ok()?,
+    ))
+}
+
+/// The gate's mode from the process environment. `None`: a value that is
+/// not one of the forms (including one that is not valid UTF-8).
 pub fn mode_from_env() -> Option<Level> {
-    let v = std::env::var("VOUCH_CONTENT_TRUST").ok();
-    let d = std::env::var("DOCKER_CONTENT_TRUST").ok();
+    let (v, d) = switch_vars()?;
     mode(v.as_deref(), d.as_deref())
 }
 
@@ -50,8 +69,7 @@ pub fn mode_from_env() -> Option<Level> {
 /// means enforce; `VOUCH_CONTENT_TRUST` / `DOCKER_CONTENT_TRUST` can still
 /// switch them to audit or off. `None`: an invalid `VOUCH_CONTENT_TRUST`.
 pub fn mode_enforcing_from_env() -> Option<Level> {
-    let v = std::env::var("VOUCH_CONTENT_TRUST").ok();
-    let d = std::env::var("DOCKER_CONTENT_TRUST").ok();
+    let (v, d) = switch_vars()?;
     if v.as_deref().is_none_or(str::is_empty) && d.as_deref().is_none_or(str::is_empty) {
         return Some(Level::Enforce);
     }

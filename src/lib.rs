@@ -30,6 +30,7 @@ pub mod notary;
 pub mod policy;
 pub mod proxy;
 pub mod reference;
+pub mod serving;
 pub mod store;
 pub mod trust;
 pub mod tuf;

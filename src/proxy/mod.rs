@@ -6,8 +6,9 @@
 //! a signed tag maps to it (or it is a platform manifest of an index it
 //! admitted); blobs stream through, checked against their digest.
 //!
-//! Adapters only: routing ([`route`]) and HTTP ([`serve`]); no trust rule
-//! lives here.
+//! Adapters only: routing ([`route`]) and HTTP ([`serve`]); the decision
+//! is [`crate::serving::Decider`]'s, shared with `vouch admission`; no
+//! trust rule lives here.
 
 pub mod route;
 pub mod serve;

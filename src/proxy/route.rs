@@ -44,22 +44,48 @@ impl Upstream {
     }
 }
 
-/// A manifest reference.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Reference {
-    /// A tag.
-    Tag(String),
-    /// A `sha256:` digest.
-    Digest(String),
-}
+pub use crate::serving::Reference;
 
-impl std::fmt::Display for Reference {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Reference::Tag(t) => write!(f, ":{t}"),
-            Reference::Digest(d) => write!(f, "@{d}"),
+/// Refuses upstream lists that route ambiguously: two upstreams under one
+/// name (the second would never be reached, or a request meant for one
+/// would read the other's repositories), or one registry under two names
+/// (containerd's `ns=` names a registry, not a name).
+pub fn check_upstreams(upstreams: &[Upstream]) -> Result<(), String> {
+    if upstreams.is_empty() {
+        return Err("no --upstream given".to_owned());
+    }
+    for (i, u) in upstreams.iter().enumerate() {
+        // Mirror configurations put the registry's host first in the path
+        // (`location = "PROXY/ghcr.io"`): a name that reads as a host must
+        // be the host it serves, or it would stand in for another
+        // registry's repositories.
+        let host = u
+            .registry
+            .rsplit_once(':')
+            .map_or(u.registry.as_str(), |(h, _)| h);
+        let looks_like_host = u.name.contains('.') || u.name == "localhost";
+        if looks_like_host && u.name != host && u.name != u.registry {
+            return Err(format!(
+                "the upstream name {:?} reads as a registry host but serves {}: it would shadow {}'s repositories; pick a name without a dot",
+                u.name, u.registry, u.name
+            ));
+        }
+        for other in &upstreams[..i] {
+            if other.name == u.name {
+                return Err(format!(
+                    "two upstreams are named {:?} ({} and {}): give each its own NAME=",
+                    u.name, other.registry, u.registry
+                ));
+            }
+            if other.registry == u.registry {
+                return Err(format!(
+                    "the upstream {} is given twice (as {:?} and {:?})",
+                    u.registry, other.name, u.name
+                ));
+            }
         }
     }
+    Ok(())
 }
 
 /// What a request asks for.
@@ -165,6 +191,27 @@ pub fn route<'a>(upstreams: &'a [Upstream], path: &str, query: Option<&str>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ambiguous_upstreams_are_refused() {
+        let ups = |specs: &[&str]| -> Vec<Upstream> {
+            specs
+                .iter()
+                .map(|s| Upstream::parse(s).expect("upstream"))
+                .collect()
+        };
+        assert!(check_upstreams(&ups(&["127.0.0.1:5000", "hub=registry.example"])).is_ok());
+        assert!(check_upstreams(&ups(&["ghcr.io"])).is_ok());
+        assert!(check_upstreams(&[]).is_err());
+        for bad in [
+            &["a=127.0.0.1:5000", "a=127.0.0.1:5001"][..],
+            &["a=127.0.0.1:5000", "b=127.0.0.1:5000"][..],
+            &["ghcr.io=evil.example"][..],
+            &["127.0.0.1:5000", "127.0.0.1=127.0.0.1:5001"][..],
+        ] {
+            assert!(check_upstreams(&ups(bad)).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn routes_by_name_namespace_or_first() {

@@ -118,23 +118,73 @@ impl Access {
     }
 }
 
-/// The settings every client of a registry shares.
+/// The settings every client of a registry shares. Idle connections are
+/// kept per host, a few at most, so a process serving many repositories
+/// (`vouch proxy`, `vouch admission`) holds a bounded number of sockets.
 fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
+        .pool_idle_timeout(Duration::from_secs(60))
+}
+
+/// Idle connections kept per registry host.
+const MAX_IDLE_PER_HOST: usize = 32;
+
+/// The one runtime every registry client's requests run on, whatever the
+/// number of repositories: its worker threads drive the connections, and
+/// the blocking [`Store`] methods wait on it from the caller's thread. It is
+/// never dropped, so no client is ever torn down on an async worker (tokio
+/// panics when a runtime is dropped there). The long-running gates serve
+/// their own connections on it too.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        // Building a runtime fails only when threads cannot be made, and
+        // then nothing vouch does could go on.
+        #[allow(clippy::expect_used)]
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("vouch-io")
+            .enable_all()
+            .build()
+            .expect("starting the I/O runtime")
+    })
+}
+
+/// The client for plain-HTTP loopback registries, shared by all: no TLS at
+/// all and no redirects (a redirect is followed by [`https_client`]).
+fn plain_client() -> Result<&'static reqwest::Client, reqwest::Error> {
+    static PLAIN: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = PLAIN.get() {
+        return Ok(c);
+    }
+    let c = client_builder()
+        .tls_certs_only([])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    Ok(PLAIN.get_or_init(|| c))
+}
+
+/// The client with TLS and the platform's roots, shared by all, built on
+/// first use (loading the roots is most of a warm verify's own work).
+fn https_client() -> Result<&'static reqwest::Client, reqwest::Error> {
+    static HTTPS: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    if let Some(c) = HTTPS.get() {
+        return Ok(c);
+    }
+    let c = client_builder().build()?;
+    Ok(HTTPS.get_or_init(|| c))
 }
 
 /// A registry repository.
 pub struct Registry {
-    /// The client for everything: TLS with the platform's roots, built on
-    /// first use (loading the roots is most of a warm verify's own work).
-    http: std::sync::OnceLock<reqwest::Client>,
-    /// For a plain-HTTP loopback registry, the client for its own origin:
-    /// no TLS at all and no redirects (a redirect is followed by `http`).
-    plain: Option<reqwest::Client>,
-    rt: tokio::runtime::Runtime,
+    /// For a plain-HTTP loopback registry, the [`plain_client`] for its
+    /// own origin (the [`https_client`] for everything else).
+    plain: Option<&'static reqwest::Client>,
     /// `http://host:port` or `https://host`.
     base: String,
     /// The same, parsed: credentials go only to this origin.
@@ -246,26 +296,13 @@ impl Registry {
     ) -> Result<Registry, StoreError> {
         let scheme = if is_loopback(registry) { "http" } else { "https" };
         let plain = if scheme == "http" {
-            Some(
-                client_builder()
-                    .tls_certs_only([])
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .map_err(|e| StoreError::Registry {
-                        what: format!("setting up a client for {registry}"),
-                        detail: e.to_string(),
-                    })?,
-            )
+            Some(plain_client().map_err(|e| StoreError::Registry {
+                what: format!("setting up a client for {registry}"),
+                detail: e.to_string(),
+            })?)
         } else {
             None
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::Io {
-                path: "tokio runtime".to_owned(),
-                source: e,
-            })?;
         // Docker Hub's API lives on another host than its image names.
         let host = match registry {
             "docker.io" | "index.docker.io" => "registry-1.docker.io",
@@ -277,9 +314,7 @@ impl Registry {
             detail: "not a host[:port]".to_owned(),
         })?;
         Ok(Registry {
-            http: std::sync::OnceLock::new(),
             plain,
-            rt,
             base,
             origin,
             registry: registry.to_owned(),
@@ -341,14 +376,14 @@ impl Registry {
     }
 
     /// The client with TLS (built on first use).
-    fn full(&self, what: &str) -> Result<&reqwest::Client, StoreError> {
-        if let Some(c) = self.http.get() {
-            return Ok(c);
-        }
-        let c = client_builder()
-            .build()
-            .map_err(|e| self.fail(what, format!("setting up an HTTPS client: {e}")))?;
-        Ok(self.http.get_or_init(|| c))
+    fn full(&self, what: &str) -> Result<&'static reqwest::Client, StoreError> {
+        https_client().map_err(|e| self.fail(what, format!("setting up an HTTPS client: {e}")))
+    }
+
+    /// Runs one of this client's requests to its end from a thread that is
+    /// not an async worker (every blocking [`Store`] method).
+    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        runtime().block_on(f)
     }
 
     fn fail(&self, what: &str, detail: impl Into<String>) -> StoreError {
@@ -409,7 +444,7 @@ impl Registry {
         let mut retries = RETRY_DELAYS_MS.iter();
         loop {
             let client = match &self.plain {
-                Some(plain) if ours && !redirected => plain,
+                Some(plain) if ours && !redirected => *plain,
                 _ => self.full(what)?,
             };
             let mut request = client
@@ -736,7 +771,7 @@ impl Registry {
     /// failed may be gone, and blobs are content-addressed.
     fn upload_with_retries(&self, digest: &str, payload: Payload) -> Result<(), StoreError> {
         let what = format!("uploading blob {digest}");
-        self.rt.block_on(async {
+        self.block_on(async {
             let mut retries = RETRY_DELAYS_MS.iter();
             loop {
                 match self.upload(&what, digest, &payload).await {
@@ -750,98 +785,140 @@ impl Registry {
         })
     }
 
-    /// Streams a blob into `chunks` as it arrives (memory stays bounded by
-    /// the channel, whatever the blob's size), after telling `start` its
-    /// declared length; checks its length against `max` and its SHA-256
-    /// against `digest` at the end, holding the last chunk back until then:
-    /// on a mismatch the consumer has received less than the whole blob and
-    /// must abort. `Ok(false)`:
-    /// the registry has no such blob. A closed channel (the consumer went
-    /// away) ends the transfer quietly.
-    pub fn stream_blob(
+    /// Opens a blob for streaming: its declared length and its body as a
+    /// [`CheckedBlob`], or `None` when the registry has no such blob. Runs
+    /// on [`runtime`] (or any runtime): no thread is held while the
+    /// consumer does not read.
+    pub async fn open_blob_stream(
         &self,
         digest: &str,
         max: u64,
-        start: &mut dyn FnMut(Option<u64>) -> bool,
-        chunks: &tokio::sync::mpsc::Sender<Bytes>,
-    ) -> Result<bool, StoreError> {
-        use sha2::Digest as _;
+    ) -> Result<Option<(Option<u64>, CheckedBlob)>, StoreError> {
         let what = format!("blob {digest}");
-        self.rt.block_on(async {
-            let url = self.url("blobs", digest)?;
-            let answer = self
-                .send(&what, Op::Read, Method::GET, &url, HeaderMap::new(), None)
-                .await?;
-            if answer.status == StatusCode::NOT_FOUND {
-                return Ok(false);
-            }
-            let mut response = answer.response;
-            let declared = declared_length(&response, &what, max)?;
-            if !start(declared) {
-                return Ok(true);
-            }
-            let mut hasher = sha2::Sha256::new();
-            let mut seen = 0u64;
-            let mut held: Option<Bytes> = None;
-            while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(&what, e))? {
-                seen += chunk.len() as u64;
-                if seen > max {
-                    return Err(StoreError::TooLarge {
-                        what: what.clone(),
-                        limit: max,
-                    });
-                }
-                hasher.update(&chunk);
-                // The last chunk is held back until the digest checks out:
-                // a consumer never receives a whole blob that does not.
-                if let Some(previous) = held.replace(chunk)
-                    && chunks.send(previous).await.is_err()
-                {
-                    return Ok(true);
-                }
-            }
-            if declared.is_some_and(|n| n != seen) {
-                return Err(self.fail(&what, format!("the answer was cut short: {seen} bytes")));
-            }
-            if Digest::from_hasher(hasher).as_str() != digest {
-                return Err(StoreError::Malformed {
-                    what,
-                    reason: "content does not match its digest".to_owned(),
-                });
-            }
-            if let Some(last) = held {
-                let _ = chunks.send(last).await;
-            }
-            Ok(true)
-        })
+        let url = self.url("blobs", digest)?;
+        let answer = self
+            .send(&what, Op::Read, Method::GET, &url, HeaderMap::new(), None)
+            .await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let declared = declared_length(&answer.response, &what, max)?;
+        let blob = CheckedBlob {
+            inner: Box::pin(answer.response.bytes_stream()),
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+            seen: 0,
+            max,
+            declared,
+            digest: digest.to_owned(),
+            held: None,
+            done: false,
+        };
+        Ok(Some((declared, blob)))
     }
 
     /// Whether a blob exists, and its length as the registry states it.
-    pub fn head_blob(&self, digest: &str) -> Result<Option<Option<u64>>, StoreError> {
+    pub async fn head_blob(&self, digest: &str) -> Result<Option<Option<u64>>, StoreError> {
         let what = format!("blob {digest}");
-        self.rt.block_on(async {
-            let url = self.url("blobs", digest)?;
-            let answer = self
-                .send(&what, Op::Read, Method::HEAD, &url, HeaderMap::new(), None)
-                .await?;
-            if answer.status == StatusCode::NOT_FOUND {
-                return Ok(None);
-            }
-            Ok(Some(declared_length(&answer.response, &what, u64::MAX)?))
-        })
+        let url = self.url("blobs", digest)?;
+        let answer = self
+            .send(&what, Op::Read, Method::HEAD, &url, HeaderMap::new(), None)
+            .await?;
+        if answer.status == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        Ok(Some(declared_length(&answer.response, &what, u64::MAX)?))
     }
 
     /// Puts a manifest at a tag or at its digest.
     fn put_manifest_at(&self, reference: &str, bytes: &[u8], media_type: &str) -> Result<(), StoreError> {
         let what = format!("pushing manifest {reference}");
         let url = self.url("manifests", reference)?;
-        self.rt.block_on(self.put(
+        self.block_on(self.put(
             &what,
             Op::Manifest,
             &url,
             media_type,
             Payload::Bytes(Bytes::copy_from_slice(bytes)),
         ))
+    }
+}
+
+/// A blob's body as it arrives, checked on the way: more than its limit,
+/// or than its declared length, is an error at once; its SHA-256 is checked
+/// at the end, and the last chunk is held back until then, so a consumer
+/// never receives the whole of a blob that does not match its digest (the
+/// stream ends in an error instead). Memory stays at one chunk.
+pub struct CheckedBlob {
+    inner: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send + Sync>>,
+    hasher: sha2::Sha256,
+    seen: u64,
+    max: u64,
+    declared: Option<u64>,
+    digest: String,
+    held: Option<Bytes>,
+    done: bool,
+}
+
+impl std::fmt::Debug for CheckedBlob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedBlob")
+            .field("digest", &self.digest)
+            .field("seen", &self.seen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl futures_util::Stream for CheckedBlob {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            match this.inner.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.seen += chunk.len() as u64;
+                    if this.seen > this.max || this.declared.is_some_and(|n| this.seen > n) {
+                        this.done = true;
+                        return Poll::Ready(Some(Err(std::io::Error::other(format!(
+                            "blob {} is longer than it may be",
+                            this.digest
+                        )))));
+                    }
+                    sha2::Digest::update(&mut this.hasher, &chunk);
+                    if let Some(previous) = this.held.replace(chunk) {
+                        return Poll::Ready(Some(Ok(previous)));
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(std::io::Error::other(format!(
+                        "blob {}: the transfer failed: {}",
+                        this.digest,
+                        super::fetch::error_chain(&e.without_url())
+                    )))));
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    let hasher = std::mem::take(&mut this.hasher);
+                    let short = this.declared.is_some_and(|n| n != this.seen);
+                    if short || Digest::from_hasher(hasher).as_str() != this.digest {
+                        return Poll::Ready(Some(Err(std::io::Error::other(format!(
+                            "blob {} does not match its digest",
+                            this.digest
+                        )))));
+                    }
+                    return Poll::Ready(this.held.take().map(Ok));
+                }
+            }
+        }
     }
 }
 
@@ -861,7 +938,7 @@ impl std::io::Read for BlobReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let as_io = |e: StoreError| std::io::Error::other(e);
         while self.pending.is_empty() {
-            let next = self.registry.rt.block_on(self.response.chunk());
+            let next = self.registry.block_on(self.response.chunk());
             match next.map_err(|e| as_io(self.registry.unreachable(&self.what, e)))? {
                 Some(chunk) => {
                     self.seen += chunk.len() as u64;
@@ -1086,7 +1163,7 @@ impl Registry {
 
 impl Store for Registry {
     fn tags_with_prefix(&self, prefix: &str, max: usize) -> Result<Vec<String>, StoreError> {
-        self.rt.block_on(self.tags_async(prefix, max))
+        self.block_on(self.tags_async(prefix, max))
     }
 
     fn remove_tag(
@@ -1096,8 +1173,7 @@ impl Store for Registry {
         tombstone: &[u8],
         media_type: &str,
     ) -> Result<(), StoreError> {
-        if self.rt.block_on(self.delete_async(tag, digest)).is_ok()
-            && self.head(tag)?.as_deref() != Some(digest)
+        if self.block_on(self.delete_async(tag, digest)).is_ok() && self.head(tag)?.as_deref() != Some(digest)
         {
             return Ok(());
         }
@@ -1112,14 +1188,14 @@ impl Store for Registry {
     }
 
     fn head(&self, tag: &str) -> Result<Option<String>, StoreError> {
-        self.rt.block_on(self.head_async(tag))
+        self.block_on(self.head_async(tag))
     }
 
     fn head_many(&self, tags: &[String]) -> Result<Vec<Option<String>>, StoreError> {
         use futures_util::stream::{self, StreamExt, TryStreamExt};
         // All at once: a warm verify's trust tag and image tag in one round
         // trip. (A registry that asks for a token answers each challenge.)
-        self.rt.block_on(
+        self.block_on(
             stream::iter(tags.iter().map(|tag| self.head_async(tag)))
                 .buffered(PARALLEL)
                 .try_collect(),
@@ -1127,7 +1203,7 @@ impl Store for Registry {
     }
 
     fn resolve(&self, tag: &str) -> Result<Option<Descriptor>, StoreError> {
-        self.rt.block_on(self.resolve_async(tag))
+        self.block_on(self.resolve_async(tag))
     }
 
     fn resolve_many(&self, tags: &[String]) -> Result<Vec<Option<Descriptor>>, StoreError> {
@@ -1135,7 +1211,7 @@ impl Store for Registry {
         let Some((first, rest)) = tags.split_first() else {
             return Ok(Vec::new());
         };
-        self.rt.block_on(async {
+        self.block_on(async {
             // One request alone first, so that an authentication challenge
             // is answered once, not by every request in flight.
             let mut out = vec![self.resolve_async(first).await?];
@@ -1149,11 +1225,11 @@ impl Store for Registry {
     }
 
     fn tagged_manifest(&self, tag: &str, max: u64) -> Result<Option<(Vec<u8>, String)>, StoreError> {
-        self.rt.block_on(self.get_manifest(tag, max))
+        self.block_on(self.get_manifest(tag, max))
     }
 
     fn manifest(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
-        match self.rt.block_on(self.get_manifest(digest, max))? {
+        match self.block_on(self.get_manifest(digest, max))? {
             Some((bytes, actual)) if actual == digest => Ok(bytes),
             Some(_) => Err(StoreError::Malformed {
                 what: format!("manifest {digest}"),
@@ -1165,7 +1241,7 @@ impl Store for Registry {
 
     fn blob(&self, digest: &str, max: u64) -> Result<Vec<u8>, StoreError> {
         let what = format!("blob {digest}");
-        let bytes = self.rt.block_on(async {
+        let bytes = self.block_on(async {
             let response = self.get_blob(&what, digest).await?;
             self.read(&what, response, max).await
         })?;
@@ -1186,7 +1262,7 @@ impl Store for Registry {
 
     fn open_blob(&self, digest: &str, max: u64) -> Result<Box<dyn std::io::Read + Send + '_>, StoreError> {
         let what = format!("blob {digest}");
-        let response = self.rt.block_on(async {
+        let response = self.block_on(async {
             let response = self.get_blob(&what, digest).await?;
             declared_length(&response, &what, max)?;
             Ok(response)
@@ -1202,7 +1278,7 @@ impl Store for Registry {
     }
 
     fn has_blob(&self, digest: &str) -> Result<bool, StoreError> {
-        Ok(self.head_blob(digest)?.is_some())
+        Ok(self.block_on(self.head_blob(digest))?.is_some())
     }
 
     fn put_blob_file(&self, digest: &str, max: u64, mut file: std::fs::File) -> Result<(), StoreError> {

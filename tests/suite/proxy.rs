@@ -18,6 +18,10 @@ use crate::common::{Env, index_children, oci_image_index};
 /// The upstream's name behind the proxy: `/v2/up/REPO/…`.
 const NAME: &str = "up";
 
+/// A little over the time a gate reuses the upstream's answer about its
+/// trust tag (`vouch::serving::decider::TRUST_TAG_REUSE`, one second).
+pub const TRUST_TAG_REUSE: Duration = Duration::from_millis(1300);
+
 struct Scene {
     env: Env,
     reg: Option<Registry>,
@@ -690,6 +694,9 @@ fn a_revocation_or_forged_trust_data_is_refused_on_the_next_pull() {
 
     // The publisher revokes v1: the next pull sees the new trust data.
     s.env.run(&["revoke", &format!("{}:v1", s.repo)]).ok();
+    // The proxy reuses the upstream's answer about its trust tag for a
+    // second (README, "Gate every pull"): then it sees the new data.
+    std::thread::sleep(TRUST_TAG_REUSE);
     assert_eq!(curl_manifest(&proxy, "v1"), "403", "revoked");
     assert_eq!(
         curl_manifest(&proxy, "multi"),
@@ -716,6 +723,7 @@ fn a_revocation_or_forged_trust_data_is_refused_on_the_next_pull() {
         manifest.stdout.len() as u64,
     );
     Attacker::registry(&s.upstream, "demo/app", s.env.home()).publish(&forged);
+    std::thread::sleep(TRUST_TAG_REUSE);
     assert_eq!(curl_manifest(&proxy, "v2"), "403", "forged trust data");
     assert_eq!(
         curl_manifest(&proxy, "multi"),

@@ -1,0 +1,208 @@
+//! Listening for the long-running gates: TLS, a bound on connections, a
+//! deadline for each request's headers, a watchdog that closes a
+//! connection whose client stopped reading a transfer, and log lines.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+
+/// A response body.
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// Client connections served at once.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Time a client has for its TLS handshake, and for each request's headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a transfer may go without the client taking a byte before its
+/// connection is closed (a client that never reads holds nothing longer).
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A whole body in memory.
+pub fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+/// Why serving could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ServeError(pub String);
+
+/// A TLS acceptor for a PEM certificate chain and key (HTTP/1.1 only).
+pub fn tls_acceptor(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let bad =
+        |what: &std::path::Path, e: &dyn std::fmt::Display| ServeError(format!("{}: {e}", what.display()));
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, &e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| bad(cert, &e))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, &e))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServeError(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| ServeError(format!("TLS certificate and key: {e}")))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// What a connection's transfers report to its watchdog.
+#[derive(Debug, Default)]
+pub struct Activity {
+    /// Transfers under way on the connection.
+    transfers: AtomicUsize,
+    /// When a transfer last handed the client a chunk (ms since `start`).
+    progress_ms: AtomicU64,
+    start: std::sync::OnceLock<Instant>,
+}
+
+impl Activity {
+    fn now_ms(&self) -> u64 {
+        let start = self.start.get_or_init(Instant::now);
+        u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Marks progress (a chunk handed to the client).
+    pub fn progressed(&self) {
+        self.progress_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Whether a transfer is under way and has not progressed within
+    /// `limit`.
+    fn stalled(&self, limit: Duration) -> bool {
+        self.transfers.load(Ordering::Relaxed) > 0
+            && self
+                .now_ms()
+                .saturating_sub(self.progress_ms.load(Ordering::Relaxed))
+                > u64::try_from(limit.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A transfer in progress, for as long as it lives.
+#[derive(Debug)]
+pub struct Transfer(Arc<Activity>);
+
+impl Transfer {
+    /// Counts a transfer on `activity` until dropped.
+    pub fn begin(activity: &Arc<Activity>) -> Transfer {
+        activity.progressed();
+        activity.transfers.fetch_add(1, Ordering::Relaxed);
+        Transfer(activity.clone())
+    }
+
+    /// Marks progress.
+    pub fn progressed(&self) {
+        self.0.progressed();
+    }
+}
+
+impl Drop for Transfer {
+    fn drop(&mut self) {
+        self.0.transfers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Serves connections from `listener` until the process ends, calling
+/// `handle` for each request. At most [`MAX_CONNECTIONS`] at once; the TLS
+/// handshake and each request's headers have [`HEADER_TIMEOUT`]; a
+/// connection whose transfer stalls for [`STALL_TIMEOUT`] is closed.
+pub async fn serve<H, F>(
+    listener: tokio::net::TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    handle: H,
+) where
+    H: Fn(SocketAddr, Arc<Activity>, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Response<Body>> + Send + 'static,
+{
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        // At most MAX_CONNECTIONS at once: the next waits for a slot.
+        let Ok(slot) = connections.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: wait, do not spin.
+                log_line(format!("{} warning: accepting a connection: {e}", timestamp()));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let activity = Arc::new(Activity::default());
+            let service = {
+                let activity = activity.clone();
+                hyper::service::service_fn(move |req| {
+                    let f = handle(peer, activity.clone(), req);
+                    async move { Ok::<_, Infallible>(f.await) }
+                })
+            };
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let served = async move {
+                match acceptor {
+                    Some(acceptor) => {
+                        if let Ok(Ok(tls)) =
+                            tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await
+                        {
+                            let _ = http
+                                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                                .await;
+                        }
+                    }
+                    None => {
+                        let _ = http
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await;
+                    }
+                }
+            };
+            let watchdog = async move {
+                loop {
+                    tokio::time::sleep(STALL_TIMEOUT / 4).await;
+                    if activity.stalled(STALL_TIMEOUT) {
+                        return;
+                    }
+                }
+            };
+            // Whichever ends first ends the connection (dropping it closes
+            // the socket and every transfer it had).
+            futures_util::future::select(Box::pin(served), Box::pin(watchdog)).await;
+        });
+    }
+}
+
+/// The time now, RFC 3339, for log lines.
+pub fn timestamp() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Writes one log line with one write: stderr is unbuffered, and lines
+/// from concurrent requests must not interleave.
+pub fn log_line(line: String) {
+    use std::io::Write;
+    let mut line = line;
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
