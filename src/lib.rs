@@ -21,6 +21,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod auth;
 pub mod cli;
 pub mod digest;

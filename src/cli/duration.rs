@@ -17,6 +17,12 @@ pub fn remember(text: &str) -> Result<Duration, String> {
     parse(text, Duration::from_secs(7 * 86400), true)
 }
 
+/// How long a webhook answer may take (`vouch admission --deadline`):
+/// from 1s to 29s, a unit required (the API server waits at most 30s).
+pub fn deadline(text: &str) -> Result<Duration, String> {
+    parse(text, Duration::from_secs(29), false)
+}
+
 /// The one parser: `NUMBER UNIT`, at least a second and at most `max`.
 fn parse(text: &str, max: Duration, bare_minutes: bool) -> Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration: write a number and s, m, h or d (e.g. 12h, 7d)");

@@ -1,5 +1,6 @@
 //! The `vouch` command line: one module per command.
 
+mod admission;
 mod approve;
 mod common;
 mod completions;
@@ -102,6 +103,8 @@ pub enum Command {
     Push(push::Args),
     /// A verifying registry front: clients pull through it, only what is signed
     Proxy(proxy::Args),
+    /// A Kubernetes admission webhook: admit only workloads whose images are signed
+    Admission(admission::Args),
     /// containerd's image verifier (containerd >= 2.0 image-verifier bin_dir)
     ContainerdVerifier(containerd_verifier::Args),
     /// `docker vouch`: install the Docker CLI plugin; pull as it does
@@ -206,6 +209,7 @@ pub fn main() -> ExitCode {
         Command::Pull(a) => pull::run(a, &ctx),
         Command::Push(a) => push::run(a, &ctx),
         Command::Proxy(a) => proxy::run(a, &ctx),
+        Command::Admission(a) => admission::run(a, &ctx),
         Command::ContainerdVerifier(a) => containerd_verifier::run(a, &ctx),
         Command::DockerPlugin(cmd) => docker_plugin::run(cmd, &ctx),
         Command::Staged(a) => staged::run(a, &ctx),

@@ -7,6 +7,7 @@
 
 mod common;
 
+mod admission;
 mod attacks;
 mod batch;
 mod big_blobs;
