@@ -25,6 +25,7 @@ mod notary_samples;
 mod notary_stack;
 mod oci_layout;
 mod proxy;
+mod proxy_load;
 mod publish_race;
 mod publisher_attacks;
 mod pull_gate;
