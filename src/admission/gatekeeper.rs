@@ -106,7 +106,9 @@ pub async fn provide(
                 Some(ImageDecision::Audited(why) | ImageDecision::Refused(why)) => {
                     (String::new(), format!("refused: {why}"))
                 }
-                Some(ImageDecision::Undecided(why)) => (String::new(), format!("could not decide: {why}")),
+                Some(ImageDecision::Undecided(why) | ImageDecision::Broken(why)) => {
+                    (String::new(), format!("could not decide: {why}"))
+                }
                 None => (String::new(), "not decided".to_owned()),
             };
             Item {

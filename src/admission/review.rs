@@ -53,6 +53,16 @@ pub fn images(object: &Value, spec_pointer: &str) -> Vec<(String, String)> {
             }
         }
     }
+    // Image volumes (an OCI image mounted read-only) are images the node
+    // pulls too.
+    for (i, v) in spec["volumes"].as_array().into_iter().flatten().enumerate() {
+        if let Some(image) = v["image"]["reference"].as_str() {
+            found.push((
+                format!("{spec_pointer}/volumes/{i}/image/reference"),
+                image.to_owned(),
+            ));
+        }
+    }
     found
 }
 
@@ -75,8 +85,11 @@ pub enum ImageDecision {
     Audited(String),
     /// Refused.
     Refused(String),
-    /// Could not decide.
+    /// Could not decide: the registry did not answer in time.
     Undecided(String),
+    /// Could not decide for a local reason: denied whatever the failure
+    /// policy.
+    Broken(String),
 }
 
 /// Decides one image as the pod names it.
@@ -93,9 +106,21 @@ pub async fn decide_image(
     let Location::Registry { registry, repository } = &parsed.location else {
         return ImageDecision::Refused("not a registry image".to_owned());
     };
+    // Docker Hub's names, as the node resolves them: `index.docker.io` is
+    // `docker.io`, and a one-component repository there is `library/…`.
+    let registry = match registry.as_str() {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".to_owned(),
+        other => other.to_owned(),
+    };
+    let repository = if registry == "docker.io" && !repository.contains('/') {
+        format!("library/{repository}")
+    } else {
+        repository.clone()
+    };
+    let registry = &registry;
     let target = Target {
         registry: registry.clone(),
-        repo: repository.clone(),
+        repo: repository,
     };
     if !settings.registries.iter().any(|r| r == registry) {
         // Never asked about: a registry not served is not contacted.
@@ -110,7 +135,7 @@ pub async fn decide_image(
                     ImageDecision::Refused(why)
                 }
             }
-            Err(e) => ImageDecision::Undecided(e),
+            Err(e) => ImageDecision::Broken(e),
         };
     }
     let reference = match (&parsed.tag, &parsed.digest) {
@@ -136,6 +161,7 @@ pub async fn decide_image(
         Decided::Audited(why) => ImageDecision::Audited(why),
         Decided::Refused(why) => ImageDecision::Refused(why),
         Decided::Undecided(why) => ImageDecision::Undecided(why),
+        Decided::Broken(why) => ImageDecision::Broken(why),
     }
 }
 
@@ -220,6 +246,10 @@ pub fn answer(
                 a.denied.push(format!("{image}: {why}"));
                 a.log.push((image.clone(), format!("refused: {why}")));
             }
+            ImageDecision::Broken(why) => {
+                a.denied.push(format!("{image}: could not decide: {why}"));
+                a.log.push((image.clone(), format!("undecided (denied): {why}")));
+            }
             ImageDecision::Undecided(why) => match failure {
                 Failure::Closed => {
                     a.denied.push(format!("{image}: could not decide: {why}"));
@@ -248,6 +278,7 @@ mod tests {
             "initContainers": [{"name": "i", "image": "r.example/init:1"}],
             "containers": [{"name": "a", "image": "r.example/app:1"}, {"name": "b"}],
             "ephemeralContainers": [{"name": "e", "image": "r.example/debug:1"}],
+            "volumes": [{"name": "v", "image": {"reference": "r.example/data:1"}}, {"name": "w", "emptyDir": {}}],
         });
         let wrap = |kind: &str| -> Value {
             match kind {
@@ -276,7 +307,12 @@ mod tests {
             let names: Vec<&str> = found.iter().map(|(_, i)| i.as_str()).collect();
             assert_eq!(
                 names,
-                ["r.example/init:1", "r.example/app:1", "r.example/debug:1"],
+                [
+                    "r.example/init:1",
+                    "r.example/app:1",
+                    "r.example/debug:1",
+                    "r.example/data:1"
+                ],
                 "{kind}"
             );
             for (p, i) in &found {

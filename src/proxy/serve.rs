@@ -17,7 +17,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::route::{Route, route};
 use super::{LogFormat, ProxyConfig, ProxyError};
 use crate::serving::decider::MAX_MANIFEST;
-use crate::serving::http::{Activity, Body, Transfer, full, log_line, timestamp};
+use crate::serving::http::{Activity, Body, full, log_line, timestamp};
 use crate::serving::{Decided, Decider, Reference, Target};
 use crate::store::{Store, StoreError};
 
@@ -188,7 +188,7 @@ async fn manifest(
                 reason: why,
             },
         ),
-        Decided::Undecided(why) => (
+        Decided::Undecided(why) | Decided::Broken(why) => (
             error(
                 UNDECIDED,
                 "UNAVAILABLE",
@@ -219,16 +219,21 @@ async fn passed(
     let what = format!("{}{reference}", target.id());
     let fetched = {
         let (decider, target, reference) = (state.decider.clone(), target.clone(), reference.clone());
-        tokio::task::spawn_blocking(move || {
-            let repo = decider.repo(&target)?;
-            let got = pass_through(&repo.store, &reference).map_err(|e| e.to_string())?;
-            if let Some((bytes, digest)) = &got {
-                decider.note_served(&target.id(), digest, bytes);
-            }
-            Ok::<_, String>(got)
-        })
-        .await
-        .unwrap_or_else(|e| Err(format!("internal error: {e}")))
+        state
+            .decider
+            .blocking(Instant::now() + DECISION_DEADLINE, move || {
+                let repo = decider.repo(&target)?;
+                let got = pass_through(&repo.store, &reference).map_err(|e| e.to_string())?;
+                if let Some((bytes, digest)) = &got {
+                    decider.note_served(&target.id(), digest, bytes);
+                }
+                Ok::<_, String>(got)
+            })
+            .await
+            .unwrap_or_else(|d| match d {
+                Decided::Undecided(e) | Decided::Broken(e) => Err(e),
+                _ => Err("internal error".to_owned()),
+            })
     };
     match fetched {
         Ok(Some((bytes, digest))) => {
@@ -283,7 +288,8 @@ fn warn_if_moved(state: &Arc<State>, target: &Target, tag: &str, signed: &str) {
         checked.insert(key.clone(), Instant::now());
     }
     let (state, target, tag, signed) = (state.clone(), target.clone(), tag.to_owned(), signed.to_owned());
-    drop(tokio::task::spawn_blocking(move || {
+    let decider = state.decider.clone();
+    decider.try_blocking(move || {
         let Ok(repo) = state.decider.repo(&target) else {
             return;
         };
@@ -299,7 +305,7 @@ fn warn_if_moved(state: &Arc<State>, target: &Target, tag: &str, signed: &str) {
                 LogFormat::Text => log_line(format!("{} warning: {message}", timestamp())),
             }
         }
-    }));
+    });
 }
 
 fn log(config: &ProxyConfig, peer: SocketAddr, method: &Method, what: &str, d: &Decision, started: Instant) {
@@ -327,17 +333,11 @@ fn log(config: &ProxyConfig, peer: SocketAddr, method: &Method, what: &str, d: &
 }
 
 /// Serves a blob of an image still admitted, streamed and checked.
-async fn blob(
-    state: Arc<State>,
-    activity: Arc<Activity>,
-    head: bool,
-    target: Target,
-    digest: String,
-) -> Response<Body> {
+async fn blob(state: Arc<State>, head: bool, target: Target, digest: String) -> Response<Body> {
     let deadline = Instant::now() + DECISION_DEADLINE;
     match state.decider.admit_blob(&target, &digest, deadline).await {
         Ok(()) => {}
-        Err(Decided::Undecided(why)) => {
+        Err(Decided::Undecided(why) | Decided::Broken(why)) => {
             return error(UNDECIDED, "UNAVAILABLE", &format!("vouch: {why}"), head);
         }
         Err(Decided::Refused(why)) => return error(REFUSED, "DENIED", &format!("vouch: {why}"), head),
@@ -345,9 +345,16 @@ async fn blob(
     }
     // Held for the whole transfer: the repository's state is not forgotten
     // while it is in use.
-    let repo = match state.decider.repo(&target) {
+    let repo = match state.decider.repo_async(&target, deadline).await {
         Ok(r) => r,
-        Err(e) => return error(UNDECIDED, "UNAVAILABLE", &format!("vouch: {e}"), head),
+        Err(_) => {
+            return error(
+                UNDECIDED,
+                "UNAVAILABLE",
+                "vouch: too busy to answer in time",
+                head,
+            );
+        }
     };
     let answer = |len: Option<u64>, body: Body| {
         let mut resp = Response::new(body);
@@ -375,11 +382,11 @@ async fn blob(
     match repo.store.open_blob_stream(&digest, MAX_BLOB).await {
         Ok(Some((len, blob))) => {
             use futures_util::StreamExt;
-            let transfer = Transfer::begin(&activity);
+            // The repository's state is held for the whole transfer: it is
+            // not forgotten while in use.
             let held = repo.clone();
             let stream = blob.map(move |chunk| {
                 let _ = &held;
-                transfer.progressed();
                 chunk.map(Frame::data)
             });
             answer(len, http_body_util::BodyExt::boxed(StreamBody::new(stream)))
@@ -392,7 +399,7 @@ async fn blob(
 async fn handle(
     state: Arc<State>,
     peer: SocketAddr,
-    activity: Arc<Activity>,
+    _activity: Arc<Activity>,
     req: Request<Incoming>,
 ) -> Response<Body> {
     let head = req.method() == Method::HEAD;
@@ -434,7 +441,7 @@ async fn handle(
                 registry: upstream.registry.clone(),
                 repo,
             };
-            blob(state, activity, head, target, digest).await
+            blob(state, head, target, digest).await
         }
         Route::Unsupported => error(
             StatusCode::NOT_FOUND,

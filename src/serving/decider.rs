@@ -114,6 +114,10 @@ pub enum Decided {
     Refused(String),
     /// Could not decide (upstream down, a deadline passed), and why.
     Undecided(String),
+    /// Could not decide for a reason of this machine's (an unreadable
+    /// `policy.toml`, every repository slot in use, an internal error):
+    /// never admitted, whatever the failure policy says about upstreams.
+    Broken(String),
 }
 
 /// What one verified trust artifact decided.
@@ -395,6 +399,67 @@ impl Decider {
         Ok(state)
     }
 
+    /// The state of a repository if it is kept (made by [`Decider::repo`]).
+    fn existing(&self, target: &Target) -> Option<Arc<RepoState>> {
+        let mut repos = lock(&self.repos);
+        repos.tick += 1;
+        let tick = repos.tick;
+        let (r, used) = repos.map.get_mut(&target.id())?;
+        *used = tick;
+        Some(r.clone())
+    }
+
+    /// [`Decider::repo`] from an async task: a new repository's state is
+    /// made on a blocking thread under a decision slot (reading
+    /// credentials may run a credential helper), never on an async worker.
+    pub async fn repo_async(
+        self: &Arc<Self>,
+        target: &Target,
+        deadline: Instant,
+    ) -> Result<Arc<RepoState>, Decided> {
+        if let Some(r) = self.existing(target) {
+            return Ok(r);
+        }
+        let (this, target) = (self.clone(), target.clone());
+        self.blocking(deadline, move || this.repo(&target))
+            .await?
+            .map_err(Decided::Broken)
+    }
+
+    /// Runs blocking work (upstream requests) on a blocking thread once one
+    /// of the [`MAX_DECIDING`] slots is free, by `deadline`.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        deadline: Instant,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Decided> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let Ok(Ok(slot)) = tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await else {
+            return Err(Decided::Undecided("too busy to answer in time".to_owned()));
+        };
+        let task = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            work()
+        });
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(wait, task).await {
+            Ok(Ok(t)) => Ok(t),
+            Ok(Err(e)) => Err(Decided::Broken(format!("internal error: {e}"))),
+            Err(_) => Err(Decided::Undecided("no answer in time".to_owned())),
+        }
+    }
+
+    /// Runs blocking work if a slot is free now (work that may be
+    /// skipped, such as a log-only check).
+    pub fn try_blocking(&self, work: impl FnOnce() + Send + 'static) {
+        if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+            drop(tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                work()
+            }));
+        }
+    }
+
     /// Repositories whose state is kept now.
     pub fn repos_kept(&self) -> usize {
         lock(&self.repos).map.len()
@@ -423,7 +488,7 @@ impl Decider {
         let repo_id = target.id();
         let (level, policy) = match self.level_for(&repo_id) {
             Ok(l) => l,
-            Err(e) => return Decided::Undecided(e),
+            Err(e) => return Decided::Broken(e),
         };
         if level == Level::Off {
             return Decided::Unchecked;
@@ -443,9 +508,9 @@ impl Decider {
         policy: &Arc<Vec<u8>>,
         deadline: Instant,
     ) -> Decided {
-        let repo = match self.repo(target) {
+        let repo = match self.repo_async(target, deadline).await {
             Ok(r) => r,
-            Err(e) => return Decided::Undecided(e),
+            Err(d) => return d,
         };
         if let Some(d) = self.kept(&repo, reference, policy) {
             return d;
@@ -473,7 +538,7 @@ impl Decider {
         let timeout = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(timeout, task).await {
             Ok(Ok(d)) => d,
-            Ok(Err(e)) => Decided::Undecided(format!("internal error: {e}")),
+            Ok(Err(e)) => Decided::Broken(format!("internal error: {e}")),
             // The decision goes on and keeps its answer for the next one.
             Err(_) => late(),
         }
@@ -536,7 +601,7 @@ impl Decider {
             Reference::Digest(d) => {
                 let children = lock(&repo.decisions)
                     .as_ref()
-                    .filter(|c| Some(&c.artifact) == artifact.as_ref())
+                    .filter(|c| Some(&c.artifact) == artifact.as_ref() && c.policy == *policy)
                     .map(|c| c.children.clone())
                     .unwrap_or_default();
                 reader.admit_digest(d, &children)
@@ -597,7 +662,7 @@ impl Decider {
             }
             (Err(e), _) if e.is_refusal() => Decided::Refused(e.to_string()),
             (Err(e), _) => Decided::Undecided(e.to_string()),
-            (Ok(_), None) => Decided::Undecided("internal error: no manifest".to_owned()),
+            (Ok(_), None) => Decided::Broken("internal error: no manifest".to_owned()),
         }
     }
 
@@ -650,12 +715,13 @@ impl Decider {
         for m in manifests.iter().rev() {
             match self.decide(target, &Reference::Digest(m.clone()), deadline).await {
                 Decided::Signed { .. } | Decided::Audited(_) | Decided::Unchecked => return Ok(()),
-                Decided::Undecided(e) => undecided = Some(e),
+                Decided::Undecided(e) => undecided = Some(Decided::Undecided(e)),
+                Decided::Broken(e) => undecided = Some(Decided::Broken(e)),
                 Decided::Refused(_) => {}
             }
         }
         Err(match undecided {
-            Some(e) => Decided::Undecided(e),
+            Some(d) => d,
             None => Decided::Refused(format!(
                 "blob {blob} of {repo_id} belongs only to images no longer admitted"
             )),

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -20,8 +20,9 @@ pub type Body = BoxBody<Bytes, std::io::Error>;
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Time a client has for its TLS handshake, and for each request's headers.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
-/// Time a transfer may go without the client taking a byte before its
-/// connection is closed (a client that never reads holds nothing longer).
+/// Time an answer may wait on a client that takes no byte of it before
+/// its connection is closed (a client that never reads holds nothing
+/// longer).
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A whole body in memory.
@@ -59,13 +60,12 @@ pub fn tls_acceptor(
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// What a connection's transfers report to its watchdog.
+/// What a connection's socket reports to its watchdog: since when a write
+/// has been waiting for the client to take bytes.
 #[derive(Debug, Default)]
 pub struct Activity {
-    /// Transfers under way on the connection.
-    transfers: AtomicUsize,
-    /// When a transfer last handed the client a chunk (ms since `start`).
-    progress_ms: AtomicU64,
+    /// 0: no write is waiting; else 1 + ms since `start` when one began to.
+    blocked_ms: AtomicU64,
     start: std::sync::OnceLock<Instant>,
 }
 
@@ -75,50 +75,97 @@ impl Activity {
         u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Marks progress (a chunk handed to the client).
-    pub fn progressed(&self) {
-        self.progress_ms.store(self.now_ms(), Ordering::Relaxed);
+    fn wrote(&self) {
+        self.blocked_ms.store(0, Ordering::Relaxed);
     }
 
-    /// Whether a transfer is under way and has not progressed within
-    /// `limit`.
+    fn blocked(&self) {
+        let now = self.now_ms() + 1;
+        let _ = self
+            .blocked_ms
+            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Whether a write has waited on the client longer than `limit`.
     fn stalled(&self, limit: Duration) -> bool {
-        self.transfers.load(Ordering::Relaxed) > 0
-            && self
-                .now_ms()
-                .saturating_sub(self.progress_ms.load(Ordering::Relaxed))
-                > u64::try_from(limit.as_millis()).unwrap_or(u64::MAX)
+        let since = self.blocked_ms.load(Ordering::Relaxed);
+        since != 0
+            && self.now_ms().saturating_sub(since - 1) > u64::try_from(limit.as_millis()).unwrap_or(u64::MAX)
     }
 }
 
-/// A transfer in progress, for as long as it lives.
-#[derive(Debug)]
-pub struct Transfer(Arc<Activity>);
+/// A connection's socket, its writes watched: a client that stops reading
+/// any answer (a blob, a manifest, pipelined requests) leaves a write
+/// waiting, which the watchdog sees.
+struct Watched<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
 
-impl Transfer {
-    /// Counts a transfer on `activity` until dropped.
-    pub fn begin(activity: &Arc<Activity>) -> Transfer {
-        activity.progressed();
-        activity.transfers.fetch_add(1, Ordering::Relaxed);
-        Transfer(activity.clone())
-    }
-
-    /// Marks progress.
-    pub fn progressed(&self) {
-        self.0.progressed();
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
-impl Drop for Transfer {
-    fn drop(&mut self) {
-        self.0.transfers.fetch_sub(1, Ordering::Relaxed);
+impl<S: tokio::io::AsyncWrite + Unpin> Watched<S> {
+    fn watch<T>(&self, p: std::task::Poll<std::io::Result<T>>) -> std::task::Poll<std::io::Result<T>> {
+        match &p {
+            std::task::Poll::Pending => self.activity.blocked(),
+            std::task::Poll::Ready(_) => self.activity.wrote(),
+        }
+        p
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let p = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(p)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let p = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(p)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let p = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(p)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
 /// Serves connections from `listener` until the process ends, calling
 /// `handle` for each request. At most [`MAX_CONNECTIONS`] at once; the TLS
 /// handshake and each request's headers have [`HEADER_TIMEOUT`]; a
-/// connection whose transfer stalls for [`STALL_TIMEOUT`] is closed.
+/// connection whose client leaves an answer unread for [`STALL_TIMEOUT`]
+/// is closed.
 pub async fn serve<H, F>(
     listener: tokio::net::TcpListener,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
@@ -148,6 +195,10 @@ pub async fn serve<H, F>(
         tokio::spawn(async move {
             let _slot = slot;
             let activity = Arc::new(Activity::default());
+            let stream = Watched {
+                inner: stream,
+                activity: activity.clone(),
+            };
             let service = {
                 let activity = activity.clone();
                 hyper::service::service_fn(move |req| {

@@ -692,3 +692,27 @@ fn a_network_client_of_the_webhook_cannot_get_unsigned_images_admitted_or_stall_
         "still serving"
     );
 }
+
+#[test]
+fn a_broken_policy_file_is_never_admitted_even_failing_open() {
+    let s = scene();
+    let hook = Webhook::start(&s.env, &[&s.registry], &[], &["--failure-policy", "open"]);
+    let dir = s.env.home().join("reviews");
+    let review = review_of("Pod", &pod_spec(&[&format!("{}:v1", s.repo)]));
+    assert_eq!(hook.review("/mutate", &review, &dir)["allowed"], true);
+    // Only an upstream that cannot be asked follows the open policy: a
+    // policy file this machine cannot read is no reason to admit.
+    let policy = s.env.trust().join("policy.toml");
+    let kept = std::fs::read(&policy).expect("policy");
+    std::fs::write(&policy, "[[scope]\nrepository = ").expect("policy");
+    let response = hook.review("/mutate", &review, &dir);
+    assert_eq!(response["allowed"], false, "{response}");
+    assert!(
+        response["status"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("policy.toml")),
+        "{response}"
+    );
+    std::fs::write(&policy, kept).expect("policy");
+    assert_eq!(hook.review("/mutate", &review, &dir)["allowed"], true);
+}
