@@ -149,11 +149,22 @@ pub struct RepoState {
     pub store: Registry,
     /// One upstream decision at a time; the others wait for its answer.
     deciding: Arc<tokio::sync::Mutex<()>>,
+    /// One check of the trust tag at a time, apart from decisions: answers
+    /// already kept never wait behind a decision on something new.
+    checking: Arc<tokio::sync::Mutex<()>>,
     check: Mutex<Option<TagCheck>>,
     decisions: Mutex<Option<Decisions>>,
 }
 
 impl RepoState {
+    /// Whether the last answer about the trust tag is older than
+    /// [`TRUST_TAG_REUSE`] (or there is none).
+    fn check_stale(&self) -> bool {
+        lock(&self.check)
+            .as_ref()
+            .is_none_or(|c| c.at.elapsed() >= TRUST_TAG_REUSE)
+    }
+
     /// The kept answer to `reference`, if the trust tag was checked within
     /// [`TRUST_TAG_REUSE`] and still names the artifact it came from.
     fn kept(&self, reference: &Reference, policy: &[u8], now: Instant) -> Option<Result<Verdict, String>> {
@@ -369,6 +380,7 @@ impl Decider {
         let state = Arc::new(RepoState {
             store,
             deciding: Arc::new(tokio::sync::Mutex::new(())),
+            checking: Arc::new(tokio::sync::Mutex::new(())),
             check: Mutex::new(None),
             decisions: Mutex::new(None),
         });
@@ -515,8 +527,31 @@ impl Decider {
         if let Some(d) = self.kept(&repo, reference, policy) {
             return d;
         }
-        let timeout = deadline.saturating_duration_since(Instant::now());
         let late = || Decided::Undecided(format!("no answer from {} in time", target.registry));
+        if repo.check_stale() {
+            // One request asks the upstream where its trust tag points; the
+            // others wait for that answer, then find theirs kept.
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            let Ok(guard) = tokio::time::timeout(timeout, repo.checking.clone().lock_owned()).await else {
+                return late();
+            };
+            if repo.check_stale() {
+                let (this, r, id) = (self.clone(), repo.clone(), target.id());
+                let refreshed = self
+                    .blocking(deadline, move || {
+                        let _one = guard;
+                        this.refresh_check(&r, &id);
+                    })
+                    .await;
+                if let Err(d) = refreshed {
+                    return d;
+                }
+            }
+            if let Some(d) = self.kept(&repo, reference, policy) {
+                return d;
+            }
+        }
+        let timeout = deadline.saturating_duration_since(Instant::now());
         // One upstream decision per repository at a time: whoever waits
         // here usually finds the answer kept when its turn comes.
         let Ok(guard) = tokio::time::timeout(timeout, repo.deciding.clone().lock_owned()).await else {
@@ -563,23 +598,8 @@ impl Decider {
         reference: &Reference,
         policy: &Arc<Vec<u8>>,
     ) -> Decided {
-        let now = Instant::now();
-        let stale = lock(&repo.check)
-            .as_ref()
-            .is_none_or(|c| now.duration_since(c.at) >= TRUST_TAG_REUSE);
-        if stale {
-            let current = repo.store.head(TRUST_TAG).map_err(|e| e.to_string());
-            // Read after the tag: a verify by another process in between
-            // can only make this newer.
-            let verified_here = crate::trust::cache::Cache::new(&self.trust.dir, repo_id)
-                .last_artifact()
-                .ok()
-                .flatten();
-            *lock(&repo.check) = Some(TagCheck {
-                at: now,
-                current,
-                verified_here,
-            });
+        if repo.check_stale() {
+            self.refresh_check(repo, repo_id);
         }
         if let Some(Err(e)) = lock(&repo.check).as_ref().map(|c| c.current.clone()) {
             return Decided::Undecided(e);
@@ -664,6 +684,23 @@ impl Decider {
             (Err(e), _) => Decided::Undecided(e.to_string()),
             (Ok(_), None) => Decided::Broken("internal error: no manifest".to_owned()),
         }
+    }
+
+    /// Asks the upstream where its trust tag points now (a blocking call).
+    fn refresh_check(&self, repo: &RepoState, repo_id: &str) {
+        let at = Instant::now();
+        let current = repo.store.head(TRUST_TAG).map_err(|e| e.to_string());
+        // Read after the tag: a verify by another process in between can
+        // only make this newer.
+        let verified_here = crate::trust::cache::Cache::new(&self.trust.dir, repo_id)
+            .last_artifact()
+            .ok()
+            .flatten();
+        *lock(&repo.check) = Some(TagCheck {
+            at,
+            current,
+            verified_here,
+        });
     }
 
     /// A manifest by digest, from memory or the upstream.

@@ -11,6 +11,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::common::notary::{free_port, openssl};
+use crate::common::proxy::spawn_server;
 use crate::common::registry::{Registry, push};
 use crate::common::{Env, publisher};
 
@@ -82,41 +83,15 @@ impl Webhook {
     fn start(env: &Env, registries: &[&str], vars: &[(&str, &str)], extra: &[&str]) -> Webhook {
         let addr = format!("127.0.0.1:{}", free_port());
         let (cert, key) = certificate(&env.home().join(format!("tls-{}", addr.replace(':', "-"))));
-        let log = env
-            .home()
-            .join(format!("admission-{}.log", addr.replace(':', "-")));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
-        cmd.arg("--trust-dir")
-            .arg(env.trust())
-            .args(["admission", "--listen", &addr, "--tls-cert"])
-            .arg(&cert)
-            .arg("--tls-key")
-            .arg(&key);
+        let mut args: Vec<std::ffi::OsString> =
+            vec!["admission".into(), "--listen".into(), addr.clone().into()];
+        args.extend(["--tls-cert".into(), cert.clone().into_os_string()]);
+        args.extend(["--tls-key".into(), key.into_os_string()]);
         for r in registries {
-            cmd.args(["--registry", r]);
+            args.extend(["--registry".into(), (*r).into()]);
         }
-        let mut child = cmd
-            .args(extra)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", env.home())
-            .envs(vars.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("vouch admission");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "vouch admission exited ({status}): {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "vouch admission did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        args.extend(extra.iter().map(Into::into));
+        let (child, log) = spawn_server(env, "admission", &addr, &args, vars);
         Webhook {
             child,
             addr,

@@ -152,3 +152,17 @@ fn a_references_file_has_limits() {
     env.run(&["sign", "--from-file", missing.to_str().expect("utf8")])
         .fails(2, "missing.txt");
 }
+
+#[test]
+fn a_refusal_before_reading_stdin_is_reported_not_a_broken_pipe() {
+    // More input than a pipe holds, to a command that refuses before
+    // reading any of it: the harness reports the refusal (it once failed
+    // with "write stdin: Broken pipe", a race on a fresh clone).
+    let env = publisher();
+    env.run_with(
+        &["sign", "--from-file", "-", "--passphrase-stdin"],
+        &[],
+        &"oci:/x:v1\n".repeat(200_000),
+    )
+    .fails(2, "both read standard input");
+}

@@ -190,7 +190,12 @@ pub fn run_command(mut cmd: Command, stdin: &str) -> Run {
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     let mut input = child.stdin.take().expect("stdin");
-    input.write_all(stdin.as_bytes()).expect("write stdin");
+    // A child may exit before reading all of its input (a refusal before
+    // any prompt): the pipe then breaks, which is the child's business.
+    match input.write_all(stdin.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.expect("write stdin"),
+    }
     drop(input);
     let out = child.wait_with_output().expect("wait");
     Run {

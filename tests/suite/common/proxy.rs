@@ -8,6 +8,44 @@ use std::time::{Duration, Instant};
 use super::Env;
 use super::notary::free_port;
 
+/// Starts a long-running `vouch` command (`proxy`, `admission`) with
+/// `env`'s trust directory and only the given variables, its log (stderr)
+/// in a file; returns once it accepts connections on `addr`.
+pub fn spawn_server(
+    env: &Env,
+    what: &str,
+    addr: &str,
+    args: &[std::ffi::OsString],
+    vars: &[(&str, &str)],
+) -> (Child, PathBuf) {
+    let log = env.home().join(format!("{what}-{}.log", addr.replace(':', "-")));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .arg("--trust-dir")
+        .arg(env.trust())
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", env.home())
+        .envs(vars.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("vouch {what}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "vouch {what} exited ({status}): {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "vouch {what} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, log)
+}
+
 /// A running `vouch proxy`, killed on drop.
 pub struct RunningProxy {
     child: Child,
@@ -27,33 +65,13 @@ impl RunningProxy {
         extra: &[&str],
     ) -> RunningProxy {
         let addr = format!("127.0.0.1:{}", free_port());
-        let log = env.home().join(format!("proxy-{}.log", addr.replace(':', "-")));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vouch"))
-            .arg("--trust-dir")
-            .arg(env.trust())
-            .args(["proxy", "--listen", &addr, "--upstream"])
-            .arg(format!("{name}={upstream}"))
-            .args(extra)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", env.home())
-            .envs(vars.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("vouch proxy");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "vouch proxy exited ({status}): {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "vouch proxy did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut args: Vec<std::ffi::OsString> = ["proxy", "--listen", &addr, "--upstream"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        args.push(format!("{name}={upstream}").into());
+        args.extend(extra.iter().map(Into::into));
+        let (child, log) = spawn_server(env, "proxy", &addr, &args, vars);
         RunningProxy { child, addr, log }
     }
 
