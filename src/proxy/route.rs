@@ -111,6 +111,19 @@ pub enum Route<'a> {
         /// Its digest.
         digest: String,
     },
+    /// The tag list (`tags/list`).
+    Tags {
+        /// The upstream.
+        upstream: &'a Upstream,
+        /// The repository path there.
+        repo: String,
+        /// The name as the client gave it (the list answers under it).
+        name: String,
+        /// At most this many tags (`n`).
+        n: Option<usize>,
+        /// Tags after this one (`last`).
+        last: Option<String>,
+    },
     /// Anything else: not served.
     Unsupported,
 }
@@ -124,12 +137,17 @@ fn valid_component(c: &str) -> bool {
         && !c.contains("..")
 }
 
-/// The `ns` query parameter, if any.
-fn namespace(query: Option<&str>) -> Option<String> {
+/// A query parameter, if any.
+fn param(query: Option<&str>, name: &str) -> Option<String> {
     let url = reqwest::Url::parse(&format!("http://proxy/?{}", query?)).ok()?;
     url.query_pairs()
-        .find(|(k, _)| k == "ns")
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// The `ns` query parameter, if any.
+fn namespace(query: Option<&str>) -> Option<String> {
+    param(query, "ns")
 }
 
 /// Routes a request path (and query) among `upstreams`.
@@ -140,7 +158,9 @@ pub fn route<'a>(upstreams: &'a [Upstream], path: &str, query: Option<&str>) -> 
     let Some(rest) = path.strip_prefix("/v2/") else {
         return Route::Unsupported;
     };
-    let (name, kind, reference) = if let Some((name, r)) = rest.rsplit_once("/manifests/") {
+    let (name, kind, reference) = if let Some(name) = rest.strip_suffix("/tags/list") {
+        (name, "tags", "")
+    } else if let Some((name, r)) = rest.rsplit_once("/manifests/") {
         (name, "manifests", r)
     } else if let Some((name, r)) = rest.rsplit_once("/blobs/") {
         (name, "blobs", r)
@@ -169,6 +189,13 @@ pub fn route<'a>(upstreams: &'a [Upstream], path: &str, query: Option<&str>) -> 
         },
     };
     match kind {
+        "tags" => Route::Tags {
+            upstream,
+            repo,
+            name: name.to_owned(),
+            n: param(query, "n").and_then(|n| n.parse().ok()),
+            last: param(query, "last"),
+        },
         "manifests" if Digest::parse(reference).is_ok() => Route::Manifest {
             upstream,
             repo,
@@ -262,11 +289,27 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(route(&ups, "/v2/", None), Route::Base);
+        match route(&ups, "/v2/hub/team/app/tags/list", Some("n=2&last=v1")) {
+            Route::Tags {
+                upstream,
+                repo,
+                name,
+                n,
+                last,
+            } => {
+                assert_eq!(
+                    (upstream.registry.as_str(), repo.as_str(), name.as_str()),
+                    ("registry.example", "team/app", "hub/team/app")
+                );
+                assert_eq!((n, last.as_deref()), (Some(2), Some("v1")));
+            }
+            other => panic!("{other:?}"),
+        }
         for bad in [
             "/v2/demo/app/manifests/../x",
             "/v2/Demo/app/manifests/v1",
             "/v2/demo/app/blobs/sha256:xyz",
-            "/v2/demo/app/tags/list",
+            "/v2/demo/app/tags/lists",
             "/v3/demo/app/manifests/v1",
             "/v2/demo/app/manifests/vouch-trust",
         ] {

@@ -332,6 +332,67 @@ fn log(config: &ProxyConfig, peer: SocketAddr, method: &Method, what: &str, d: &
     }
 }
 
+/// Answers a tag list with the tags trust data signs (what the proxy
+/// would serve), paged as the distribution API pages it.
+async fn tags(
+    state: Arc<State>,
+    peer: SocketAddr,
+    head: bool,
+    target: Target,
+    name: String,
+    n: Option<usize>,
+    last: Option<String>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let what = format!("{}/tags/list", target.id());
+    let method = if head { Method::HEAD } else { Method::GET };
+    let listed = state.decider.tags(&target, started + DECISION_DEADLINE).await;
+    let tags = match listed {
+        Ok(t) => t,
+        Err(d) => {
+            let (status, code, verdict, why) = match d {
+                Decided::Refused(why) => (REFUSED, "DENIED", "refused", why),
+                Decided::Undecided(why) | Decided::Broken(why) => {
+                    (UNDECIDED, "UNAVAILABLE", "undecided", why)
+                }
+                _ => (UNDECIDED, "UNAVAILABLE", "undecided", "internal error".to_owned()),
+            };
+            let decision = Decision {
+                verdict,
+                digest: None,
+                reason: why.clone(),
+            };
+            log(&state.config, peer, &method, &what, &decision, started);
+            return error(status, code, &format!("vouch: {why}"), head);
+        }
+    };
+    let from = last
+        .as_ref()
+        .map_or(0, |l| tags.partition_point(|t| t.as_str() <= l.as_str()));
+    let page = n.unwrap_or(usize::MAX).min(tags.len().saturating_sub(from));
+    let listed: Vec<&String> = tags[from..from + page].iter().collect();
+    let body = Bytes::from(serde_json::json!({"name": name, "tags": listed}).to_string());
+    let len = body.len();
+    let mut resp = Response::new(if head { full(Bytes::new()) } else { full(body) });
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if from + page < tags.len()
+        && let (Some(n), Some(l)) = (n, listed.last())
+        && let Ok(v) = HeaderValue::from_str(&format!("</v2/{name}/tags/list?n={n}&last={l}>; rel=\"next\""))
+    {
+        h.insert(header::LINK, v);
+    }
+    api_headers(&mut resp);
+    let decision = Decision {
+        verdict: "served",
+        digest: None,
+        reason: format!("{} signed tags", tags.len()),
+    };
+    log(&state.config, peer, &method, &what, &decision, started);
+    resp
+}
+
 /// Serves a blob of an image still admitted, streamed and checked.
 async fn blob(state: Arc<State>, head: bool, target: Target, digest: String) -> Response<Body> {
     let deadline = Instant::now() + DECISION_DEADLINE;
@@ -442,6 +503,19 @@ async fn handle(
                 repo,
             };
             blob(state, head, target, digest).await
+        }
+        Route::Tags {
+            upstream,
+            repo,
+            name,
+            n,
+            last,
+        } => {
+            let target = Target {
+                registry: upstream.registry.clone(),
+                repo,
+            };
+            tags(state, peer, head, target, name, n, last).await
         }
         Route::Unsupported => error(
             StatusCode::NOT_FOUND,

@@ -48,6 +48,8 @@ const MANIFEST_CACHE_BYTES: usize = 64 << 20;
 const MAX_BLOB_REFS: usize = 262_144;
 /// Manifests remembered per blob.
 const MAX_MANIFESTS_PER_BLOB: usize = 8;
+/// Tags listed per repository.
+pub const MAX_TAGS: usize = 10_000;
 /// Largest manifest read.
 pub const MAX_MANIFEST: u64 = crate::store::copy::MAX_MANIFEST;
 
@@ -143,6 +145,9 @@ struct TagCheck {
     verified_here: Option<String>,
 }
 
+/// The tags one trust artifact signs (artifact, policy bytes, tags).
+type TagList = (String, Arc<Vec<u8>>, Arc<Vec<String>>);
+
 /// What is kept per repository.
 pub struct RepoState {
     /// Its registry client (connections are shared per registry).
@@ -154,6 +159,8 @@ pub struct RepoState {
     checking: Arc<tokio::sync::Mutex<()>>,
     check: Mutex<Option<TagCheck>>,
     decisions: Mutex<Option<Decisions>>,
+    /// The tags a trust artifact signs, under a policy's bytes.
+    tags: Mutex<Option<TagList>>,
 }
 
 impl RepoState {
@@ -383,6 +390,7 @@ impl Decider {
             checking: Arc::new(tokio::sync::Mutex::new(())),
             check: Mutex::new(None),
             decisions: Mutex::new(None),
+            tags: Mutex::new(None),
         });
         let mut repos = lock(&self.repos);
         let tick = repos.tick;
@@ -684,6 +692,78 @@ impl Decider {
             (Err(e), _) => Decided::Undecided(e.to_string()),
             (Ok(_), None) => Decided::Broken("internal error: no manifest".to_owned()),
         }
+    }
+
+    /// The tags a client may list in `target`: those trust data signs (the
+    /// tags the gate would serve), sorted; where content trust is off or
+    /// auditing, the upstream's own list. At most [`MAX_TAGS`].
+    pub async fn tags(
+        self: &Arc<Self>,
+        target: &Target,
+        deadline: Instant,
+    ) -> Result<Arc<Vec<String>>, Decided> {
+        let (level, policy) = self.level_for(&target.id()).map_err(Decided::Broken)?;
+        let repo = self.repo_async(target, deadline).await?;
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let Ok(guard) = tokio::time::timeout(wait, repo.deciding.clone().lock_owned()).await else {
+            return Err(Decided::Undecided(format!(
+                "no answer from {} in time",
+                target.registry
+            )));
+        };
+        let (this, id) = (self.clone(), target.id());
+        self.blocking(deadline, move || {
+            let _one = guard;
+            this.tags_upstream(&repo, &id, level, &policy)
+        })
+        .await?
+    }
+
+    fn tags_upstream(
+        &self,
+        repo: &RepoState,
+        repo_id: &str,
+        level: Level,
+        policy: &Arc<Vec<u8>>,
+    ) -> Result<Arc<Vec<String>>, Decided> {
+        if level != Level::Enforce {
+            let mut tags = repo
+                .store
+                .tags_with_prefix("", MAX_TAGS)
+                .map_err(|e| Decided::Undecided(e.to_string()))?;
+            tags.retain(|t| crate::reference::valid_tag(t));
+            tags.sort();
+            return Ok(Arc::new(tags));
+        }
+        if repo.check_stale() {
+            self.refresh_check(repo, repo_id);
+        }
+        let current = lock(&repo.check).as_ref().map(|c| c.current.clone());
+        let current = match current {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => return Err(Decided::Undecided(e)),
+            None => None,
+        };
+        if let (Some(c), Some((artifact, p, tags))) = (&current, lock(&repo.tags).as_ref())
+            && c == artifact
+            && p == policy
+        {
+            return Ok(tags.clone());
+        }
+        let mut reader = match Reader::open(&self.trust, repo_id, &repo.store, false) {
+            Ok(r) => r,
+            Err(e) if e.is_refusal() => return Err(Decided::Refused(e.to_string())),
+            Err(e) => return Err(Decided::Undecided(e.to_string())),
+        };
+        let tags = match reader.signed_tags(MAX_TAGS) {
+            Ok(t) => Arc::new(t),
+            Err(e) if e.is_refusal() => return Err(Decided::Refused(e.to_string())),
+            Err(e) => return Err(Decided::Undecided(e.to_string())),
+        };
+        if let Some(artifact) = reader.artifact() {
+            *lock(&repo.tags) = Some((artifact.to_owned(), policy.clone(), tags.clone()));
+        }
+        Ok(tags)
     }
 
     /// Asks the upstream where its trust tag points now (a blocking call).

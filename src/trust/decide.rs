@@ -186,6 +186,35 @@ impl Reader<'_> {
         }))
     }
 
+    /// Every tag trust data signs, by the tag rule ([`Reader::resolve_tag`]),
+    /// sorted; at most `max` are looked at (a registry's tag list is
+    /// paged). Platform targets (`TAG@OS-ARCH`) are not tags.
+    pub fn signed_tags(&mut self, max: usize) -> Result<Vec<String>, TrustError> {
+        self.load_all()?;
+        let mut names: Vec<String> = self
+            .client
+            .trusted()
+            .all_targets()
+            .values()
+            .flat_map(|md| md.signed().targets.keys().cloned().collect::<Vec<_>>())
+            .filter(|t| crate::reference::valid_tag(t))
+            .collect();
+        names.sort();
+        names.dedup();
+        names.truncate(max);
+        let mut signed = Vec::with_capacity(names.len());
+        for tag in names {
+            match self.resolve_tag(&tag) {
+                Ok(_) => signed.push(tag),
+                // Listed by a role the rule does not read for it, or its
+                // target does not verify: not signed.
+                Err(TrustError::NotSigned { .. } | TrustError::Refused { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(signed)
+    }
+
     /// Loads every targets role reachable from `targets`; roles that are
     /// refused are returned with the reason.
     pub fn load_all(&mut self) -> Result<Vec<(String, TufError)>, TrustError> {

@@ -973,3 +973,42 @@ fn the_proxy_serves_tls_with_the_given_certificate() {
     let out = inspect("v2");
     assert!(text(&out).contains("is not signed"), "{}", text(&out));
 }
+
+#[test]
+fn skopeo_inspect_lists_only_the_signed_tags_through_the_proxy() {
+    let s = scene();
+    let proxy = Proxy::start(&s, &[], &[]);
+    let out = Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false"])
+        .arg(format!("docker://{}/{NAME}/demo/app:v1", proxy.addr))
+        .output()
+        .expect("skopeo");
+    assert!(out.status.success(), "{}", text(&out));
+    let inspected: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(inspected["Digest"], s.signed_v1.as_str(), "the signed digest");
+    let tags: Vec<&str> = inspected["RepoTags"]
+        .as_array()
+        .expect("RepoTags")
+        .iter()
+        .filter_map(|t| t.as_str())
+        .collect();
+    assert_eq!(tags, ["multi", "v1"], "the signed tags, not v2 nor vouch's own");
+
+    // Paged as the distribution API pages it.
+    let out = Command::new("curl")
+        .args(["-s", "-D", "-"])
+        .arg(format!("http://{}/v2/{NAME}/demo/app/tags/list?n=1", proxy.addr))
+        .output()
+        .expect("curl");
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        answer.contains(r#"{"name":"up/demo/app","tags":["multi"]}"#),
+        "{answer}"
+    );
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("link: </v2/up/demo/app/tags/list?n=1&last=multi>"),
+        "{answer}"
+    );
+}
