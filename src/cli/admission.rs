@@ -56,12 +56,6 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             "warning: content trust is off (VOUCH_CONTENT_TRUST / DOCKER_CONTENT_TRUST): every workload is admitted"
         );
     }
-    if ctx.offline {
-        return Err(CliError::failed(
-            "the webhook cannot run --offline: it reads trust data from the registries",
-            "drop --offline",
-        ));
-    }
     for r in &args.registry {
         if r.is_empty() || r.contains('/') || r.contains(char::is_whitespace) {
             return Err(CliError::failed(

@@ -32,6 +32,22 @@ pub struct Args {
     pub flags: Vec<String>,
 }
 
+/// What `-help` prints (containerd itself never asks).
+const HELP: &str = "\
+containerd's image verifier: exit 0 when trust data signs the pulled digest
+for the image's tag (or some signed tag maps to it), 1 with the reason on
+stdout when it does not, 2 when vouch cannot decide.
+
+Usage, as containerd runs it:
+  vouch containerd-verifier -name REF -digest sha256:... [-stdin-media-type TYPE] < DESCRIPTOR
+
+Enforcing unless VOUCH_CONTENT_TRUST / DOCKER_CONTENT_TRUST set audit or off.
+Set it up (containerd >= 2.0, /etc/containerd/config.toml):
+  [plugins.\"io.containerd.image-verifier.v1.bindir\"]
+    bin_dir = \"/opt/containerd/image-verifier/bin\"
+and put a script there running it with VOUCH_TRUST_DIR set.
+";
+
 /// containerd's flags.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Flags {
@@ -106,6 +122,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             "containerd passes -name REF -digest DIGEST -stdin-media-type TYPE",
         )
     };
+    if args
+        .flags
+        .iter()
+        .any(|f| matches!(f.as_str(), "-h" | "-help" | "--help"))
+    {
+        return crate::cli::output::print(HELP);
+    }
     let flags = parse(&args.flags).map_err(usage)?;
     let mut input = Vec::new();
     std::io::stdin()

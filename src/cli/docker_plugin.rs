@@ -63,9 +63,9 @@ pub fn metadata() -> String {
     .to_string()
 }
 
-/// Rewrites the plugin's argv (`docker-vouch vouch pull …`, as the docker
-/// CLI runs plugins) into vouch's own (`vouch docker-plugin pull …`).
-/// `None`: not called as the plugin.
+/// The plugin's own command line (`docker-vouch vouch pull …`, as the
+/// docker CLI runs plugins) as `docker vouch pull …`, its first word the
+/// name users typed. `None`: not called as the plugin.
 pub fn plugin_argv(argv: &[OsString]) -> Option<Vec<OsString>> {
     let called = argv
         .first()
@@ -79,11 +79,37 @@ pub fn plugin_argv(argv: &[OsString]) -> Option<Vec<OsString>> {
         rest.remove(0);
     }
     let mut out = vec![OsString::from("docker vouch")];
-    if rest.first().is_some_and(|a| a == "pull") {
-        out.push("docker-plugin".into());
-    }
     out.extend(rest);
     Some(out)
+}
+
+/// `docker vouch`: the docker CLI plugin's own commands.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "docker vouch",
+    version,
+    max_term_width = 100,
+    arg_required_else_help = true,
+    after_help = "Every other vouch command runs as `docker vouch COMMAND` too (`docker vouch verify IMAGE:TAG`, `docker vouch sign IMAGE:TAG`, …): see `vouch --help`."
+)]
+pub struct PluginCli {
+    #[command(flatten)]
+    pub global: super::GlobalArgs,
+    #[command(subcommand)]
+    pub command: PluginCommand,
+}
+
+/// What `docker vouch` runs.
+#[derive(Debug, clap::Subcommand)]
+pub enum PluginCommand {
+    /// Verify IMAGE:TAG, pull IMAGE@DIGEST through the docker CLI and tag
+    /// it IMAGE:TAG; a refused pull exits 1 and pulls nothing. Enforcing
+    /// unless VOUCH_CONTENT_TRUST / DOCKER_CONTENT_TRUST set audit or off.
+    Pull(PullArgs),
+    /// Any other vouch command (its words are parsed again with the whole
+    /// line, as vouch's own).
+    #[command(external_subcommand)]
+    Other(#[allow(dead_code)] Vec<OsString>),
 }
 
 fn plugin_dir(given: Option<PathBuf>) -> Result<PathBuf, CliError> {
@@ -164,7 +190,7 @@ fn bare_name(image: &str) -> &str {
     }
 }
 
-fn pull(args: PullArgs, ctx: &Context) -> Result<(), CliError> {
+pub fn pull(args: PullArgs, ctx: &Context) -> Result<(), CliError> {
     let r = ImageRef::parse_docker(&args.image).map_err(|e| {
         CliError::failed(
             e.to_string(),
@@ -227,18 +253,7 @@ mod tests {
             .map(OsString::from)
             .collect();
         let out = plugin_argv(&argv).expect("plugin");
-        assert_eq!(
-            out[1..],
-            [OsString::from("docker-plugin"), "pull".into(), "a:1".into()]
-        );
-        let argv: Vec<OsString> = ["docker-vouch", "vouch", "verify", "r/a:1"]
-            .iter()
-            .map(OsString::from)
-            .collect();
-        assert_eq!(
-            plugin_argv(&argv).expect("plugin")[1..],
-            [OsString::from("verify"), "r/a:1".into()]
-        );
+        assert_eq!(out, [OsString::from("docker vouch"), "pull".into(), "a:1".into()]);
         assert!(plugin_argv(&[OsString::from("vouch"), "pull".into()]).is_none());
     }
 

@@ -73,7 +73,7 @@ impl From<KeyError> for CliError {
                 env_vars.join(" or ")
             ),
             KeyError::EmptyPassphrase { .. } => {
-                "choose a passphrase, or pass --allow-empty-passphrase to store the key unprotected"
+                "choose a passphrase (`vouch key generate --allow-empty-passphrase` makes a key stored unprotected)"
                     .to_owned()
             }
             KeyError::PassphraseMismatch => "type the same passphrase twice".to_owned(),

@@ -13,6 +13,8 @@ use crate::trust::Reader;
 /// people. Warns on stderr when metadata expires soon.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub offline: crate::cli::OfflineArg,
     /// A repository (oci:DIR, REGISTRY/REPO), or one tag of it (…:TAG)
     pub reference: String,
     /// JSON output (the default)

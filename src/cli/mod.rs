@@ -74,11 +74,27 @@ pub struct GlobalArgs {
     /// confirmation is needed and no other source gives it
     #[arg(long, global = true, env = "VOUCH_NON_INTERACTIVE", value_parser = clap::builder::BoolishValueParser::new())]
     pub non_interactive: bool,
+}
 
+/// `--offline`, on the commands that only read trust data.
+#[derive(Debug, Args)]
+pub struct OfflineArg {
     /// Verify from cached trust data only: no network at all (a tag's
     /// current manifest is then not checked; deploy by the printed digest)
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub offline: bool,
+}
+
+impl Command {
+    /// Whether the command reads from cached trust data only.
+    fn offline(&self) -> bool {
+        match self {
+            Command::Verify(a) => a.offline.offline,
+            Command::Resolve(a) => a.offline.offline,
+            Command::Inspect(a) => a.offline.offline,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,7 +173,7 @@ pub struct Context {
 }
 
 impl GlobalArgs {
-    fn context(&self) -> Result<Context, CliError> {
+    fn context(&self, offline: bool) -> Result<Context, CliError> {
         let dir = match &self.trust_dir {
             Some(d) => d.clone(),
             None => {
@@ -175,7 +191,7 @@ impl GlobalArgs {
         Ok(Context {
             trust_dir: TrustDir::at(dir),
             interactive: !self.non_interactive,
-            offline: self.offline,
+            offline,
         })
     }
 }
@@ -190,7 +206,19 @@ pub fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(plugin) = docker_plugin::plugin_argv(&argv) {
-        argv = plugin;
+        use clap::Parser as _;
+        let parsed = docker_plugin::PluginCli::parse_from(&plugin);
+        match parsed.command {
+            docker_plugin::PluginCommand::Pull(a) => {
+                let result = parsed
+                    .global
+                    .context(false)
+                    .and_then(|ctx| docker_plugin::pull(a, &ctx));
+                return finish(result);
+            }
+            // Parsed again as vouch's own, options before the command included.
+            docker_plugin::PluginCommand::Other(_) => argv = plugin,
+        }
     } else if argv
         .first()
         .is_some_and(|a| containerd_verifier::called_as_verifier(a))
@@ -198,7 +226,8 @@ pub fn main() -> ExitCode {
         argv.insert(1, "containerd-verifier".into());
     }
     let cli = Cli::parse_from(argv);
-    let result = cli.global.context().and_then(|ctx| match cli.command {
+    let offline = cli.command.offline();
+    let result = cli.global.context(offline).and_then(|ctx| match cli.command {
         Command::Init(a) => init::run(a, &ctx),
         Command::Sign(a) => sign::run(a, &ctx),
         Command::Verify(a) => verify::run(a, &ctx),
@@ -228,6 +257,10 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
     });
+    finish(result)
+}
+
+fn finish(result: Result<(), CliError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

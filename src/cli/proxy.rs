@@ -55,12 +55,6 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             "warning: content trust is off (VOUCH_CONTENT_TRUST / DOCKER_CONTENT_TRUST): every pull passes"
         );
     }
-    if ctx.offline {
-        return Err(CliError::failed(
-            "the proxy cannot run --offline: it serves images from the upstream",
-            "drop --offline",
-        ));
-    }
     ctx.trust_dir.ensure()?;
     let config = ProxyConfig {
         listen: args.listen,

@@ -8,6 +8,8 @@ use crate::trust::Reader;
 /// deploy scripts: `docker run "$(vouch resolve REGISTRY/app:1.2)"`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub offline: crate::cli::OfflineArg,
     /// A tag: oci:DIR:TAG or REGISTRY/REPO:TAG
     pub reference: String,
     /// Pin the repository's root on first use if it is not pinned (loud)

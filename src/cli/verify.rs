@@ -32,6 +32,8 @@ pub fn notary_source(r: &ImageRef, url: &str) -> Result<NotarySource, CliError> 
 /// when every one verified, 2 when any could not be decided, else 1.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    pub offline: crate::cli::OfflineArg,
     /// Tags or digests: oci:DIR:TAG, oci:DIR@sha256:…, REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:…
     pub references: Vec<String>,
     /// Also verify the references in FILE, one a line (`-`: standard

@@ -1,0 +1,98 @@
+//! What a new user tripped over in their first hour (issue 20), each
+//! through the binary as they ran it.
+
+use std::process::Command;
+
+use crate::common::{Env, publisher};
+
+fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn offline_is_only_on_commands_that_read() {
+    let env = publisher();
+    let layout = env.home().join("img");
+    let digest = crate::common::oci_image(&layout, "v1", "hello\n");
+    assert!(digest.starts_with("sha256:"));
+    let r = format!("oci:{}:v1", layout.display());
+    // A writer never takes it (it once pushed and signed over the network).
+    for args in [
+        vec!["push", "--offline", &r, "127.0.0.1:1/x:v1"],
+        vec!["init", "--offline", &r],
+        vec!["sign", "--offline", &r],
+        vec!["--offline", "verify", &r],
+    ] {
+        let run = env.run(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.all());
+        assert!(run.all().contains("unexpected argument '--offline'"), "{}", run.all());
+    }
+    for command in ["init", "sign", "push", "completions", "proxy"] {
+        let help = env.run(&[command, "--help"]);
+        assert!(!help.ok().contains("--offline"), "{command} --help");
+    }
+    for command in ["verify", "resolve", "inspect"] {
+        assert!(
+            env.run(&[command, "--help"]).ok().contains("--offline"),
+            "{command}"
+        );
+    }
+    let repo = format!("oci:{}", layout.display());
+    env.run(&["init", &repo]).ok();
+    env.run(&["sign", &r]).ok();
+    assert!(env.run(&["verify", "--offline", &r]).ok().contains(&digest));
+}
+
+#[test]
+fn help_is_there_for_the_containerd_verifier_and_the_docker_plugin() {
+    let env = Env::new();
+    let out = env.run(&["containerd-verifier", "--help"]);
+    assert!(out.ok().contains("-name REF -digest"), "{}", out.all());
+    let out = env.run(&["containerd-verifier", "-help"]);
+    assert!(out.ok().contains("bin_dir"));
+
+    // The plugin as the docker CLI (28.2.2) runs it.
+    let plugins = env.home().join("docker/cli-plugins");
+    env.run(&[
+        "docker-plugin",
+        "install",
+        "--dir",
+        plugins.to_str().expect("utf8"),
+    ])
+    .ok();
+    let docker = |args: &[&str]| {
+        Command::new("docker")
+            .args(args)
+            .env("DOCKER_CONFIG", env.home().join("docker"))
+            .env("HOME", env.home())
+            .env("VOUCH_TRUST_DIR", env.trust())
+            .output()
+            .expect("docker")
+    };
+    let out = docker(&["vouch", "--help"]);
+    let help = text(&out);
+    assert!(out.status.success(), "{help}");
+    assert!(
+        help.contains("Usage: docker vouch")
+            && help.contains("pull")
+            && help.contains("Every other vouch command"),
+        "{help}"
+    );
+    let out = docker(&["vouch", "pull", "--help"]);
+    let help = text(&out);
+    assert!(out.status.success(), "{help}");
+    assert!(
+        help.contains("Usage: docker vouch pull [OPTIONS] <IMAGE>"),
+        "{help}"
+    );
+    let out = docker(&["vouch", "verify", "--help"]);
+    assert!(
+        text(&out).contains("Usage: docker vouch verify"),
+        "{}",
+        text(&out)
+    );
+}
