@@ -113,7 +113,8 @@ pub enum Command {
     Pin(pin::Args),
     /// Never accept these root key ids again, under any pin (lost or stolen root keys)
     Deny(deny::Args),
-    /// The gate: verify, then copy an image by digest into an OCI layout
+    /// The gate: verify, then copy an image by its signed digest into an OCI
+    /// layout (enforcing unless VOUCH_CONTENT_TRUST=0)
     Pull(pull::Args),
     /// Copy an image from an OCI layout to a registry, then sign it
     Push(push::Args),

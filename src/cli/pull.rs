@@ -7,10 +7,12 @@ use crate::store::oci_layout::OciLayout;
 use crate::trust::gate::{Admission, TagRule, admit};
 
 /// Verify, then copy the image by its trusted digest into an OCI layout.
-/// With `VOUCH_CONTENT_TRUST=1` (or Docker's `DOCKER_CONTENT_TRUST=1`) a
-/// reference that does not verify is refused (exit 1) and nothing is
-/// written; `audit` warns and copies; unset or `0` copies without checking.
-/// A policy scope can lower the level for its repositories.
+/// Enforcing: a reference that does not verify is refused (exit 1) and
+/// nothing is written. A tag is pulled as its signed digest; if the store's
+/// tag has moved since, the signed image is pulled with a warning.
+/// `VOUCH_CONTENT_TRUST=audit` warns and copies; `VOUCH_CONTENT_TRUST=0`
+/// (or `DOCKER_CONTENT_TRUST=0` when ours is unset) copies without
+/// checking. A policy scope can lower the level for its repositories.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A tag or digest: oci:DIR:TAG, REGISTRY/REPO:TAG, …@sha256:…
@@ -26,10 +28,10 @@ pub struct Args {
 use crate::store::copy::MAX_MANIFEST;
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
-    let env_level = crate::gate_switch::mode_from_env().ok_or_else(|| {
+    let env_level = crate::gate_switch::mode_enforcing_from_env().ok_or_else(|| {
         CliError::failed(
-            "VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit",
-            "unset it to fall back to DOCKER_CONTENT_TRUST",
+            "VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit (and valid UTF-8)",
+            "unset it to enforce, or set it to 0 to pull without checking",
         )
     })?;
     let r = parse_ref(&args.reference)?;
@@ -57,15 +59,24 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             (None, None) => Err(CliError::failed("pull needs a tag or a digest", "give REPO:TAG")),
         }
     };
-    let digest = match admit(
-        &trust(ctx),
-        &r,
-        src,
-        env_level,
-        TagRule::StoreMustMatch,
-        args.tofu,
-    )? {
-        Admission::Verified(v) => v.digest,
+    let digest = match admit(&trust(ctx), &r, src, env_level, TagRule::SignedDigest, args.tofu)? {
+        Admission::Verified(v) => {
+            // Docker Content Trust's rule: the signed digest is what is
+            // pulled; a tag moved since is said, not followed.
+            if r.digest.is_none()
+                && let Some(t) = &r.tag
+                && let Ok(Some(now)) = src.resolve(t)
+                && now.digest != v.digest
+            {
+                eprintln!(
+                    "warning: {}:{t} now points at {}, which nobody signed: pulling the signed {}",
+                    r.repository(),
+                    now.digest,
+                    v.digest
+                );
+            }
+            v.digest
+        }
         Admission::Audited(e) => {
             eprintln!("warning: {e} (content trust in audit mode: pulling anyway)");
             current()?

@@ -29,7 +29,11 @@ fn offline_is_only_on_commands_that_read() {
     ] {
         let run = env.run(&args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.all());
-        assert!(run.all().contains("unexpected argument '--offline'"), "{}", run.all());
+        assert!(
+            run.all().contains("unexpected argument '--offline'"),
+            "{}",
+            run.all()
+        );
     }
     for command in ["init", "sign", "push", "completions", "proxy"] {
         let help = env.run(&[command, "--help"]);

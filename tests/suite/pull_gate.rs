@@ -69,13 +69,44 @@ fn enforced_pull_refuses_and_writes_nothing() {
         s.pull("unsigned", &vars).fails(1, "not signed");
         assert!(!s.dest.exists(), "nothing written with {vars:?}");
     }
-    // The tag moved after signing.
-    oci_image(&s.src, "v1", "tampered\n");
-    s.pull("v1", &[("VOUCH_CONTENT_TRUST", "true")])
-        .fails(1, "digest mismatch");
-    s.pull("v1", &[("DOCKER_CONTENT_TRUST", "1")])
-        .fails(1, "digest mismatch");
     assert!(!s.dest.exists());
+}
+
+#[test]
+fn a_moved_tag_pulls_the_signed_digest_with_a_warning() {
+    let s = setup();
+    // The tag moved after signing: the signed image is what is pulled, as
+    // `docker vouch pull` and the proxy do.
+    let moved = oci_image(&s.src, "v1", "tampered\n");
+    for vars in [&[][..], &[("VOUCH_CONTENT_TRUST", "true")][..]] {
+        let out = s.pull("v1", vars);
+        assert_eq!(out.ok().trim(), s.signed, "{vars:?}");
+        assert!(
+            out.stderr.contains("warning:") && out.stderr.contains(&moved) && out.stderr.contains(&s.signed),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(s.skopeo_digest("v1"), s.signed);
+        std::fs::remove_dir_all(&s.dest).expect("rm");
+    }
+}
+
+#[test]
+fn pull_enforces_unless_switched_off_explicitly() {
+    let s = setup();
+    // Unset (both variables): enforcing, as its --help says.
+    s.pull("unsigned", &[]).fails(1, "not signed");
+    assert!(!s.dest.exists());
+    let help = s.env.run(&["pull", "--help"]);
+    assert!(help.ok().contains("enforcing unless"), "{}", help.stdout);
+    for vars in [
+        [("VOUCH_CONTENT_TRUST", "0")],
+        [("DOCKER_CONTENT_TRUST", "0")],
+        [("VOUCH_CONTENT_TRUST", "false")],
+    ] {
+        s.pull("unsigned", &vars).ok();
+        std::fs::remove_dir_all(&s.dest).expect("rm");
+    }
 }
 
 #[test]
@@ -94,7 +125,8 @@ fn audit_warns_and_off_does_not_check() {
         &[("VOUCH_CONTENT_TRUST", "0"), ("DOCKER_CONTENT_TRUST", "1")],
     )
     .ok();
-    let off = s.pull("unsigned", &[]);
+    std::fs::remove_dir_all(&s.dest).expect("rm");
+    let off = s.pull("unsigned", &[("VOUCH_CONTENT_TRUST", "0")]);
     assert!(!off.ok().is_empty());
     assert!(!off.stderr.contains("warning"), "{}", off.stderr);
 }
