@@ -116,6 +116,12 @@ impl Provider {
         Ok(None)
     }
 
+    /// Whether a passphrase this provider lacks would be asked for on the
+    /// terminal (rather than failing).
+    pub fn may_prompt(&self) -> bool {
+        self.interactive && terminal_available()
+    }
+
     fn prompt(&mut self, req: &Request<'_>) -> Result<Obtained, KeyError> {
         let no_source = || KeyError::NoPassphrase {
             what: req.what.to_owned(),

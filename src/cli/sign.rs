@@ -107,26 +107,40 @@ pub fn sign_with(
     let writer = Writer::new(&trust, repo_id, store);
     // Which keys sign is decided above the bins: none is read.
     let state = writer.load_for(&[])?;
-    let (targets, keys) = std::thread::scope(|scope| {
-        let resolving = scope.spawn(|| targets(store));
-        let keys = (|| -> Result<_, CliError> {
-            let signers =
-                crate::trust::signing_keys::for_signing(&ctx.trust_dir, &state.repo, repo_id, only)?;
-            let by: Vec<String> = signers.iter().map(|k| k.file.info.name.clone()).collect();
-            Ok((
-                unlock_all(&signers, provider)?,
-                OnlineKeys::unlock_if_held(ctx, &state, repo_id, provider)?,
-                by.join(", "),
-            ))
-        })();
-        let targets = resolving.join().unwrap_or_else(|_| {
-            Err(crate::trust::TrustError::edit(
-                "looking up the tags failed",
-                "report this as a bug",
-            ))
-        });
-        (targets, keys)
-    });
+    // Someone at a terminal is asked for passphrases only once every tag is
+    // known to exist; otherwise the lookups overlap the key derivation.
+    let (targets, keys) = if provider.may_prompt() {
+        let targets = targets(store)?;
+        let signers = crate::trust::signing_keys::for_signing(&ctx.trust_dir, &state.repo, repo_id, only)?;
+        let by: Vec<String> = signers.iter().map(|k| k.file.info.name.clone()).collect();
+        let keys = (
+            unlock_all(&signers, provider)?,
+            OnlineKeys::unlock_if_held(ctx, &state, repo_id, provider)?,
+            by.join(", "),
+        );
+        (Ok(targets), Ok(keys))
+    } else {
+        std::thread::scope(|scope| {
+            let resolving = scope.spawn(|| targets(store));
+            let keys = (|| -> Result<_, CliError> {
+                let signers =
+                    crate::trust::signing_keys::for_signing(&ctx.trust_dir, &state.repo, repo_id, only)?;
+                let by: Vec<String> = signers.iter().map(|k| k.file.info.name.clone()).collect();
+                Ok((
+                    unlock_all(&signers, provider)?,
+                    OnlineKeys::unlock_if_held(ctx, &state, repo_id, provider)?,
+                    by.join(", "),
+                ))
+            })();
+            let targets = resolving.join().unwrap_or_else(|_| {
+                Err(crate::trust::TrustError::edit(
+                    "looking up the tags failed",
+                    "report this as a bug",
+                ))
+            });
+            (targets, keys)
+        })
+    };
     // A missing tag signs nothing, and is reported first.
     let targets = targets?;
     let (signers, online, by) = keys?;

@@ -245,7 +245,21 @@ impl Reader<'_> {
     ) -> Result<Verdict, TrustError> {
         match (&r.tag, &r.digest) {
             (Some(tag), digest) => {
-                let signed = self.resolve_tag(tag)?;
+                let signed = match self.resolve_tag(tag) {
+                    Ok(s) => s,
+                    // Not signed, and not in the store either: a typo more
+                    // likely than an unsigned image, so say which.
+                    Err(e @ TrustError::NotSigned { .. }) if digest.is_none() && !self.offline => {
+                        return Err(match head(tag) {
+                            Ok(None) => TrustError::NoSuchTag {
+                                repo: self.repo.clone(),
+                                tag: tag.clone(),
+                            },
+                            _ => e,
+                        });
+                    }
+                    Err(e) => return Err(e),
+                };
                 let current = match (digest, self.offline) {
                     (Some(d), _) => Some(d.to_string()),
                     (None, true) => {

@@ -154,6 +154,15 @@ pub enum TrustError {
         /// The digest.
         digest: String,
     },
+    /// A tag neither the store has nor trust data signs (a typo, most
+    /// likely).
+    #[error("no such tag: {repo} has no tag {tag}")]
+    NoSuchTag {
+        /// The repository.
+        repo: String,
+        /// The tag.
+        tag: String,
+    },
     /// A signed tag the store does not have.
     #[error("{repo} has no tag {tag}")]
     TagNotInStore {
@@ -251,6 +260,7 @@ impl TrustError {
                 | TrustError::DigestMismatch { .. }
                 | TrustError::DigestNotSigned { .. }
                 | TrustError::TagNotInStore { .. }
+                | TrustError::NoSuchTag { .. }
         )
     }
 
@@ -355,6 +365,11 @@ impl TrustError {
                 "only digests that trust data maps a tag to are allowed".to_owned()
             }
             TrustError::TagNotInStore { .. } => "the tag is signed but not in the store".to_owned(),
+            TrustError::NoSuchTag { repo, .. } => {
+                format!(
+                    "check the tag: `vouch inspect {repo}` lists the signed tags; push or tag an image before signing it"
+                )
+            }
             TrustError::Store(e) => e.hint(),
             TrustError::Fetch(_) => "check the image store and try again; nothing was decided".to_owned(),
             TrustError::Local { .. } => "check the trust directory (--trust-dir, VOUCH_TRUST_DIR)".to_owned(),

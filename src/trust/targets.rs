@@ -69,8 +69,9 @@ pub fn resolve(
 ) -> Result<Vec<TagTarget>, TrustError> {
     let mut out = Vec::new();
     for (tag, desc) in tags.iter().zip(store.resolve_many(tags)?) {
-        let desc = desc.ok_or_else(|| {
-            TrustError::edit(format!("{repo} has no tag {tag}"), "push or tag the image first")
+        let desc = desc.ok_or_else(|| TrustError::NoSuchTag {
+            repo: repo.to_owned(),
+            tag: tag.clone(),
         })?;
         let manifest = if recursive && is_index(&desc.media_type) {
             Some(store.manifest(&desc.digest, MAX_MANIFEST)?)

@@ -100,3 +100,20 @@ fn help_is_there_for_the_containerd_verifier_and_the_docker_plugin() {
         text(&out)
     );
 }
+
+#[test]
+fn a_typo_in_a_tag_says_no_such_tag_not_unsigned() {
+    let env = publisher();
+    let layout = env.home().join("img");
+    crate::common::oci_image(&layout, "1.2", "one two\n");
+    let repo = format!("oci:{}", layout.display());
+    env.run(&["init", &repo]).ok();
+    env.run(&["sign", &format!("{repo}:1.2")]).ok();
+    let typo = env.run(&["verify", &format!("{repo}:1.3")]);
+    typo.fails(1, "no such tag");
+    assert!(!typo.stderr.contains("vouch sign"), "no hint to sign a typo: {}", typo.stderr);
+    env.run(&["sign", &format!("{repo}:1.3")]).fails(1, "no such tag");
+    // A tag the store has but nobody signed is still "not signed".
+    crate::common::oci_image(&layout, "1.4", "unsigned\n");
+    env.run(&["verify", &format!("{repo}:1.4")]).fails(1, "is not signed");
+}

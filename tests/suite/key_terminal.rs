@@ -103,3 +103,18 @@ fn mismatched_new_passphrases_change_nothing() {
     assert!(shown.contains("did not match"), "{shown}");
     assert_eq!(crate::common::snapshot(&env.trust()), before);
 }
+
+#[test]
+fn sign_says_no_such_tag_before_asking_for_a_passphrase() {
+    let mut env = crate::common::publisher();
+    let layout = env.home().join("img");
+    crate::common::oci_image(&layout, "1.2", "one two\n");
+    let repo = format!("oci:{}", layout.display());
+    env.run(&["init", &repo]).ok();
+    // Nothing in the environment: every passphrase would be asked for.
+    env.vars.clear();
+    let (code, shown) = on_terminal(&env, &format!("sign {repo}:1.2 {repo}:latest"), &[]);
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains("no such tag") && shown.contains("latest"), "{shown}");
+    assert!(!shown.contains("assphrase"), "asked before checking the tags: {shown}");
+}
