@@ -25,6 +25,17 @@ pub enum KeyError {
         /// Environment variables that would have been read, in order.
         env_vars: Vec<&'static str>,
     },
+    /// A passphrase was needed, none of the given sources had it, and
+    /// prompting on the terminal was switched off (`--non-interactive`).
+    #[error(
+        "no passphrase for {what}: --non-interactive (or VOUCH_NON_INTERACTIVE) forbids asking on this terminal, and no environment variable, file or stdin gave one"
+    )]
+    PromptsForbidden {
+        /// Which key or file needed it.
+        what: String,
+        /// Environment variables that would have been read, in order.
+        env_vars: Vec<&'static str>,
+    },
     /// An empty passphrase was given where a new one is being set.
     #[error("refusing an empty passphrase for {what}")]
     EmptyPassphrase {

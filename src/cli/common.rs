@@ -16,12 +16,38 @@ use crate::trust::Trust;
 
 /// Parses a reference, with the CLI's error shape.
 pub fn parse_ref(s: &str) -> Result<ImageRef, CliError> {
-    ImageRef::parse(s).map_err(|e| {
-        CliError::failed(
+    const FORMS: &str = "references look like oci:DIR:TAG, REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:…";
+    if let Some(rest) = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://")) {
+        return Err(CliError::failed(
+            format!("{s:?} is a URL, not an image reference"),
+            format!(
+                "write {rest} without the scheme: vouch speaks plain HTTP to registries on loopback and HTTPS to the rest"
+            ),
+        ));
+    }
+    // A directory named without `oci:` reads as a registry name (or not at
+    // all): say what to write.
+    let layout_hint = || {
+        let path = s
+            .rsplit_once(':')
+            .map_or(s, |(p, tag)| if tag.contains('/') { s } else { p });
+        let dir = std::path::Path::new(path);
+        (dir.is_dir() && (dir.join("oci-layout").is_file() || dir.join("index.json").is_file()))
+            .then(|| format!("{path} is an OCI image layout on this machine: write oci:{s}"))
+    };
+    match ImageRef::parse(s) {
+        Ok(r) => match (&r.location, layout_hint()) {
+            (crate::reference::Location::Registry { .. }, Some(hint)) => Err(CliError::failed(
+                format!("{s:?} names a registry, and a directory here"),
+                hint,
+            )),
+            _ => Ok(r),
+        },
+        Err(e) => Err(CliError::failed(
             e.to_string(),
-            "references look like oci:DIR:TAG, REGISTRY/REPO:TAG or REGISTRY/REPO@sha256:…",
-        )
-    })
+            layout_hint().unwrap_or_else(|| FORMS.to_owned()),
+        )),
+    }
 }
 
 /// Most references one `--from-file` may list (twice the 100,000 tags of

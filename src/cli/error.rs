@@ -72,6 +72,10 @@ impl From<KeyError> for CliError {
                 "set {}, or pass --passphrase-file FILE or --passphrase-stdin, or run on a terminal",
                 env_vars.join(" or ")
             ),
+            KeyError::PromptsForbidden { env_vars, .. } => format!(
+                "set {}, or pass --passphrase-file FILE or --passphrase-stdin, or drop --non-interactive to be asked",
+                env_vars.join(" or ")
+            ),
             KeyError::EmptyPassphrase { .. } => {
                 "choose a passphrase (`vouch key generate --allow-empty-passphrase` makes a key stored unprotected)"
                     .to_owned()

@@ -130,8 +130,17 @@ impl Provider {
                 None => passphrase::env_vars(req.class).to_vec(),
             },
         };
-        if !self.interactive || !terminal_available() {
+        if !terminal_available() {
             return Err(no_source());
+        }
+        if !self.interactive {
+            return Err(KeyError::PromptsForbidden {
+                what: req.what.to_owned(),
+                env_vars: match self.env_override {
+                    Some(v) => vec![v],
+                    None => passphrase::env_vars(req.class).to_vec(),
+                },
+            });
         }
         self.prompts += 1;
         let tty_err = |e: std::io::Error| KeyError::Io {

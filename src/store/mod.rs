@@ -51,6 +51,16 @@ pub enum StoreError {
         /// What went wrong (unreachable, HTTP status, authentication).
         detail: String,
     },
+    /// The registry could not be reached at all.
+    #[error("registry {registry} unreachable ({cause}) while reading {what}")]
+    Unreachable {
+        /// `host[:port]`.
+        registry: String,
+        /// In plain words: connection refused, no such host, timed out, …
+        cause: String,
+        /// What was being done.
+        what: String,
+    },
     /// A symbolic link, FIFO, device or directory where a layout must have a
     /// regular file (or a file where it must have a directory).
     #[error("{path} is {found}, which vouch does not follow or read inside an image layout")]
@@ -113,6 +123,9 @@ impl StoreError {
             ),
             StoreError::AmbiguousKeys { second, .. } => format!(
                 "remove the key {second:?} from index.json (or re-tag the layout with skopeo), then retry"
+            ),
+            StoreError::Unreachable { registry, .. } => format!(
+                "check that {registry} is up and reachable from here (name, port, proxy settings), then try again; nothing was decided"
             ),
             _ => "check the image store and try again; nothing was decided".to_owned(),
         }

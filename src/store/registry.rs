@@ -398,6 +398,27 @@ impl Registry {
     fn unreachable(&self, what: &str, e: reqwest::Error) -> StoreError {
         let e = e.without_url();
         let detail = super::fetch::error_chain(&e);
+        if e.is_connect() {
+            let lower = detail.to_ascii_lowercase();
+            let cause = if lower.contains("connection refused") {
+                "connection refused"
+            } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
+                "no such host"
+            } else if e.is_timeout() || lower.contains("timed out") {
+                "timed out"
+            } else if lower.contains("certificate") || lower.contains("tls") {
+                "its TLS certificate was not accepted"
+            } else if lower.contains("unreachable") {
+                "network unreachable"
+            } else {
+                "could not connect"
+            };
+            return StoreError::Unreachable {
+                registry: self.registry.clone(),
+                cause: cause.to_owned(),
+                what: format!("{what} of {}", self.repository),
+            };
+        }
         let kind = if e.is_timeout() {
             "timed out"
         } else if e.is_body() || e.is_decode() {
@@ -775,10 +796,12 @@ impl Registry {
             let mut retries = RETRY_DELAYS_MS.iter();
             loop {
                 match self.upload(&what, digest, &payload).await {
-                    Err(e @ StoreError::Registry { .. }) => match retries.next() {
-                        Some(ms) => tokio::time::sleep(Duration::from_millis(*ms)).await,
-                        None => return Err(e),
-                    },
+                    Err(e @ (StoreError::Registry { .. } | StoreError::Unreachable { .. })) => {
+                        match retries.next() {
+                            Some(ms) => tokio::time::sleep(Duration::from_millis(*ms)).await,
+                            None => return Err(e),
+                        }
+                    }
                     other => return other,
                 }
             }

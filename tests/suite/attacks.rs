@@ -105,31 +105,6 @@ impl Scene {
     }
 }
 
-/// The gate on a tag moved to `moved` after it was signed as `signed`:
-/// it pulls the signed image, never the moved one, and says so.
-fn gate_pulls_signed(env: &Env, reference: &str, signed: &str, moved: &str) {
-    let dest = env.home().join("pulled");
-    let to = format!("oci:{}:pulled", dest.display());
-    let out = env.run_with(
-        &["pull", reference, "--to", &to],
-        &[("VOUCH_CONTENT_TRUST", "1")],
-        "",
-    );
-    assert_eq!(out.ok().trim(), signed, "{reference}");
-    assert!(
-        out.stderr.contains("warning:") && out.stderr.contains(moved),
-        "{}",
-        out.stderr
-    );
-    let inspected = std::process::Command::new("skopeo")
-        .args(["inspect", "--format", "{{.Digest}}"])
-        .arg(format!("oci:{}:pulled", dest.display()))
-        .output()
-        .expect("skopeo");
-    assert_eq!(String::from_utf8_lossy(&inspected.stdout).trim(), signed);
-    std::fs::remove_dir_all(&dest).expect("rm");
-}
-
 fn gate(env: &Env, reference: &str) -> Run {
     let dest = env.home().join("pulled");
     let to = format!("oci:{}:pulled", dest.display());
@@ -204,7 +179,7 @@ fn keyless_edit_is_never_re_signed(s: Scene) {
     // A verifier that trusts targets at this version keeps its verified
     // copy (and finds the tag moved); a new one refuses the edited file.
     verifier.run(&["verify", &s.r(":v1")]).fails(1, "digest mismatch");
-    gate_pulls_signed(&verifier, &s.r(":v1"), &s.v1, &evil);
+    crate::common::gate_pulls_signed(&verifier, &s.r(":v1"), &s.v1, &evil);
     let fresh = s.verifier();
     fresh
         .run(&["verify", &s.r(":v1")])
@@ -250,7 +225,7 @@ fn keyless_edit_is_never_re_signed(s: Scene) {
         format!("{}@{}", s.repo_id(), s.v1)
     );
     verifier.run(&["verify", &s.r(":v1")]).fails(1, "digest mismatch");
-    gate_pulls_signed(&verifier, &s.r(":v1"), &s.v1, &evil);
+    crate::common::gate_pulls_signed(&verifier, &s.r(":v1"), &s.v1, &evil);
     // And publishing works again.
     s.env.run(&["sign", &s.r(":v2")]).ok();
     assert_eq!(verifier.run(&["verify", &s.r(":v2")]).ok().trim(), v2);
@@ -668,7 +643,7 @@ fn push_signs_exactly_what_it_copied() {
     );
     env.run(&["verify", &format!("{repo}:v1")])
         .fails(1, "digest mismatch");
-    gate_pulls_signed(&env, &format!("{repo}:v1"), &good, &evil);
+    crate::common::gate_pulls_signed(&env, &format!("{repo}:v1"), &good, &evil);
 }
 
 /// Review finding: the attacker swaps a role file for an empty, unsigned

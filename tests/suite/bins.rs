@@ -362,13 +362,18 @@ fn a_rolled_back_or_emptied_bin_is_refused() {
     files.insert(bin.clone(), old[&old_bin].clone());
     attacker.publish(&files);
     assert_eq!(oci_image(&layout, "t-000042", "one image, many tags\n"), digest);
-    // A machine that verified the new bin keeps it (the tag no longer
-    // matches it); a new one is served the old bin and refuses it.
+    // A machine that verified the new bin keeps it: the tag no longer
+    // matches it (verify refuses; the gate pulls what is signed, never the
+    // rolled-back image); a new one is served the old bin and refuses it.
     let fresh = verifier(&repo, &root);
-    for (env, why) in [(&verifier_env, "digest mismatch"), (&fresh, "version")] {
-        env.run(&["verify", &format!("{repo}:t-000042")]).fails(1, why);
-        gate_refuses(env, &format!("{repo}:t-000042"), why);
-    }
+    verifier_env
+        .run(&["verify", &format!("{repo}:t-000042")])
+        .fails(1, "digest mismatch");
+    crate::common::gate_pulls_signed(&verifier_env, &format!("{repo}:t-000042"), &moved, &digest);
+    fresh
+        .run(&["verify", &format!("{repo}:t-000042")])
+        .fails(1, "version");
+    gate_refuses(&fresh, &format!("{repo}:t-000042"), "version");
 
     // Emptied: the bin's file stripped of its tags and signatures, same
     // version. Readers refuse it; a writer refuses to sign over it.

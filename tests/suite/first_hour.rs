@@ -111,9 +111,58 @@ fn a_typo_in_a_tag_says_no_such_tag_not_unsigned() {
     env.run(&["sign", &format!("{repo}:1.2")]).ok();
     let typo = env.run(&["verify", &format!("{repo}:1.3")]);
     typo.fails(1, "no such tag");
-    assert!(!typo.stderr.contains("vouch sign"), "no hint to sign a typo: {}", typo.stderr);
+    assert!(
+        !typo.stderr.contains("vouch sign"),
+        "no hint to sign a typo: {}",
+        typo.stderr
+    );
     env.run(&["sign", &format!("{repo}:1.3")]).fails(1, "no such tag");
     // A tag the store has but nobody signed is still "not signed".
     crate::common::oci_image(&layout, "1.4", "unsigned\n");
-    env.run(&["verify", &format!("{repo}:1.4")]).fails(1, "is not signed");
+    env.run(&["verify", &format!("{repo}:1.4")])
+        .fails(1, "is not signed");
+}
+
+#[test]
+fn diagnostics_say_what_to_write_in_plain_words() {
+    let env = publisher();
+    let layout = env.home().join("img");
+    crate::common::oci_image(&layout, "v1", "hello\n");
+    // A layout named without oci:, relative or absolute.
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vouch"));
+        cmd.arg("--trust-dir")
+            .arg(env.trust())
+            .args(args)
+            .current_dir(env.home())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", env.home());
+        crate::common::run_command(cmd, "")
+    };
+    let says = |out: &crate::common::Run, needle: &str| {
+        assert_eq!(out.code, 2, "{}", out.all());
+        assert!(out.stderr.contains(needle), "`{needle}` not in {}", out.stderr);
+    };
+    for given in ["img:v1".to_owned(), format!("{}:v1", layout.display())] {
+        let dir = given.trim_end_matches(":v1");
+        says(
+            &run(&["verify", &given]),
+            &format!("hint: {dir} is an OCI image layout on this machine: write oci:{given}"),
+        );
+    }
+    // A URL.
+    says(
+        &run(&["verify", "http://127.0.0.1:5000/team/app:v1"]),
+        "write 127.0.0.1:5000/team/app:v1 without the scheme",
+    );
+    // A registry that is not there: in plain words, never a raw connector error.
+    let port = crate::common::notary::free_port();
+    let out = run(&["verify", &format!("127.0.0.1:{port}/team/app:v1")]);
+    out.fails(
+        2,
+        &format!("registry 127.0.0.1:{port} unreachable (connection refused)"),
+    );
+    assert!(out.stderr.contains("is up and reachable"), "{}", out.stderr);
+    assert!(!out.stderr.contains("tcp connect error"), "{}", out.stderr);
 }

@@ -115,6 +115,21 @@ fn sign_says_no_such_tag_before_asking_for_a_passphrase() {
     env.vars.clear();
     let (code, shown) = on_terminal(&env, &format!("sign {repo}:1.2 {repo}:latest"), &[]);
     assert_eq!(code, 1, "{shown}");
-    assert!(shown.contains("no such tag") && shown.contains("latest"), "{shown}");
-    assert!(!shown.contains("assphrase"), "asked before checking the tags: {shown}");
+    assert!(
+        shown.contains("no such tag") && shown.contains("latest"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("assphrase"),
+        "asked before checking the tags: {shown}"
+    );
+}
+
+#[test]
+fn non_interactive_on_a_terminal_says_so() {
+    let env = with_key();
+    let (code, shown) = on_terminal(&env, "--non-interactive key passwd t", &[]);
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("--non-interactive"), "{shown}");
+    assert!(!shown.contains("there is no terminal"), "{shown}");
 }

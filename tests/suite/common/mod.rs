@@ -324,6 +324,36 @@ pub fn gate_refuses(env: &Env, reference: &str, needle: &str) {
     assert!(!dest.exists(), "the gate wrote {}", dest.display());
 }
 
+/// The gate (`vouch pull`, enforcing) on a tag moved to `moved` after it
+/// was signed as `signed`: it copies the signed image, never the moved
+/// one, and says so; the copy is removed again.
+pub fn gate_pulls_signed(env: &Env, reference: &str, signed: &str, moved: &str) {
+    let dest = env.home().join("pulled");
+    let out = env.run_with(
+        &[
+            "pull",
+            reference,
+            "--to",
+            &format!("oci:{}:pulled", dest.display()),
+        ],
+        &[("VOUCH_CONTENT_TRUST", "1")],
+        "",
+    );
+    assert_eq!(out.ok().trim(), signed, "{reference}");
+    assert!(
+        out.stderr.contains("warning:") && out.stderr.contains(moved),
+        "{}",
+        out.stderr
+    );
+    let inspected = Command::new("skopeo")
+        .args(["inspect", "--format", "{{.Digest}}"])
+        .arg(format!("oci:{}:pulled", dest.display()))
+        .output()
+        .expect("skopeo");
+    assert_eq!(String::from_utf8_lossy(&inspected.stdout).trim(), signed);
+    std::fs::remove_dir_all(&dest).expect("rm");
+}
+
 /// Copies the key of `role` from one trust directory to another (a second
 /// publisher of the same repository); with `remove`, moves it (a team
 /// handing its online keys to CI).
