@@ -26,10 +26,8 @@ pub struct Args {
     /// Pin the repository's root on first use if it is not pinned (loud)
     #[arg(long)]
     pub tofu: bool,
-    /// Show Docker Content Trust data on a Notary v1 server instead (https;
-    /// without URL: DOCKER_CONTENT_TRUST_SERVER, else https://REGISTRY)
-    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
-    pub notary_server: Option<String>,
+    #[command(flatten)]
+    pub notary: crate::cli::verify::NotaryArgs,
     /// List the roles expiring within this period, with the command that
     /// renews each: a number with s, m, h or d (the timestamp and snapshot,
     /// renewed by every publish, only within 2 and 7 days)
@@ -81,12 +79,25 @@ struct RoleInfo {
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let r = parse_ref(&args.reference)?;
-    if let Some(url) = &args.notary_server {
+    let from_notary = |url: &str| -> Result<(), CliError> {
         let source = crate::cli::verify::notary_source(&r, url)?;
         let reader = crate::trust::notary_reader::NotaryReader::open(&trust(ctx), source, args.tofu)?;
-        return print(&args, notary_report(&r, &reader));
+        print(&args, notary_report(&r, &reader))
+    };
+    if let Some(url) = args.notary.server() {
+        return from_notary(&url);
     }
     let store = open_store(ctx, &r, false)?;
+    if crate::cli::verify::NotaryArgs::env_server()
+        && matches!(r.location, crate::reference::Location::Registry { .. })
+        && matches!(store.head(crate::store::artifact::TRUST_TAG), Ok(None))
+    {
+        eprintln!(
+            "{}: no vouch trust data; reading Docker Content Trust data from DOCKER_CONTENT_TRUST_SERVER",
+            r.repository()
+        );
+        return from_notary("");
+    }
     let mut reader = Reader::open(&trust(ctx), &r.repository(), store.as_ref(), args.tofu)?;
     let listing = reader.listing()?;
     let now = OffsetDateTime::now_utc();

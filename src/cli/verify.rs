@@ -9,6 +9,51 @@ use crate::trust::Verdict;
 use crate::trust::notary_reader::{NotaryReader, NotarySource};
 
 /// The Notary server of a registry reference (`url` empty: the default).
+/// Where Docker Content Trust data is read from, for the commands that can
+/// read it (`verify`, `inspect`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct NotaryArgs {
+    /// Read Docker Content Trust data from this Notary v1 server instead
+    /// of vouch's (https)
+    #[arg(long, value_name = "URL", conflicts_with = "notary", value_parser = notary_url)]
+    pub notary_server: Option<String>,
+    /// Read Docker Content Trust data from the default Notary server:
+    /// DOCKER_CONTENT_TRUST_SERVER, else https://REGISTRY, or
+    /// notary.docker.io for Docker Hub. With DOCKER_CONTENT_TRUST_SERVER
+    /// set, a repository with no vouch trust data is read from it anyway,
+    /// as docker did
+    #[arg(long)]
+    pub notary: bool,
+}
+
+/// A Notary server's URL: `https://HOST[:PORT]` (never a reference the
+/// option would otherwise swallow).
+fn notary_url(text: &str) -> Result<String, String> {
+    if text.starts_with("https://") || text.starts_with("http://") {
+        return Ok(text.to_owned());
+    }
+    Err(format!(
+        "{text:?} is not a URL: --notary-server takes https://HOST[:PORT]; --notary reads the default server"
+    ))
+}
+
+impl NotaryArgs {
+    /// The server asked for: `Some("")` is the default one.
+    pub fn server(&self) -> Option<String> {
+        match (&self.notary_server, self.notary) {
+            (Some(url), _) => Some(url.clone()),
+            (None, true) => Some(String::new()),
+            (None, false) => None,
+        }
+    }
+
+    /// Whether `DOCKER_CONTENT_TRUST_SERVER` alone sends a repository with
+    /// no vouch trust data to Notary.
+    pub fn env_server() -> bool {
+        std::env::var_os("DOCKER_CONTENT_TRUST_SERVER").is_some_and(|v| !v.is_empty())
+    }
+}
+
 pub fn notary_source(r: &ImageRef, url: &str) -> Result<NotarySource, CliError> {
     let Location::Registry { registry, .. } = &r.location else {
         return Err(CliError::failed(
@@ -47,11 +92,8 @@ pub struct Args {
     /// Pin the repository's root on first use if it is not pinned (loud)
     #[arg(long)]
     pub tofu: bool,
-    /// Verify against Docker Content Trust data on a Notary v1 server
-    /// instead (https; without URL: DOCKER_CONTENT_TRUST_SERVER, else
-    /// https://REGISTRY, or notary.docker.io for Docker Hub)
-    #[arg(long, value_name = "URL", num_args = 0..=1, default_missing_value = "")]
-    pub notary_server: Option<String>,
+    #[command(flatten)]
+    pub notary: NotaryArgs,
     /// Also say, on stderr, how many bytes of trust data each repository
     /// fetched from its store
     #[arg(short, long)]
@@ -152,14 +194,25 @@ fn verify_repository(args: &Args, ctx: &Context, refs: &[ImageRef]) -> Vec<Resul
         Err(e) => return all(e),
     };
     let store = store.as_ref();
-    match &args.notary_server {
-        Some(url) => {
-            let reader = notary_source(first, url)
-                .and_then(|source| Ok(NotaryReader::open(&trust(ctx), source, args.tofu)?));
-            match reader {
-                Ok(reader) => refs.iter().map(|r| Ok(reader.verify(r, store)?)).collect(),
-                Err(e) => all(e),
-            }
+    let from_notary = |url: &str| -> Vec<Result<Verdict, CliError>> {
+        let reader = notary_source(first, url)
+            .and_then(|source| Ok(NotaryReader::open(&trust(ctx), source, args.tofu)?));
+        match reader {
+            Ok(reader) => refs.iter().map(|r| Ok(reader.verify(r, store)?)).collect(),
+            Err(e) => all(e),
+        }
+    };
+    match args.notary.server() {
+        Some(url) => from_notary(&url),
+        None if NotaryArgs::env_server()
+            && matches!(first.location, crate::reference::Location::Registry { .. })
+            && matches!(store.head(crate::store::artifact::TRUST_TAG), Ok(None)) =>
+        {
+            eprintln!(
+                "{}: no vouch trust data; reading Docker Content Trust data from DOCKER_CONTENT_TRUST_SERVER",
+                first.repository()
+            );
+            from_notary("")
         }
         None => {
             match crate::trust::warm::verify_refs(&trust(ctx), &first.repository(), store, refs, args.tofu) {

@@ -186,6 +186,25 @@ fn verify_agrees_with_docker_trust_inspect_and_refuses_what_docker_refused() {
     for (tag, digest) in &dct.digests {
         assert_eq!(dct.verify(&user, &url, tag).ok().trim(), digest);
     }
+    // --notary-server takes a URL and never swallows the reference.
+    let out = user.run(&["verify", "--notary-server", &format!("{}:v1", dct.gun)]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.stderr.contains("is not a URL"), "{}", out.stderr);
+    // DOCKER_CONTENT_TRUST_SERVER alone, as docker read it: the registry
+    // holds no vouch trust data, so the Notary server's data is verified.
+    if let Some((tag, digest)) = dct.digests.first() {
+        let reference = format!("{}:{tag}", dct.gun);
+        for args in [vec!["verify", &reference], vec!["verify", "--notary", &reference]] {
+            let out = user.run_with(&args, &[("DOCKER_CONTENT_TRUST_SERVER", &url)], "");
+            assert_eq!(out.ok().trim(), digest, "{args:?}");
+        }
+        let report = user.run_with(
+            &["inspect", &dct.gun],
+            &[("DOCKER_CONTENT_TRUST_SERVER", &url)],
+            "",
+        );
+        assert!(report.ok().contains(tag.as_str()), "{}", report.stdout);
+    }
     // v4 was signed only by bob, whose key is gone; v3 never was.
     dct.verify(&user, &url, "v4").fails(1, "is not signed");
     dct.verify(&user, &url, "v6").fails(1, "is not signed");
