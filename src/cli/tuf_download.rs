@@ -45,7 +45,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .strip_prefix("file://")
         .unwrap_or(&args.target_base_url)
         .to_owned();
-    let dir = MetadataDir::new(&args.repo.metadata_dir);
+    let dir = MetadataDir::standard(&args.repo.metadata_dir);
     let mut client = Updater::open(
         dir,
         fetcher.as_mut(),

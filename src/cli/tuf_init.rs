@@ -38,7 +38,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         message: format!("{} is not a trustworthy root: {e}", args.root_file.display()),
         hint: "a root must be valid TUF root metadata signed by a threshold of its own root keys".to_owned(),
     })?;
-    let dir = MetadataDir::new(&args.metadata_dir);
+    let dir = MetadataDir::standard(&args.metadata_dir);
     let local_err = |e: std::io::Error| {
         CliError::failed(
             format!("{}: {e}", args.metadata_dir.display()),

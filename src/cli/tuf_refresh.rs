@@ -17,7 +17,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let (mut fetcher, base) = fetcher_for(&args.repo.metadata_url)?;
-    let dir = MetadataDir::new(&args.repo.metadata_dir);
+    let dir = MetadataDir::standard(&args.repo.metadata_dir);
     let mut client = Updater::open(
         dir,
         fetcher.as_mut(),

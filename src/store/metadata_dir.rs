@@ -1,9 +1,11 @@
 //! A client's trusted metadata on disk, holding the exact bytes received
 //! and verified: `root.json`, `timestamp.json`, `snapshot.json` and
-//! `targets.json` for the top-level roles, and `delegated/<role>.json` for
-//! each delegated role (names percent-encoded). Delegated roles live in
-//! their own directory so that no role name can stand in for a top-level
-//! file. Other client state lives in further subdirectories.
+//! `targets.json` for the top-level roles, and for each delegated role
+//! either `ROLE.json` beside them (the standard layout of `vouch tuf`, as
+//! python-tuf keeps it: the name percent-encoded, so `../x` is
+//! `..%2Fx.json`; delegations may not take the top-level names, which the
+//! TUF core refuses) or `delegated/ROLE.json` (vouch's own caches). Other
+//! client state lives in further subdirectories.
 
 use std::path::{Path, PathBuf};
 
@@ -15,12 +17,28 @@ use crate::tuf::metadata::file_name;
 #[derive(Clone, Debug)]
 pub struct MetadataDir {
     dir: PathBuf,
+    /// Delegated roles beside the top-level ones (the standard layout).
+    flat: bool,
 }
 
 impl MetadataDir {
     /// The directory (not created).
     pub fn new(dir: impl Into<PathBuf>) -> MetadataDir {
-        MetadataDir { dir: dir.into() }
+        MetadataDir {
+            dir: dir.into(),
+            flat: false,
+        }
+    }
+
+    /// The standard layout (`vouch tuf`): every role as its
+    /// percent-encoded `NAME.json` at the top level, as python-tuf and TUF
+    /// tooling keep it. A delegated role an earlier version kept under
+    /// `delegated/` is still read from there until it is written again.
+    pub fn standard(dir: impl Into<PathBuf>) -> MetadataDir {
+        MetadataDir {
+            dir: dir.into(),
+            flat: true,
+        }
     }
 
     /// Its path.
@@ -31,19 +49,30 @@ impl MetadataDir {
     /// The file of `role`.
     pub fn file(&self, role: &str) -> PathBuf {
         let name = file_name(role, None);
-        if crate::tuf::trusted_set::TOP_LEVEL_ROLES.contains(&role) {
+        if self.flat || crate::tuf::trusted_set::TOP_LEVEL_ROLES.contains(&role) {
             self.dir.join(name)
         } else {
             self.dir.join("delegated").join(name)
         }
     }
 
+    /// Where an earlier version kept a delegated role of the standard
+    /// layout.
+    fn legacy_file(&self, role: &str) -> Option<PathBuf> {
+        (self.flat && !crate::tuf::trusted_set::TOP_LEVEL_ROLES.contains(&role))
+            .then(|| self.dir.join("delegated").join(file_name(role, None)))
+    }
+
     /// The persisted bytes of `role`, if any.
     pub fn read(&self, role: &str) -> std::io::Result<Option<Vec<u8>>> {
-        match std::fs::read(self.file(role)) {
+        let read = |path: PathBuf| match std::fs::read(path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
+        };
+        match (read(self.file(role))?, self.legacy_file(role)) {
+            (None, Some(legacy)) => read(legacy),
+            (found, _) => Ok(found),
         }
     }
 
@@ -53,7 +82,11 @@ impl MetadataDir {
         if let Some(parent) = file.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        write_atomic(&file, bytes, 0o644, Mode::Replace)
+        write_atomic(&file, bytes, 0o644, Mode::Replace)?;
+        if let Some(legacy) = self.legacy_file(role) {
+            remove_if_present(&legacy)?;
+        }
+        Ok(())
     }
 
     /// Records root version `version` as `roots/VERSION.root.json`.
@@ -104,9 +137,59 @@ impl MetadataDir {
 
     /// Deletes `role`'s file if present.
     pub fn remove(&self, role: &str) -> std::io::Result<()> {
-        match std::fs::remove_file(self.file(role)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        remove_if_present(&self.file(role))?;
+        match self.legacy_file(role) {
+            Some(legacy) => remove_if_present(&legacy),
+            None => Ok(()),
         }
+    }
+}
+
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_standard_layout_keeps_each_role_under_its_encoded_name() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = MetadataDir::standard(tmp.path().join("meta"));
+        for (role, file) in [
+            ("releases", "releases.json"),
+            ("?", "%3F.json"),
+            ("#", "%23.json"),
+            ("/x", "%2Fx.json"),
+            ("../x", "..%2Fx.json"),
+            ("targets", "targets.json"),
+        ] {
+            dir.write(role, role.as_bytes()).expect("write");
+            assert_eq!(
+                std::fs::read(tmp.path().join("meta").join(file)).expect(file),
+                role.as_bytes()
+            );
+            assert_eq!(dir.read(role).expect("read").as_deref(), Some(role.as_bytes()));
+        }
+        assert!(
+            !tmp.path().join("x.json").exists(),
+            "nothing outside the directory"
+        );
+        // What an earlier version kept under delegated/ is still read, and
+        // moves on the next write.
+        let legacy = tmp.path().join("meta/delegated/old.json");
+        std::fs::create_dir_all(legacy.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&legacy, b"v1").expect("legacy");
+        assert_eq!(dir.read("old").expect("read").as_deref(), Some(&b"v1"[..]));
+        dir.write("old", b"v2").expect("write");
+        assert!(!legacy.exists());
+        assert_eq!(
+            std::fs::read(tmp.path().join("meta/old.json")).expect("moved"),
+            b"v2"
+        );
     }
 }

@@ -39,7 +39,7 @@ fn run(name: &str, targets: &[&str]) -> Outcome {
     let dl = meta.path().join("downloads");
     let result = (|| {
         let mut client = Updater::open(
-            MetadataDir::new(meta.path()),
+            MetadataDir::standard(meta.path()),
             &mut fetcher,
             &base,
             NOW,
@@ -88,7 +88,7 @@ fn valid_repository_resolves_through_delegation_and_downloads() {
         "timestamp.json",
         "snapshot.json",
         "targets.json",
-        "delegated/releases.json",
+        "releases.json",
     ] {
         assert!(out.meta.path().join(file).is_file(), "{file} persisted");
     }

@@ -213,16 +213,13 @@ fn vouch_cli_reads_a_python_tuf_repository_and_names_a_rollback() {
     assert_eq!(
         files,
         [
-            "delegated",
+            "releases.json",
             "root.json",
             "snapshot.json",
             "targets.json",
             "timestamp.json"
         ]
     );
-    // Delegated roles have their own directory: no role name can stand in
-    // for a top-level file.
-    assert!(meta.join("delegated/releases.json").is_file());
 
     // A second download of the same target is not fetched again.
     let again = env.run(&args[..11]);
@@ -264,5 +261,59 @@ fn canonical_json_key_order_matches_python_tuf() {
     assert_eq!(
         String::from_utf8_lossy(&vouch::tuf::metadata::canonical(&doc).expect("canonical")),
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn vouch_tuf_keeps_each_role_as_its_percent_encoded_name_like_python_tuf() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (code, listing, err) = run_script(
+        "write_repo.py",
+        &[dir.path().to_str().expect("utf8"), "--odd-names"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let server = HttpServer::serve(dir.path());
+    let env = Env::new();
+    let meta = env.home().join("client");
+    let dl = env.home().join("downloads");
+    let (m, d) = (meta.to_str().expect("utf8"), dl.to_str().expect("utf8"));
+    let root = dir.path().join("metadata/1.root.json");
+    env.run(&["tuf", "init", "--metadata-dir", m, root.to_str().expect("utf8")])
+        .ok();
+    let (url, targets_url) = (server.url("metadata"), server.url("targets"));
+    let mut args = vec![
+        "tuf",
+        "download",
+        "--metadata-dir",
+        m,
+        "--metadata-url",
+        &url,
+        "--target-base-url",
+        &targets_url,
+        "--target-dir",
+        d,
+    ];
+    let paths: Vec<&str> = listing
+        .lines()
+        .map(|l| l.split(' ').next().expect("path"))
+        .filter(|p| p.starts_with("odd/"))
+        .collect();
+    assert_eq!(paths.len(), 4);
+    args.extend(&paths);
+    env.run(&args).ok();
+    // Each role where python-tuf's client keeps it: the exact bytes served,
+    // as `{quote(name, '')}.json` at the top level.
+    for (role, file) in [("?", "%3F"), ("#", "%23"), ("/x", "%2Fx"), ("../x", "..%2Fx")] {
+        let served = std::fs::read(dir.path().join(format!("metadata/1.{role}.json"))).expect(role);
+        assert_eq!(
+            std::fs::read(meta.join(format!("{file}.json"))).expect(role),
+            served,
+            "{role}"
+        );
+    }
+    assert!(!meta.join("delegated").exists());
+    assert!(
+        !env.home().join("x.json").exists(),
+        "nothing outside the metadata directory"
     );
 }
