@@ -34,6 +34,7 @@ pub enum Level {
 
 /// One scope of the policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Scope {
     /// Repository pattern.
     pub repository: String,
@@ -57,6 +58,7 @@ fn one() -> u64 {
 
 /// The policy file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Root key ids never accepted again by any pin (`vouch deny`): keys
     /// lost or stolen. A pin counts none of them toward its threshold.
@@ -87,6 +89,22 @@ pub enum PolicyError {
         /// Why.
         reason: String,
     },
+}
+
+/// A TOML error in plain words: the line, the text there (which names the
+/// key), and what was expected there.
+fn explain(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().trim_end_matches('.');
+    match e.span() {
+        Some(span) => {
+            let start = span.start.min(text.len());
+            let line = text[..start].matches('\n').count() + 1;
+            let shown = text.lines().nth(line - 1).unwrap_or_default().trim();
+            let shown: String = shown.chars().take(120).collect();
+            format!("line {line} (`{shown}`): {message}")
+        }
+        None => message.to_owned(),
+    }
 }
 
 /// Whether `pattern` matches `repo`: `*` matches within one `/`-separated
@@ -126,7 +144,7 @@ impl Policy {
     pub fn parse(text: &str, path: &Path) -> Result<Policy, PolicyError> {
         toml::from_str(text).map_err(|e| PolicyError::Invalid {
             path: path.to_owned(),
-            reason: e.to_string().lines().next().unwrap_or_default().to_owned(),
+            reason: explain(text, &e),
         })
     }
 
@@ -184,6 +202,39 @@ impl Policy {
             .open(&path)
             .map_err(io)?;
         f.write_all(format!("{at} {line}\n").as_bytes()).map_err(io)
+    }
+
+    /// Sets the level of `pattern`'s exact scope, making the scope (with no
+    /// pin) if there is none.
+    pub fn set_level(&mut self, pattern: &str, level: Level) {
+        match self.scope.iter_mut().find(|s| s.repository == pattern) {
+            Some(s) => s.level = level,
+            None => {
+                self.scope.push(Scope {
+                    repository: pattern.to_owned(),
+                    root_keys: Vec::new(),
+                    threshold: 1,
+                    level,
+                    tofu: false,
+                });
+                self.scope.sort_by(|a, b| a.repository.cmp(&b.repository));
+            }
+        }
+    }
+
+    /// Removes the pin of `pattern`'s exact scope (its root keys and
+    /// threshold); a scope left with nothing but the default level goes.
+    /// Whether there was a pin.
+    pub fn unpin(&mut self, pattern: &str) -> bool {
+        let Some(s) = self.scope.iter_mut().find(|s| s.repository == pattern) else {
+            return false;
+        };
+        let had = !s.root_keys.is_empty();
+        s.root_keys.clear();
+        s.threshold = 1;
+        self.scope
+            .retain(|s| !(s.repository == pattern && s.level == Level::Enforce && !s.tofu));
+        had
     }
 
     /// Pins `repo` (an exact pattern) to `root_keys`, `threshold` of which

@@ -24,6 +24,7 @@ mod man;
 mod migrate;
 mod output;
 mod pin;
+mod policy;
 mod prompt;
 mod proxy;
 mod publish;
@@ -111,6 +112,9 @@ pub enum Command {
     Inspect(inspect::Args),
     /// Pin a repository to its root key ids
     Pin(pin::Args),
+    /// The policy without editing TOML: list pins and levels, set a level, unpin
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Never accept these root key ids again, under any pin (lost or stolen root keys)
     Deny(deny::Args),
     /// The gate: verify, then copy an image by its signed digest into an OCI
@@ -236,6 +240,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a, &ctx),
         Command::Pin(a) => pin::run(a, &ctx),
         Command::Deny(a) => deny::run(a, &ctx),
+        Command::Policy(cmd) => policy::run(cmd, &ctx),
         Command::Pull(a) => pull::run(a, &ctx),
         Command::Push(a) => push::run(a, &ctx),
         Command::Proxy(a) => proxy::run(a, &ctx),

@@ -166,3 +166,58 @@ fn diagnostics_say_what_to_write_in_plain_words() {
     assert!(out.stderr.contains("is up and reachable"), "{}", out.stderr);
     assert!(!out.stderr.contains("tcp connect error"), "{}", out.stderr);
 }
+
+#[test]
+fn policy_is_kept_without_editing_toml_and_a_bad_file_says_where() {
+    let env = publisher();
+    let layout = env.home().join("img");
+    crate::common::oci_image(&layout, "v1", "hello\n");
+    let repo = format!("oci:{}", layout.display());
+    let root_id = env.run(&["init", &repo]).ok().trim().to_owned();
+    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    assert_eq!(root_id.len(), 64);
+
+    let user = Env::new();
+    user.run(&["pin", &repo, &root_id]).ok();
+    user.run(&["policy", "set", "registry.k8s.io/**", "--level", "off"])
+        .ok();
+    let listed = user.run(&["policy", "list"]).ok().to_owned();
+    assert!(listed.contains(&format!("root key {root_id}")), "{listed}");
+    assert!(listed.contains("registry.k8s.io/**  level=off"), "{listed}");
+    let json: serde_json::Value =
+        serde_json::from_str(user.run(&["policy", "list", "--json"]).ok()).expect("json");
+    assert_eq!(json["scopes"][0]["root_keys"][0], root_id.as_str(), "{json}");
+    user.run(&["verify", &format!("{repo}:v1")]).ok();
+
+    user.run(&["policy", "unpin", &repo]).ok();
+    assert!(!user.run(&["policy", "list"]).ok().contains(&root_id));
+    user.run(&["verify", &format!("{repo}:v1")])
+        .fails(1, "not pinned");
+    user.run(&["policy", "unpin", &repo]).fails(1, "has no pin");
+
+    // A malformed file: the file, the line (and so the key) and what is
+    // expected there.
+    let policy = user.trust().join("policy.toml");
+    for (text, needles) in [
+        (
+            "[[scope]]\nrepository = \"x\"\nlevel = \"sometimes\"\n",
+            &[
+                "policy.toml",
+                "line 3",
+                "level = \"sometimes\"",
+                "expected one of",
+            ][..],
+        ),
+        (
+            "[[scope]]\nrepository = \"x\"\nlevl = \"audit\"\n",
+            &["policy.toml", "unknown field `levl`", "expected one of"][..],
+        ),
+    ] {
+        std::fs::write(&policy, text).expect("policy");
+        let out = user.run(&["verify", &format!("{repo}:v1")]);
+        assert_eq!(out.code, 2, "{}", out.all());
+        for n in needles {
+            assert!(out.stderr.contains(n), "`{n}` not in {}", out.stderr);
+        }
+    }
+}
