@@ -309,7 +309,14 @@ fn pretty(r: &Report) -> String {
         "ROLE", "THRESHOLD", "VERSION", "EXPIRES"
     ));
     for role in &r.roles {
-        let keys: Vec<&str> = role.keys.iter().map(|k| &k[..k.len().min(12)]).collect();
+        // The administrative roles' key ids whole: a root key id is what
+        // `vouch pin` takes. Delegated roles' keys are shortened.
+        let whole = crate::tuf::trusted_set::TOP_LEVEL_ROLES.contains(&role.name.as_str());
+        let keys: Vec<&str> = role
+            .keys
+            .iter()
+            .map(|k| if whole { k.as_str() } else { &k[..k.len().min(12)] })
+            .collect();
         let version = role.version.map_or_else(|| "-".to_owned(), |v| v.to_string());
         let expires = match (&role.expires, &role.refused) {
             (Some(e), _) => e.clone(),

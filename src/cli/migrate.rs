@@ -168,7 +168,7 @@ fn unlock_keys(
             eprintln!(
                 "note: no key of targets/releases is here; tags are re-signed by a new signer key {} ({})",
                 name,
-                key.public().key_id().short()
+                key.public().key_id()
             );
             Some((name, key))
         }

@@ -221,3 +221,23 @@ fn policy_is_kept_without_editing_toml_and_a_bad_file_says_where() {
         }
     }
 }
+
+#[test]
+fn inspect_pretty_shows_the_ids_pin_needs_whole() {
+    let env = publisher();
+    let layout = env.home().join("img");
+    crate::common::oci_image(&layout, "v1", "hello\n");
+    let repo = format!("oci:{}", layout.display());
+    let root_id = env.run(&["init", &repo]).ok().trim().to_owned();
+    env.run(&["sign", &format!("{repo}:v1")]).ok();
+    let shown = env.run(&["inspect", "--pretty", &repo]).ok().to_owned();
+    let root_line = shown
+        .lines()
+        .find(|l| l.starts_with("root "))
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert!(root_line.contains(&root_id), "the whole root key id: {shown}");
+    // What it shows is what `vouch pin` takes.
+    let user = Env::new();
+    user.run(&["pin", &repo, &root_id]).ok();
+    user.run(&["verify", &format!("{repo}:v1")]).ok();
+}
