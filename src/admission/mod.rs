@@ -336,19 +336,12 @@ pub fn serve(settings: Settings) -> Result<(), AdmissionError> {
     let decider = Arc::new(Decider::new(settings.trust.clone(), settings.level));
     let registries = settings.registries.join(", ");
     let state = Arc::new(State { settings, decider });
-    crate::store::registry::runtime().block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| AdmissionError(format!("listening on {listen}: {e}")))?;
-        let bound = listener.local_addr().map_err(|e| AdmissionError(e.to_string()))?;
-        log_line(format!(
-            "{} vouch admission on https://{bound} for {registries}",
-            timestamp()
-        ));
-        crate::serving::http::serve(listener, Some(acceptor), move |peer, activity, req| {
-            handle(state.clone(), peer, activity, req)
-        })
-        .await;
-        Ok(())
-    })
+    crate::serving::http::run(
+        listen,
+        Some(acceptor),
+        "vouch admission",
+        &registries,
+        move |peer, activity, req| handle(state.clone(), peer, activity, req),
+    )
+    .map_err(|e| AdmissionError(e.0))
 }

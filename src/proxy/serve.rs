@@ -542,7 +542,6 @@ pub fn serve(config: ProxyConfig) -> Result<(), ProxyError> {
         None => None,
     };
     let listen = config.listen;
-    let scheme = if acceptor.is_some() { "https" } else { "http" };
     let names: Vec<String> = config
         .upstreams
         .iter()
@@ -554,20 +553,12 @@ pub fn serve(config: ProxyConfig) -> Result<(), ProxyError> {
         decider,
         moved_checked: Mutex::new(HashMap::new()),
     });
-    crate::store::registry::runtime().block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| ProxyError(format!("listening on {listen}: {e}")))?;
-        let bound = listener.local_addr().map_err(|e| ProxyError(e.to_string()))?;
-        log_line(format!(
-            "{} vouch proxy on {scheme}://{bound} for {}",
-            timestamp(),
-            names.join(", ")
-        ));
-        crate::serving::http::serve(listener, acceptor, move |peer, activity, req| {
-            handle(state.clone(), peer, activity, req)
-        })
-        .await;
-        Ok(())
-    })
+    crate::serving::http::run(
+        listen,
+        acceptor,
+        "vouch proxy",
+        &names.join(", "),
+        move |peer, activity, req| handle(state.clone(), peer, activity, req),
+    )
+    .map_err(|e| ProxyError(e.0))
 }

@@ -161,6 +161,34 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
     }
 }
 
+/// Binds `listen`, logs `NAME on SCHEME://ADDRESS for FOR`, and serves
+/// connections ([`serve`]) on the shared runtime until the process ends.
+pub fn run<H, F>(
+    listen: SocketAddr,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    name: &str,
+    serving_for: &str,
+    handle: H,
+) -> Result<(), ServeError>
+where
+    H: Fn(SocketAddr, Arc<Activity>, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Response<Body>> + Send + 'static,
+{
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    crate::store::registry::runtime().block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| ServeError(format!("listening on {listen}: {e}")))?;
+        let bound = listener.local_addr().map_err(|e| ServeError(e.to_string()))?;
+        log_line(format!(
+            "{} {name} on {scheme}://{bound} for {serving_for}",
+            timestamp()
+        ));
+        serve(listener, acceptor, handle).await;
+        Ok(())
+    })
+}
+
 /// Serves connections from `listener` until the process ends, calling
 /// `handle` for each request. At most [`MAX_CONNECTIONS`] at once; the TLS
 /// handshake and each request's headers have [`HEADER_TIMEOUT`]; a
