@@ -41,7 +41,7 @@ use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview,
 use crate::policy::Level;
 use crate::proxy::LogFormat;
 use crate::serving::Decider;
-use crate::serving::http::{Activity, Body, full, log_line, timestamp};
+use crate::serving::http::{Body, full, log_line, timestamp};
 use crate::trust::Trust;
 
 /// Largest request body read (an AdmissionReview carries the object).
@@ -295,12 +295,7 @@ fn log_review(
     }
 }
 
-async fn handle(
-    state: Arc<State>,
-    peer: SocketAddr,
-    _activity: Arc<Activity>,
-    req: Request<Incoming>,
-) -> Response<Body> {
+async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
     let deadline = Instant::now() + state.settings.deadline;
     let path = req.uri().path().to_owned();
     match (req.method().clone(), path.as_str()) {
@@ -341,7 +336,7 @@ pub fn serve(settings: Settings) -> Result<(), AdmissionError> {
         Some(acceptor),
         "vouch admission",
         &registries,
-        move |peer, activity, req| handle(state.clone(), peer, activity, req),
+        move |peer, req| handle(state.clone(), peer, req),
     )
     .map_err(|e| AdmissionError(e.0))
 }

@@ -45,12 +45,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
-    let level = crate::gate_switch::mode_enforcing_from_env().ok_or_else(|| {
-        CliError::failed(
-            "VOUCH_CONTENT_TRUST / DOCKER_CONTENT_TRUST must be 0, 1, false, true or audit",
-            "unset it to enforce",
-        )
-    })?;
+    let level = crate::cli::common::gate_level()?;
     if level == Level::Off {
         eprintln!(
             "warning: content trust is off (VOUCH_CONTENT_TRUST / DOCKER_CONTENT_TRUST): every workload is admitted"

@@ -50,6 +50,18 @@ pub fn parse_ref(s: &str) -> Result<ImageRef, CliError> {
     }
 }
 
+/// The level every gate starts from: enforcing unless
+/// `VOUCH_CONTENT_TRUST` / `DOCKER_CONTENT_TRUST` switch it to audit or off;
+/// a value that is not one of the forms (or not UTF-8) is a usage error.
+pub fn gate_level() -> Result<crate::policy::Level, CliError> {
+    crate::gate_switch::mode_enforcing_from_env().ok_or_else(|| {
+        CliError::failed(
+            "VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit (and valid UTF-8)",
+            "unset it to enforce, or set it to 0 to switch the gate off",
+        )
+    })
+}
+
 /// Most references one `--from-file` may list (twice the 100,000 tags of
 /// a repository that tags every build).
 const MAX_REFERENCES: usize = 200_000;

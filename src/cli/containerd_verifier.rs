@@ -144,8 +144,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         }
     })?;
     let mut r = parse_ref(&flags.name).map_err(|e| usage(e.message))?;
-    let env = crate::gate_switch::mode_enforcing_from_env()
-        .ok_or_else(|| usage("VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit".to_owned()))?;
+    let env = crate::cli::common::gate_level().map_err(|e| usage(e.message))?;
     let admission = match crate::digest::Digest::parse(&flags.digest) {
         Ok(digest) => {
             r.digest = Some(digest);

@@ -203,12 +203,7 @@ pub fn pull(args: PullArgs, ctx: &Context) -> Result<(), CliError> {
             "give IMAGE:TAG (docker would pull :latest; vouch verifies only what you name)",
         ));
     }
-    let env = crate::gate_switch::mode_enforcing_from_env().ok_or_else(|| {
-        CliError::failed(
-            "VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit",
-            "unset it to fall back to DOCKER_CONTENT_TRUST",
-        )
-    })?;
+    let env = crate::cli::common::gate_level()?;
     let store = open_store(ctx, &r, false)?;
     let name = bare_name(&args.image);
     match admit(&trust(ctx), &r, store.as_ref(), env, TagRule::SignedDigest, false)? {

@@ -44,12 +44,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         .map(|u| Upstream::parse(u))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::failed(e, "give --upstream REGISTRY or --upstream NAME=REGISTRY"))?;
-    let level = crate::gate_switch::mode_enforcing_from_env().ok_or_else(|| {
-        CliError::failed(
-            "VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit",
-            "unset it to fall back to DOCKER_CONTENT_TRUST",
-        )
-    })?;
+    let level = crate::cli::common::gate_level()?;
     if level == Level::Off {
         eprintln!(
             "warning: content trust is off (VOUCH_CONTENT_TRUST / DOCKER_CONTENT_TRUST): every pull passes"

@@ -28,12 +28,7 @@ pub struct Args {
 use crate::store::copy::MAX_MANIFEST;
 
 pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
-    let env_level = crate::gate_switch::mode_enforcing_from_env().ok_or_else(|| {
-        CliError::failed(
-            "VOUCH_CONTENT_TRUST must be 0, 1, false, true or audit (and valid UTF-8)",
-            "unset it to enforce, or set it to 0 to pull without checking",
-        )
-    })?;
+    let env_level = crate::cli::common::gate_level()?;
     let r = parse_ref(&args.reference)?;
     let dest = parse_ref(&args.to)?;
     let Location::Layout(dest_dir) = &dest.location else {

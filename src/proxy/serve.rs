@@ -17,7 +17,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::route::{Route, route};
 use super::{LogFormat, ProxyConfig, ProxyError};
 use crate::serving::decider::MAX_MANIFEST;
-use crate::serving::http::{Activity, Body, full, log_line, timestamp};
+use crate::serving::http::{Body, full, log_line, timestamp};
 use crate::serving::{Decided, Decider, Reference, Target};
 use crate::store::{Store, StoreError};
 
@@ -457,12 +457,7 @@ async fn blob(state: Arc<State>, head: bool, target: Target, digest: String) -> 
     }
 }
 
-async fn handle(
-    state: Arc<State>,
-    peer: SocketAddr,
-    _activity: Arc<Activity>,
-    req: Request<Incoming>,
-) -> Response<Body> {
+async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         return error(
@@ -558,7 +553,7 @@ pub fn serve(config: ProxyConfig) -> Result<(), ProxyError> {
         acceptor,
         "vouch proxy",
         &names.join(", "),
-        move |peer, activity, req| handle(state.clone(), peer, activity, req),
+        move |peer, req| handle(state.clone(), peer, req),
     )
     .map_err(|e| ProxyError(e.0))
 }

@@ -373,16 +373,10 @@ impl Decider {
     /// recently used one no request holds, when there are
     /// [`MAX_REPOS`]). Holding the `Arc` keeps it.
     pub fn repo(&self, target: &Target) -> Result<Arc<RepoState>, String> {
-        let id = target.id();
-        {
-            let mut repos = lock(&self.repos);
-            repos.tick += 1;
-            let tick = repos.tick;
-            if let Some((r, used)) = repos.map.get_mut(&id) {
-                *used = tick;
-                return Ok(r.clone());
-            }
+        if let Some(r) = self.existing(target) {
+            return Ok(r);
         }
+        let id = target.id();
         let store = self.store(target)?;
         let state = Arc::new(RepoState {
             store,
@@ -568,23 +562,19 @@ impl Decider {
         if let Some(d) = self.kept(&repo, reference, policy) {
             return d;
         }
-        let timeout = deadline.saturating_duration_since(Instant::now());
-        let Ok(Ok(slot)) = tokio::time::timeout(timeout, self.slots.clone().acquire_owned()).await else {
-            return late();
-        };
         let (this, repo_id, reference, policy) =
             (self.clone(), target.id(), reference.clone(), policy.clone());
-        let task = tokio::task::spawn_blocking(move || {
-            let _held = (guard, slot);
+        // Past the deadline the decision goes on and keeps its answer for
+        // the next one.
+        self.blocking(deadline, move || {
+            let _one = guard;
             this.decide_upstream(&repo, &repo_id, &reference, &policy)
-        });
-        let timeout = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(timeout, task).await {
-            Ok(Ok(d)) => d,
-            Ok(Err(e)) => Decided::Broken(format!("internal error: {e}")),
-            // The decision goes on and keeps its answer for the next one.
-            Err(_) => late(),
-        }
+        })
+        .await
+        .unwrap_or_else(|d| match d {
+            Decided::Undecided(_) => late(),
+            other => other,
+        })
     }
 
     /// The kept answer, with its manifest, if both are at hand.

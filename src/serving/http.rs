@@ -63,7 +63,7 @@ pub fn tls_acceptor(
 /// What a connection's socket reports to its watchdog: since when a write
 /// has been waiting for the client to take bytes.
 #[derive(Debug, Default)]
-pub struct Activity {
+struct Activity {
     /// 0: no write is waiting; else 1 + ms since `start` when one began to.
     blocked_ms: AtomicU64,
     start: std::sync::OnceLock<Instant>,
@@ -171,7 +171,7 @@ pub fn run<H, F>(
     handle: H,
 ) -> Result<(), ServeError>
 where
-    H: Fn(SocketAddr, Arc<Activity>, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(SocketAddr, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Response<Body>> + Send + 'static,
 {
     let scheme = if acceptor.is_some() { "https" } else { "http" };
@@ -199,7 +199,7 @@ pub async fn serve<H, F>(
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     handle: H,
 ) where
-    H: Fn(SocketAddr, Arc<Activity>, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(SocketAddr, Request<Incoming>) -> F + Clone + Send + Sync + 'static,
     F: std::future::Future<Output = Response<Body>> + Send + 'static,
 {
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
@@ -227,13 +227,10 @@ pub async fn serve<H, F>(
                 inner: stream,
                 activity: activity.clone(),
             };
-            let service = {
-                let activity = activity.clone();
-                hyper::service::service_fn(move |req| {
-                    let f = handle(peer, activity.clone(), req);
-                    async move { Ok::<_, Infallible>(f.await) }
-                })
-            };
+            let service = hyper::service::service_fn(move |req| {
+                let f = handle(peer, req);
+                async move { Ok::<_, Infallible>(f.await) }
+            });
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT);

@@ -107,12 +107,7 @@ impl Scene {
 
 fn gate(env: &Env, reference: &str) -> Run {
     let dest = env.home().join("pulled");
-    let to = format!("oci:{}:pulled", dest.display());
-    let out = env.run_with(
-        &["pull", reference, "--to", &to],
-        &[("VOUCH_CONTENT_TRUST", "1")],
-        "",
-    );
+    let out = crate::common::gate_pull(env, reference);
     assert!(
         !dest.exists(),
         "the gate wrote {} for {reference}",

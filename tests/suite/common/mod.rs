@@ -306,9 +306,9 @@ pub fn index_children(layout: &Path, digest: &str) -> Vec<String> {
         .collect()
 }
 
-/// The gate (`vouch pull`, enforcing) refuses `reference` in `env` with
-/// `needle`, and writes nothing.
-pub fn gate_refuses(env: &Env, reference: &str, needle: &str) {
+/// The gate (`vouch pull`, enforcing) on `reference` in `env`, into
+/// `HOME/pulled` (tag `pulled`).
+pub fn gate_pull(env: &Env, reference: &str) -> Run {
     let dest = env.home().join("pulled");
     env.run_with(
         &[
@@ -320,7 +320,13 @@ pub fn gate_refuses(env: &Env, reference: &str, needle: &str) {
         &[("VOUCH_CONTENT_TRUST", "1")],
         "",
     )
-    .fails(1, needle);
+}
+
+/// The gate (`vouch pull`, enforcing) refuses `reference` in `env` with
+/// `needle`, and writes nothing.
+pub fn gate_refuses(env: &Env, reference: &str, needle: &str) {
+    gate_pull(env, reference).fails(1, needle);
+    let dest = env.home().join("pulled");
     assert!(!dest.exists(), "the gate wrote {}", dest.display());
 }
 
@@ -329,16 +335,7 @@ pub fn gate_refuses(env: &Env, reference: &str, needle: &str) {
 /// one, and says so; the copy is removed again.
 pub fn gate_pulls_signed(env: &Env, reference: &str, signed: &str, moved: &str) {
     let dest = env.home().join("pulled");
-    let out = env.run_with(
-        &[
-            "pull",
-            reference,
-            "--to",
-            &format!("oci:{}:pulled", dest.display()),
-        ],
-        &[("VOUCH_CONTENT_TRUST", "1")],
-        "",
-    );
+    let out = gate_pull(env, reference);
     assert_eq!(out.ok().trim(), signed, "{reference}");
     assert!(
         out.stderr.contains("warning:") && out.stderr.contains(moved),
