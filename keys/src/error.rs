@@ -42,6 +42,15 @@ pub enum KeyError {
         /// Which key is being created or re-encrypted.
         what: String,
     },
+    /// A new passphrase shorter than [`crate::passphrase::MIN_NEW_PASSPHRASE`]
+    /// characters, where short ones were not allowed.
+    #[error("refusing a passphrase shorter than {min} characters for {what}")]
+    ShortPassphrase {
+        /// Which key is being created or re-encrypted.
+        what: String,
+        /// The least length accepted.
+        min: usize,
+    },
     /// The two entries of a new passphrase differ.
     #[error("the passphrases did not match")]
     PassphraseMismatch,

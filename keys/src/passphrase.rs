@@ -26,6 +26,9 @@ pub enum Source {
     Keyring,
     /// Typed at the terminal.
     Terminal,
+    /// The passphrase given earlier in this run for the other online key
+    /// (snapshot or timestamp): the two share one passphrase.
+    Shared,
 }
 
 impl std::fmt::Display for Source {
@@ -36,6 +39,7 @@ impl std::fmt::Display for Source {
             Source::Stdin => f.write_str("standard input"),
             Source::Keyring => f.write_str("the OS keyring"),
             Source::Terminal => f.write_str("the terminal"),
+            Source::Shared => f.write_str("the other online key's passphrase"),
         }
     }
 }
@@ -111,6 +115,10 @@ pub fn from_env(class: RoleClass, lookup: impl Fn(&str) -> Option<String>) -> Op
         })
     })
 }
+
+/// The fewest characters a new passphrase may have, unless short ones are
+/// explicitly allowed (notary's rule).
+pub const MIN_NEW_PASSPHRASE: usize = 8;
 
 /// Largest passphrase file we read.
 pub const MAX_PASSPHRASE_FILE: u64 = 64 * 1024;

@@ -199,9 +199,16 @@ pub fn unlock_key(stored: &StoredKey, provider: &mut Provider) -> Result<Private
     Ok(unlock(stored, provider)?.0)
 }
 
-/// Unlocks several stored keys.
+/// Unlocks several stored keys, asking in the one order every command
+/// uses ([`crate::cli::prompt::unlock_order`]); returns them in the order given.
 pub fn unlock_all(stored: &[StoredKey], provider: &mut Provider) -> Result<Vec<PrivateKey>, CliError> {
-    stored.iter().map(|k| unlock_key(k, provider)).collect()
+    let mut order: Vec<usize> = (0..stored.len()).collect();
+    order.sort_by_key(|&i| crate::cli::prompt::unlock_order(stored[i].file.info.role.class()));
+    let mut keys: Vec<Option<PrivateKey>> = (0..stored.len()).map(|_| None).collect();
+    for i in order {
+        keys[i] = Some(unlock_key(&stored[i], provider)?);
+    }
+    Ok(keys.into_iter().flatten().collect())
 }
 
 /// Generates and stores a key for `role` of `repo`, named `{base}-{role}`
@@ -213,44 +220,90 @@ pub fn generate_key(
     role: &str,
     repo: &str,
 ) -> Result<PrivateKey, CliError> {
-    let role = Role::parse(role)?;
-    let existing: Vec<String> = ctx
-        .trust_dir
-        .list()?
-        .keys
-        .into_iter()
-        .map(|k| k.file.info.name)
-        .collect();
-    let mut name = format!("{base}-{role}");
-    let mut n = 2;
-    while existing.contains(&name) {
-        name = format!("{base}-{role}-{n}");
-        n += 1;
-    }
-    let what = format!("new {role} key {name} for {repo}");
-    let pass = provider.obtain(
-        &Request {
-            purpose: Purpose::Create,
-            what: &what,
-            class: role.class(),
-            key_id: None,
-        },
-        None,
-    )?;
-    let key = PrivateKey::generate_ed25519()?;
-    let file = KeyFile {
-        info: KeyInfo {
-            id: key.public().key_id(),
-            name,
-            role,
-            repo: Some(repo.to_owned()),
-            public: key.public(),
-            created: keyfile::now_utc(),
-        },
-        sealed: sealed::seal(&key, &pass.passphrase, sealed::ScryptCost::DEFAULT)?,
-    };
+    let new = NewKey::ask(ctx, provider, base, role, repo, &[])?;
+    let file = new.seal()?;
     ctx.trust_dir.insert(&file)?;
-    Ok(key)
+    Ok(new.key)
+}
+
+/// A key made in memory with the passphrase that will seal it: nothing
+/// is written until [`NewKey::seal`]'s file is inserted, so a command that
+/// asks for several passphrases can ask them all before it writes a key.
+pub struct NewKey {
+    pub key: PrivateKey,
+    info: KeyInfo,
+    passphrase: vouch_keys::Passphrase,
+    /// Where its passphrase came from.
+    pub sealed_with: vouch_keys::passphrase::Source,
+}
+
+impl std::fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewKey")
+            .field("name", &self.info.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NewKey {
+    /// Generates a key for `role` of `repo`, named `{base}-{role}` (made
+    /// unique among the keys here and `also_taken`), and asks for its passphrase.
+    pub fn ask(
+        ctx: &Context,
+        provider: &mut Provider,
+        base: &str,
+        role: &str,
+        repo: &str,
+        also_taken: &[&NewKey],
+    ) -> Result<NewKey, CliError> {
+        let role = Role::parse(role)?;
+        let mut taken: Vec<String> = ctx
+            .trust_dir
+            .list()?
+            .keys
+            .into_iter()
+            .map(|k| k.file.info.name)
+            .collect();
+        taken.extend(also_taken.iter().map(|k| k.info.name.clone()));
+        let mut name = format!("{base}-{role}");
+        let mut n = 2;
+        while taken.contains(&name) {
+            name = format!("{base}-{role}-{n}");
+            n += 1;
+        }
+        let what = format!("new {role} key {name} for {repo}");
+        let pass = provider.obtain(
+            &Request {
+                purpose: Purpose::Create,
+                what: &what,
+                class: role.class(),
+                key_id: None,
+            },
+            None,
+        )?;
+        let key = PrivateKey::generate_ed25519()?;
+        Ok(NewKey {
+            info: KeyInfo {
+                id: key.public().key_id(),
+                name,
+                role,
+                repo: Some(repo.to_owned()),
+                public: key.public(),
+                created: keyfile::now_utc(),
+            },
+            key,
+            passphrase: pass.passphrase,
+            sealed_with: pass.source,
+        })
+    }
+
+    /// The key file: the key sealed under its passphrase.
+    pub fn seal(&self) -> Result<KeyFile, CliError> {
+        Ok(KeyFile {
+            info: self.info.clone(),
+            sealed: sealed::seal(&self.key, &self.passphrase, sealed::ScryptCost::DEFAULT)?,
+        })
+    }
 }
 
 /// A key name base for a repository: its last path component.
@@ -316,15 +369,15 @@ impl OnlineKeys {
         snapshot: bool,
     ) -> Result<OnlineKeys, CliError> {
         use crate::trust::signing_keys::listed_by;
-        let timestamp = unlock_key(&listed_by(&ctx.trust_dir, root, repo_id, "timestamp")?, provider)?;
-        let snapshot = if snapshot {
-            Some(unlock_key(
+        let timestamp = listed_by(&ctx.trust_dir, root, repo_id, "timestamp")?;
+        let snapshot = match snapshot {
+            true => Some(unlock_key(
                 &listed_by(&ctx.trust_dir, root, repo_id, "snapshot")?,
                 provider,
-            )?)
-        } else {
-            None
+            )?),
+            false => None,
         };
+        let timestamp = unlock_key(&timestamp, provider)?;
         Ok(OnlineKeys { snapshot, timestamp })
     }
 

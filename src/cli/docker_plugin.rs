@@ -36,6 +36,11 @@ pub struct InstallArgs {
     /// The plugin directory
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Install as `docker vouch` (default), or as `docker trust` for
+    /// docker 29, which dropped it (`docker trust sign|inspect|revoke|signer|key`
+    /// mapped onto vouch); a `docker-trust` plugin already there is never replaced
+    #[arg(long = "as", value_name = "NAME", default_value = "vouch", value_parser = ["vouch", "trust"])]
+    pub name: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,20 +142,32 @@ fn install(args: InstallArgs) -> Result<(), CliError> {
         .and_then(std::fs::canonicalize)
         .map_err(|e| io("finding this executable", Path::new("vouch"), e))?;
     std::fs::create_dir_all(&dir).map_err(|e| io("creating", &dir, e))?;
-    let target = dir.join(PLUGIN_NAME);
+    let plugin = format!("docker-{}", args.name);
+    let target = dir.join(&plugin);
+    // Another tool's `docker-trust` stays: only vouch's own is replaced.
+    if args.name == "trust"
+        && target.symlink_metadata().is_ok()
+        && std::fs::canonicalize(&target).ok().as_deref() != Some(exe.as_path())
+    {
+        return Err(CliError::failed(
+            format!("{} is already installed, and is not vouch", target.display()),
+            "vouch leaves it; remove it yourself to install vouch as `docker trust`, or use `docker vouch`",
+        ));
+    }
     // Replace atomically: a symlink under a temporary name, renamed over.
     // A random name, created exclusively (symlink never replaces a name).
-    let temp = dir.join(format!(
-        ".{PLUGIN_NAME}.{}",
-        crate::store::safe_dir::random_suffix()
-    ));
+    let temp = dir.join(format!(".{plugin}.{}", crate::store::safe_dir::random_suffix()));
     std::os::unix::fs::symlink(&exe, &temp).map_err(|e| io("linking", &temp, e))?;
     if let Err(e) = std::fs::rename(&temp, &target) {
         let _ = std::fs::remove_file(&temp);
         return Err(io("placing", &target, e));
     }
+    let try_it = match args.name.as_str() {
+        "trust" => "docker trust sign IMAGE:TAG",
+        _ => "docker vouch pull IMAGE:TAG",
+    };
     eprintln!(
-        "Installed {} -> {}; try `docker vouch pull IMAGE:TAG`",
+        "Installed {} -> {}; try `{try_it}`",
         target.display(),
         exe.display()
     );
@@ -164,7 +181,7 @@ fn docker_cli() -> OsString {
         .unwrap_or_else(|| "docker".into())
 }
 
-fn docker(args: &[&str]) -> Result<(), CliError> {
+pub fn docker(args: &[&str]) -> Result<(), CliError> {
     let status = Command::new(docker_cli())
         .args(args)
         .stdin(Stdio::null())

@@ -77,9 +77,12 @@ impl From<KeyError> for CliError {
                 env_vars.join(" or ")
             ),
             KeyError::EmptyPassphrase { .. } => {
-                "choose a passphrase (`vouch key generate --allow-empty-passphrase` makes a key stored unprotected)"
+                "choose a passphrase (`--allow-short-passphrase`, where keys are made, stores a key unprotected)"
                     .to_owned()
             }
+            KeyError::ShortPassphrase { min, .. } => format!(
+                "choose one of {min} characters or more; `--allow-short-passphrase`, where keys are made, accepts a shorter one"
+            ),
             KeyError::PassphraseMismatch => "type the same passphrase twice".to_owned(),
             KeyError::NotPem { .. } | KeyError::WrongLabel { .. } => {
                 "give a PEM private key: PKCS#8 (`PRIVATE KEY` or `ENCRYPTED PRIVATE KEY`), SEC1 \

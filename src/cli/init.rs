@@ -1,6 +1,6 @@
 //! `vouch init REPO`
 
-use crate::cli::common::{generate_key, name_base, open_store, parse_repository, read_public, trust};
+use crate::cli::common::{NewKey, name_base, open_store, parse_repository, read_public, trust};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 use crate::policy::Policy;
@@ -38,6 +38,10 @@ pub struct Args {
     /// are not carried over (sign them again). Logged in pins.log.
     #[arg(long)]
     pub replace: bool,
+    /// Accept new passphrases shorter than 8 characters (or empty: the
+    /// keys are then stored unprotected)
+    #[arg(long, alias = "allow-empty-passphrase")]
+    pub allow_short_passphrase: bool,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -62,28 +66,96 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         ));
     }
     let store = open_store(ctx, &r, true)?;
-    if !args.replace && crate::store::artifact::read(store.as_ref())?.is_some() {
+    let before = crate::store::artifact::read(store.as_ref())?.map(|a| a.digest);
+    if !args.replace && before.is_some() {
         return Err(crate::trust::TrustError::AlreadyInitialised { repo: repo_id }.into());
     }
     ctx.trust_dir.check_permissions()?;
-    let mut provider = Provider::new(args.passphrase, ctx.interactive);
+    let mut provider =
+        Provider::new(args.passphrase.clone(), ctx.interactive).allow_short(args.allow_short_passphrase);
     let base = name_base(&repo_id);
-    let root = generate_key(ctx, &mut provider, &base, "root", &repo_id)?;
-    let targets = generate_key(ctx, &mut provider, &base, "targets", &repo_id)?;
-    let snapshot = generate_key(ctx, &mut provider, &base, "snapshot", &repo_id)?;
-    let timestamp = generate_key(ctx, &mut provider, &base, "timestamp", &repo_id)?;
-    let mut writer = Writer::new(&trust(ctx), &repo_id, store.as_ref());
+    // Every passphrase is asked for before any key is written: stopping
+    // at a prompt leaves nothing behind. The online keys share one.
+    let mut made: Vec<NewKey> = Vec::new();
+    for role in ["root", "targets", "snapshot", "timestamp"] {
+        let taken: Vec<&NewKey> = made.iter().collect();
+        let key = NewKey::ask(ctx, &mut provider, &base, role, &repo_id, &taken)?;
+        made.push(key);
+    }
+    let files = made.iter().map(NewKey::seal).collect::<Result<Vec<_>, _>>()?;
+    let mut written = Vec::new();
+    for file in &files {
+        match ctx.trust_dir.insert(file) {
+            Ok(_) => written.push(file.info.id.clone()),
+            Err(e) => {
+                forget_keys(ctx, &written);
+                return Err(e.into());
+            }
+        }
+    }
+    let [root, targets, snapshot, timestamp] = [0, 1, 2, 3].map(|i| &made[i].key);
+    let done = publish(
+        &args,
+        ctx,
+        &repo_id,
+        store.as_ref(),
+        others,
+        threshold,
+        root,
+        targets,
+        snapshot,
+        timestamp,
+    );
+    if done.is_err() {
+        // Keys for trust data that was never published are orphans; keys
+        // that may already sign published data are kept.
+        match crate::store::artifact::read(store.as_ref()) {
+            Ok(now) if now.as_ref().map(|a| &a.digest) == before.as_ref() => forget_keys(ctx, &written),
+            _ => eprintln!(
+                "warning: init failed, and whether its trust data reached {repo_id} is unknown: \
+                 its new keys stay in the trust directory (`vouch key list`)"
+            ),
+        }
+    }
+    done
+}
+
+/// Removes the keys an unfinished init wrote.
+fn forget_keys(ctx: &Context, ids: &[vouch_keys::KeyId]) {
+    for id in ids {
+        if let Err(e) = ctx.trust_dir.remove(id) {
+            eprintln!("warning: could not remove the unused key {id}: {e}");
+        }
+    }
+}
+
+/// Publishes (or stages) the first trust data signed by the new keys.
+#[allow(clippy::too_many_arguments)]
+fn publish(
+    args: &Args,
+    ctx: &Context,
+    repo_id: &str,
+    store: &dyn crate::store::Store,
+    others: Vec<vouch_keys::PublicKey>,
+    threshold: u64,
+    root: &vouch_keys::PrivateKey,
+    targets: &vouch_keys::PrivateKey,
+    snapshot: &vouch_keys::PrivateKey,
+    timestamp: &vouch_keys::PrivateKey,
+) -> Result<(), CliError> {
+    let base = name_base(repo_id);
+    let mut writer = Writer::new(&trust(ctx), repo_id, store);
     if args.replace {
         eprintln!("warning: making a new root over the trust data of {repo_id}: every verifier must re-pin");
         writer = writer.replacing_trust_data();
     }
     let publishing = Publishing {
-        snapshot: Some(&snapshot),
-        timestamp: &timestamp,
+        snapshot: Some(snapshot),
+        timestamp,
     };
     let root_id = root.public().key_id();
     if others.is_empty() {
-        writer.init(&root, &targets, publishing, args.bins)?;
+        writer.init(root, targets, publishing, args.bins)?;
         eprintln!(
             "Initialised trust data for {repo_id}; pinned its root in {}",
             Policy::path(ctx.trust_dir.path()).display()
@@ -95,7 +167,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     keys.extend(others);
     let ids: Vec<String> = keys.iter().map(|k| k.key_id().to_string()).collect();
     let setup = RoleSetup { keys, threshold };
-    match writer.init_with_root(&root, &setup, &targets, publishing, &format!("{base}-root"))? {
+    match writer.init_with_root(root, &setup, targets, publishing, &format!("{base}-root"))? {
         Outcome::Published(_) => {
             eprintln!(
                 "Initialised trust data for {repo_id} with {} root keys, threshold {threshold}; pinned its root in {}",

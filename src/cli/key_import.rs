@@ -34,9 +34,10 @@ pub struct Args {
     /// Repository scope [default: the file's `gun:` header]
     #[arg(long, value_name = "REPO")]
     pub repo: Option<String>,
-    /// Accept an empty passphrase when a plain key is sealed
-    #[arg(long)]
-    pub allow_empty_passphrase: bool,
+    /// Accept a new passphrase shorter than 8 characters, or an empty one
+    /// (the key is then stored unprotected)
+    #[arg(long, alias = "allow-empty-passphrase")]
+    pub allow_short_passphrase: bool,
     /// Key derivation cost for the new key files
     #[arg(long, value_enum, default_value_t)]
     pub kdf: KdfChoice,
@@ -65,12 +66,14 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let mut names: HashSet<String> = existing.iter().map(|k| k.file.info.name.clone()).collect();
     let mut ids: HashSet<String> = existing.iter().map(|k| k.file.info.id.to_string()).collect();
     let mut provider =
-        Provider::new(args.passphrase, ctx.interactive).allow_empty(args.allow_empty_passphrase);
+        Provider::new(args.passphrase, ctx.interactive).allow_short(args.allow_short_passphrase);
 
     // Read and decrypt every file first: a bad one stores nothing.
     let mut staged = Vec::new();
-    for path in &args.files {
+    let mut progress = crate::cli::progress::Progress::new("Importing key", args.files.len(), 2);
+    for (n, path) in args.files.iter().enumerate() {
         let shown = path.display().to_string();
+        progress.step(n, &shown);
         let text = read_text(path)?;
         let stem_name = sanitize(path.file_stem().and_then(|s| s.to_str()).unwrap_or("key"));
         let default_role = Role::parse(args.name.as_deref().unwrap_or(&stem_name))?;
@@ -168,16 +171,21 @@ fn sanitize(s: &str) -> String {
 /// Imports one foreign key file (a Docker Content Trust or notary key)
 /// into the trust directory, re-sealed with vouch's KDF under the
 /// passphrase that opened it, or finds it there when it was imported
-/// before. Returns the key, unlocked.
+/// before. Returns the key, unlocked. The message names the key by
+/// `known_as` when given, else by its whole key id.
 pub fn import_or_find(
     ctx: &Context,
     provider: &mut Provider,
     path: &std::path::Path,
     default_role: &str,
+    known_as: Option<&str>,
 ) -> Result<vouch_keys::PrivateKey, CliError> {
     let shown = path.display().to_string();
     let text = read_text(&path.to_path_buf())?;
     let default_role = Role::parse(default_role)?;
+    // The file is named by another id of the key (Docker's canonical id):
+    // the message names its folder, so the key shows one id.
+    let folder = path.parent().unwrap_or(path).display().to_string();
     let foreign = read_foreign(&text, &shown, None, &default_role, provider)?;
     let role = foreign.role.clone().unwrap_or(default_role);
     let public = foreign.key.public();
@@ -203,10 +211,12 @@ pub fn import_or_find(
         KdfChoice::default(),
     )?;
     ctx.trust_dir.insert(&file)?;
+    // A key its trust data lists under another id (a Docker Content Trust
+    // root, by its certificate's) is named by that id alone.
+    let id = known_as.unwrap_or(file.info.id.as_str());
     eprintln!(
-        "Imported {} key {} as `{}` (role {}) from {shown}",
+        "Imported {} key {id} as `{}` (role {}) from {folder}",
         file.info.algorithm(),
-        file.info.id.short(),
         file.info.name,
         file.info.role
     );

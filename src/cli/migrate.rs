@@ -1,10 +1,10 @@
 //! `vouch migrate REPO [--notary-server URL] [--dry-run] [--json]`
 
-use crate::cli::common::{generate_key, name_base, open_store, parse_repository, trust, unlock_key};
+use crate::cli::common::{NewKey, name_base, open_store, parse_repository, trust, unlock_key};
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 use crate::reference::Location;
-use crate::trust::migration::{DctKeys, MigrationKeys, Plan, Report, plan};
+use crate::trust::migration::{DctKeys, MigrationKeys, NewKeyReport, Plan, Report, plan};
 use crate::trust::notary_reader::{NotaryReader, NotarySource};
 use crate::trust::writer::{Publishing, Writer};
 
@@ -27,7 +27,8 @@ pub struct Args {
     /// The Notary GUN to read (default: the repository)
     #[arg(long, value_name = "GUN")]
     pub gun: Option<String>,
-    /// Show what would be migrated; import and write nothing
+    /// Report what the real run would do (tag statuses, removals, the keys it
+    /// would make and what seals each); import, ask and write nothing
     #[arg(long)]
     pub dry_run: bool,
     /// Print the report as JSON
@@ -59,7 +60,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let dct = DctKeys::find();
     let plan = plan(&reader, dct.as_ref())?;
     if args.dry_run {
-        return print(&plan.dry_run(&repo_id), args.json);
+        return dry_run(ctx, &args, &r, &trust, &plan);
     }
     let root_file = plan.root_file.clone().ok_or_else(|| {
         CliError::failed(
@@ -75,7 +76,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let writer = Writer::new(&trust, &repo_id, store.as_ref());
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let keys = unlock_keys(ctx, &mut provider, &writer, &plan, &root_file, &repo_id)?;
-    let report = writer.migrate(
+    let mut report = writer.migrate(
         &plan,
         &MigrationKeys {
             root: &keys.root,
@@ -88,7 +89,99 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             },
         },
     )?;
+    report.new_keys = keys.made;
     print(&report, args.json)
+}
+
+/// `--dry-run`: the statuses the real run would report (against the vouch
+/// trust data already there), and the keys it would make with the
+/// passphrase that would seal each. Writes nothing; asks for nothing.
+fn dry_run(
+    ctx: &Context,
+    args: &Args,
+    r: &crate::reference::ImageRef,
+    trust: &crate::trust::Trust,
+    plan: &Plan,
+) -> Result<(), CliError> {
+    let repo_id = r.repository();
+    let fresh_layout = matches!(&r.location, Location::Layout(dir) if !dir.exists());
+    let (mut report, has_trust_data) = if fresh_layout {
+        (plan.preview_fresh(&repo_id), false)
+    } else {
+        let store = open_store(ctx, r, false)?;
+        let has = crate::store::artifact::read(store.as_ref())?.is_some();
+        (
+            Writer::new(trust, &repo_id, store.as_ref()).migration_preview(plan)?,
+            has,
+        )
+    };
+    let mut made: Vec<(String, vouch_keys::keyfile::RoleClass)> = Vec::new();
+    let base = name_base(&repo_id);
+    if !has_trust_data && plan.targets_file.is_none() {
+        made.push(("targets".to_owned(), vouch_keys::keyfile::RoleClass::Targets));
+    }
+    if stand_in_needed(plan) && find_stand_in(ctx, &base, &repo_id)?.is_none() {
+        made.push((
+            format!("{} (a signer standing in)", crate::trust::RELEASES),
+            vouch_keys::keyfile::RoleClass::Delegation,
+        ));
+    }
+    if !has_trust_data {
+        made.push(("snapshot".to_owned(), vouch_keys::keyfile::RoleClass::Snapshot));
+        made.push(("timestamp".to_owned(), vouch_keys::keyfile::RoleClass::Timestamp));
+    }
+    let mut online_from: Option<String> = None;
+    for (role, class) in made {
+        let env = vouch_keys::passphrase::from_env(class, |v| std::env::var(v).ok());
+        let online = matches!(
+            class,
+            vouch_keys::keyfile::RoleClass::Snapshot | vouch_keys::keyfile::RoleClass::Timestamp
+        );
+        let sealed_with = match (env, &online_from) {
+            (Some(got), _) => got.source.to_string(),
+            (None, Some(first)) if online => format!("the other online key's passphrase ({first})"),
+            (None, _) => {
+                let from = match (&args.passphrase.passphrase_file, args.passphrase.passphrase_stdin) {
+                    (Some(path), _) => path.display().to_string(),
+                    (None, true) => "a line of standard input".to_owned(),
+                    (None, false) => "a new passphrase asked on the terminal".to_owned(),
+                };
+                if online {
+                    online_from = Some(from.clone());
+                }
+                from
+            }
+        };
+        report.new_keys.push(NewKeyReport {
+            role,
+            id: None,
+            sealed_with,
+        });
+    }
+    print(&report, args.json)
+}
+
+/// Whether the migration needs a new signer key: Notary's
+/// `targets/releases` has no key on this machine.
+fn stand_in_needed(plan: &Plan) -> bool {
+    plan.signers
+        .iter()
+        .any(|s| s.role == crate::trust::RELEASES && s.held.is_empty())
+}
+
+/// The stand-in signer key an earlier migration made, if any.
+fn find_stand_in(
+    ctx: &Context,
+    base: &str,
+    repo_id: &str,
+) -> Result<Option<vouch_keys::StoredKey>, CliError> {
+    let name = format!("{base}-migrated");
+    Ok(ctx
+        .trust_dir
+        .list()?
+        .keys
+        .into_iter()
+        .find(|k| k.file.info.name.starts_with(&name) && k.file.info.repo.as_deref() == Some(repo_id)))
 }
 
 struct Keys {
@@ -98,12 +191,14 @@ struct Keys {
     timestamp: vouch_keys::PrivateKey,
     signers: Vec<vouch_keys::PrivateKey>,
     stand_in: Option<(String, vouch_keys::PrivateKey)>,
+    made: Vec<NewKeyReport>,
 }
 
 /// Imports the Docker Content Trust keys at hand, and finds or makes the
 /// rest: on a first run snapshot, timestamp (and, without the team's keys,
 /// targets and a stand-in signer) are generated; on a rerun they are the
-/// repository's keys in this trust directory.
+/// repository's keys in this trust directory. Passphrases are asked in the
+/// order every command uses: root, targets, signers, online keys.
 fn unlock_keys(
     ctx: &Context,
     provider: &mut Provider,
@@ -113,7 +208,10 @@ fn unlock_keys(
     repo_id: &str,
 ) -> Result<Keys, CliError> {
     use crate::cli::key_import::import_or_find;
-    let root = checked(import_or_find(ctx, provider, root_file, "root")?, root_file)?;
+    let root = checked(
+        import_or_find(ctx, provider, root_file, "root", Some(&plan.root_id))?,
+        root_file,
+    )?;
     let base = name_base(repo_id);
     let state = match crate::store::artifact::read(writer.store())? {
         Some(_) => Some(writer.load()?),
@@ -129,41 +227,45 @@ fn unlock_keys(
                 None => Ok(None),
             }
         };
+    let mut made = Vec::new();
+    let mut make = |provider: &mut Provider, base: &str, role: &str, label: &str| -> Result<_, CliError> {
+        let new = NewKey::ask(ctx, provider, base, role, repo_id, &[])?;
+        ctx.trust_dir.insert(&new.seal()?)?;
+        made.push(NewKeyReport {
+            role: label.to_owned(),
+            id: Some(new.key.public().key_id().to_string()),
+            sealed_with: new.sealed_with.to_string(),
+        });
+        Ok(new.key)
+    };
     let targets = match (&plan.targets_file, existing("targets", provider)?) {
         (_, Some(k)) => k,
-        (Some(file), None) => checked(import_or_find(ctx, provider, file, "targets")?, file)?,
+        (Some(file), None) => checked(import_or_find(ctx, provider, file, "targets", None)?, file)?,
         (None, None) => {
             eprintln!("note: the repository's targets key is not here; a new targets key is made");
-            generate_key(ctx, provider, &base, "targets", repo_id)?
+            make(provider, &base, "targets", "targets")?
         }
-    };
-    let snapshot = match existing("snapshot", provider)? {
-        Some(k) => k,
-        None => generate_key(ctx, provider, &base, "snapshot", repo_id)?,
-    };
-    let timestamp = match existing("timestamp", provider)? {
-        Some(k) => k,
-        None => generate_key(ctx, provider, &base, "timestamp", repo_id)?,
     };
     let mut signers = Vec::new();
     for signer in &plan.signers {
         for file in &signer.held {
             let name = signer.role.rsplit('/').next().unwrap_or("signer");
-            signers.push(checked(import_or_find(ctx, provider, file, name)?, file)?);
+            signers.push(checked(import_or_find(ctx, provider, file, name, None)?, file)?);
         }
     }
     // Without any key of targets/releases here, the migrated tags would
     // carry no valid signature: a new signer key stands in (reported).
-    let releases = plan.signers.iter().find(|s| s.role == crate::trust::RELEASES);
-    let stand_in = match releases {
-        Some(r) if r.held.is_empty() => {
+    let stand_in = match stand_in_needed(plan) {
+        true => {
             let name = format!("{base}-migrated");
-            let existing_key = ctx.trust_dir.list()?.keys.into_iter().find(|k| {
-                k.file.info.name.starts_with(&name) && k.file.info.repo.as_deref() == Some(repo_id)
-            });
-            let key = match existing_key {
+            let key = match find_stand_in(ctx, &base, repo_id)? {
                 Some(k) => unlock_key(&k, provider)?,
-                None => generate_key(ctx, provider, &name, "delegation", repo_id)?,
+                None => make(
+                    provider,
+                    &name,
+                    "delegation",
+                    &format!("{} (a signer standing in)", crate::trust::RELEASES),
+                )?,
             };
             eprintln!(
                 "note: no key of targets/releases is here; tags are re-signed by a new signer key {} ({})",
@@ -172,7 +274,15 @@ fn unlock_keys(
             );
             Some((name, key))
         }
-        _ => None,
+        false => None,
+    };
+    let snapshot = match existing("snapshot", provider)? {
+        Some(k) => k,
+        None => make(provider, &base, "snapshot", "snapshot")?,
+    };
+    let timestamp = match existing("timestamp", provider)? {
+        Some(k) => k,
+        None => make(provider, &base, "timestamp", "timestamp")?,
     };
     Ok(Keys {
         root,
@@ -181,6 +291,7 @@ fn unlock_keys(
         timestamp,
         signers,
         stand_in,
+        made,
     })
 }
 
@@ -245,16 +356,18 @@ fn print(report: &Report, json: bool) -> Result<(), CliError> {
     if !report.signers.is_empty() {
         out.push_str("\nSigners:\n");
         for s in &report.signers {
-            out.push_str(&format!(
-                "  {:<20} threshold {}, keys {}\n",
-                s.role,
-                s.threshold,
-                s.key_ids
-                    .iter()
-                    .map(|k| &k[..k.len().min(12)])
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            out.push_str(&format!("  {:<20} threshold {}, keys:\n", s.role, s.threshold));
+            for id in &s.key_ids {
+                out.push_str(&format!("    {id}\n"));
+            }
+        }
+    }
+    if !report.new_keys.is_empty() {
+        let verb = if report.dry_run { "Would make" } else { "Made" };
+        out.push_str(&format!("\n{verb} keys:\n"));
+        for k in &report.new_keys {
+            let id = k.id.as_deref().map(|i| format!(" {i}")).unwrap_or_default();
+            out.push_str(&format!("  {}{id}, sealed with {}\n", k.role, k.sealed_with));
         }
     }
     out.push_str(&format!(

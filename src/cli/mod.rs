@@ -7,6 +7,7 @@ mod completions;
 mod containerd_verifier;
 mod deny;
 mod docker_plugin;
+mod docker_trust;
 mod duration;
 pub mod error;
 mod init;
@@ -25,8 +26,10 @@ mod migrate;
 mod output;
 mod pin;
 mod policy;
+mod progress;
 mod prompt;
 mod proxy;
+mod proxy_config;
 mod publish;
 mod pull;
 mod push;
@@ -124,6 +127,8 @@ pub enum Command {
     Push(push::Args),
     /// A verifying registry front: clients pull through it, only what is signed
     Proxy(proxy::Args),
+    /// Write or check podman, containerd or Docker configuration for `vouch proxy`
+    ProxyConfig(proxy_config::Args),
     /// A Kubernetes admission webhook: admit only workloads whose images are signed
     Admission(admission::Args),
     /// containerd's image verifier (containerd >= 2.0 image-verifier bin_dir)
@@ -205,7 +210,7 @@ impl GlobalArgs {
 pub fn main() -> ExitCode {
     let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv.get(1).is_some_and(|a| a == "docker-cli-plugin-metadata")
-        && docker_plugin::plugin_argv(&argv).is_some()
+        && (docker_plugin::plugin_argv(&argv).is_some() || docker_trust::plugin_argv(&argv).is_some())
     {
         println!("{}", docker_plugin::metadata());
         return ExitCode::SUCCESS;
@@ -230,40 +235,68 @@ pub fn main() -> ExitCode {
     {
         argv.insert(1, "containerd-verifier".into());
     }
+    if let Some(trust) = docker_trust::plugin_argv(&argv) {
+        use clap::Parser as _;
+        let parsed = docker_trust::TrustCli::parse_from(&trust);
+        let result = parsed
+            .global
+            .context(false)
+            .and_then(|ctx| docker_trust::run(parsed.command, &ctx));
+        return finish(result);
+    }
     let cli = Cli::parse_from(argv);
     let offline = cli.command.offline();
-    let result = cli.global.context(offline).and_then(|ctx| match cli.command {
-        Command::Init(a) => init::run(a, &ctx),
-        Command::Sign(a) => sign::run(a, &ctx),
-        Command::Verify(a) => verify::run(a, &ctx),
-        Command::Resolve(a) => resolve::run(a, &ctx),
-        Command::Inspect(a) => inspect::run(a, &ctx),
-        Command::Pin(a) => pin::run(a, &ctx),
-        Command::Deny(a) => deny::run(a, &ctx),
-        Command::Policy(cmd) => policy::run(cmd, &ctx),
-        Command::Pull(a) => pull::run(a, &ctx),
-        Command::Push(a) => push::run(a, &ctx),
-        Command::Proxy(a) => proxy::run(a, &ctx),
-        Command::Admission(a) => admission::run(a, &ctx),
-        Command::ContainerdVerifier(a) => containerd_verifier::run(a, &ctx),
-        Command::DockerPlugin(cmd) => docker_plugin::run(cmd, &ctx),
-        Command::Staged(a) => staged::run(a, &ctx),
-        Command::Approve(a) => approve::run(a, &ctx),
-        Command::Withdraw(a) => withdraw::run(a, &ctx),
-        Command::Publish(a) => publish::run(a, &ctx),
-        Command::Refresh(a) => refresh::run(a, &ctx),
-        Command::Revoke(a) => revoke::run(a, &ctx),
-        Command::Root(a) => root::run(a, &ctx),
-        Command::Renew(a) => renew::run(a, &ctx),
-        Command::Recover(a) => recover::run(a, &ctx),
-        Command::Migrate(a) => migrate::run(a, &ctx),
-        Command::Signer(cmd) => signer::run(cmd, &ctx),
-        Command::Key(cmd) => key::run(cmd, &ctx),
+    let result = cli
+        .global
+        .context(offline)
+        .and_then(|ctx| dispatch(cli.command, &ctx));
+    finish(result)
+}
+
+/// Runs one parsed command.
+fn dispatch(command: Command, ctx: &Context) -> Result<(), CliError> {
+    match command {
+        Command::Init(a) => init::run(a, ctx),
+        Command::Sign(a) => sign::run(a, ctx),
+        Command::Verify(a) => verify::run(a, ctx),
+        Command::Resolve(a) => resolve::run(a, ctx),
+        Command::Inspect(a) => inspect::run(a, ctx),
+        Command::Pin(a) => pin::run(a, ctx),
+        Command::Deny(a) => deny::run(a, ctx),
+        Command::Policy(cmd) => policy::run(cmd, ctx),
+        Command::Pull(a) => pull::run(a, ctx),
+        Command::Push(a) => push::run(a, ctx),
+        Command::Proxy(a) => proxy::run(a, ctx),
+        Command::ProxyConfig(a) => proxy_config::run(a, ctx),
+        Command::Admission(a) => admission::run(a, ctx),
+        Command::ContainerdVerifier(a) => containerd_verifier::run(a, ctx),
+        Command::DockerPlugin(cmd) => docker_plugin::run(cmd, ctx),
+        Command::Staged(a) => staged::run(a, ctx),
+        Command::Approve(a) => approve::run(a, ctx),
+        Command::Withdraw(a) => withdraw::run(a, ctx),
+        Command::Publish(a) => publish::run(a, ctx),
+        Command::Refresh(a) => refresh::run(a, ctx),
+        Command::Revoke(a) => revoke::run(a, ctx),
+        Command::Root(a) => root::run(a, ctx),
+        Command::Renew(a) => renew::run(a, ctx),
+        Command::Recover(a) => recover::run(a, ctx),
+        Command::Migrate(a) => migrate::run(a, ctx),
+        Command::Signer(cmd) => signer::run(cmd, ctx),
+        Command::Key(cmd) => key::run(cmd, ctx),
         Command::Tuf(cmd) => tuf::run(cmd),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
-    });
-    finish(result)
+    }
+}
+
+/// `vouch WORDS…` parsed as vouch's own command line (for the `docker
+/// trust` plugin, which maps Docker's commands onto vouch's).
+fn vouch_command(words: &[&str]) -> Result<Command, CliError> {
+    use clap::Parser as _;
+    let argv = std::iter::once("vouch").chain(words.iter().copied());
+    Cli::try_parse_from(argv)
+        .map(|cli| cli.command)
+        .map_err(|e| CliError::failed(e.to_string().trim().to_owned(), "see `docker trust --help`"))
 }
 
 fn finish(result: Result<(), CliError>) -> ExitCode {

@@ -2,14 +2,25 @@
 //! variables (vouch's, Docker's, notary's), `--passphrase-file`,
 //! `--passphrase-stdin` (one line each time a passphrase is needed), the OS
 //! keyring cache (existing keys only), then a no-echo prompt on the
-//! terminal — asked twice for a new passphrase, up to three times after a
-//! wrong one. A wrong passphrase from any other source fails at once.
+//! terminal — asked twice for a new passphrase (again after a mismatch or
+//! a passphrase under 8 characters), up to three times after a wrong one.
+//! A wrong passphrase from any other source fails at once.
+//!
+//! The online keys (snapshot and timestamp) share one passphrase: one
+//! typed or read from stdin for either is tried first for the other, and
+//! seals the other when it is made in the same run. So `sign` asks for at
+//! most two passphrases (the signing key's, the online keys'), `init` for
+//! three (root, targets, online).
+//!
+//! Keys are unlocked in one order in every command (see [`unlock_order`]),
+//! which is the order of `--passphrase-stdin`'s lines.
 
 use std::collections::VecDeque;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
+use vouch_keys::keyfile::RoleClass;
 use vouch_keys::keyring::KeyringCache;
 use vouch_keys::passphrase::{self, Obtained, PassphraseProvider, Purpose, Request, Source};
 use vouch_keys::{KeyError, Passphrase};
@@ -21,7 +32,10 @@ pub struct PassphraseArgs {
     /// Read the passphrase from FILE (its whole content, less one trailing newline)
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
-    /// Read passphrases from standard input, one line for each one needed
+    /// Read passphrases from standard input, one line for each one needed,
+    /// in this order: root keys, targets key, signer keys, then one line
+    /// shared by the snapshot and timestamp keys (a further line only if
+    /// the timestamp key has a passphrase of its own)
     #[arg(long)]
     pub passphrase_stdin: bool,
 }
@@ -32,13 +46,16 @@ const MAX_PROMPTS: usize = 3;
 pub struct Provider {
     args: PassphraseArgs,
     interactive: bool,
-    allow_empty: bool,
+    allow_short: bool,
     /// Replaces the role's environment variables (for `key passwd`'s new passphrase).
     env_override: Option<&'static str>,
     /// The OS keyring, opened on first use (`None` inside: unavailable).
     keyring: std::cell::OnceCell<Option<KeyringCache>>,
     skip_keyring: bool,
     prompts: usize,
+    /// The passphrase typed or read from stdin for an online key in this
+    /// run, tried first for the other one.
+    online: Option<Passphrase>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -54,17 +71,18 @@ impl Provider {
         Provider {
             args,
             interactive,
-            allow_empty: false,
+            allow_short: false,
             env_override: None,
             keyring: std::cell::OnceCell::new(),
             skip_keyring: false,
             prompts: 0,
+            online: None,
         }
     }
 
-    /// Accept an empty passphrase for a new key.
-    pub fn allow_empty(mut self, allow: bool) -> Provider {
-        self.allow_empty = allow;
+    /// Accept a new passphrase shorter than 8 characters, or empty.
+    pub fn allow_short(mut self, allow: bool) -> Provider {
+        self.allow_short = allow;
         self
     }
 
@@ -78,18 +96,29 @@ impl Provider {
         self.keyring.get_or_init(|| KeyringCache::open().ok()).as_ref()
     }
 
-    fn next_source(&mut self, req: &Request<'_>) -> Result<Option<Obtained>, KeyError> {
+    fn env_source(&self, req: &Request<'_>) -> Option<Obtained> {
         let env = |var: &str| std::env::var(var).ok();
-        let from_env = match self.env_override {
+        match self.env_override {
             Some(var) => env(var).filter(|v| !v.is_empty()).map(|v| Obtained {
                 passphrase: Passphrase::new(v),
                 source: Source::Env(var),
             }),
             None => passphrase::from_env(req.class, env),
-        };
-        if from_env.is_some() {
-            return Ok(from_env);
         }
+    }
+
+    /// The online keys' shared passphrase, for an online key.
+    fn shared(&self, req: &Request<'_>) -> Option<Obtained> {
+        if !is_online(req.class) {
+            return None;
+        }
+        self.online.as_ref().map(|p| Obtained {
+            passphrase: p.clone(),
+            source: Source::Shared,
+        })
+    }
+
+    fn next_source(&mut self, req: &Request<'_>) -> Result<Option<Obtained>, KeyError> {
         if let Some(path) = &self.args.passphrase_file {
             return Ok(Some(Obtained {
                 passphrase: passphrase::read_file(path)?,
@@ -142,28 +171,75 @@ impl Provider {
                 },
             });
         }
-        self.prompts += 1;
         let tty_err = |e: std::io::Error| KeyError::Io {
             action: "reading a passphrase from",
             path: "/dev/tty".into(),
             source: e,
         };
-        let first = match req.purpose {
-            Purpose::Unlock => format!("Passphrase for {}: ", req.what),
-            Purpose::Create => format!("New passphrase for {}: ", req.what),
+        let shared = if is_online(req.class) {
+            " (the snapshot and timestamp keys share it)"
+        } else {
+            ""
         };
-        let pass = Zeroizing::new(rpassword::prompt_password(first).map_err(tty_err)?);
-        if req.purpose == Purpose::Create {
+        if req.purpose == Purpose::Unlock {
+            self.prompts += 1;
+            let pass = Zeroizing::new(
+                rpassword::prompt_password(format!("Passphrase for {}{shared}: ", req.what))
+                    .map_err(tty_err)?,
+            );
+            return Ok(Obtained {
+                passphrase: Passphrase::new(pass.to_string()),
+                source: Source::Terminal,
+            });
+        }
+        // A new passphrase: asked twice, and again (up to three times in
+        // all) after a mismatch or one too short.
+        let mut refused = KeyError::PassphraseMismatch;
+        for attempt in 0..MAX_PROMPTS {
+            if attempt > 0 {
+                eprintln!("{refused}; try again");
+            }
+            let pass = Zeroizing::new(
+                rpassword::prompt_password(format!("New passphrase for {}{shared}: ", req.what))
+                    .map_err(tty_err)?,
+            );
+            if let Err(e) = self.check_new(req, &pass) {
+                refused = e;
+                continue;
+            }
             let again =
                 Zeroizing::new(rpassword::prompt_password("Repeat the passphrase: ").map_err(tty_err)?);
             if *pass != *again {
-                return Err(KeyError::PassphraseMismatch);
+                refused = KeyError::PassphraseMismatch;
+                continue;
             }
+            return Ok(Obtained {
+                passphrase: Passphrase::new(pass.to_string()),
+                source: Source::Terminal,
+            });
         }
-        Ok(Obtained {
-            passphrase: Passphrase::new(pass.to_string()),
-            source: Source::Terminal,
-        })
+        Err(refused)
+    }
+
+    /// Whether `pass` may seal a new key: at least
+    /// [`passphrase::MIN_NEW_PASSPHRASE`] characters unless short ones
+    /// were allowed.
+    fn check_new(&self, req: &Request<'_>, pass: &str) -> Result<(), KeyError> {
+        if self.allow_short {
+            return Ok(());
+        }
+        if pass.is_empty() {
+            return Err(KeyError::EmptyPassphrase {
+                what: req.what.to_owned(),
+            });
+        }
+        if pass.chars().count() < passphrase::MIN_NEW_PASSPHRASE {
+            return Err(KeyError::ShortPassphrase {
+                what: req.what.to_owned(),
+                min: passphrase::MIN_NEW_PASSPHRASE,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -173,10 +249,21 @@ impl PassphraseProvider for Provider {
             what: req.what.to_owned(),
         };
         let got = match rejected {
-            None => match self.next_source(req)? {
+            None => match self.env_source(req).or_else(|| self.shared(req)) {
                 Some(got) => got,
-                None => self.prompt(req)?,
+                None => match self.next_source(req)? {
+                    Some(got) => got,
+                    None => self.prompt(req)?,
+                },
             },
+            // The other online key has a passphrase of its own.
+            Some(Source::Shared) => {
+                self.online = None;
+                match self.next_source(req)? {
+                    Some(got) => got,
+                    None => self.prompt(req)?,
+                }
+            }
             Some(Source::Keyring) => {
                 // A stale cache entry: forget it and ask the person.
                 if let (Some(id), Some(cache)) = (req.key_id, self.keyring()) {
@@ -197,19 +284,44 @@ impl PassphraseProvider for Provider {
             }
             Some(_) => return Err(wrong()),
         };
-        if req.purpose == Purpose::Create && got.passphrase.is_empty() && !self.allow_empty {
-            return Err(KeyError::EmptyPassphrase {
-                what: req.what.to_owned(),
-            });
+        // A value in the environment is the deployment's own choice, as
+        // with Docker and notary; the other sources are held to the rule.
+        if req.purpose == Purpose::Create {
+            match got.source {
+                Source::Env(_) if !got.passphrase.is_empty() => {}
+                _ => self.check_new(req, got.passphrase.expose())?,
+            }
+        }
+        if is_online(req.class) && matches!(got.source, Source::Terminal | Source::Stdin) {
+            self.online = Some(got.passphrase.clone());
         }
         Ok(got)
+    }
+}
+
+/// Whether keys of `class` are online keys (snapshot, timestamp), which
+/// share one passphrase.
+fn is_online(class: RoleClass) -> bool {
+    matches!(class, RoleClass::Snapshot | RoleClass::Timestamp)
+}
+
+/// The order keys are unlocked in, in every command (and so the order of
+/// `--passphrase-stdin`'s lines): root, targets, signers (delegations),
+/// then the online keys, snapshot before timestamp.
+pub fn unlock_order(class: RoleClass) -> u8 {
+    match class {
+        RoleClass::Root => 0,
+        RoleClass::Targets => 1,
+        RoleClass::Delegation => 2,
+        RoleClass::Snapshot => 3,
+        RoleClass::Timestamp => 4,
     }
 }
 
 /// The first variable after `rejected` in the role's list that is set, to
 /// a value other than the rejected one's.
 fn next_env_after(
-    class: vouch_keys::keyfile::RoleClass,
+    class: RoleClass,
     rejected: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Option<Obtained> {

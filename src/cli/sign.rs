@@ -80,12 +80,25 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             &repo_id,
             &args.signer,
             args.verbose,
-            |store| crate::trust::targets::resolve(store, &repo_id, &tags, recursive),
+            |store| {
+                let mut shown = crate::cli::progress::Progress::new(
+                    format!("Looking up the tags of {repo_id}"),
+                    tags.len(),
+                    LOOKUP_PROGRESS_AT,
+                );
+                let found =
+                    crate::trust::targets::resolve(store, &repo_id, &tags, recursive, &mut |n| shown.set(n));
+                shown.clear();
+                found
+            },
         )?;
         out.push_str(&signed);
     }
     output::print(&out)
 }
+
+/// From this many tags, looking them up shows progress on a terminal.
+const LOOKUP_PROGRESS_AT: usize = 512;
 
 /// Past this many tags, `sign` prints one summary line on stderr.
 const LIST_AT_MOST: usize = 10;
@@ -144,6 +157,9 @@ pub fn sign_with(
     // A missing tag signs nothing, and is reported first.
     let targets = targets?;
     let (signers, online, by) = keys?;
+    if targets.len() >= LOOKUP_PROGRESS_AT && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!("Signing {} tags of {repo_id} and publishing…", targets.len());
+    }
     let pairs: Vec<(String, crate::tuf::metadata::TargetFile)> = targets
         .iter()
         .map(|(tag, _, t)| (tag.clone(), t.clone()))

@@ -10,6 +10,7 @@
 //! is [`crate::serving::Decider`]'s, shared with `vouch admission`; no
 //! trust rule lives here.
 
+pub mod clients;
 pub mod route;
 pub mod serve;
 

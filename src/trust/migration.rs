@@ -51,7 +51,7 @@ impl DctKeys {
 pub struct SignerPlan {
     /// `targets/releases` or `targets/NAME`.
     pub role: String,
-    /// Canonical key ids (how Docker Content Trust names the key files).
+    /// The keys' ids as vouch's trust data lists them (whole).
     pub key_ids: Vec<String>,
     /// Threshold.
     pub threshold: u64,
@@ -184,7 +184,7 @@ pub fn plan(reader: &NotaryReader, dct: Option<&DctKeys>) -> Result<Plan, TrustE
                     continue;
                 };
                 held.extend(file(&canonical));
-                key_ids.push(canonical);
+                key_ids.push(public.key_id().to_string());
                 keys.push(public);
             }
             if keys.is_empty() {
@@ -323,32 +323,56 @@ pub struct Report {
     /// Whether nothing was written (`--dry-run`).
     #[serde(rename = "dryRun")]
     pub dry_run: bool,
+    /// The keys this migration makes (or, dry, would make), and what
+    /// seals each; filled in by the caller, which knows the sources.
+    #[serde(rename = "newKeys")]
+    pub new_keys: Vec<NewKeyReport>,
+}
+
+/// A key a migration makes.
+#[derive(Clone, Debug, Serialize)]
+pub struct NewKeyReport {
+    /// Its role (`snapshot`, `timestamp`, `targets`, or a signer's).
+    pub role: String,
+    /// Its key id (whole), once made.
+    #[serde(rename = "keyId", skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The passphrase that seals it, by source (`$VAR`, the terminal...).
+    #[serde(rename = "sealedWith")]
+    pub sealed_with: String,
 }
 
 impl Plan {
-    /// The report of a dry run: what would be migrated.
-    pub fn dry_run(&self, repository: &str) -> Report {
+    /// The dry run's report for a repository without vouch trust data:
+    /// every tag would be migrated.
+    pub fn preview_fresh(&self, repository: &str) -> Report {
+        let tags = self
+            .tags
+            .iter()
+            .map(|t| TagReport {
+                tag: t.tag.clone(),
+                digest: t.digest.clone(),
+                status: "would migrate",
+                originally: t.signed_in.clone(),
+                signed_in: Vec::new(),
+                signed_by: Vec::new(),
+            })
+            .collect();
+        self.report(repository, tags, true)
+    }
+
+    fn report(&self, repository: &str, tags: Vec<TagReport>, dry_run: bool) -> Report {
         Report {
             version: 1,
             repository: repository.to_owned(),
             gun: self.gun.clone(),
             root_id: self.root_id.clone(),
             pin: format!("vouch pin {repository} {}", self.root_id),
-            tags: self
-                .tags
-                .iter()
-                .map(|t| TagReport {
-                    tag: t.tag.clone(),
-                    digest: t.digest.clone(),
-                    status: "would migrate",
-                    originally: t.signed_in.clone(),
-                    signed_in: Vec::new(),
-                    signed_by: Vec::new(),
-                })
-                .collect(),
+            tags,
             skipped: self.skipped.clone(),
             signers: self.signers.clone(),
-            dry_run: true,
+            dry_run,
+            new_keys: Vec::new(),
         }
     }
 }
@@ -403,7 +427,7 @@ impl Record {
                 .map(|s| {
                     (
                         s.role.clone(),
-                        wanted_keys(s, keys)
+                        wanted_keys(s, Some(keys))
                             .iter()
                             .map(|k| k.key_id().to_string())
                             .collect(),
@@ -415,11 +439,11 @@ impl Record {
 }
 
 /// The vouch keys of a signer role: its Notary keys, and the stand-in for
-/// `targets/releases`.
-fn wanted_keys(signer: &SignerPlan, keys: &MigrationKeys<'_>) -> Vec<PublicKey> {
+/// `targets/releases` (not yet made in a preview).
+fn wanted_keys(signer: &SignerPlan, keys: Option<&MigrationKeys<'_>>) -> Vec<PublicKey> {
     let mut wanted = signer.keys.clone();
     if signer.role == RELEASES
-        && let Some((_, key)) = keys.stand_in
+        && let Some((_, key)) = keys.and_then(|k| k.stand_in)
     {
         wanted.push(key.public());
     }
@@ -427,6 +451,27 @@ fn wanted_keys(signer: &SignerPlan, keys: &MigrationKeys<'_>) -> Vec<PublicKey> 
 }
 
 impl Writer<'_> {
+    /// What [`Writer::migrate`] would do now, writing nothing: each tag's
+    /// status against the verified vouch trust data already here (all
+    /// "would migrate" when there is none), removals included.
+    pub fn migration_preview(&self, plan: &Plan) -> Result<Report, TrustError> {
+        if crate::store::artifact::read(self.store())?.is_none() {
+            return Ok(plan.preview_fresh(self.repository()));
+        }
+        let previous = Record::load(self.trust(), self.repository());
+        let mut probe = self.load()?.repo;
+        let now = time::OffsetDateTime::now_utc();
+        let mut tags = sync(&mut probe, self.repository(), plan, None, &previous, now)?.0;
+        for t in &mut tags {
+            t.status = match t.status {
+                "migrated" => "would migrate",
+                s if s.starts_with("removed") => "would be removed (no longer signed in Notary)",
+                s => s,
+            };
+        }
+        Ok(plan.report(self.repository(), tags, true))
+    }
+
     /// Writes (or brings up to date) vouch trust data for `plan`.
     pub fn migrate(&self, plan: &Plan, keys: &MigrationKeys<'_>) -> Result<Report, TrustError> {
         if crate::store::artifact::read(self.store())?.is_none() {
@@ -442,10 +487,10 @@ impl Writer<'_> {
         // Nothing to change: nothing is published.
         let mut probe = self.load()?.repo;
         let now = time::OffsetDateTime::now_utc();
-        let (tags, changed) = sync(&mut probe, self.repository(), plan, keys, &previous, now)?;
+        let (tags, changed) = sync(&mut probe, self.repository(), plan, Some(keys), &previous, now)?;
         let tags = if changed {
             self.publish(keys.publishing, |repo, _, now| {
-                sync(repo, self.repository(), plan, keys, &previous, now)
+                sync(repo, self.repository(), plan, Some(keys), &previous, now)
             })?
             .0
             .0
@@ -453,17 +498,7 @@ impl Writer<'_> {
             tags
         };
         Record::of(plan, keys).save(self.trust(), self.repository())?;
-        Ok(Report {
-            version: 1,
-            repository: self.repository().to_owned(),
-            gun: plan.gun.clone(),
-            root_id: plan.root_id.clone(),
-            pin: format!("vouch pin {} {}", self.repository(), plan.root_id),
-            tags,
-            skipped: plan.skipped.clone(),
-            signers: plan.signers.clone(),
-            dry_run: false,
-        })
+        Ok(plan.report(self.repository(), tags, false))
     }
 }
 
@@ -473,11 +508,12 @@ impl Writer<'_> {
 /// signed them in Notary; tags Notary no longer signs removed), signing
 /// only what changed, with the keys at hand. Every changed role must meet
 /// its threshold. Returns the tag reports and whether anything changed.
+/// Without `keys` (a preview) nothing is signed or checked for signatures.
 fn sync(
     repo: &mut MetadataEditor,
     repo_id: &str,
     plan: &Plan,
-    keys: &MigrationKeys<'_>,
+    keys: Option<&MigrationKeys<'_>>,
     previous: &Record,
     now: time::OffsetDateTime,
 ) -> Result<(Vec<TagReport>, bool), TrustError> {
@@ -628,6 +664,18 @@ fn sync(
     {
         changed.insert("targets".to_owned());
     }
+    let any = !changed.is_empty();
+    let Some(keys) = keys else {
+        reports.extend(planned.into_iter().map(|(t, status, roles)| TagReport {
+            tag: t.tag.clone(),
+            digest: t.digest.clone(),
+            status,
+            originally: t.signed_in.clone(),
+            signed_by: Vec::new(),
+            signed_in: roles,
+        }));
+        return Ok((reports, any));
+    };
     // Sign what changed: targets with the targets key, delegated roles with
     // every key at hand that each may sign.
     let mut signed_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -680,7 +728,6 @@ fn sync(
             ));
         }
     }
-    let any = !changed.is_empty();
     reports.extend(planned.into_iter().map(|(t, status, roles)| {
         TagReport {
             tag: t.tag.clone(),

@@ -59,16 +59,26 @@ pub fn for_image(
     Ok(out)
 }
 
+/// Tags looked up between two reports of progress.
+const LOOKUP_CHUNK: usize = 256;
+
 /// Looks `tags` up in `store` (in parallel on a registry) and returns
-/// their targets; a missing tag is an error and signs nothing.
+/// their targets; a missing tag is an error and signs nothing. `progress`
+/// hears how many are looked up so far.
 pub fn resolve(
     store: &dyn Store,
     repo: &str,
     tags: &[String],
     recursive: bool,
+    progress: &mut dyn FnMut(usize),
 ) -> Result<Vec<TagTarget>, TrustError> {
+    let mut found = Vec::with_capacity(tags.len());
+    for chunk in tags.chunks(LOOKUP_CHUNK) {
+        found.extend(store.resolve_many(chunk)?);
+        progress(found.len());
+    }
     let mut out = Vec::new();
-    for (tag, desc) in tags.iter().zip(store.resolve_many(tags)?) {
+    for (tag, desc) in tags.iter().zip(found) {
         let desc = desc.ok_or_else(|| TrustError::NoSuchTag {
             repo: repo.to_owned(),
             tag: tag.clone(),

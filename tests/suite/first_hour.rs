@@ -241,3 +241,157 @@ fn inspect_pretty_shows_the_ids_pin_needs_whole() {
     user.run(&["pin", &repo, &root_id]).ok();
     user.run(&["verify", &format!("{repo}:v1")]).ok();
 }
+
+/// Issue 20, items 6 and 7: `--passphrase-stdin` reads one line a
+/// passphrase in one order for every command (root, targets, signers, then
+/// one line the online keys share); `init` reads three, `sign` and
+/// `revoke` two, and a passphrase under 8 characters is refused unless
+/// allowed.
+#[test]
+fn passphrase_lines_come_in_one_order_and_the_online_keys_share_one() {
+    let env = Env::new();
+    let layout = env.home().join("img");
+    let digest = crate::common::oci_image(&layout, "v1", "one\n");
+    crate::common::oci_image(&layout, "v2", "two\n");
+    let repo = format!("oci:{}", layout.display());
+    let stdin = |args: &[&str], lines: &str| env.run_with(args, &[], lines);
+
+    // Too short, from stdin: refused, and nothing is left behind.
+    let short = stdin(
+        &["init", &repo, "--passphrase-stdin"],
+        "root-pass\nshort\nonline-pass\n",
+    );
+    short.fails(2, "shorter than 8 characters");
+    assert!(
+        short.stderr.contains("--allow-short-passphrase"),
+        "{}",
+        short.all()
+    );
+    assert!(
+        env.run(&["key", "list"]).ok().trim().is_empty(),
+        "orphan keys after a refusal"
+    );
+
+    // Three lines for init: root, targets, online.
+    stdin(
+        &["init", &repo, "--passphrase-stdin"],
+        "root-pass\ntargets-pass\nonline-pass\n",
+    )
+    .ok();
+    assert_eq!(env.run(&["key", "list"]).ok().matches("img-").count(), 4);
+    // Two for sign, in the documented order: targets, then online.
+    let signed = stdin(
+        &[
+            "sign",
+            &format!("{repo}:v1"),
+            &format!("{repo}:v2"),
+            "--passphrase-stdin",
+        ],
+        "targets-pass\nonline-pass\n",
+    );
+    assert!(signed.ok().contains(&digest), "{}", signed.all());
+    // The same order for revoke (it once read them the other way round).
+    stdin(
+        &["revoke", &format!("{repo}:v2"), "--passphrase-stdin"],
+        "targets-pass\nonline-pass\n",
+    )
+    .ok();
+    env.run(&["verify", &format!("{repo}:v2")]).fails(1, "not signed");
+    // (Two lines were enough: the timestamp key took the snapshot key's.)
+
+    // A signer's repository: signer key, then online; a revoke that
+    // needs the targets key and the signer's reads targets, signer, online.
+    let env2 = Env::new();
+    let layout2 = env2.home().join("img2");
+    crate::common::oci_image(&layout2, "v1", "one\n");
+    let repo2 = format!("oci:{}", layout2.display());
+    let stdin2 = |args: &[&str], lines: &str| env2.run_with(args, &[], lines);
+    stdin2(
+        &["init", &repo2, "--passphrase-stdin"],
+        "root-pass\ntargets-pass\nonline-pass\n",
+    )
+    .ok();
+    stdin2(
+        &["sign", &format!("{repo2}:v1"), "--passphrase-stdin"],
+        "targets-pass\nonline-pass\n",
+    )
+    .ok();
+    let public = env2.home().join("alice.pub");
+    stdin2(
+        &[
+            "key",
+            "generate",
+            "alice",
+            "--public-out",
+            public.to_str().expect("utf-8"),
+            "--passphrase-stdin",
+        ],
+        "alice-pass\n",
+    )
+    .ok();
+    stdin2(
+        &[
+            "signer",
+            "add",
+            "alice",
+            &repo2,
+            "--key",
+            public.to_str().expect("utf-8"),
+            "--passphrase-stdin",
+        ],
+        "targets-pass\nonline-pass\n",
+    )
+    .ok();
+    stdin2(
+        &["sign", &format!("{repo2}:v1"), "--passphrase-stdin"],
+        "alice-pass\nonline-pass\n",
+    )
+    .ok();
+    stdin2(
+        &["revoke", &format!("{repo2}:v1"), "--passphrase-stdin"],
+        "targets-pass\nalice-pass\nonline-pass\n",
+    )
+    .ok();
+    env2.run(&["verify", &format!("{repo2}:v1")])
+        .fails(1, "not signed");
+
+    // Allowed explicitly, a short passphrase is taken.
+    let env3 = Env::new();
+    stdin3_init(&env3);
+}
+
+fn stdin3_init(env: &Env) {
+    let layout = env.home().join("img3");
+    crate::common::oci_image(&layout, "v1", "one\n");
+    let repo = format!("oci:{}", layout.display());
+    env.run_with(
+        &["init", &repo, "--passphrase-stdin", "--allow-short-passphrase"],
+        &[],
+        "r\nt\no\n",
+    )
+    .ok();
+    env.run_with(
+        &["sign", &format!("{repo}:v1"), "--passphrase-stdin"],
+        &[],
+        "t\no\n",
+    )
+    .ok();
+}
+
+/// Issue 20, item 6: an init whose publish fails leaves no keys behind
+/// (a real registry behind a proxy that refuses the trust tag's upload).
+#[test]
+fn a_failed_init_leaves_no_orphan_keys() {
+    use crate::common::registry::{FaultProxy, Registry};
+    let reg = Registry::start();
+    let proxy = FaultProxy::start(&reg.addr);
+    let env = publisher();
+    let repo = format!("{}/team/app", proxy.addr);
+    proxy.fault("status:500", "^PUT /v2/team/app/manifests/vouch-trust$");
+    let out = env.run(&["init", &repo]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(env.run(&["key", "list"]).ok().trim().is_empty(), "{}", out.all());
+    proxy.clear();
+    env.run(&["init", &repo]).ok();
+    assert_eq!(env.run(&["key", "list"]).ok().matches("app-").count(), 4);
+}

@@ -223,17 +223,17 @@ fn passwd_replaces_the_passphrase_atomically() {
         .run_with(
             &["key", "generate", "s", "--role", "targets", "--passphrase-stdin"],
             &[],
-            "first\n",
+            "first-pass\n",
         )
         .ok();
     stdin_env
         .run_with(
             &["key", "passwd", "s", "--passphrase-stdin"],
             &[],
-            "first\nsecond\n",
+            "first-pass\nsecond-pass\n",
         )
         .ok();
-    assert!(openssl_decrypts(&only_key_file(&stdin_env), "second"));
+    assert!(openssl_decrypts(&only_key_file(&stdin_env), "second-pass"));
 }
 
 #[test]

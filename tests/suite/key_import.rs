@@ -199,7 +199,7 @@ fn plain_pkcs8_and_sec1_keys_from_openssl_are_sealed_on_import() {
             ec.to_str().expect("p"),
         ],
         &[],
-        "one\ntwo\n",
+        "one-passphrase\ntwo-passphrase\n",
     );
     assert_eq!(out.ok().lines().count(), 2);
     let json: serde_json::Value =
@@ -220,7 +220,7 @@ fn plain_pkcs8_and_sec1_keys_from_openssl_are_sealed_on_import() {
     env.run_with(
         &["key", "import", "--passphrase-stdin", ed.to_str().expect("p")],
         &[],
-        "x\n",
+        "x-passphrase\n",
     )
     .fails(2, "already in the trust directory");
     assert_eq!(crate::common::snapshot(&env.trust()), before);

@@ -13,6 +13,7 @@ mod batch;
 mod big_blobs;
 mod bins;
 mod crash_campaign;
+mod docker_trust;
 mod first_hour;
 mod hostile_layout;
 mod key_bad_input;

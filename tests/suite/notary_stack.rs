@@ -304,6 +304,25 @@ fn verify_agrees_with_docker_trust_inspect_and_refuses_what_docker_refused() {
 }
 
 /// A file as the real server serves it (over its CA).
+/// Each tag's status in a migration report, with a dry run's "would"
+/// taken off.
+fn statuses(report: &serde_json::Value) -> Vec<(String, String)> {
+    report["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| {
+            let status = t["status"].as_str().expect("status");
+            let status = status
+                .strip_prefix("would be ")
+                .or_else(|| status.strip_prefix("would "))
+                .unwrap_or(status);
+            let status = if status == "migrate" { "migrated" } else { status };
+            (t["tag"].as_str().expect("tag").to_owned(), status.to_owned())
+        })
+        .collect()
+}
+
 fn fetch(dct: &Dct, name: &str) -> Vec<u8> {
     fetch_gun(dct, &dct.gun, name)
 }
@@ -359,9 +378,57 @@ fn migrate_then_verify_with_the_notary_server_gone() {
     publisher
         .run(&["verify", &format!("{}:v1", dct.gun)])
         .fails(1, "no trust data");
+    // It says which keys it would make, and what seals each.
+    let sealing = |report: &serde_json::Value| -> Vec<(String, String)> {
+        report["newKeys"]
+            .as_array()
+            .expect("newKeys")
+            .iter()
+            .map(|k| {
+                (
+                    k["role"].as_str().expect("role").to_owned(),
+                    k["sealedWith"].as_str().expect("sealedWith").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let expected_keys = [
+        ("snapshot".to_owned(), "$VOUCH_SNAPSHOT_PASSPHRASE".to_owned()),
+        ("timestamp".to_owned(), "$VOUCH_TIMESTAMP_PASSPHRASE".to_owned()),
+    ];
+    assert_eq!(sealing(&dry), expected_keys, "{dry}");
 
     let out = publisher.run(&["migrate", &dct.gun, "--notary-server", &url, "--json"]);
     let report: serde_json::Value = serde_json::from_str(out.ok()).expect("json");
+    assert_eq!(sealing(&report), expected_keys, "{report}");
+    assert_eq!(statuses(&dry), statuses(&report), "the dry run agreed");
+    // One key, one id: the Docker key files' own (canonical) ids are not
+    // shown; a signer is named by the id vouch's trust data lists it by.
+    let canonical: Vec<String> = std::fs::read_dir(dct.config.join("trust/private"))
+        .expect("DCT keys")
+        .map(|e| e.expect("entry").path())
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+        .collect();
+    assert!(!canonical.is_empty());
+    for id in &canonical {
+        assert!(!out.all().contains(id.as_str()), "{id} shown: {}", out.all());
+    }
+    let signer_ids: std::collections::BTreeSet<String> = report["signers"]
+        .as_array()
+        .expect("signers")
+        .iter()
+        .flat_map(|s| s["key_ids"].as_array().expect("ids").iter())
+        .map(|i| i.as_str().expect("id").to_owned())
+        .collect();
+    for t in report["tags"].as_array().expect("tags") {
+        for by in t["signedBy"].as_array().expect("signedBy") {
+            assert!(
+                signer_ids.contains(by.as_str().expect("id"))
+                    || t["signedIn"].to_string().contains("\"targets\""),
+                "{report}"
+            );
+        }
+    }
     assert_eq!(report["rootKeyId"], root_key.as_str(), "the DCT root key is kept");
     let migrated: Vec<&str> = report["tags"]
         .as_array()
@@ -396,9 +463,24 @@ fn migrate_then_verify_with_the_notary_server_gone() {
             .all(|t| t["status"] == "unchanged"),
         "{again}"
     );
-    // A tag revoked in Notary is revoked by the next run, too.
+    // A tag revoked in Notary is revoked by the next run, too, and the
+    // dry run says so first.
     dct.stack
         .notary(&dct.config.join("trust"), &["remove", &dct.gun, "v2", "-p"]);
+    let dry: serde_json::Value = serde_json::from_str(
+        publisher
+            .run(&[
+                "migrate",
+                &dct.gun,
+                "--notary-server",
+                &url,
+                "--dry-run",
+                "--json",
+            ])
+            .ok(),
+    )
+    .expect("json");
+    assert!(dry["newKeys"].as_array().expect("newKeys").is_empty(), "{dry}");
     let third: serde_json::Value = serde_json::from_str(
         publisher
             .run(&["migrate", &dct.gun, "--notary-server", &url, "--json"])
@@ -415,6 +497,7 @@ fn migrate_then_verify_with_the_notary_server_gone() {
         v2["status"].as_str().expect("status").starts_with("removed"),
         "{third}"
     );
+    assert_eq!(statuses(&dry), statuses(&third), "the dry run agreed");
     dct.digests.retain(|(tag, _)| tag != "v2");
 
     // The Notary server goes away; a machine that pinned only the printed

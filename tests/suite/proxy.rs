@@ -95,8 +95,23 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Root podman with vfs storage in a scratch directory and the README's
-/// `registries.conf`: the upstream's only location is the proxy.
+/// `vouch proxy-config CLIENT` for the proxy at `proxy` with the
+/// upstream `NAME=upstream`, with `extra` arguments; its stdout.
+fn proxy_config(client: &str, upstream: &str, proxy: &str, extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vouch"))
+        .args(["proxy-config", client, "--proxy", proxy, "--upstream"])
+        .arg(format!("{NAME}={upstream}"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("vouch");
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Root podman with vfs storage in a scratch directory and the
+/// `registries.conf` that `vouch proxy-config podman` writes: the
+/// upstream's only location is the proxy.
 struct Podman {
     dir: tempfile::TempDir,
 }
@@ -104,11 +119,10 @@ struct Podman {
 impl Podman {
     fn new(upstream: &str, proxy: &str) -> Podman {
         let dir = tempfile::tempdir().expect("tmp");
+        let conf = proxy_config("podman", upstream, proxy, &[]);
         std::fs::write(
             dir.path().join("registries.conf"),
-            format!(
-                "unqualified-search-registries = []\n\n[[registry]]\nprefix = \"{upstream}\"\nlocation = \"{proxy}/{NAME}\"\ninsecure = true\n"
-            ),
+            format!("unqualified-search-registries = []\n{conf}"),
         )
         .expect("registries.conf");
         Podman { dir }
@@ -182,8 +196,8 @@ fn podman_pulls_the_signed_digest_through_the_proxy_and_is_refused_unsigned() {
     );
 }
 
-/// containerd 1.6 with the README's `hosts.toml`: the proxy is the only
-/// host for the upstream.
+/// containerd 1.6 with the `hosts.toml` that `vouch proxy-config
+/// containerd --write` writes: the proxy is the only host for the upstream.
 struct Containerd {
     child: Child,
     dir: tempfile::TempDir,
@@ -201,15 +215,14 @@ impl Containerd {
             ),
         )
         .expect("config");
-        let hosts = d.join("hosts").join(upstream);
-        std::fs::create_dir_all(&hosts).expect("hosts dir");
-        std::fs::write(
-            hosts.join("hosts.toml"),
-            format!(
-                "server = \"http://{proxy}\"\n\n[host.\"http://{proxy}\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
-            ),
-        )
-        .expect("hosts.toml");
+        let hosts = d.join("hosts");
+        proxy_config(
+            "containerd",
+            upstream,
+            proxy,
+            &["--write", hosts.to_str().expect("utf-8")],
+        );
+        assert!(hosts.join(upstream).join("hosts.toml").is_file());
         let mut child = Command::new("containerd")
             .arg("--config")
             .arg(d.join("config.toml"))
@@ -1011,4 +1024,95 @@ fn skopeo_inspect_lists_only_the_signed_tags_through_the_proxy() {
             .contains("link: </v2/up/demo/app/tags/list?n=1&last=multi>"),
         "{answer}"
     );
+}
+
+/// Issue 20, item 10: `vouch proxy-config --check` finds the ways a
+/// client configuration lets a pull around the proxy (a `hosts.toml` with
+/// only `server =` for the upstream pulled unsigned tags from it), and
+/// `--write` never replaces a file it did not write.
+#[test]
+fn proxy_config_checks_for_ways_around_the_proxy() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let upstream = "registry.example:5000";
+    let proxy = "127.0.0.1:5100";
+    let vouch = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .args(["proxy-config"])
+            .args(args)
+            .args(["--proxy", proxy, "--upstream", &format!("{NAME}={upstream}")])
+            .stdin(Stdio::null())
+            .output()
+            .expect("vouch")
+    };
+    let hosts = dir.path().join("certs.d");
+    let hosts_arg = hosts.to_str().expect("utf-8");
+    let file = hosts.join(upstream).join("hosts.toml");
+    // Nothing there: containerd would pull from the upstream directly.
+    let out = vouch(&["containerd", "--check", hosts_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("directly"), "{}", text(&out));
+    // The configuration users wrote by hand: the upstream as server.
+    std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+    let by_hand = format!("server = \"https://{upstream}\"\n");
+    std::fs::write(&file, &by_hand).expect("write");
+    let out = vouch(&["containerd", "--check", hosts_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("falls back"), "{}", text(&out));
+    assert!(text(&out).contains("no [host] table"), "{}", text(&out));
+    // --write leaves a file it did not write alone.
+    let out = vouch(&["containerd", "--write", hosts_arg]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), by_hand);
+    std::fs::remove_file(&file).expect("rm");
+    let out = vouch(&["containerd", "--write", hosts_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = vouch(&["containerd", "--check", hosts_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Writing again replaces its own file.
+    assert!(vouch(&["containerd", "--write", hosts_arg]).status.success());
+
+    // podman: a mirror would serve what the proxy refuses.
+    let conf = dir.path().join("registries.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[registry]]\nprefix = \"{upstream}\"\nlocation = \"{proxy}/{NAME}\"\ninsecure = true\n\n[[registry.mirror]]\nlocation = \"mirror.example\"\n"
+        ),
+    )
+    .expect("write");
+    let out = vouch(&["podman", "--check", conf.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("mirror"), "{}", text(&out));
+    std::fs::remove_file(&conf).expect("rm");
+    assert!(
+        vouch(&["podman", "--write", conf.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    assert!(
+        vouch(&["podman", "--check", conf.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+
+    // Docker: a registry mirror is never a gate.
+    let etc = dir.path().join("docker");
+    std::fs::create_dir_all(&etc).expect("mkdir");
+    std::fs::write(
+        etc.join("daemon.json"),
+        format!("{{\"registry-mirrors\": [\"http://{proxy}\"]}}"),
+    )
+    .expect("write");
+    let etc_arg = etc.to_str().expect("utf-8");
+    let certs = etc.join("certs.d");
+    assert!(
+        vouch(&["docker", "--write", certs.to_str().expect("utf-8")])
+            .status
+            .success()
+    );
+    let out = vouch(&["docker", "--check", etc_arg]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("not a gate"), "{}", text(&out));
+    std::fs::remove_file(etc.join("daemon.json")).expect("rm");
+    assert!(vouch(&["docker", "--check", etc_arg]).status.success());
 }

@@ -1,0 +1,364 @@
+//! `docker trust …` for docker 29, which dropped it: installed as the CLI
+//! plugin `docker-trust` (`vouch docker-plugin install --as trust`), the
+//! commands people have in scripts map onto vouch's, and print what
+//! Docker printed. The trust data is vouch's, in the registry beside the
+//! image; Docker's names stay (a signer is `targets/NAME`, signing goes to
+//! `targets/releases`, Docker Hub names such as `alpine:3` work).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::cli::common::{open_store, trust};
+use crate::cli::{CliError, Context, dispatch, output, vouch_command};
+use crate::reference::ImageRef;
+
+/// The plugin's executable name.
+pub const PLUGIN_NAME: &str = "docker-trust";
+
+/// The plugin's command line (`docker-trust trust sign …`, as the docker
+/// CLI runs plugins) as `docker trust sign …`. `None`: not called as it.
+pub fn plugin_argv(argv: &[OsString]) -> Option<Vec<OsString>> {
+    let called = argv
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .is_some_and(|n| n == PLUGIN_NAME);
+    if !called {
+        return None;
+    }
+    let mut rest: Vec<OsString> = argv.iter().skip(1).cloned().collect();
+    if rest.first().is_some_and(|a| a == "trust") {
+        rest.remove(0);
+    }
+    let mut out = vec![OsString::from("docker trust")];
+    out.extend(rest);
+    Some(out)
+}
+
+/// `docker trust`, as vouch answers it.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "docker trust",
+    version,
+    max_term_width = 100,
+    arg_required_else_help = true,
+    about = "Manage trust on Docker images (vouch: trust data in the registry, no Notary server)"
+)]
+pub struct TrustCli {
+    #[command(flatten)]
+    pub global: super::GlobalArgs,
+    #[command(subcommand)]
+    pub command: TrustCommand,
+}
+
+/// The `docker trust` commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum TrustCommand {
+    /// Sign an image (pushing it first if the registry lacks the tag)
+    Sign {
+        /// IMAGE:TAG
+        image: String,
+        /// Accepted for compatibility: vouch signs the tag the registry holds
+        #[arg(long)]
+        local: bool,
+    },
+    /// Return low-level information about keys and signatures
+    Inspect {
+        /// IMAGE[:TAG]…
+        #[arg(required = true)]
+        images: Vec<String>,
+        /// Print the information in a human friendly format
+        #[arg(long)]
+        pretty: bool,
+    },
+    /// Remove trust for an image
+    Revoke {
+        /// IMAGE[:TAG]
+        image: String,
+        /// Do not prompt for confirmation
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Manage entities who can sign Docker images
+    #[command(subcommand)]
+    Signer(SignerCommand),
+    /// Manage keys for signing Docker images
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SignerCommand {
+    /// Add a signer
+    Add {
+        /// Path to the signer's public key file
+        #[arg(long, required = true, value_name = "FILE")]
+        key: Vec<PathBuf>,
+        /// The signer's name
+        name: String,
+        /// Repositories (REPOSITORY…)
+        #[arg(required = true)]
+        repositories: Vec<String>,
+    },
+    /// Remove a signer
+    Remove {
+        /// Accepted for compatibility (vouch keeps what the signer signed
+        /// verifying through the other signers and the repository key)
+        #[arg(short, long)]
+        force: bool,
+        /// The signer's name
+        name: String,
+        /// Repositories (REPOSITORY…)
+        #[arg(required = true)]
+        repositories: Vec<String>,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KeyCommand {
+    /// Generate and load a signing key-pair
+    Generate {
+        /// The key's name
+        name: String,
+        /// Directory to generate the public key in (default: the current one)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Load a private key file for signing
+    Load {
+        /// The key file (PEM)
+        keyfile: PathBuf,
+        /// Name for the loaded key
+        #[arg(long, default_value = "signer")]
+        name: String,
+    },
+}
+
+/// Writes Docker's lines to stdout (a closed pipe ends them quietly).
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+}
+
+fn run_vouch(words: &[&str], ctx: &Context) -> Result<(), CliError> {
+    dispatch(vouch_command(words)?, ctx)
+}
+
+/// A repository as docker names it (`alpine` is `docker.io/library/alpine`),
+/// as vouch writes it.
+fn docker_ref(image: &str) -> Result<ImageRef, CliError> {
+    ImageRef::parse_docker(image).map_err(|e| {
+        CliError::failed(
+            e.to_string(),
+            "give IMAGE[:TAG], as for docker trust (Docker Hub names such as alpine:3 included)",
+        )
+    })
+}
+
+pub fn run(command: TrustCommand, ctx: &Context) -> Result<(), CliError> {
+    // vouch's own stdout (ids, digests) gives way to Docker's lines.
+    output::quiet();
+    match command {
+        TrustCommand::Sign { image, .. } => sign(&image, ctx),
+        TrustCommand::Inspect { images, pretty } => inspect(&images, pretty, ctx),
+        TrustCommand::Revoke { image, yes } => revoke(&image, yes, ctx),
+        TrustCommand::Signer(SignerCommand::Add {
+            key,
+            name,
+            repositories,
+        }) => signer_add(&key, &name, &repositories, ctx),
+        TrustCommand::Signer(SignerCommand::Remove {
+            name, repositories, ..
+        }) => {
+            for repo in &repositories {
+                let r = docker_ref(repo)?;
+                say(&format!("Removing signer \"{name}\" from {repo}..."));
+                run_vouch(&["signer", "remove", &name, &r.repository()], ctx)?;
+                say(&format!("Successfully removed {name} from {repo}"));
+            }
+            Ok(())
+        }
+        TrustCommand::Key(KeyCommand::Generate { name, dir }) => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from("."));
+            let public = dir.join(format!("{name}.pub"));
+            let public_str = public.to_string_lossy().into_owned();
+            say(&format!("Generating key for {name}..."));
+            run_vouch(&["key", "generate", &name, "--public-out", &public_str], ctx)?;
+            say(&format!(
+                "Successfully generated and loaded private key. Corresponding public key available: {}",
+                std::path::absolute(&public).unwrap_or(public).display()
+            ));
+            Ok(())
+        }
+        TrustCommand::Key(KeyCommand::Load { keyfile, name }) => {
+            let file = keyfile.to_string_lossy().into_owned();
+            say(&format!("Loading key from \"{file}\"..."));
+            run_vouch(&["key", "import", "--name", &name, "--role", &name, &file], ctx)?;
+            say(&format!("Successfully imported key from {file}"));
+            Ok(())
+        }
+    }
+}
+
+/// `docker trust sign IMAGE:TAG`: the repository is initialised if it has
+/// no trust data yet, the image pushed if the registry lacks the tag (as
+/// Docker did for a local image), then the tag signed.
+fn sign(image: &str, ctx: &Context) -> Result<(), CliError> {
+    let r = docker_ref(image)?;
+    let Some(tag) = r.tag.clone() else {
+        return Err(CliError::failed(
+            format!("{image} names no tag"),
+            "give IMAGE:TAG: docker trust signs a tag",
+        ));
+    };
+    let repo = r.repository();
+    let store = open_store(ctx, &r, false)?;
+    if crate::store::artifact::read(store.as_ref())?.is_none() {
+        say(&format!("Initializing signed repository for {repo}..."));
+        run_vouch(&["init", &repo], ctx)?;
+    }
+    if store.head(&tag)?.is_none() {
+        say(&format!(
+            "Signing and pushing trust data for local image {image}, may overwrite remote trust data"
+        ));
+        crate::cli::docker_plugin::docker(&["push", image])?;
+    }
+    say("Signing and pushing trust metadata");
+    run_vouch(&["sign", &format!("{repo}:{tag}")], ctx)?;
+    say(&format!("Successfully signed {image}"));
+    Ok(())
+}
+
+fn revoke(image: &str, yes: bool, ctx: &Context) -> Result<(), CliError> {
+    let r = docker_ref(image)?;
+    let repo = r.repository();
+    match &r.tag {
+        Some(tag) => run_vouch(&["revoke", &format!("{repo}:{tag}")], ctx)?,
+        None => {
+            if !yes
+                && !confirm(&format!(
+                    "Confirm you would like to delete all signature data for {image}? [y/N] "
+                ))?
+            {
+                say("Aborting action.");
+                return Ok(());
+            }
+            run_vouch(&["revoke", &repo, "--all"], ctx)?;
+        }
+    }
+    say(&format!("Successfully deleted signature for {image}"));
+    Ok(())
+}
+
+/// Asks on the terminal; without one, the answer is no.
+fn confirm(question: &str) -> Result<bool, CliError> {
+    if !crate::cli::prompt::terminal_available() {
+        return Err(CliError::failed(
+            "revoking every tag needs confirmation, and there is no terminal to ask on",
+            "pass -y",
+        ));
+    }
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")
+        .map_err(|e| CliError::failed(format!("opening the terminal: {e}"), "pass -y"))?;
+    let _ = tty.write_all(question.as_bytes());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(&mut tty), &mut line)
+        .map_err(|e| CliError::failed(format!("reading the terminal: {e}"), "pass -y"))?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+fn signer_add(keys: &[PathBuf], name: &str, repositories: &[String], ctx: &Context) -> Result<(), CliError> {
+    if keys.len() != 1 {
+        return Err(CliError::failed(
+            "vouch takes one key per signer here",
+            "give one --key; add another key with `vouch signer add` under another name",
+        ));
+    }
+    let key = keys[0].to_string_lossy().into_owned();
+    for repo in repositories {
+        let r = docker_ref(repo)?;
+        let id = r.repository();
+        say(&format!("Adding signer \"{name}\" to {repo}..."));
+        let store = open_store(ctx, &r, false)?;
+        if crate::store::artifact::read(store.as_ref())?.is_none() {
+            say(&format!("Initializing signed repository for {repo}..."));
+            run_vouch(&["init", &id], ctx)?;
+        }
+        run_vouch(&["signer", "add", name, &id, "--key", &key], ctx)?;
+        say(&format!("Successfully added signer: {name} to {repo}"));
+    }
+    Ok(())
+}
+
+fn inspect(images: &[String], pretty: bool, ctx: &Context) -> Result<(), CliError> {
+    let mut all = Vec::new();
+    let mut text = String::new();
+    for image in images {
+        let r = docker_ref(image)?;
+        let store = open_store(ctx, &r, false)?;
+        let mut reader = crate::trust::Reader::open(&trust(ctx), &r.repository(), store.as_ref(), false)?;
+        let listing = reader.listing()?;
+        let shown = crate::trust::listing::docker_view(&listing, r.tag.as_deref());
+        if pretty {
+            text.push_str(&pretty_view(image, &shown));
+        }
+        all.push(serde_json::json!({
+            "Name": image,
+            "SignedTags": shown.tags.iter().map(|t| serde_json::json!({
+                "SignedTag": t.tag,
+                "Digest": t.digest.trim_start_matches("sha256:"),
+                "Signers": t.signers,
+            })).collect::<Vec<_>>(),
+            "Signers": shown.signers.iter().map(|(n, ids)| serde_json::json!({
+                "Name": n,
+                "Keys": ids.iter().map(|id| serde_json::json!({"ID": id})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "AdministrativeKeys": [
+                {"Name": "Root", "Keys": shown.root.iter().map(|id| serde_json::json!({"ID": id})).collect::<Vec<_>>()},
+                {"Name": "Repository", "Keys": shown.repository.iter().map(|id| serde_json::json!({"ID": id})).collect::<Vec<_>>()},
+            ],
+        }));
+    }
+    if pretty {
+        say(text.trim_end());
+        return Ok(());
+    }
+    let json = serde_json::to_string_pretty(&all)
+        .map_err(|e| CliError::failed(format!("encoding JSON: {e}"), "report this as a bug"))?;
+    say(&json);
+    Ok(())
+}
+
+/// `docker trust inspect --pretty`'s layout.
+fn pretty_view(image: &str, v: &crate::trust::listing::DockerView) -> String {
+    let mut out = String::new();
+    if v.tags.is_empty() {
+        out.push_str(&format!("\nNo signatures for {image}\n\n"));
+    } else {
+        out.push_str(&format!("\nSignatures for {image}\n\n"));
+        out.push_str(&format!("{:<16}{:<68}{}\n", "SIGNED TAG", "DIGEST", "SIGNERS"));
+        for t in &v.tags {
+            out.push_str(&format!(
+                "{:<16}{:<68}{}\n",
+                t.tag,
+                t.digest.trim_start_matches("sha256:"),
+                t.signers.join(", ")
+            ));
+        }
+    }
+    if !v.signers.is_empty() {
+        out.push_str(&format!("\nList of signers and their keys for {image}\n\n"));
+        out.push_str(&format!("{:<16}{}\n", "SIGNER", "KEYS"));
+        for (name, ids) in &v.signers {
+            let short: Vec<&str> = ids.iter().map(|i| &i[..i.len().min(12)]).collect();
+            out.push_str(&format!("{name:<16}{}\n", short.join(", ")));
+        }
+    }
+    out.push_str(&format!("\nAdministrative keys for {image}\n\n"));
+    out.push_str(&format!("  Repository Key:\t{}\n", v.repository.join(", ")));
+    out.push_str(&format!("  Root Key:\t{}\n", v.root.join(", ")));
+    out
+}
