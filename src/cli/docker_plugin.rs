@@ -57,13 +57,18 @@ pub fn run(cmd: DockerCommand, ctx: &Context) -> Result<(), CliError> {
     }
 }
 
-/// What the docker CLI asks a plugin before it lists or runs it.
-pub fn metadata() -> String {
+/// What the docker CLI asks a plugin before it lists or runs it; `trust`
+/// for the `docker trust` plugin.
+pub fn metadata(trust: bool) -> String {
+    let about = match trust {
+        true => "Manage trust on Docker images (vouch)",
+        false => "Content trust: sign image tags, verify before pull",
+    };
     serde_json::json!({
         "SchemaVersion": "0.1.0",
         "Vendor": "vouch",
         "Version": env!("CARGO_PKG_VERSION"),
-        "ShortDescription": "Content trust: sign image tags, verify before pull",
+        "ShortDescription": about,
     })
     .to_string()
 }

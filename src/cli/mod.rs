@@ -209,11 +209,12 @@ impl GlobalArgs {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let mut argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if argv.get(1).is_some_and(|a| a == "docker-cli-plugin-metadata")
-        && (docker_plugin::plugin_argv(&argv).is_some() || docker_trust::plugin_argv(&argv).is_some())
-    {
-        println!("{}", docker_plugin::metadata());
-        return ExitCode::SUCCESS;
+    if argv.get(1).is_some_and(|a| a == "docker-cli-plugin-metadata") {
+        let trust = docker_trust::plugin_argv(&argv).is_some();
+        if trust || docker_plugin::plugin_argv(&argv).is_some() {
+            println!("{}", docker_plugin::metadata(trust));
+            return ExitCode::SUCCESS;
+        }
     }
     if let Some(plugin) = docker_plugin::plugin_argv(&argv) {
         use clap::Parser as _;
