@@ -22,7 +22,6 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
-pub mod auth;
 pub mod cli;
 pub mod digest;
 pub mod gate_switch;
@@ -36,3 +35,4 @@ pub mod store;
 pub mod trust;
 pub mod tuf;
 pub mod update;
+pub mod x509;

@@ -330,12 +330,14 @@ pub fn serve(settings: Settings) -> Result<(), AdmissionError> {
     let listen = settings.listen;
     let decider = Arc::new(Decider::new(settings.trust.clone(), settings.level));
     let registries = settings.registries.join(", ");
+    let json = settings.log == LogFormat::Json;
     let state = Arc::new(State { settings, decider });
     crate::serving::http::run(
         listen,
         Some(acceptor),
         "vouch admission",
         &registries,
+        json,
         move |peer, req| handle(state.clone(), peer, req),
     )
     .map_err(|e| AdmissionError(e.0))

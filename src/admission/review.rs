@@ -143,7 +143,7 @@ pub async fn decide_image(
         (Some(t), None) => Reference::Tag(t.clone()),
         (None, None) => Reference::Tag("latest".to_owned()),
     };
-    match decider.decide(&target, &reference, deadline).await {
+    match decider.answer(&target, &reference, deadline).await {
         Decided::Signed { verdict, .. } => {
             let by_digest = parsed.digest.is_some();
             let pinned = if by_digest {

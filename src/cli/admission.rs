@@ -63,7 +63,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let settings = Settings {
         listen: args.listen,
         registries: args.registry,
-        trust: trust(ctx),
+        trust: crate::trust::Trust {
+            notify: crate::serving::http::notice_logger(args.log_format == "json"),
+            ..trust(ctx)
+        },
         level,
         tls: (args.tls_cert, args.tls_key),
         deadline: args.deadline,

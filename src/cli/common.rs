@@ -171,7 +171,7 @@ pub fn open_store(ctx: &Context, r: &ImageRef, create: bool) -> Result<Box<dyn S
             Ok(Box::new(layout))
         }
         Location::Registry { registry, repository } => {
-            let auth = crate::auth::for_registry(registry).map_err(|e| {
+            let auth = crate::store::auth::for_registry(registry).map_err(|e| {
                 CliError::failed(
                     e.to_string(),
                     "check ~/.docker/config.json (or $DOCKER_CONFIG) and its credential helper",
@@ -188,10 +188,11 @@ pub fn open_store(ctx: &Context, r: &ImageRef, create: bool) -> Result<Box<dyn S
 
 /// The trust layer's view of this invocation.
 pub fn trust(ctx: &Context) -> Trust {
-    Trust {
-        dir: ctx.trust_dir.path().to_owned(),
-        offline: ctx.offline,
-    }
+    Trust::new(
+        ctx.trust_dir.path().to_owned(),
+        ctx.offline,
+        std::sync::Arc::new(|n: &crate::trust::Notice| eprintln!("{}: {n}", n.level())),
+    )
 }
 
 /// Unlocks a stored key with the usual passphrase sources.

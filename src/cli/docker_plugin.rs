@@ -186,6 +186,51 @@ fn docker_cli() -> OsString {
         .unwrap_or_else(|| "docker".into())
 }
 
+/// Whether `docker ARGS` succeeds (its output discarded).
+pub fn docker_succeeds(args: &[&str]) -> bool {
+    Command::new(docker_cli())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `docker push IMAGE`, its output passed on; the digest it pushed.
+pub fn docker_push(image: &str) -> Result<String, CliError> {
+    let out = Command::new(docker_cli())
+        .args(["push", image])
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| CliError::failed(format!("running docker: {e}"), "install the docker CLI"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    }
+    if !out.status.success() {
+        return Err(CliError::failed(
+            format!("docker push {image} failed ({})", out.status),
+            "see docker's message above",
+        ));
+    }
+    // "TAG: digest: sha256:… size: N", the last line of a push.
+    text.split_whitespace()
+        .skip_while(|w| *w != "digest:")
+        .nth(1)
+        .filter(|d| d.starts_with("sha256:"))
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            CliError::failed(
+                format!("docker push {image} did not say which digest it pushed"),
+                "push the image with docker, then run `docker trust sign` again",
+            )
+        })
+}
+
 pub fn docker(args: &[&str]) -> Result<(), CliError> {
     let status = Command::new(docker_cli())
         .args(args)

@@ -140,8 +140,39 @@ fn say(text: &str) {
     let _ = writeln!(out, "{text}").and_then(|()| out.flush());
 }
 
+/// Runs `vouch WORDS…`; a change it only staged (a signer's machine
+/// without the online keys, a threshold not yet met) is not what Docker's
+/// command promised, so it fails here with what to do.
 fn run_vouch(words: &[&str], ctx: &Context) -> Result<(), CliError> {
-    dispatch(vouch_command(words)?, ctx)
+    let _ = output::take_captured();
+    dispatch(vouch_command(words)?, ctx)?;
+    staged_is_failure(&output::take_captured())
+}
+
+fn staged_is_failure(printed: &str) -> Result<(), CliError> {
+    match printed.lines().find_map(|l| l.strip_prefix("staged ")) {
+        None => Ok(()),
+        Some(id) => Err(CliError::failed(
+            format!(
+                "the change was staged ({}), not published",
+                &id[..id.len().min(12)]
+            ),
+            "`vouch staged REPO` lists it: co-signers approve it, or a holder of the snapshot and timestamp \
+             keys publishes it (`vouch publish REPO`)",
+        )),
+    }
+}
+
+/// A key name for `docker trust key`: Docker's keys are signer keys, so
+/// the names of the repository's own roles are refused.
+fn signer_key_name(name: &str) -> Result<(), CliError> {
+    if ["root", "targets", "snapshot", "timestamp", "releases"].contains(&name) {
+        return Err(CliError::failed(
+            format!("{name:?} names a repository role, not a signer"),
+            "choose the signer's name (docker trust keys are signer keys)",
+        ));
+    }
+    Ok(())
 }
 
 /// A repository as docker names it (`alpine` is `docker.io/library/alpine`),
@@ -173,17 +204,21 @@ pub fn run(command: TrustCommand, ctx: &Context) -> Result<(), CliError> {
             for repo in &repositories {
                 let r = docker_ref(repo)?;
                 say(&format!("Removing signer \"{name}\" from {repo}..."));
-                run_vouch(&["signer", "remove", &name, &r.repository()], ctx)?;
+                run_vouch(&["signer", "remove", "--", &name, &r.repository()], ctx)?;
                 say(&format!("Successfully removed {name} from {repo}"));
             }
             Ok(())
         }
         TrustCommand::Key(KeyCommand::Generate { name, dir }) => {
+            signer_key_name(&name)?;
             let dir = dir.unwrap_or_else(|| PathBuf::from("."));
             let public = dir.join(format!("{name}.pub"));
             let public_str = public.to_string_lossy().into_owned();
             say(&format!("Generating key for {name}..."));
-            run_vouch(&["key", "generate", &name, "--public-out", &public_str], ctx)?;
+            run_vouch(
+                &["key", "generate", "--public-out", &public_str, "--", &name],
+                ctx,
+            )?;
             say(&format!(
                 "Successfully generated and loaded private key. Corresponding public key available: {}",
                 std::path::absolute(&public).unwrap_or(public).display()
@@ -191,9 +226,13 @@ pub fn run(command: TrustCommand, ctx: &Context) -> Result<(), CliError> {
             Ok(())
         }
         TrustCommand::Key(KeyCommand::Load { keyfile, name }) => {
+            signer_key_name(&name)?;
             let file = keyfile.to_string_lossy().into_owned();
             say(&format!("Loading key from \"{file}\"..."));
-            run_vouch(&["key", "import", "--name", &name, "--role", &name, &file], ctx)?;
+            run_vouch(
+                &["key", "import", "--name", &name, "--role", &name, "--", &file],
+                ctx,
+            )?;
             say(&format!("Successfully imported key from {file}"));
             Ok(())
         }
@@ -201,8 +240,9 @@ pub fn run(command: TrustCommand, ctx: &Context) -> Result<(), CliError> {
 }
 
 /// `docker trust sign IMAGE:TAG`: the repository is initialised if it has
-/// no trust data yet, the image pushed if the registry lacks the tag (as
-/// Docker did for a local image), then the tag signed.
+/// no trust data yet; an image the docker daemon holds is pushed first, as
+/// Docker did, and exactly the digest pushed is signed (a tag moved in the
+/// registry meanwhile is refused); otherwise the registry's tag is signed.
 fn sign(image: &str, ctx: &Context) -> Result<(), CliError> {
     let r = docker_ref(image)?;
     let Some(tag) = r.tag.clone() else {
@@ -215,16 +255,35 @@ fn sign(image: &str, ctx: &Context) -> Result<(), CliError> {
     let store = open_store(ctx, &r, false)?;
     if crate::store::artifact::read(store.as_ref())?.is_none() {
         say(&format!("Initializing signed repository for {repo}..."));
-        run_vouch(&["init", &repo], ctx)?;
+        run_vouch(&["init", "--", &repo], ctx)?;
     }
-    if store.head(&tag)?.is_none() {
+    let pushed = if crate::cli::docker_plugin::docker_succeeds(&["image", "inspect", image]) {
         say(&format!(
             "Signing and pushing trust data for local image {image}, may overwrite remote trust data"
         ));
-        crate::cli::docker_plugin::docker(&["push", image])?;
-    }
+        Some(crate::cli::docker_plugin::docker_push(image)?)
+    } else {
+        None
+    };
     say("Signing and pushing trust metadata");
-    run_vouch(&["sign", &format!("{repo}:{tag}")], ctx)?;
+    let mut provider = crate::cli::prompt::Provider::new(Default::default(), ctx.interactive);
+    let tags = [tag.clone()];
+    let printed =
+        crate::cli::sign::sign_with(ctx, &mut provider, store.as_ref(), &repo, &[], false, |store| {
+            let found = crate::trust::targets::resolve(store, &repo, &tags, false, &mut |_| {})?;
+            match (&pushed, found.first()) {
+                (Some(want), Some((_, got, _))) if got != want => {
+                    Err(crate::trust::TrustError::DigestMismatch {
+                        repo: repo.clone(),
+                        tag: tag.clone(),
+                        current: got.clone(),
+                        trusted: want.clone(),
+                    })
+                }
+                _ => Ok(found),
+            }
+        })?;
+    staged_is_failure(&printed)?;
     say(&format!("Successfully signed {image}"));
     Ok(())
 }
@@ -233,7 +292,7 @@ fn revoke(image: &str, yes: bool, ctx: &Context) -> Result<(), CliError> {
     let r = docker_ref(image)?;
     let repo = r.repository();
     match &r.tag {
-        Some(tag) => run_vouch(&["revoke", &format!("{repo}:{tag}")], ctx)?,
+        Some(tag) => run_vouch(&["revoke", "--", &format!("{repo}:{tag}")], ctx)?,
         None => {
             if !yes
                 && !confirm(&format!(
@@ -243,7 +302,7 @@ fn revoke(image: &str, yes: bool, ctx: &Context) -> Result<(), CliError> {
                 say("Aborting action.");
                 return Ok(());
             }
-            run_vouch(&["revoke", &repo, "--all"], ctx)?;
+            run_vouch(&["revoke", "--all", "--", &repo], ctx)?;
         }
     }
     say(&format!("Successfully deleted signature for {image}"));
@@ -285,9 +344,9 @@ fn signer_add(keys: &[PathBuf], name: &str, repositories: &[String], ctx: &Conte
         let store = open_store(ctx, &r, false)?;
         if crate::store::artifact::read(store.as_ref())?.is_none() {
             say(&format!("Initializing signed repository for {repo}..."));
-            run_vouch(&["init", &id], ctx)?;
+            run_vouch(&["init", "--", &id], ctx)?;
         }
-        run_vouch(&["signer", "add", name, &id, "--key", &key], ctx)?;
+        run_vouch(&["signer", "add", "--key", &key, "--", name, &id], ctx)?;
         say(&format!("Successfully added signer: {name} to {repo}"));
     }
     Ok(())

@@ -82,6 +82,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         let key = NewKey::ask(ctx, &mut provider, &base, role, &repo_id, &taken)?;
         made.push(key);
     }
+    provider.check_stdin_used()?;
     let files = made.iter().map(NewKey::seal).collect::<Result<Vec<_>, _>>()?;
     let mut written = Vec::new();
     for file in &files {
@@ -94,6 +95,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         }
     }
     let [root, targets, snapshot, timestamp] = [0, 1, 2, 3].map(|i| &made[i].key);
+    // A first root for several holders is staged beside the trust data:
+    // keys of a failed staging are kept, as a proposal may name them.
+    let staging = !others.is_empty();
     let done = publish(
         &args,
         ctx,
@@ -106,18 +110,47 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         snapshot,
         timestamp,
     );
-    if done.is_err() {
-        // Keys for trust data that was never published are orphans; keys
-        // that may already sign published data are kept.
-        match crate::store::artifact::read(store.as_ref()) {
-            Ok(now) if now.as_ref().map(|a| &a.digest) == before.as_ref() => forget_keys(ctx, &written),
-            _ => eprintln!(
-                "warning: init failed, and whether its trust data reached {repo_id} is unknown: \
-                 its new keys stay in the trust directory (`vouch key list`)"
-            ),
+    match done {
+        // Printed only now: nothing after the publish may cost its keys.
+        Ok(done) => {
+            for line in &done.stderr {
+                eprintln!("{line}");
+            }
+            output::print(&done.stdout)
+        }
+        Err(e) => {
+            // Keys for trust data that was never published are orphans;
+            // keys that may sign what reached the store are kept. Removed
+            // only on a definite failure with the trust tag unmoved.
+            let unmoved = || {
+                matches!(crate::store::artifact::read(store.as_ref()),
+                    Ok(now) if now.as_ref().map(|a| &a.digest) == before.as_ref())
+            };
+            if !staging && !may_have_landed(&e) && unmoved() {
+                forget_keys(ctx, &written);
+            } else {
+                eprintln!(
+                    "warning: init failed, and whether its trust data reached {repo_id} is unknown: \
+                     its new keys stay in the trust directory (`vouch key list`)"
+                );
+            }
+            Err(e.into())
         }
     }
-    done
+}
+
+/// Whether a failed publish may have reached the store anyway: a request
+/// sent whose answer was lost (timed out, cut short). A registry's error
+/// answer, a connection never made, or a local failure did not.
+fn may_have_landed(e: &crate::trust::TrustError) -> bool {
+    matches!(e, crate::trust::TrustError::Store(crate::store::StoreError::Registry { detail, .. })
+        if !detail.starts_with("HTTP "))
+}
+
+/// What a successful init prints, once its keys are known to be kept.
+struct Done {
+    stderr: Vec<String>,
+    stdout: String,
 }
 
 /// Removes the keys an unfinished init wrote.
@@ -142,9 +175,10 @@ fn publish(
     targets: &vouch_keys::PrivateKey,
     snapshot: &vouch_keys::PrivateKey,
     timestamp: &vouch_keys::PrivateKey,
-) -> Result<(), CliError> {
+) -> Result<Done, crate::trust::TrustError> {
     let base = name_base(repo_id);
     let mut writer = Writer::new(&trust(ctx), repo_id, store);
+    let mut stderr = Vec::new();
     if args.replace {
         eprintln!("warning: making a new root over the trust data of {repo_id}: every verifier must re-pin");
         writer = writer.replacing_trust_data();
@@ -156,39 +190,43 @@ fn publish(
     let root_id = root.public().key_id();
     if others.is_empty() {
         writer.init(root, targets, publishing, args.bins)?;
-        eprintln!(
+        stderr.push(format!(
             "Initialised trust data for {repo_id}; pinned its root in {}",
             Policy::path(ctx.trust_dir.path()).display()
-        );
-        eprintln!("Pin it elsewhere with: vouch pin {repo_id} {root_id}");
-        return output::print(&format!("{root_id}\n"));
+        ));
+        stderr.push(format!("Pin it elsewhere with: vouch pin {repo_id} {root_id}"));
+        return Ok(Done {
+            stderr,
+            stdout: format!("{root_id}\n"),
+        });
     }
     let mut keys = vec![root.public()];
     keys.extend(others);
     let ids: Vec<String> = keys.iter().map(|k| k.key_id().to_string()).collect();
     let setup = RoleSetup { keys, threshold };
+    let mut stdout = String::new();
     match writer.init_with_root(root, &setup, targets, publishing, &format!("{base}-root"))? {
         Outcome::Published(_) => {
-            eprintln!(
+            stderr.push(format!(
                 "Initialised trust data for {repo_id} with {} root keys, threshold {threshold}; pinned its root in {}",
                 ids.len(),
                 Policy::path(ctx.trust_dir.path()).display()
-            );
+            ));
         }
         Outcome::Staged { id, short } => {
-            eprintln!(
+            stderr.push(format!(
                 "Staged the first root of {repo_id} ({}): nothing is published until the other root holders sign it \
                  (`vouch approve {repo_id} {id}` on their machines: the whole id), then `vouch publish {repo_id}` here",
                 crate::trust::writer::needs(&short)
-            );
-            output::print(&format!("staged {id}\n"))?;
+            ));
+            stdout = format!("staged {id}\n");
         }
     }
-    eprintln!(
+    stderr.push(format!(
         "Pin it elsewhere with: vouch pin {repo_id} {} --threshold {threshold}",
         ids.join(" ")
-    );
-    Ok(())
+    ));
+    Ok(Done { stderr, stdout })
 }
 
 /// `--bins N`: the bit length of N bins.

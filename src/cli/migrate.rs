@@ -144,7 +144,14 @@ fn dry_run(
                 let from = match (&args.passphrase.passphrase_file, args.passphrase.passphrase_stdin) {
                     (Some(path), _) => path.display().to_string(),
                     (None, true) => "a line of standard input".to_owned(),
-                    (None, false) => "a new passphrase asked on the terminal".to_owned(),
+                    (None, false) if ctx.interactive && crate::cli::prompt::terminal_available() => {
+                        "a new passphrase asked on the terminal".to_owned()
+                    }
+                    (None, false) => format!(
+                        "nothing: there is no terminal to ask on, so the real run stops here \
+                         (set {}, or give --passphrase-file or --passphrase-stdin)",
+                        vouch_keys::passphrase::env_vars(class)[0]
+                    ),
                 };
                 if online {
                     online_from = Some(from.clone());
@@ -207,7 +214,7 @@ fn unlock_keys(
     root_file: &std::path::Path,
     repo_id: &str,
 ) -> Result<Keys, CliError> {
-    use crate::cli::key_import::import_or_find;
+    use crate::cli::key::import::import_or_find;
     let root = checked(
         import_or_find(ctx, provider, root_file, "root", Some(&plan.root_id))?,
         root_file,

@@ -6,17 +6,33 @@ use std::io::{ErrorKind, Write};
 use super::CliError;
 
 /// Set when a command's stdout is replaced by another shape (the
-/// `docker trust` plugin prints Docker's lines, not vouch's).
-static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// `docker trust` plugin prints Docker's lines, not vouch's): what vouch
+/// would have printed is kept here instead, for the caller to read.
+static CAPTURED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
-/// From now on [`print`] writes nothing: the caller prints its own output.
+/// From now on [`print`] writes nothing to stdout; [`take_captured`]
+/// returns what it was given.
 pub fn quiet() {
-    QUIET.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Ok(mut c) = CAPTURED.lock() {
+        c.get_or_insert_with(String::new);
+    }
+}
+
+/// What [`print`] was given since the last call (while [`quiet`]).
+pub fn take_captured() -> String {
+    CAPTURED
+        .lock()
+        .ok()
+        .and_then(|mut c| c.as_mut().map(std::mem::take))
+        .unwrap_or_default()
 }
 
 /// Writes `text` to stdout (unless [`quiet`]) and flushes it.
 pub fn print(text: &str) -> Result<(), CliError> {
-    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+    if let Ok(mut c) = CAPTURED.lock()
+        && let Some(kept) = c.as_mut()
+    {
+        kept.push_str(text);
         return Ok(());
     }
     let mut out = std::io::stdout().lock();

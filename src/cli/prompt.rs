@@ -54,8 +54,10 @@ pub struct Provider {
     skip_keyring: bool,
     prompts: usize,
     /// The passphrase typed or read from stdin for an online key in this
-    /// run, tried first for the other one.
-    online: Option<Passphrase>,
+    /// run, tried first to unlock the other one; it seals another new
+    /// online key only when it was itself given for a new key (a rotation
+    /// that unlocked the old key never reuses the old passphrase).
+    online: Option<(Passphrase, Purpose)>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -112,10 +114,33 @@ impl Provider {
         if !is_online(req.class) {
             return None;
         }
-        self.online.as_ref().map(|p| Obtained {
-            passphrase: p.clone(),
-            source: Source::Shared,
-        })
+        match (&self.online, req.purpose) {
+            (Some((p, _)), Purpose::Unlock) | (Some((p, Purpose::Create)), Purpose::Create) => {
+                Some(Obtained {
+                    passphrase: p.clone(),
+                    source: Source::Shared,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Refuses lines of `--passphrase-stdin` left unread once every
+    /// passphrase was asked for: they were meant for keys in another order
+    /// (or for a key that now shares a passphrase), and a key sealed or
+    /// unlocked with the wrong line must not pass silently.
+    pub fn check_stdin_used(&self) -> Result<(), crate::cli::CliError> {
+        if !self.args.passphrase_stdin {
+            return Ok(());
+        }
+        match stdin_lines_left() {
+            0 => Ok(()),
+            n => Err(crate::cli::CliError::failed(
+                format!("standard input holds {n} line(s) more than the passphrases asked for"),
+                "give one line a passphrase, in the order root, targets, signers, then one line the snapshot \
+                 and timestamp keys share; nothing was written",
+            )),
+        }
     }
 
     fn next_source(&mut self, req: &Request<'_>) -> Result<Option<Obtained>, KeyError> {
@@ -293,7 +318,7 @@ impl PassphraseProvider for Provider {
             }
         }
         if is_online(req.class) && matches!(got.source, Source::Terminal | Source::Stdin) {
-            self.online = Some(got.passphrase.clone());
+            self.online = Some((got.passphrase.clone(), req.purpose));
         }
         Ok(got)
     }
@@ -346,9 +371,19 @@ pub fn terminal_available() -> bool {
         .is_ok()
 }
 
+/// Standard input's lines, read whole on first use.
+static LINES: OnceLock<Mutex<Result<VecDeque<Zeroizing<String>>, String>>> = OnceLock::new();
+
+/// Lines of standard input not yet taken (0 when it was never read).
+fn stdin_lines_left() -> usize {
+    LINES
+        .get()
+        .and_then(|l| l.lock().ok().map(|q| q.as_ref().map_or(0, VecDeque::len)))
+        .unwrap_or(0)
+}
+
 /// The next line of standard input (all of stdin is read on first use).
 fn stdin_line() -> Result<Passphrase, KeyError> {
-    static LINES: OnceLock<Mutex<Result<VecDeque<Zeroizing<String>>, String>>> = OnceLock::new();
     let lines = LINES.get_or_init(|| {
         let mut buf = Zeroizing::new(Vec::new());
         let read = std::io::stdin()

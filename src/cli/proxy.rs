@@ -54,7 +54,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let config = ProxyConfig {
         listen: args.listen,
         upstreams,
-        trust: trust(ctx),
+        trust: crate::trust::Trust {
+            notify: crate::serving::http::notice_logger(args.log_format == "json"),
+            ..trust(ctx)
+        },
         level,
         tls: args.tls_cert.zip(args.tls_key),
         log: if args.log_format == "json" {

@@ -100,13 +100,17 @@ pub fn run(args: Args, _ctx: &Context) -> Result<(), CliError> {
                 "give the file to write, such as /etc/containers/registries.conf.d/50-vouch.conf",
             ));
         }
-        if let Ok(existing) = std::fs::read_to_string(path)
-            && !existing.starts_with(clients::MARKER)
-        {
-            return Err(CliError::failed(
-                format!("{} exists and vouch did not write it", path.display()),
-                "move it aside, or merge by hand what `vouch proxy-config` prints; nothing was written",
-            ));
+        // Anything there (a link, a file it cannot read) is replaced only
+        // when it is a file vouch wrote.
+        if path.symlink_metadata().is_ok() {
+            let ours = path.symlink_metadata().is_ok_and(|m| m.is_file())
+                && std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(clients::MARKER));
+            if !ours {
+                return Err(CliError::failed(
+                    format!("{} exists and vouch did not write it", path.display()),
+                    "move it aside, or merge by hand what `vouch proxy-config` prints; nothing was written",
+                ));
+            }
         }
     }
     for (path, text) in &targets {
@@ -142,19 +146,28 @@ pub fn run(args: Args, _ctx: &Context) -> Result<(), CliError> {
 }
 
 fn check(client: Client, setup: &Setup, path: &std::path::Path) -> Result<(), CliError> {
-    let found = clients::check(client, setup, path).map_err(|e| {
+    let checked = clients::check(client, setup, path).map_err(|e| {
         CliError::failed(
             e.to_string(),
             "check the path; `vouch proxy-config` prints a configuration that passes",
         )
     })?;
+    let found = checked.findings;
     if found.is_empty() {
         let names: Vec<&str> = setup.upstreams.iter().map(|u| u.registry.as_str()).collect();
+        let read: Vec<String> = checked.read.iter().map(|p| p.display().to_string()).collect();
         eprintln!(
-            "OK: every pull of {} goes through the proxy at {}, and only through it",
+            "OK: in the files read ({}), every pull of {} goes through the proxy at {}, and only through it",
+            read.join(", "),
             names.join(", "),
             setup.proxy
         );
+        if client == Client::Podman {
+            eprintln!(
+                "note: a user's ~/.config/containers/registries.conf (and CONTAINERS_REGISTRIES_CONF) \
+                 take precedence for that user: check those too"
+            );
+        }
         return Ok(());
     }
     for f in &found {

@@ -44,6 +44,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let role_keys = unlock_all(&role_keys, &mut provider)?;
     let online = OnlineKeys::unlock_if_held(ctx, &state, &repo_id, &mut provider)?;
+    provider.check_stdin_used()?;
     let by = role_keys
         .first()
         .map(|k| k.public().key_id().short().to_string())
@@ -69,7 +70,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     }
     if let Some((id, short)) = staged {
         report_staged(&repo_id, id, short);
-        println!("staged {id}");
+        return crate::cli::output::print(&format!("staged {id}\n"));
     }
     Ok(())
 }

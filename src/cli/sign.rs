@@ -157,6 +157,7 @@ pub fn sign_with(
     // A missing tag signs nothing, and is reported first.
     let targets = targets?;
     let (signers, online, by) = keys?;
+    provider.check_stdin_used()?;
     if targets.len() >= LOOKUP_PROGRESS_AT && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprintln!("Signing {} tags of {repo_id} and publishing…", targets.len());
     }

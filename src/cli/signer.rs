@@ -118,7 +118,7 @@ fn report(repo_id: &str, outcome: &Outcome, done: &str) {
         Outcome::Staged { id, short } => {
             eprintln!("{done} (staged, not yet published)");
             report_staged(repo_id, id, short);
-            println!("staged {id}");
+            let _ = crate::cli::output::print(&format!("staged {id}\n"));
         }
     }
 }

@@ -8,23 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use super::NotaryError;
 use super::format::NotarySignature;
 
-/// An X.509 root certificate's facts that Notary checks.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CertInfo {
-    /// Subject common name (must be the GUN).
-    pub common_name: String,
-    /// Validity start.
-    pub not_before: OffsetDateTime,
-    /// Validity end.
-    pub not_after: OffsetDateTime,
-    /// Whether it is a CA certificate (a root key must be a leaf).
-    pub is_ca: bool,
-}
+pub use crate::x509::{CertInfo, parse_certificate};
 
 /// A parsed key.
 #[derive(Clone, Debug)]
@@ -51,26 +39,6 @@ pub fn key_id(object: &Value) -> Option<String> {
     use sha2::Digest;
     let canonical = crate::tuf::metadata::canonical(object).ok()?;
     Some(hex::encode(sha2::Sha256::digest(canonical)))
-}
-
-/// The certificate in a PEM text: its facts and its SPKI.
-pub fn parse_certificate(pem: &[u8]) -> Option<(CertInfo, Vec<u8>)> {
-    let (_, pem) = x509_parser::pem::parse_x509_pem(pem).ok()?;
-    let cert = pem.parse_x509().ok()?;
-    let common_name = cert
-        .subject()
-        .iter_common_name()
-        .last()
-        .and_then(|cn| cn.as_str().ok())?
-        .to_owned();
-    let validity = cert.validity();
-    let info = CertInfo {
-        common_name,
-        not_before: validity.not_before.to_datetime(),
-        not_after: validity.not_after.to_datetime(),
-        is_ca: cert.is_ca(),
-    };
-    Some((info, cert.public_key().raw.to_vec()))
 }
 
 impl NotaryKey {

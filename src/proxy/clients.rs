@@ -168,22 +168,61 @@ fn toml_of(path: &Path, text: &str) -> Result<toml::Table, CheckError> {
     })
 }
 
-/// Checks the configuration at `path` (podman: a registries.conf file, or
-/// a `registries.conf.d` directory read in name order, a later file's
-/// entry replacing an earlier one's for the same prefix; containerd: the
-/// `certs.d` directory; Docker: `/etc/docker`, its `certs.d` and
-/// `daemon.json`). An empty list: every pull of every upstream goes
-/// through the proxy alone.
-pub fn check(client: Client, setup: &Setup, path: &Path) -> Result<Vec<Finding>, CheckError> {
+/// What a check found, and the files it read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// Ways around the proxy, or pulls that would fail; empty when none.
+    pub findings: Vec<Finding>,
+    /// The files read (a finding may also name a file that is missing).
+    pub read: Vec<PathBuf>,
+}
+
+/// Checks the configuration at `path`. podman: `registries.conf` and the
+/// `registries.conf.d` drop-ins beside it (given the file, the folder
+/// holding it, or the drop-in folder), read as podman does, a later
+/// file's entry replacing an earlier one's for the same prefix;
+/// containerd: the `certs.d` folder; Docker: `/etc/docker` (its `certs.d`
+/// and `daemon.json`). No findings: in the files read, every pull of
+/// every upstream goes through the proxy alone.
+pub fn check(client: Client, setup: &Setup, path: &Path) -> Result<Checked, CheckError> {
+    let mut checked = Checked::default();
     match client {
-        Client::Podman => check_podman(setup, path),
-        Client::Containerd => check_hosts(setup, path),
+        Client::Podman => check_podman(setup, path, &mut checked)?,
+        Client::Containerd => check_hosts(setup, path, &mut checked)?,
         Client::Docker => {
-            let mut found = check_hosts(setup, &path.join("certs.d"))?;
-            found.extend(check_daemon_json(setup, &path.join("daemon.json"))?);
-            Ok(found)
+            check_hosts(setup, &path.join("certs.d"), &mut checked)?;
+            check_daemon_json(setup, &path.join("daemon.json"), &mut checked)?;
         }
     }
+    Ok(checked)
+}
+
+/// The registries.conf files podman reads for `path`, in order.
+fn podman_files(path: &Path) -> Result<Vec<PathBuf>, CheckError> {
+    let (main, dropins) = if path.is_dir() {
+        if path.file_name().is_some_and(|n| n == "registries.conf.d") {
+            (path.parent().map(|p| p.join("registries.conf")), path.to_owned())
+        } else {
+            (Some(path.join("registries.conf")), path.join("registries.conf.d"))
+        }
+    } else {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        (Some(path.to_owned()), dir.join("registries.conf.d"))
+    };
+    let mut files: Vec<PathBuf> = main.filter(|m| m.is_file()).into_iter().collect();
+    if dropins.is_dir() {
+        let mut more: Vec<PathBuf> = std::fs::read_dir(&dropins)
+            .map_err(|source| CheckError::Read {
+                path: dropins.clone(),
+                source,
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect();
+        more.sort();
+        files.extend(more);
+    }
+    Ok(files)
 }
 
 /// A `[[registry]]` entry, as podman merges them.
@@ -192,27 +231,15 @@ struct Entry {
     table: toml::Table,
 }
 
-fn check_podman(setup: &Setup, path: &Path) -> Result<Vec<Finding>, CheckError> {
-    let files: Vec<PathBuf> = if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(|source| CheckError::Read {
-                path: path.to_owned(),
-                source,
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
-            .collect();
-        files.sort();
-        files
-    } else {
-        vec![path.to_owned()]
-    };
+fn check_podman(setup: &Setup, path: &Path, checked: &mut Checked) -> Result<(), CheckError> {
+    let files = podman_files(path)?;
     // Entries by prefix; a later file's entry replaces an earlier one's.
     let mut entries: std::collections::BTreeMap<String, Entry> = Default::default();
     for file in &files {
         let Some(text) = read(file)? else {
             continue;
         };
+        checked.read.push(file.clone());
         let table = toml_of(file, &text)?;
         let Some(list) = table.get("registry").and_then(|r| r.as_array()) else {
             continue;
@@ -233,7 +260,7 @@ fn check_podman(setup: &Setup, path: &Path) -> Result<Vec<Finding>, CheckError> 
             );
         }
     }
-    let mut found = Vec::new();
+    let found = &mut checked.findings;
     for u in &setup.upstreams {
         let at = format!("{}/{}", setup.proxy, u.name);
         let mut covered = false;
@@ -293,7 +320,7 @@ fn check_podman(setup: &Setup, path: &Path) -> Result<Vec<Finding>, CheckError> 
             });
         }
     }
-    Ok(found)
+    Ok(())
 }
 
 /// Whether a registries.conf wildcard prefix (`*.example.com`) takes in `host`.
@@ -304,18 +331,21 @@ fn wildcard_matches(prefix: &str, registry: &str) -> bool {
         .is_some_and(|domain| host.ends_with(&format!(".{domain}")))
 }
 
-fn check_hosts(setup: &Setup, dir: &Path) -> Result<Vec<Finding>, CheckError> {
+fn check_hosts(setup: &Setup, dir: &Path, checked: &mut Checked) -> Result<(), CheckError> {
     let url = setup.url();
     let same = |s: &str| s.trim_end_matches('/') == url;
-    let mut found = Vec::new();
+    let found = &mut checked.findings;
     for u in &setup.upstreams {
-        let mut file = dir.join(&u.registry).join("hosts.toml");
-        let mut text = read(&file)?;
-        if text.is_none() {
-            // With no folder of its own, containerd reads `_default`.
-            file = dir.join("_default").join("hosts.toml");
-            text = read(&file)?;
-        }
+        let own = dir.join(&u.registry);
+        // containerd reads the registry's own folder when it exists (a
+        // folder with only certificates in it means: the upstream
+        // itself); `_default` only when there is none.
+        let file = if own.is_dir() {
+            own.join("hosts.toml")
+        } else {
+            dir.join("_default").join("hosts.toml")
+        };
+        let text = read(&file)?;
         let Some(text) = text else {
             found.push(Finding {
                 file: dir.join(&u.registry).join("hosts.toml"),
@@ -326,6 +356,7 @@ fn check_hosts(setup: &Setup, dir: &Path) -> Result<Vec<Finding>, CheckError> {
             });
             continue;
         };
+        checked.read.push(file.clone());
         let table = toml_of(&file, &text)?;
         let problem = |p: String| Finding {
             file: file.clone(),
@@ -357,31 +388,49 @@ fn check_hosts(setup: &Setup, dir: &Path) -> Result<Vec<Finding>, CheckError> {
             }
         }
     }
-    Ok(found)
+    Ok(())
 }
 
-fn check_daemon_json(setup: &Setup, path: &Path) -> Result<Vec<Finding>, CheckError> {
+fn check_daemon_json(setup: &Setup, path: &Path, checked: &mut Checked) -> Result<(), CheckError> {
     let Some(text) = read(path)? else {
-        return Ok(Vec::new());
+        return Ok(());
     };
+    checked.read.push(path.to_owned());
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| CheckError::Malformed {
         path: path.to_owned(),
         what: "JSON",
         why: e.to_string(),
     })?;
-    let mirrors = value["registry-mirrors"].as_array().cloned().unwrap_or_default();
-    Ok(mirrors
+    let hub = setup
+        .upstreams
         .iter()
-        .filter_map(|m| m.as_str())
-        .filter(|m| m.contains(&setup.proxy))
-        .map(|m| Finding {
-            file: path.to_owned(),
-            problem: format!(
+        .any(|u| ["docker.io", "registry-1.docker.io", "index.docker.io"].contains(&u.registry.as_str()));
+    let mirrors = value["registry-mirrors"].as_array().cloned().unwrap_or_default();
+    for m in mirrors.iter().filter_map(|m| m.as_str()) {
+        let problem = if m.contains(&setup.proxy) {
+            format!(
                 "registry-mirrors lists the proxy ({m}): not a gate, since the Docker engine pulls from Docker Hub \
                  when a mirror refuses; use the certs.d hosts.toml (containerd image store) or `docker vouch pull`"
-            ),
-        })
-        .collect())
+            )
+        } else if hub {
+            format!("registry-mirrors lists {m}: Docker Hub pulls go there, around the proxy")
+        } else {
+            continue;
+        };
+        checked.findings.push(Finding {
+            file: path.to_owned(),
+            problem,
+        });
+    }
+    if value["features"]["containerd-snapshotter"] == serde_json::Value::Bool(false) {
+        checked.findings.push(Finding {
+            file: path.to_owned(),
+            problem: "features.containerd-snapshotter is false: the classic image store ignores certs.d, so \
+                      pulls skip the proxy; use `docker vouch pull`"
+                .to_owned(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -403,7 +452,7 @@ mod tests {
             let root = dir.path().join(format!("{client:?}"));
             for f in render(client, &setup()) {
                 let path = if f.path.as_os_str().is_empty() {
-                    root.join("50-vouch.conf")
+                    root.join("registries.conf.d/50-vouch.conf")
                 } else {
                     root.join(&f.path)
                 };
@@ -411,7 +460,7 @@ mod tests {
                 std::fs::write(&path, f.text).expect("write");
             }
             assert_eq!(
-                check(client, &setup(), &root).expect("check"),
+                check(client, &setup(), &root).expect("check").findings,
                 Vec::new(),
                 "{client:?}"
             );
@@ -429,7 +478,7 @@ mod tests {
              [[registry]]\nprefix = \"registry.example:5000/team\"\nlocation = \"registry.example:5000/team\"\n",
         )
         .expect("write");
-        let found = check(Client::Podman, &setup(), &conf).expect("check");
+        let found = check(Client::Podman, &setup(), &conf).expect("check").findings;
         assert_eq!(found.len(), 3, "{found:?}");
         let hosts = dir.path().join("certs.d");
         std::fs::create_dir_all(hosts.join("registry.example:5000")).expect("mkdir");
@@ -438,7 +487,21 @@ mod tests {
             "server = \"https://registry.example:5000\"\n",
         )
         .expect("write");
-        let found = check(Client::Containerd, &setup(), &hosts).expect("check");
+        let found = check(Client::Containerd, &setup(), &hosts)
+            .expect("check")
+            .findings;
         assert_eq!(found.len(), 2, "{found:?}");
+        // A folder with only a certificate: containerd pulls from the
+        // upstream (it never reads `_default` then).
+        std::fs::remove_file(hosts.join("registry.example:5000/hosts.toml")).expect("rm");
+        std::fs::write(hosts.join("registry.example:5000/ca.crt"), "x").expect("write");
+        std::fs::create_dir_all(hosts.join("_default")).expect("mkdir");
+        for f in render(Client::Containerd, &setup()) {
+            std::fs::write(hosts.join("_default/hosts.toml"), f.text).expect("write");
+        }
+        let found = check(Client::Containerd, &setup(), &hosts)
+            .expect("check")
+            .findings;
+        assert_eq!(found.len(), 1, "{found:?}");
     }
 }

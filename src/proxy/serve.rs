@@ -137,7 +137,7 @@ async fn manifest(
     let what = format!("{}{reference}", target.id());
     let decided = state
         .decider
-        .decide(&target, &reference, started + DECISION_DEADLINE)
+        .answer(&target, &reference, started + DECISION_DEADLINE)
         .await;
     let (resp, decision) = match decided {
         Decided::Signed { verdict, manifest } => {
@@ -543,6 +543,7 @@ pub fn serve(config: ProxyConfig) -> Result<(), ProxyError> {
         .map(|u| format!("{}={}", u.name, u.registry))
         .collect();
     let decider = Arc::new(Decider::new(config.trust.clone(), config.level));
+    let json = config.log == LogFormat::Json;
     let state = Arc::new(State {
         config,
         decider,
@@ -553,6 +554,7 @@ pub fn serve(config: ProxyConfig) -> Result<(), ProxyError> {
         acceptor,
         "vouch proxy",
         &names.join(", "),
+        json,
         move |peer, req| handle(state.clone(), peer, req),
     )
     .map_err(|e| ProxyError(e.0))

@@ -31,6 +31,7 @@ use crate::policy::{Level, Policy};
 use crate::store::Store;
 use crate::store::artifact::TRUST_TAG;
 use crate::store::registry::Registry;
+use crate::trust::gate::Asked;
 use crate::trust::{Reader, Trust, Verdict};
 
 /// How long one answer of the upstream's trust tag is reused: the time
@@ -480,7 +481,7 @@ impl Decider {
     }
 
     fn store(&self, target: &Target) -> Result<Registry, String> {
-        let credentials = crate::auth::for_registry(&target.registry)
+        let credentials = crate::store::auth::for_registry(&target.registry)
             .map_err(|e| format!("credentials for {}: {e}", target.registry))?;
         let lock = self.trust.dir.join("locks").join(format!(
             "{}.lock",
@@ -489,11 +490,12 @@ impl Decider {
         Registry::new(&target.registry, &target.repo, credentials, lock).map_err(|e| e.to_string())
     }
 
-    /// Decides on `reference` in `target`, answering by `deadline` at the
-    /// latest (with [`Decided::Undecided`] if the upstream has not
-    /// answered by then). `rule` is the tag rule: a tag is answered with
-    /// its signed digest.
-    pub async fn decide(
+    /// Answers on `reference` in `target` by `deadline` at the latest
+    /// (with [`Decided::Undecided`] if the upstream has not answered by
+    /// then): the answer kept while the verified trust artifact stands, or
+    /// the gate's one decision ([`crate::trust::gate::decide`]); a tag is
+    /// answered with its signed digest.
+    pub async fn answer(
         self: &Arc<Self>,
         target: &Target,
         reference: &Reference,
@@ -611,20 +613,22 @@ impl Decider {
             Err(e) => return Decided::Undecided(e.to_string()),
         };
         let artifact = reader.artifact().map(str::to_owned);
-        let result = match reference {
-            Reference::Tag(t) => reader.resolve_tag(t).map(|signed| Verdict {
-                how: format!("signed by {}", signed.role),
-                digest: signed.digest,
-            }),
-            Reference::Digest(d) => {
-                let children = lock(&repo.decisions)
-                    .as_ref()
-                    .filter(|c| Some(&c.artifact) == artifact.as_ref() && c.policy == *policy)
-                    .map(|c| c.children.clone())
-                    .unwrap_or_default();
-                reader.admit_digest(d, &children)
-            }
+        let children = match reference {
+            Reference::Tag(_) => BTreeSet::new(),
+            Reference::Digest(_) => lock(&repo.decisions)
+                .as_ref()
+                .filter(|c| Some(&c.artifact) == artifact.as_ref() && c.policy == *policy)
+                .map(|c| c.children.clone())
+                .unwrap_or_default(),
         };
+        let asked = match reference {
+            Reference::Tag(t) => Asked::SignedDigest(t),
+            Reference::Digest(digest) => Asked::Digest {
+                digest,
+                children: &children,
+            },
+        };
+        let result = crate::trust::gate::decide(&mut reader, asked);
         let until = reader.trusted().fresh_until().map(|e| e.at);
         drop(reader);
         let manifest = match &result {
@@ -820,7 +824,7 @@ impl Decider {
         }
         let mut undecided = None;
         for m in manifests.iter().rev() {
-            match self.decide(target, &Reference::Digest(m.clone()), deadline).await {
+            match self.answer(target, &Reference::Digest(m.clone()), deadline).await {
                 Decided::Signed { .. } | Decided::Audited(_) | Decided::Unchecked => return Ok(()),
                 Decided::Undecided(e) => undecided = Some(Decided::Undecided(e)),
                 Decided::Broken(e) => undecided = Some(Decided::Broken(e)),

@@ -161,13 +161,15 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<S> {
     }
 }
 
-/// Binds `listen`, logs `NAME on SCHEME://ADDRESS for FOR`, and serves
-/// connections ([`serve`]) on the shared runtime until the process ends.
+/// Binds `listen`, logs `NAME on SCHEME://ADDRESS for FOR` (a JSON line
+/// when `json`), and serves connections ([`serve`]) on the shared runtime
+/// until the process ends.
 pub fn run<H, F>(
     listen: SocketAddr,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     name: &str,
     serving_for: &str,
+    json: bool,
     handle: H,
 ) -> Result<(), ServeError>
 where
@@ -180,10 +182,13 @@ where
             .await
             .map_err(|e| ServeError(format!("listening on {listen}: {e}")))?;
         let bound = listener.local_addr().map_err(|e| ServeError(e.to_string()))?;
-        log_line(format!(
-            "{} {name} on {scheme}://{bound} for {serving_for}",
-            timestamp()
-        ));
+        log_line(match json {
+            true => serde_json::json!({
+                "time": timestamp(), "started": name, "listen": format!("{scheme}://{bound}"), "for": serving_for,
+            })
+            .to_string(),
+            false => format!("{} {name} on {scheme}://{bound} for {serving_for}", timestamp()),
+        });
         serve(listener, acceptor, handle).await;
         Ok(())
     })
@@ -276,6 +281,21 @@ pub fn timestamp() -> String {
 
 /// Writes one log line with one write: stderr is unbuffered, and lines
 /// from concurrent requests must not interleave.
+/// Notices of the trust layer as log lines: JSON when `json`, else text,
+/// each with its timestamp.
+pub fn notice_logger(json: bool) -> crate::trust::Notify {
+    std::sync::Arc::new(move |n: &crate::trust::Notice| {
+        if json {
+            log_line(
+                serde_json::json!({"time": timestamp(), "level": n.level(), "notice": n.to_string()})
+                    .to_string(),
+            );
+        } else {
+            log_line(format!("{} {}: {n}", timestamp(), n.level()));
+        }
+    })
+}
+
 pub fn log_line(line: String) {
     use std::io::Write;
     let mut line = line;

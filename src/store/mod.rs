@@ -2,6 +2,7 @@
 //! decides what the bytes mean.
 
 pub mod artifact;
+pub mod auth;
 pub mod copy;
 pub mod fetch;
 pub mod metadata_dir;

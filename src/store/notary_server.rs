@@ -74,7 +74,8 @@ impl NotaryServer {
             .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60));
-        let ca = crate::auth::docker_config_dir().map(|d| d.join("tls").join(&hostport).join("ca.crt"));
+        let ca =
+            crate::store::auth::docker_config_dir().map(|d| d.join("tls").join(&hostport).join("ca.crt"));
         match ca.as_ref().map(std::fs::read) {
             Some(Ok(pem)) => {
                 let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
@@ -108,7 +109,7 @@ impl NotaryServer {
     /// challenge, or why there is none.
     fn answer(&self, challenge: &str) -> Result<reqwest::header::HeaderValue, String> {
         use super::registry::{Challenge, TokenAnswer};
-        let credentials = crate::auth::for_registry(&self.registry).map_err(|e| e.to_string())?;
+        let credentials = crate::store::auth::for_registry(&self.registry).map_err(|e| e.to_string())?;
         match Challenge::parse(challenge) {
             Challenge::Basic => credentials.basic_header().ok_or_else(|| {
                 "the server asks for credentials and none are configured (docker login)".to_owned()

@@ -1,8 +1,13 @@
-//! The gate's one decision, shared by every entry point that lets a pull
-//! through (`vouch pull`, `docker vouch pull`, the containerd verifier):
-//! verify the reference through a [`Reader`], at the level the environment
-//! and the policy set for its repository.
+//! The gate's one decision ([`decide`]), shared by every entry point that
+//! lets a pull through: `vouch pull`, `docker vouch pull` and the
+//! containerd verifier through [`admit`] (at the level the environment and
+//! the policy set for its repository), `vouch proxy` and `vouch admission`
+//! through `serving::Decider`, which keeps its answers while the verified
+//! trust artifact they came from stands.
 
+use std::collections::BTreeSet;
+
+use super::decide::How;
 use super::{Reader, Trust, TrustError, Verdict};
 use crate::policy::{Level, Policy};
 use crate::reference::ImageRef;
@@ -30,6 +35,37 @@ pub enum TagRule {
     /// points now (Docker Content Trust's rule: `docker vouch pull`, the
     /// proxy).
     SignedDigest,
+}
+
+/// What a pull asks the gate about.
+#[derive(Clone, Copy, Debug)]
+pub enum Asked<'a> {
+    /// A tag, pulled as its signed digest wherever the store's tag points
+    /// now (Docker Content Trust's rule: `docker vouch pull`, the proxy,
+    /// the webhook).
+    SignedDigest(&'a str),
+    /// A digest: admitted when a signed tag maps to it, or it is one of
+    /// `children`, the platform manifests of an index admitted before.
+    Digest {
+        /// The digest.
+        digest: &'a str,
+        /// Platform manifests of signed indexes already admitted.
+        children: &'a BTreeSet<String>,
+    },
+    /// A reference verified against the store (`vouch pull`, the
+    /// containerd verifier): a tag must point at its signed manifest.
+    Verify(&'a ImageRef, &'a dyn Store),
+}
+
+/// The gate's one decision, on verified trust data.
+pub fn decide(reader: &mut Reader<'_>, asked: Asked<'_>) -> Result<Verdict, TrustError> {
+    match asked {
+        Asked::SignedDigest(tag) => reader
+            .resolve_tag(tag)
+            .map(|signed| Verdict::new(signed.digest.clone(), How::Tag { role: &signed.role })),
+        Asked::Digest { digest, children } => reader.admit_digest(digest, children),
+        Asked::Verify(r, store) => reader.verify(r, store),
+    }
 }
 
 /// The level the environment sets, lowered by the policy scope of `repo`.
@@ -80,14 +116,13 @@ pub fn admit(
     if level == Level::Off {
         return Ok(Admission::Unchecked);
     }
-    let verdict =
-        Reader::open(trust, &repo, store, tofu).and_then(|mut reader| match (&r.tag, &r.digest, rule) {
-            (Some(tag), None, TagRule::SignedDigest) => reader.resolve_tag(tag).map(|signed| Verdict {
-                how: format!("signed by {}", signed.role),
-                digest: signed.digest,
-            }),
-            _ => reader.verify(r, store),
-        });
+    let verdict = Reader::open(trust, &repo, store, tofu).and_then(|mut reader| {
+        let asked = match (&r.tag, &r.digest, rule) {
+            (Some(tag), None, TagRule::SignedDigest) => Asked::SignedDigest(tag),
+            _ => Asked::Verify(r, store),
+        };
+        decide(&mut reader, asked)
+    });
     match verdict {
         Ok(v) => Ok(Admission::Verified(v)),
         Err(e) if e.is_refusal() && level == Level::Audit => Ok(Admission::Audited(e)),

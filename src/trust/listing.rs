@@ -2,12 +2,9 @@
 //! resolved by the one tag rule), and every role with its keys, threshold,
 //! version and expiry, or why it was refused.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use super::Reader;
-use super::decide::target_digest;
-use super::error::TrustError;
-use crate::tuf::metadata::{Expires, Role as _};
+use crate::tuf::metadata::Expires;
 
 /// A tag that verifies, and the roles that sign the same digest for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,120 +45,6 @@ pub struct Listing {
     pub tags: Vec<TagListing>,
     /// Every role reached.
     pub roles: Vec<RoleListing>,
-}
-
-impl Reader<'_> {
-    /// Every signed tag and every role, as verifiers see them.
-    pub fn listing(&mut self) -> Result<Listing, TrustError> {
-        let refused = self.load_all()?;
-        let set = self.client.trusted();
-        let root = set.root().signed();
-        let mut roles = Vec::new();
-        let top = |name: &str| {
-            root.roles
-                .get(name)
-                .map(|k| (k.keyids.clone(), k.threshold))
-                .unwrap_or_default()
-        };
-        let mut add = |name: &str, (keys, threshold): (Vec<String>, u64), v: Option<(u64, &Expires)>| {
-            roles.push(RoleListing {
-                name: name.to_owned(),
-                keys,
-                threshold,
-                version: v.map(|(v, _)| v),
-                expires: v.map(|(_, e)| e.clone()),
-                refused: None,
-            })
-        };
-        add("root", top("root"), Some((root.version, &root.expires)));
-        if let Some(ts) = set.timestamp() {
-            add(
-                "timestamp",
-                top("timestamp"),
-                Some((ts.signed().version, ts.signed().expires())),
-            );
-        }
-        if let Some(sn) = set.snapshot() {
-            add(
-                "snapshot",
-                top("snapshot"),
-                Some((sn.signed().version, sn.signed().expires())),
-            );
-        }
-        // Keys and thresholds of delegated roles, as their delegators list them.
-        let mut delegated: BTreeMap<String, (Vec<String>, u64)> = BTreeMap::new();
-        for md in set.all_targets().values() {
-            if let Some(d) = &md.signed().delegations {
-                for role in d.roles.iter().flatten() {
-                    delegated.insert(role.name.clone(), (role.keyids.clone(), role.threshold));
-                }
-            }
-        }
-        let keys_of = |name: &str| {
-            if name == "targets" {
-                top("targets")
-            } else {
-                delegated.get(name).cloned().unwrap_or_default()
-            }
-        };
-        for (name, md) in set.all_targets() {
-            add(
-                name,
-                keys_of(name),
-                Some((md.signed().version, md.signed().expires())),
-            );
-        }
-        for (name, why) in &refused {
-            let (keys, threshold) = keys_of(name);
-            roles.push(RoleListing {
-                name: name.clone(),
-                keys,
-                threshold,
-                version: None,
-                expires: None,
-                refused: Some(why.to_string()),
-            });
-        }
-        let names: BTreeSet<String> = set
-            .all_targets()
-            .values()
-            .flat_map(|md| md.signed().targets.keys().cloned())
-            .collect();
-        let mut tags = Vec::new();
-        for tag in names {
-            let signed = match self.resolve_tag(&tag) {
-                Ok(s) => s,
-                Err(TrustError::NotSigned { .. } | TrustError::Refused { .. }) => continue,
-                Err(e) => return Err(e),
-            };
-            let signers = self
-                .client
-                .trusted()
-                .all_targets()
-                .iter()
-                .filter(|(role, md)| {
-                    md.signed()
-                        .targets
-                        .get(&tag)
-                        .is_some_and(|t| target_digest(&tag, role, t).is_ok_and(|d| d == signed.digest))
-                })
-                .map(|(role, _)| role.clone())
-                .collect();
-            tags.push(TagListing {
-                media_type: signed
-                    .target
-                    .custom
-                    .as_ref()
-                    .and_then(|c| c["mediaType"].as_str())
-                    .map(str::to_owned),
-                length: signed.target.length,
-                digest: signed.digest,
-                tag,
-                signers,
-            });
-        }
-        Ok(Listing { tags, roles })
-    }
 }
 
 /// A tag as `docker trust inspect` shows it.

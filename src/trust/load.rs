@@ -141,10 +141,9 @@ pub(crate) fn start(
                         reason: "the pin changed since the cached trust data was verified".to_owned(),
                     });
                 }
-                eprintln!(
-                    "note: the pin of {repo} (or the deny list) no longer admits the root this machine \
-                     verified; starting over from the store"
-                );
+                trust.notice(super::Notice::PinChanged {
+                    repo: repo.to_owned(),
+                });
                 cache.clear()?;
             }
             None => {
@@ -259,10 +258,10 @@ fn pin_on_first_use(
             reason: format!("its root key {k} is on this machine's deny list"),
         });
     }
-    eprintln!(
-        "WARNING: trusting {repo} on first use: pinning root key(s) {} without checking them with the publisher",
-        keys.join(", ")
-    );
+    trust.notice(super::Notice::TrustOnFirstUse {
+        repo: repo.to_owned(),
+        keys: keys.clone(),
+    });
     policy.pin(repo, keys, threshold.max(1));
     std::fs::create_dir_all(&trust.dir).map_err(TrustError::local(&trust.dir))?;
     policy.save(&trust.dir)?;
@@ -389,10 +388,10 @@ fn open_offline<'s>(trust: &Trust, repo: &str, first_use: FirstUse) -> Result<St
         e => from_update(repo, e),
     })?;
     if let Some(until) = client.trusted().fresh_until() {
-        eprintln!(
-            "offline: cached trust data of {repo} stays fresh until {}",
-            until.as_str()
-        );
+        trust.notice(super::Notice::OfflineFreshUntil {
+            repo: repo.to_owned(),
+            until: until.as_str().to_owned(),
+        });
     }
     Ok(client)
 }
@@ -611,10 +610,9 @@ fn load_artifact(
         set.root_is_current().map_err(tampered)?;
     }
     if !reference && mode == Building::Review && set.root_is_current().is_err() {
-        eprintln!(
-            "warning: the trust data of {repo} has expired and this machine has no verified copy to check it \
-             against: read what you sign; nothing is published from here"
-        );
+        trust.notice(super::Notice::ExpiredUnchecked {
+            repo: repo.to_owned(),
+        });
     }
     let ts = fetch(
         repo,

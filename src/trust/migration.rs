@@ -34,7 +34,9 @@ pub struct DctKeys {
 impl DctKeys {
     /// `$DOCKER_CONFIG/trust/private` (default `~/.docker`), if it exists.
     pub fn find() -> Option<DctKeys> {
-        let dir = crate::auth::docker_config_dir()?.join("trust").join("private");
+        let dir = crate::store::auth::docker_config_dir()?
+            .join("trust")
+            .join("private");
         dir.is_dir().then_some(DctKeys { dir })
     }
 

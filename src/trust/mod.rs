@@ -29,6 +29,7 @@ pub mod load;
 pub mod migration;
 pub mod notary_reader;
 pub mod pinning;
+mod reader;
 pub mod record;
 pub mod signing_keys;
 pub mod targets;
@@ -40,87 +41,146 @@ use std::path::PathBuf;
 pub use decide::{RELEASES, SignedTarget, Verdict, tag_holder};
 pub use error::TrustError;
 pub use pinning::{FirstUse, Pin};
+pub use reader::Reader;
 
-use crate::store::Store;
-use crate::tuf::TrustedSet;
-
-/// Where the trust layer keeps its state, and whether it may use the
-/// network.
-#[derive(Clone, Debug)]
+/// Where the trust layer keeps its state, whether it may use the
+/// network, and who hears its notices.
+#[derive(Clone)]
 pub struct Trust {
     /// The trust directory: `policy.toml` (pins) and the verified cache.
     pub dir: PathBuf,
     /// Decide from the verified cache only, fetching nothing.
     pub offline: bool,
+    /// Hears what the trust layer tells people without it being an error
+    /// (the trust layer prints nothing itself).
+    pub notify: Notify,
+}
+
+impl std::fmt::Debug for Trust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trust")
+            .field("dir", &self.dir)
+            .field("offline", &self.offline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Receives [`Notice`]s: the CLI prints them on stderr, the long-running
+/// gates log them in their own format.
+pub type Notify = std::sync::Arc<dyn Fn(&Notice) + Send + Sync>;
+
+/// Something people should know that is not an error: rendered by the
+/// caller (the CLI as `LEVEL: message`, the proxy and webhook as log lines).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Notice {
+    /// A root pinned on first use, unchecked with the publisher.
+    TrustOnFirstUse {
+        /// The repository (or GUN).
+        repo: String,
+        /// The root key ids pinned.
+        keys: Vec<String>,
+    },
+    /// The pin (or the deny list) no longer admits the root verified
+    /// here: the verified cache is dropped and verification starts over.
+    PinChanged {
+        /// The repository (or GUN).
+        repo: String,
+    },
+    /// A GUN's Notary data is read from the root the user's docker trusted.
+    DockerTrustedRoot {
+        /// The GUN.
+        gun: String,
+    },
+    /// Offline: the cached trust data stays fresh until then.
+    OfflineFreshUntil {
+        /// The repository.
+        repo: String,
+        /// The expiry, as written.
+        until: String,
+    },
+    /// Offline: the tag was not looked up in the store.
+    OfflineNotLookedUp {
+        /// The repository.
+        repo: String,
+        /// The tag.
+        tag: String,
+    },
+    /// Expired trust data read for review with nothing verified before to
+    /// check it against.
+    ExpiredUnchecked {
+        /// The repository.
+        repo: String,
+    },
+    /// The trust artifact in the store does not parse: its versions are
+    /// ignored when choosing the next ones.
+    ArtifactUnreadable,
+}
+
+impl Notice {
+    /// How loud: `WARNING`, `warning`, `note` or `offline`.
+    pub fn level(&self) -> &'static str {
+        match self {
+            Notice::TrustOnFirstUse { .. } => "WARNING",
+            Notice::ExpiredUnchecked { .. } | Notice::ArtifactUnreadable => "warning",
+            Notice::OfflineFreshUntil { .. } | Notice::OfflineNotLookedUp { .. } => "offline",
+            Notice::PinChanged { .. } | Notice::DockerTrustedRoot { .. } => "note",
+        }
+    }
+}
+
+impl std::fmt::Display for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Notice::TrustOnFirstUse { repo, keys } => write!(
+                f,
+                "trusting {repo} on first use: pinning root key(s) {} without checking them with the publisher",
+                keys.join(", ")
+            ),
+            Notice::PinChanged { repo } => write!(
+                f,
+                "the pin of {repo} (or the deny list) no longer admits the root this machine verified; \
+                 starting over"
+            ),
+            Notice::DockerTrustedRoot { gun } => {
+                write!(
+                    f,
+                    "starting from the root your docker trusted for {gun} ($DOCKER_CONFIG/trust)"
+                )
+            }
+            Notice::OfflineFreshUntil { repo, until } => {
+                write!(f, "cached trust data of {repo} stays fresh until {until}")
+            }
+            Notice::OfflineNotLookedUp { repo, tag } => {
+                write!(f, "{repo}:{tag} was not looked up; deploy by the trusted digest")
+            }
+            Notice::ExpiredUnchecked { repo } => write!(
+                f,
+                "the trust data of {repo} has expired and this machine has no verified copy to check it \
+                 against: read what you sign; nothing is published from here"
+            ),
+            Notice::ArtifactUnreadable => {
+                f.write_str("the trust artifact in the store does not parse; its versions are ignored")
+            }
+        }
+    }
 }
 
 impl Trust {
+    /// A trust layer at `dir` whose notices go to `notify`.
+    pub fn new(dir: PathBuf, offline: bool, notify: Notify) -> Trust {
+        Trust { dir, offline, notify }
+    }
+
+    /// Tells the caller.
+    pub(crate) fn notice(&self, notice: Notice) {
+        (self.notify)(&notice);
+    }
+
     /// Creates the trust directory (0700) if this machine has none yet,
     /// and refuses one that others may read: it holds the pins and what
     /// was verified.
     pub fn ensure_dir(&self) -> Result<(), TrustError> {
         Ok(vouch_keys::TrustDir::at(self.dir.clone()).ensure()?)
-    }
-}
-
-/// A verified reader of one repository's trust data.
-#[derive(Debug)]
-pub struct Reader<'s> {
-    repo: String,
-    offline: bool,
-    client: load::StoreUpdater<'s>,
-    artifact: Option<String>,
-}
-
-impl<'s> Reader<'s> {
-    /// Verifies the trust data of `repo` in `store`: from the pinned root
-    /// (or the cached chain after it), through the TUF update workflow,
-    /// with rollback and freeze checks against this machine's cache. An
-    /// unpinned repository is refused unless `tofu` (or the policy) allows
-    /// pinning it on first use.
-    pub fn open(
-        trust: &Trust,
-        repo: &str,
-        store: &'s dyn Store,
-        tofu: bool,
-    ) -> Result<Reader<'s>, TrustError> {
-        trust.ensure_dir()?;
-        let policy = crate::policy::Policy::load(&trust.dir)?;
-        let first_use = FirstUse::from(tofu, &policy, repo);
-        let (client, artifact) = load::open_reader(trust, repo, store, first_use)?;
-        Ok(Reader {
-            repo: repo.to_owned(),
-            offline: trust.offline,
-            client,
-            artifact,
-        })
-    }
-
-    /// The repository.
-    pub fn repository(&self) -> &str {
-        &self.repo
-    }
-
-    /// The digest of the trust artifact this reader verified (`None`
-    /// offline): the same digest means the same trust data, so decisions
-    /// made from it may be reused while it is fresh.
-    pub fn artifact(&self) -> Option<&str> {
-        self.artifact.as_deref()
-    }
-
-    /// The trusted metadata.
-    pub fn trusted(&self) -> &TrustedSet {
-        self.client.trusted()
-    }
-
-    /// Bytes this reader fetched from the store so far: (TUF metadata,
-    /// trust manifests). A cold verify of one tag fetches the root chain,
-    /// timestamp, snapshot, the role that holds tags and, where tags are
-    /// in bins, one bin and its group's manifest.
-    pub fn bytes_fetched(&self) -> (u64, u64) {
-        match self.client.fetcher() {
-            load::Source::Store(f) => f.bytes_fetched(),
-            load::Source::Offline(_) => (0, 0),
-        }
     }
 }

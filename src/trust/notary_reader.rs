@@ -206,7 +206,7 @@ impl NotaryReader {
             (None, Some(_), Some(_)) => true,
             _ => false,
         };
-        let docker_root = crate::auth::docker_config_dir()
+        let docker_root = crate::store::auth::docker_config_dir()
             .map(|d| d.join("trust/tuf").join(&gun).join("metadata/root.json"))
             .and_then(|p| std::fs::read(p).ok());
         let (start, anchor) = if continues {
@@ -214,9 +214,7 @@ impl NotaryReader {
             (root, cached_anchor.unwrap_or_default())
         } else if let Some(pin) = &pin {
             if cached_anchor.is_some() {
-                eprintln!(
-                    "note: the pin of {gun} no longer admits the root verified here; starting over from the pin"
-                );
+                trust.notice(super::Notice::PinChanged { repo: gun.clone() });
             }
             pin_admits(pin, &served_root).map_err(|e| TrustError::PinNotMet {
                 repo: gun.clone(),
@@ -224,14 +222,14 @@ impl NotaryReader {
             })?;
             (served_root.clone(), served_root.clone())
         } else if let Some(root) = docker_root {
-            eprintln!("note: starting from the root your docker trusted for {gun} ($DOCKER_CONFIG/trust)");
+            trust.notice(super::Notice::DockerTrustedRoot { gun: gun.clone() });
             (root.clone(), root)
         } else if first_use == FirstUse::TrustOnFirstUse {
             let ids = root_key_ids(&served_root);
-            eprintln!(
-                "WARNING: trusting {gun} on first use: pinning root key(s) {} without checking them with the publisher",
-                ids.join(", ")
-            );
+            trust.notice(super::Notice::TrustOnFirstUse {
+                repo: gun.clone(),
+                keys: ids.clone(),
+            });
             NotarySet::new(&gun, &served_root, now, limits).map_err(&refuse)?;
             policy.pin(&gun, ids, 1);
             policy.save(&trust.dir)?;
@@ -443,17 +441,20 @@ impl NotaryReader {
                         trusted: t.digest,
                     });
                 }
-                Ok(super::Verdict {
-                    digest: t.digest,
-                    how: format!("signed by {} (Notary)", t.role),
-                })
+                Ok(super::Verdict::new(
+                    t.digest.clone(),
+                    super::decide::How::NotaryTag { role: &t.role },
+                ))
             }
             (None, Some(digest)) => {
                 let t = self.resolve_digest(digest.as_str())?;
-                Ok(super::Verdict {
-                    digest: t.digest,
-                    how: format!("signed as {} by {} (Notary)", t.tag, t.role),
-                })
+                Ok(super::Verdict::new(
+                    t.digest.clone(),
+                    super::decide::How::NotaryAsTag {
+                        tag: &t.tag,
+                        role: &t.role,
+                    },
+                ))
             }
             (None, None) => Err(TrustError::edit(
                 "a tag or a digest is needed",

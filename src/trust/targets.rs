@@ -60,7 +60,7 @@ pub fn for_image(
 }
 
 /// Tags looked up between two reports of progress.
-const LOOKUP_CHUNK: usize = 256;
+const LOOKUP_CHUNK: usize = 1024;
 
 /// Looks `tags` up in `store` (in parallel on a registry) and returns
 /// their targets; a missing tag is an error and signs nothing. `progress`

@@ -201,7 +201,7 @@ fn warm(
             tag,
             now,
             signed.clone(),
-            how.clone(),
+            super::decide::How::Recorded(how),
         ));
     }
     Ok(Some(out))

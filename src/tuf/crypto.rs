@@ -51,7 +51,7 @@ impl Verifier {
                 let pem = base64::engine::general_purpose::STANDARD
                     .decode(&key.keyval.public)
                     .ok()?;
-                let (_, spki) = crate::notary::signatures::parse_certificate(&pem)?;
+                let (_, spki) = crate::x509::parse_certificate(&pem)?;
                 p256::ecdsa::VerifyingKey::from_public_key_der(&spki)
                     .ok()
                     .map(Verifier::EcdsaP256)

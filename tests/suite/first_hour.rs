@@ -272,6 +272,15 @@ fn passphrase_lines_come_in_one_order_and_the_online_keys_share_one() {
         "orphan keys after a refusal"
     );
 
+    // An old script's four lines (one for each key) are refused, not
+    // silently half used.
+    let four = stdin(
+        &["init", &repo, "--passphrase-stdin"],
+        "root-pass\ntargets-pass\nsnapshot-pass\ntimestamp-pass\n",
+    );
+    four.fails(2, "more than the passphrases asked for");
+    assert!(env.run(&["key", "list"]).ok().trim().is_empty());
+
     // Three lines for init: root, targets, online.
     stdin(
         &["init", &repo, "--passphrase-stdin"],
@@ -298,6 +307,21 @@ fn passphrase_lines_come_in_one_order_and_the_online_keys_share_one() {
     .ok();
     env.run(&["verify", &format!("{repo}:v2")]).fails(1, "not signed");
     // (Two lines were enough: the timestamp key took the snapshot key's.)
+
+    // A rotated timestamp key gets a passphrase of its own: the old online
+    // passphrase, given to unlock the old keys, never seals a new key.
+    // (Rotation unlocks the root and targets keys, then the online keys.)
+    stdin(
+        &["key", "rotate", &repo, "timestamp", "--passphrase-stdin"],
+        "root-pass\ntargets-pass\nonline-pass\nnew-timestamp-pass\n",
+    )
+    .ok();
+    crate::common::oci_image(&layout, "v3", "three\n");
+    stdin(
+        &["sign", &format!("{repo}:v3"), "--passphrase-stdin"],
+        "targets-pass\nonline-pass\nnew-timestamp-pass\n",
+    )
+    .ok();
 
     // A signer's repository: signer key, then online; a revoke that
     // needs the targets key and the signer's reads targets, signer, online.

@@ -1116,3 +1116,38 @@ fn proxy_config_checks_for_ways_around_the_proxy() {
     std::fs::remove_file(etc.join("daemon.json")).expect("rm");
     assert!(vouch(&["docker", "--check", etc_arg]).status.success());
 }
+
+/// Issue 21: the trust layer prints nothing itself; its notices reach the
+/// proxy's log in the log's format, so `--log-format json` stays JSON
+/// (a root pinned on first use was once a plain-text line in it).
+#[test]
+fn json_logs_stay_json_when_the_trust_layer_has_something_to_say() {
+    let s = scene();
+    let fresh = Env::new();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(fresh.trust()).expect("trust dir");
+    std::fs::set_permissions(fresh.trust(), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let policy = fresh.trust().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!("[[scope]]\nrepository = \"{}\"\ntofu = true\n", s.repo),
+    )
+    .expect("policy");
+    std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let proxy = RunningProxy::start(&fresh, NAME, &s.upstream, &[], &["--log-format", "json"]);
+    assert_eq!(
+        proxy.manifest(NAME, "demo/app", "multi"),
+        format!("200 {}", s.multi)
+    );
+    let log = proxy.log();
+    let mut notices = 0;
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}\n{log}"));
+        if v["notice"].as_str().is_some_and(|n| n.contains("first use")) {
+            assert_eq!(v["level"], "WARNING", "{line}");
+            notices += 1;
+        }
+    }
+    assert_eq!(notices, 1, "{log}");
+}

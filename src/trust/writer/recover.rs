@@ -71,8 +71,8 @@ impl<'s> Writer<'s> {
     pub fn cached(&self) -> Result<MetadataEditor, TrustError> {
         let cache = Cache::new(&self.trust.dir, &self.repo);
         let offline = Trust {
-            dir: self.trust.dir.clone(),
             offline: true,
+            ..self.trust.clone()
         };
         let start = crate::trust::load::start(
             &offline,
@@ -190,9 +190,7 @@ impl<'s> Writer<'s> {
             // An artifact that does not parse claims nothing; a store that
             // cannot be read leaves the floors unknown: stop.
             Err(crate::store::StoreError::Malformed { .. }) => {
-                eprintln!(
-                    "warning: the trust artifact in the store does not parse; its versions are ignored"
-                );
+                self.trust.notice(crate::trust::Notice::ArtifactUnreadable);
                 return Ok(claims);
             }
             Err(e) => return Err(e.into()),

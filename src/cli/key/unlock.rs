@@ -15,7 +15,7 @@ pub struct UnlockArgs {
     /// Key id, unique id prefix, or name
     pub key: String,
     /// How long to remember it: e.g. 30s, 15m, 8h, 2d (at most 7d)
-    #[arg(long, value_name = "DURATION", value_parser = super::duration::remember)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::cli::duration::remember)]
     pub remember: Duration,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,

@@ -7,7 +7,7 @@ use vouch_keys::passphrase::{PassphraseProvider, Purpose, Request};
 use vouch_keys::trust_dir::{Mode, write_atomic};
 use vouch_keys::{KeyError, PrivateKey, sealed};
 
-use super::key::KdfChoice;
+use super::kdf::KdfChoice;
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 

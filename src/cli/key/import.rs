@@ -9,7 +9,7 @@ use vouch_keys::keyfile::{self, KeyFile, KeyInfo, Role};
 use vouch_keys::passphrase::{PassphraseProvider, Purpose, Request};
 use vouch_keys::{KeyError, sealed};
 
-use super::key::KdfChoice;
+use super::kdf::KdfChoice;
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context, output};
 

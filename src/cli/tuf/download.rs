@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::tuf::{RepoArgs, fetcher_for};
+use super::repo::{RepoArgs, fetcher_for};
 use crate::cli::{CliError, output};
 use crate::store::metadata_dir::MetadataDir;
 use crate::tuf::{Limits, TargetPath};

@@ -1,6 +1,6 @@
 //! `vouch tuf refresh --metadata-dir DIR --metadata-url URL`
 
-use super::tuf::{RepoArgs, fetcher_for};
+use super::repo::{RepoArgs, fetcher_for};
 use crate::cli::CliError;
 use crate::store::metadata_dir::MetadataDir;
 use crate::tuf::Limits;

@@ -1,30 +1,10 @@
-//! `vouch tuf …` — a generic TUF client for standard repositories (python-tuf,
-//! go-tuf, tuf-on-ci), over HTTP(S) or from a directory.
+//! What `vouch tuf refresh` and `download` share: where the trusted
+//! metadata is kept and where the repository is.
 
 use std::path::PathBuf;
 
-use clap::Subcommand;
-
 use crate::cli::CliError;
 use crate::store::{DirFetcher, Fetcher, HttpFetcher};
-
-#[derive(Debug, Subcommand)]
-pub enum TufCommand {
-    /// Trust a root: copy ROOT_FILE into the metadata directory (offline)
-    Init(super::tuf_init::Args),
-    /// Run the TUF update workflow against a repository
-    Refresh(super::tuf_refresh::Args),
-    /// Refresh, then resolve, download and check targets
-    Download(super::tuf_download::Args),
-}
-
-pub fn run(cmd: TufCommand) -> Result<(), CliError> {
-    match cmd {
-        TufCommand::Init(a) => super::tuf_init::run(a),
-        TufCommand::Refresh(a) => super::tuf_refresh::run(a),
-        TufCommand::Download(a) => super::tuf_download::run(a),
-    }
-}
 
 /// Where the client keeps trusted metadata and where the repository is.
 #[derive(Debug, clap::Args)]

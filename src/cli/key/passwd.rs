@@ -6,7 +6,7 @@ use vouch_keys::keyring::KeyringCache;
 use vouch_keys::passphrase::{PassphraseProvider, Purpose, Request};
 use vouch_keys::{KeyFile, describe_key, sealed, unlock};
 
-use super::key::KdfChoice;
+use super::kdf::KdfChoice;
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
 

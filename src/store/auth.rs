@@ -8,9 +8,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use base64::Engine;
+use reqwest::header::HeaderValue;
 use zeroize::Zeroizing;
 
-use crate::store::registry::Credentials;
 use serde::Deserialize;
 
 /// Why credentials could not be read.
@@ -203,4 +203,45 @@ fn run_helper(helper: &str, registry: &str) -> Result<Credentials, AuthError> {
     let parsed: HelperOutput = serde_json::from_slice(&out.stdout)
         .map_err(|_| fail("its output is not the expected JSON".to_owned()))?;
     Ok(basic(parsed.username, parsed.secret))
+}
+
+/// Credentials for a registry, as Docker's configuration gives them.
+#[derive(Clone, Default)]
+pub enum Credentials {
+    /// No credentials.
+    #[default]
+    Anonymous,
+    /// A user name and a password (or a token a helper returned).
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password; never printed.
+        password: Zeroizing<String>,
+    },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::Anonymous => f.write_str("Anonymous"),
+            Credentials::Basic { username, .. } => f
+                .debug_struct("Basic")
+                .field("username", username)
+                .field("password", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+impl Credentials {
+    pub(crate) fn basic_header(&self) -> Option<HeaderValue> {
+        let Credentials::Basic { username, password } = self else {
+            return None;
+        };
+        let plain = Zeroizing::new(format!("{username}:{}", password.as_str()));
+        let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(plain.as_bytes()));
+        let mut value = HeaderValue::from_str(&format!("Basic {}", encoded.as_str())).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
 }
