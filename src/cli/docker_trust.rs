@@ -385,8 +385,8 @@ fn inspect(images: &[String], pretty: bool, ctx: &Context) -> Result<(), CliErro
         say(text.trim_end());
         return Ok(());
     }
-    let json = serde_json::to_string_pretty(&all)
-        .map_err(|e| CliError::failed(format!("encoding JSON: {e}"), "report this as a bug"))?;
+    let json =
+        serde_json::to_string_pretty(&all).map_err(|e| CliError::bug(format!("encoding JSON: {e}")))?;
     say(&json);
     Ok(())
 }

@@ -45,6 +45,14 @@ impl CliError {
         }
     }
 
+    /// A broken invariant: a bug in vouch (exit 2, "could not do it").
+    pub fn bug(what: impl std::fmt::Display) -> Self {
+        CliError::failed(
+            format!("internal error: {what}"),
+            "this is a bug in vouch, not in your data: please report it with the command that hit it",
+        )
+    }
+
     /// The exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
         match self.failure {

@@ -275,8 +275,8 @@ fn print(args: &Args, report: Report) -> Result<(), CliError> {
     if args.pretty {
         return output::print(&pretty(&report));
     }
-    let mut text = serde_json::to_string_pretty(&report)
-        .map_err(|e| CliError::failed(format!("encoding JSON: {e}"), "report this as a bug"))?;
+    let mut text =
+        serde_json::to_string_pretty(&report).map_err(|e| CliError::bug(format!("encoding JSON: {e}")))?;
     text.push('\n');
     output::print(&text)
 }

@@ -31,9 +31,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         None => {
             let mut buf = Vec::new();
-            clap_mangen::Man::new(cmd).render(&mut buf).map_err(|e| {
-                CliError::failed(format!("rendering the man page: {e}"), "report this as a bug")
-            })?;
+            clap_mangen::Man::new(cmd)
+                .render(&mut buf)
+                .map_err(|e| CliError::bug(format!("rendering the man page: {e}")))?;
             output::print(&String::from_utf8_lossy(&buf))
         }
     }

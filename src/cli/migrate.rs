@@ -318,8 +318,8 @@ fn checked(key: vouch_keys::PrivateKey, file: &std::path::Path) -> Result<vouch_
 
 fn print(report: &Report, json: bool) -> Result<(), CliError> {
     if json {
-        let mut text = serde_json::to_string_pretty(report)
-            .map_err(|e| CliError::failed(format!("encoding JSON: {e}"), "report this as a bug"))?;
+        let mut text =
+            serde_json::to_string_pretty(report).map_err(|e| CliError::bug(format!("encoding JSON: {e}")))?;
         text.push('\n');
         return output::print(&text);
     }

@@ -132,10 +132,7 @@ fn publish_first_root(writer: &Writer<'_>, args: Args, ctx: &Context) -> Result<
         });
     }
     let Some(root) = first.root.clone() else {
-        return Err(CliError::failed(
-            "the staged first root holds no root",
-            "report this as a bug",
-        ));
+        return Err(CliError::bug("the staged first root holds no root"));
     };
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let targets = crate::cli::common::unlock_key(

@@ -145,12 +145,9 @@ pub fn sign_with(
                     by.join(", "),
                 ))
             })();
-            let targets = resolving.join().unwrap_or_else(|_| {
-                Err(crate::trust::TrustError::edit(
-                    "looking up the tags failed",
-                    "report this as a bug",
-                ))
-            });
+            let targets = resolving
+                .join()
+                .unwrap_or_else(|_| Err(crate::trust::TrustError::bug("looking up the tags failed")));
             (targets, keys)
         })
     };

@@ -123,7 +123,7 @@ fn verify_one(args: &Args, ctx: &Context, text: &str) -> Result<(), CliError> {
     let r = parse_ref(text)?;
     let verdict = verify_repository(args, ctx, std::slice::from_ref(&r))
         .pop()
-        .unwrap_or_else(|| Err(CliError::failed("nothing was verified", "report this as a bug")))?;
+        .unwrap_or_else(|| Err(CliError::bug("nothing was verified")))?;
     eprintln!("Verified {r} ({})", verdict.how);
     // A tag's current digest is what the store says it is (a registry's
     // Docker-Content-Digest): the signed digest printed is what to deploy.
@@ -154,7 +154,7 @@ fn verify_many(args: &Args, ctx: &Context, texts: &[String]) -> Result<(), CliEr
     let mut out = String::new();
     let (mut verified, mut refused, mut undecided) = (0usize, 0usize, 0usize);
     for (text, result) in texts.iter().zip(results) {
-        let result = result.unwrap_or_else(|| Err(CliError::failed("not verified", "report this as a bug")));
+        let result = result.unwrap_or_else(|| Err(CliError::bug("not verified")));
         match &result {
             Ok(_) => verified += 1,
             Err(e) if e.failure == Failure::Refused => refused += 1,

@@ -581,3 +581,141 @@ impl Fetcher for ArtifactFetcher<'_> {
         Ok(Some(bytes))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! What a trust artifact may be, checked before anything in it is read:
+    //! these parsers see bytes anyone who can write the store chose.
+
+    use super::*;
+
+    const D: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    fn part(kind: &str, range: Option<(&str, &str)>) -> serde_json::Value {
+        let mut annotations = serde_json::json!({ PART: kind });
+        if let Some((first, last)) = range {
+            annotations[FIRST] = first.into();
+            annotations[LAST] = last.into();
+        }
+        serde_json::json!({"mediaType": MANIFEST_MEDIA_TYPE, "digest": D, "size": 10, "annotations": annotations})
+    }
+
+    fn index(parts: Vec<serde_json::Value>) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "artifactType": ARTIFACT_TYPE, "manifests": parts,
+        }))
+        .expect("json")
+    }
+
+    fn refused(result: Result<impl std::fmt::Debug, StoreError>, why: &str) {
+        match result {
+            Err(StoreError::Malformed { reason, .. }) => assert!(reason.contains(why), "{reason}"),
+            other => panic!("expected malformed ({why}), got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_index_has_one_core_and_ordered_disjoint_groups() {
+        let (core, groups) = parse_index(
+            D,
+            &index(vec![
+                part("core", None),
+                part("bins", Some(("b-000", "b-01f"))),
+                part("bins", Some(("b-020", "b-03f"))),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(core.annotations[PART], "core");
+        assert_eq!(groups.len(), 2);
+        refused(
+            parse_index(D, &index(vec![part("bins", Some(("b-0", "b-1")))])),
+            "no core",
+        );
+        refused(
+            parse_index(D, &index(vec![part("core", None), part("core", None)])),
+            "not one core",
+        );
+        refused(
+            parse_index(
+                D,
+                &index(vec![
+                    part("core", None),
+                    part("bins", Some(("b-000", "b-020"))),
+                    part("bins", Some(("b-010", "b-03f"))),
+                ]),
+            ),
+            "overlap",
+        );
+        refused(
+            parse_index(
+                D,
+                &index(vec![part("core", None), part("bins", Some(("b-9", "b-1")))]),
+            ),
+            "empty range",
+        );
+        refused(
+            parse_index(D, &index(vec![part("core", None), part("bins", None)])),
+            "no range",
+        );
+        refused(
+            parse_index(D, &index(vec![part("core", None), part("other", None)])),
+            "not one core",
+        );
+        let too_many: Vec<serde_json::Value> = std::iter::once(part("core", None))
+            .chain((0..=MAX_GROUPS).map(|n| {
+                let name = format!("b-{n:04}");
+                part("bins", Some((&name, &name)))
+            }))
+            .collect();
+        refused(parse_index(D, &index(too_many)), "more groups");
+    }
+
+    fn manifest(artifact_type: &str, titles: &[Option<&str>]) -> Vec<u8> {
+        let layers: Vec<serde_json::Value> = titles
+            .iter()
+            .map(|t| {
+                let annotations = match t {
+                    Some(t) => serde_json::json!({ TITLE: t }),
+                    None => serde_json::json!({}),
+                };
+                serde_json::json!({"mediaType": "application/json", "digest": D, "size": 1, "annotations": annotations})
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": MANIFEST_MEDIA_TYPE, "artifactType": artifact_type, "layers": layers,
+        }))
+        .expect("json")
+    }
+
+    #[test]
+    fn layers_are_plain_file_names_of_the_right_artifact() {
+        let files = parse_layers(
+            D,
+            &manifest(ARTIFACT_TYPE, &[Some("root.json"), Some("1.targets.json")]),
+        )
+        .expect("valid");
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["1.targets.json", "root.json"]);
+        for bad in ["../root.json", "a/b.json", ".hidden.json"] {
+            refused(
+                parse_layers(D, &manifest(ARTIFACT_TYPE, &[Some(bad)])),
+                "plain file name",
+            );
+        }
+        refused(parse_layers(D, &manifest(ARTIFACT_TYPE, &[None])), "no title");
+        refused(
+            parse_layers(D, &manifest(ARTIFACT_TYPE_V1, &[Some("root.json")])),
+            "not a vouch trust artifact",
+        );
+        refused(
+            parse_manifest(D, &manifest(ARTIFACT_TYPE, &[Some("root.json")])),
+            "not a vouch",
+        );
+        assert_eq!(
+            parse_manifest(D, &manifest(ARTIFACT_TYPE_V1, &[Some("root.json")]))
+                .expect("v1")
+                .format,
+            1
+        );
+        refused(parse_layers(D, b"not json"), "");
+    }
+}

@@ -171,7 +171,7 @@ impl Cache {
                 self.dir.write_root_version(version, root).map_err(&local)?;
             }
         }
-        let bug = |e: crate::tuf::TufError| TrustError::edit(e.to_string(), "report this as a bug");
+        let bug = |e: crate::tuf::TufError| TrustError::bug(e.to_string());
         for (name, role) in &repo.targets {
             self.dir
                 .write(name, &role.to_bytes().map_err(bug)?)

@@ -214,6 +214,13 @@ pub enum TrustError {
         /// Why not.
         detail: String,
     },
+    /// An invariant vouch keeps did not hold: a bug in vouch, never the
+    /// user's input or the store's content.
+    #[error("internal error: {what}")]
+    Bug {
+        /// What went wrong.
+        what: String,
+    },
     /// An edit that cannot be made (a usage error), with what to do.
     #[error("{message}")]
     Edit {
@@ -225,6 +232,13 @@ pub enum TrustError {
 }
 
 impl TrustError {
+    /// A broken invariant (see [`TrustError::Bug`]).
+    pub fn bug(what: impl std::fmt::Display) -> TrustError {
+        TrustError::Bug {
+            what: what.to_string(),
+        }
+    }
+
     /// An edit that cannot be made.
     pub fn edit(message: impl Into<String>, hint: impl Into<String>) -> TrustError {
         TrustError::Edit {
@@ -385,6 +399,10 @@ impl TrustError {
             TrustError::Contended { .. } => "try again".to_owned(),
             TrustError::Unconfirmed { .. } => {
                 "run the command again (it is safe to repeat), then `vouch verify` the tags".to_owned()
+            }
+            TrustError::Bug { .. } => {
+                "this is a bug in vouch, not in your data: please report it with the command that hit it"
+                    .to_owned()
             }
             TrustError::Edit { hint, .. } => hint.clone(),
         }

@@ -117,12 +117,7 @@ pub fn plan(reader: &NotaryReader, dct: Option<&DctKeys>) -> Result<Plan, TrustE
     let set = reader.trusted();
     let gun = reader.gun().to_owned();
     let root = set.root().signed();
-    let no_root = || {
-        TrustError::edit(
-            format!("the Notary root of {gun} has no root key"),
-            "report this as a bug",
-        )
-    };
+    let no_root = || TrustError::bug(format!("the Notary root of {gun} has no root key"));
     let file = |id: &str| dct.and_then(|d| d.file(id));
     // The root key: one whose private key is here, else the first.
     let root_ids = root
@@ -147,7 +142,7 @@ pub fn plan(reader: &NotaryReader, dct: Option<&DctKeys>) -> Result<Plan, TrustE
     })?;
     let root_canonical = canonical_key_id(&parsed).ok_or_else(no_root)?;
     let root_key: Key = serde_json::from_value(object.clone())
-        .map_err(|e| TrustError::edit(format!("the Notary root key: {e}"), "report this as a bug"))?;
+        .map_err(|e| TrustError::bug(format!("the Notary root key: {e}")))?;
     let targets_ids = root
         .roles
         .get("targets")
@@ -410,8 +405,7 @@ impl Record {
         let path = Record::path(trust, repo);
         let dir = path.parent().unwrap_or(&trust.dir);
         std::fs::create_dir_all(dir).map_err(TrustError::local(dir))?;
-        let bytes = serde_json::to_vec_pretty(self)
-            .map_err(|e| TrustError::edit(e.to_string(), "report this as a bug"))?;
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| TrustError::bug(e.to_string()))?;
         vouch_keys::trust_dir::write_atomic(&path, &bytes, 0o600, vouch_keys::trust_dir::Mode::Replace)
             .map_err(TrustError::local(&path))
     }
@@ -535,7 +529,7 @@ fn sync(
             "migrate into a repository without vouch trust data, or into the one migrated before",
         ));
     }
-    let edit = |e: crate::tuf::editor::EditError| TrustError::edit(e.to_string(), "report this as a bug");
+    let edit = |e: crate::tuf::editor::EditError| TrustError::bug(e.to_string());
     let mut changed: BTreeSet<String> = BTreeSet::new();
     let mut removed_any = false;
     for signer in &plan.signers {

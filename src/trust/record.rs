@@ -163,8 +163,7 @@ impl Record {
             let old_delegations = old.and_then(|o| o.signed.delegations.as_ref());
             if old_delegations != role.signed.delegations.as_ref() {
                 let json = |d: Option<&Delegations>| {
-                    serde_json::to_value(d)
-                        .map_err(|e| TrustError::edit(e.to_string(), "report this as a bug"))
+                    serde_json::to_value(d).map_err(|e| TrustError::bug(e.to_string()))
                 };
                 let mut e = entry(None, None);
                 e.delegations = Some(json(role.signed.delegations.as_ref())?);
@@ -184,8 +183,7 @@ impl Record {
         let log = self.log_path();
         let mut text = Vec::new();
         for line in &lines {
-            serde_json::to_writer(&mut text, line)
-                .map_err(|e| TrustError::edit(e.to_string(), "report this as a bug"))?;
+            serde_json::to_writer(&mut text, line).map_err(|e| TrustError::bug(e.to_string()))?;
             text.push(b'\n');
         }
         let mut f = std::fs::OpenOptions::new()

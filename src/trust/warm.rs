@@ -255,7 +255,6 @@ fn record(
             rec.tags.insert(tag.clone(), (v.digest.clone(), v.how.clone()));
         }
     }
-    let bytes =
-        serde_json::to_vec(&rec).map_err(|e| TrustError::edit(e.to_string(), "report this as a bug"))?;
+    let bytes = serde_json::to_vec(&rec).map_err(|e| TrustError::bug(e.to_string()))?;
     cache.write_state_bytes("verdicts.json", &bytes)
 }

@@ -53,8 +53,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
             })
             .collect();
         let doc = JsonList { version: 1, keys };
-        let mut s = serde_json::to_string_pretty(&doc)
-            .map_err(|e| CliError::failed(format!("encoding JSON: {e}"), "report this as a bug"))?;
+        let mut s =
+            serde_json::to_string_pretty(&doc).map_err(|e| CliError::bug(format!("encoding JSON: {e}")))?;
         s.push('\n');
         s
     } else if listing.keys.is_empty() {

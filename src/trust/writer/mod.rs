@@ -77,7 +77,7 @@ pub struct Publishing<'k> {
 }
 
 fn bug(e: impl std::fmt::Display) -> TrustError {
-    TrustError::edit(e.to_string(), "report this as a bug")
+    TrustError::bug(e.to_string())
 }
 
 /// The role that delegates `role`, by vouch's (and Notary's) naming: a

@@ -29,10 +29,7 @@ impl<'s> Writer<'s> {
         keys: Publishing<'_>,
     ) -> Result<MetadataEditor, TrustError> {
         let Some(snapshot_key) = keys.snapshot else {
-            return Err(TrustError::edit(
-                "recover needs the snapshot key",
-                "report this as a bug",
-            ));
+            return Err(TrustError::bug("recover needs the snapshot key"));
         };
         let mut repo = self.cached()?;
         let floors = self.claimed_versions(&repo)?;

@@ -172,9 +172,8 @@ impl<'s> Writer<'s> {
                         != Some(t.signed.version)
                 });
                 if stale {
-                    return Err(TrustError::edit(
+                    return Err(TrustError::bug(
                         "this change needs a new snapshot, and no snapshot key was given",
-                        "report this as a bug",
                     ));
                 }
             }

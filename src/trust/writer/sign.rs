@@ -141,10 +141,7 @@ impl<'s> Writer<'s> {
 pub(super) fn sign_top_targets(repo: &mut MetadataEditor, key: &PrivateKey) -> Result<(), TrustError> {
     match repo.targets.get_mut("targets") {
         Some(role) => role.sign(key).map_err(bug),
-        None => Err(TrustError::edit(
-            "the repository has no targets role",
-            "report this as a bug",
-        )),
+        None => Err(TrustError::bug("the repository has no targets role")),
     }
 }
 

@@ -134,7 +134,7 @@ impl<'s> Writer<'s> {
                 ));
             }
             repo.set_delegation_threshold("targets", RELEASES, threshold, now)
-                .map_err(|e| TrustError::edit(e.to_string(), "report this as a bug"))?;
+                .map_err(|e| TrustError::bug(e.to_string()))?;
             if threshold > current {
                 raise_bins(repo, now)?;
             }

@@ -400,10 +400,7 @@ impl<'s> Writer<'s> {
             );
         }
         if roles.is_empty() {
-            return Err(TrustError::edit(
-                "the change changes no role",
-                "report this as a bug",
-            ));
+            return Err(TrustError::bug("the change changes no role"));
         }
         let id = change_id(&roles)?;
         let proposal = Proposal {
