@@ -37,7 +37,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let store = open_store(ctx, &r, false)?;
     let writer = Writer::new(&trust(ctx), &repo_id, store.as_ref()).repairing();
     let state = writer.load_for(&[])?;
-    let with_snapshot = args.snapshot || args.snapshot_expiry.is_some() || snapshot_expires_soon(&state);
+    let with_snapshot = args.snapshot
+        || args.snapshot_expiry.is_some()
+        || snapshot_expires_soon(&state, writer.trust().now());
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let online = OnlineKeys::unlock(ctx, &state, &repo_id, &mut provider, with_snapshot)?;
     let repo = writer.refresh(online.publishing(), args.timestamp_expiry, args.snapshot_expiry)?;

@@ -20,7 +20,7 @@ use crate::tuf::editor::{Expiries, MetadataEditor};
 use crate::tuf::metadata::file_name;
 use crate::tuf::metadata::{Envelope, Root};
 use crate::tuf::writer_load::{RoleState, WriterLoad};
-use crate::tuf::{Limits, TrustedSet, TufError};
+use crate::tuf::{TrustedSet, TufError};
 use crate::update::{UpdateError, Updater};
 
 /// Where a reader's bytes come from: the store's trust artifact, or
@@ -121,7 +121,7 @@ pub(crate) fn start(
     // pin admits).
     let denied = policy.deny.clone();
     let stands = |bytes: &[u8]| -> Result<(), TufError> {
-        TrustedSet::new(bytes, OffsetDateTime::now_utc(), Limits::default())?
+        TrustedSet::new(bytes, trust.now(), trust.limits)?
             .with_denied(denied.iter().cloned())
             .map(|_| ())
     };
@@ -168,7 +168,7 @@ pub(crate) fn start(
             repo: repo.to_owned(),
         });
     }
-    let limits = Limits::default();
+    let limits = trust.limits;
     let Some(pin) = pin else {
         let first = fetch(repo, fetcher, "1.root.json", "root", limits.max_root_bytes)?.ok_or_else(|| {
             TrustError::Incomplete {
@@ -178,7 +178,7 @@ pub(crate) fn start(
         })?;
         // The root must stand on its own (key ids, its own threshold)
         // before anything is pinned to it.
-        TrustedSet::new(&first, OffsetDateTime::now_utc(), limits).map_err(|source| TrustError::Refused {
+        TrustedSet::new(&first, trust.now(), limits).map_err(|source| TrustError::Refused {
             repo: repo.to_owned(),
             source,
         })?;
@@ -215,11 +215,9 @@ pub(crate) fn start(
             Ok(()) => {
                 // Admitted by the pin, it must still stand on its own: key
                 // ids, and its own threshold of its own keys.
-                TrustedSet::new(&bytes, OffsetDateTime::now_utc(), limits).map_err(|source| {
-                    TrustError::Refused {
-                        repo: repo.to_owned(),
-                        source,
-                    }
+                TrustedSet::new(&bytes, trust.now(), limits).map_err(|source| TrustError::Refused {
+                    repo: repo.to_owned(),
+                    source,
                 })?;
                 cache.start(version, &bytes)?;
                 return Ok(Start {
@@ -289,7 +287,7 @@ fn walk_cached(
             repo: repo.to_owned(),
         });
     };
-    let set = TrustedSet::new(anchor, now, Limits::default()).map_err(damaged)?;
+    let set = TrustedSet::new(anchor, now, trust.limits).map_err(damaged)?;
     // Denied root keys count for nothing, in the cached chain too: a root
     // verified here before the key was denied is checked again.
     let refused = |source: TufError| TrustError::Refused {
@@ -314,13 +312,14 @@ fn walk_cached(
 /// are trusted for nothing; they must only form a chain that ends at the
 /// pinned root.
 pub(crate) fn history_before(
+    trust: &Trust,
     repo: &str,
     fetcher: &mut impl Fetcher,
     anchor_version: u64,
     anchor: &[u8],
 ) -> Result<Vec<Vec<u8>>, TrustError> {
-    let limits = Limits::default();
-    let now = OffsetDateTime::now_utc();
+    let limits = trust.limits;
+    let now = trust.now();
     let tampered = |source: TufError| TrustError::Tampered {
         repo: repo.to_owned(),
         source,
@@ -375,7 +374,7 @@ pub(crate) fn open_reader<'s>(
 }
 
 fn open_offline<'s>(trust: &Trust, repo: &str, first_use: FirstUse) -> Result<StoreUpdater<'s>, TrustError> {
-    let now = OffsetDateTime::now_utc();
+    let now = trust.now();
     let cache = Cache::new(&trust.dir, repo);
     let start = start(trust, repo, first_use, &mut Offline)?;
     let set = walk_cached(trust, repo, &start, now)?;
@@ -403,7 +402,7 @@ fn open_online<'s>(
     first_use: FirstUse,
     current: &str,
 ) -> Result<(StoreUpdater<'s>, Option<String>), TrustError> {
-    let now = OffsetDateTime::now_utc();
+    let now = trust.now();
     let cache = Cache::new(&trust.dir, repo);
     let mut fetcher = ArtifactFetcher::new(store);
     let start = start(trust, repo, first_use, &mut fetcher)?;
@@ -533,7 +532,7 @@ fn load_artifact(
     let mut fetcher = ArtifactFetcher::with_artifact(store, art);
     let start = start(trust, repo, FirstUse::Refuse, &mut fetcher)?;
     let cache = Cache::new(&trust.dir, repo);
-    let limits = Limits::default();
+    let limits = trust.limits;
     let tampered = |source: TufError| {
         if matches!(source, TufError::Expired { .. }) {
             TrustError::ExpiredUnchecked {
@@ -551,13 +550,13 @@ fn load_artifact(
         repo: repo.to_owned(),
         what: what.to_owned(),
     };
-    let now = OffsetDateTime::now_utc();
+    let now = trust.now();
     let Some((_, anchor)) = start.chain.first() else {
         return Err(TrustError::NoCache {
             repo: repo.to_owned(),
         });
     };
-    let mut history = history_before(repo, &mut fetcher, start.anchor_version, anchor)?;
+    let mut history = history_before(trust, repo, &mut fetcher, start.anchor_version, anchor)?;
     // 5.3: from the pinned root through the store's rotations; the chain
     // must reach at least the newest root this machine trusted, and the
     // update counts key rotations from there (5.3.11).

@@ -456,7 +456,7 @@ impl Writer<'_> {
         }
         let previous = Record::load(self.trust(), self.repository());
         let mut probe = self.load()?.repo;
-        let now = time::OffsetDateTime::now_utc();
+        let now = self.trust().now();
         let mut tags = sync(&mut probe, self.repository(), plan, None, &previous, now)?.0;
         for t in &mut tags {
             t.status = match t.status {
@@ -482,7 +482,7 @@ impl Writer<'_> {
         let previous = Record::load(self.trust(), self.repository());
         // Nothing to change: nothing is published.
         let mut probe = self.load()?.repo;
-        let now = time::OffsetDateTime::now_utc();
+        let now = self.trust().now();
         let (tags, changed) = sync(&mut probe, self.repository(), plan, Some(keys), &previous, now)?;
         let tags = if changed {
             self.publish(keys.publishing, |repo, _, now| {

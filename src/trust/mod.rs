@@ -54,6 +54,11 @@ pub struct Trust {
     /// Hears what the trust layer tells people without it being an error
     /// (the trust layer prints nothing itself).
     pub notify: Notify,
+    /// What untrusted metadata may weigh (one place for every read).
+    pub limits: crate::tuf::Limits,
+    /// The clock every freshness decision reads (one place; tests may set
+    /// another).
+    pub clock: fn() -> time::OffsetDateTime,
 }
 
 impl std::fmt::Debug for Trust {
@@ -169,7 +174,18 @@ impl std::fmt::Display for Notice {
 impl Trust {
     /// A trust layer at `dir` whose notices go to `notify`.
     pub fn new(dir: PathBuf, offline: bool, notify: Notify) -> Trust {
-        Trust { dir, offline, notify }
+        Trust {
+            dir,
+            offline,
+            notify,
+            limits: crate::tuf::Limits::default(),
+            clock: time::OffsetDateTime::now_utc,
+        }
+    }
+
+    /// Now, by this trust layer's clock.
+    pub fn now(&self) -> time::OffsetDateTime {
+        (self.clock)()
     }
 
     /// Tells the caller.

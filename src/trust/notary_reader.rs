@@ -10,8 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use time::OffsetDateTime;
-
 use super::Trust;
 use super::error::TrustError;
 use super::pinning::{FirstUse, Pin};
@@ -174,7 +172,7 @@ impl NotaryReader {
         trust.ensure_dir()?;
         let gun = source.gun.clone();
         let refuse = refused(&gun);
-        let now = OffsetDateTime::now_utc();
+        let now = trust.now();
         let limits = NotaryLimits::default();
         let cache = MetadataDir::new(trust.dir.join("notary").join(encode_segment(&gun)));
         let local = TrustError::local(cache.path());

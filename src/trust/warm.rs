@@ -16,7 +16,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::cache::Cache;
 use super::error::TrustError;
@@ -179,7 +178,7 @@ fn warm(
     }
     if record.artifact != trust_head
         || record.pin != pin_of(trust, repo)?
-        || OffsetDateTime::now_utc().unix_timestamp() >= record.expires
+        || trust.now().unix_timestamp() >= record.expires
     {
         return Ok(None);
     }

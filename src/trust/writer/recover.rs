@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use time::OffsetDateTime;
 use vouch_keys::PrivateKey;
 
 use super::sign::sign_top_targets;
@@ -12,10 +11,10 @@ use crate::store::artifact::{self, TRUST_TAG};
 use crate::trust::Trust;
 use crate::trust::cache::Cache;
 use crate::trust::error::TrustError;
+use crate::tuf::TrustedSet;
 use crate::tuf::TufError;
 use crate::tuf::editor::{Expiries, MetadataEditor};
 use crate::tuf::writer_load::WriterLoad;
-use crate::tuf::{Limits, TrustedSet};
 
 impl<'s> Writer<'s> {
     /// Republishes the last trust data this machine verified (its cache),
@@ -33,7 +32,7 @@ impl<'s> Writer<'s> {
         };
         let mut repo = self.cached()?;
         let floors = self.claimed_versions(&repo)?;
-        let now = OffsetDateTime::now_utc();
+        let now = self.trust.now();
         if let Some(key) = targets_key {
             authorised(&repo, &self.repo, "targets", key)?;
             let floor = floors.get("targets").copied().unwrap_or(0);
@@ -92,11 +91,12 @@ impl<'s> Writer<'s> {
                 "run `vouch recover` on the machine that published last",
             )
         };
-        let now = OffsetDateTime::now_utc();
+        let now = self.trust.now();
         // Roots before the pinned one are not cached (nothing here vouches
         // for them): they are republished as the store has them.
         let mut history = match start.chain.first() {
             Some((version, anchor)) if *version > 1 => crate::trust::load::history_before(
+                &self.trust,
                 &self.repo,
                 &mut crate::store::artifact::ArtifactFetcher::new(self.store),
                 *version,
@@ -108,7 +108,7 @@ impl<'s> Writer<'s> {
         let Some((_, anchor)) = chain.next() else {
             return Err(incomplete("root"));
         };
-        let mut set = TrustedSet::new(anchor, now, Limits::default())
+        let mut set = TrustedSet::new(anchor, now, self.trust.limits)
             .map_err(damaged)?
             .with_denied(start.denied.iter().cloned())
             .map_err(damaged)?
@@ -211,7 +211,7 @@ impl<'s> Writer<'s> {
             claim(role, v, ours);
         }
         if let Some(d) = art.files.get("timestamp.json")
-            && d.size <= Limits::default().max_timestamp_bytes
+            && d.size <= self.trust.limits.max_timestamp_bytes
         {
             let bytes = self.store.blob(&d.digest, d.size)?;
             if let Some(version) = serde_json::from_slice::<serde_json::Value>(&bytes)

@@ -15,8 +15,8 @@ use crate::trust::cache::Cache;
 use crate::trust::error::TrustError;
 use crate::trust::load::{WriterState, load_for_writing};
 use crate::trust::record::Record;
+use crate::tuf::TrustedSet;
 use crate::tuf::editor::{Expiries, MetadataEditor, RoleSetup};
-use crate::tuf::{Limits, TrustedSet};
 
 impl<'s> Writer<'s> {
     /// Loads verified, applies `change`, signs a new snapshot (with its
@@ -84,7 +84,7 @@ impl<'s> Writer<'s> {
             {
                 repo.raise_versions(v, 0);
             }
-            let now = OffsetDateTime::now_utc();
+            let now = self.trust.now();
             let out = change(&mut repo, &state, now)?;
             // What is served now already holds this change (another
             // publisher built on ours, or made the same change); it counts
@@ -359,7 +359,7 @@ impl<'s> Writer<'s> {
                 "`vouch staged REPO` shows it; `vouch withdraw REPO ID` drops it before making another",
             ));
         }
-        let now = OffsetDateTime::now_utc();
+        let now = self.trust.now();
         let single = |k: &PrivateKey| RoleSetup::single(k.public());
         let repo = MetadataEditor::create(
             root_keys,
@@ -385,7 +385,7 @@ impl<'s> Writer<'s> {
         now: OffsetDateTime,
     ) -> Result<MetadataEditor, TrustError> {
         // The root must stand on its own before anything is published.
-        TrustedSet::new(&repo.root_history[0], now, Limits::default()).map_err(|e| {
+        TrustedSet::new(&repo.root_history[0], now, self.trust.limits).map_err(|e| {
             TrustError::edit(
                 format!("the root keys do not sign the new root: {e}"),
                 "check that the root private key belongs to the root certificate",
@@ -461,7 +461,7 @@ impl<'s> Writer<'s> {
 }
 
 /// Whether `refresh` should re-sign the snapshot too: it expires within
-/// seven days.
-pub fn snapshot_expires_soon(state: &WriterState) -> bool {
-    state.repo.snapshot.signed.expires.at - OffsetDateTime::now_utc() < Duration::days(7)
+/// seven days of `now`.
+pub fn snapshot_expires_soon(state: &WriterState, now: OffsetDateTime) -> bool {
+    state.repo.snapshot.signed.expires.at - now < Duration::days(7)
 }

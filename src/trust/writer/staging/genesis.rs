@@ -17,7 +17,7 @@ impl<'s> Writer<'s> {
             mut approvals,
             ..
         } = self.read_staged()?;
-        let now = OffsetDateTime::now_utc();
+        let now = self.trust.now();
         let mut out = Vec::new();
         for (id, (tag, proposal)) in proposals {
             let approvals_of = approvals.remove(&id).unwrap_or_default();

@@ -288,7 +288,7 @@ impl<'s> Writer<'s> {
             self.mode.for_publishing(),
         )?;
         let mut repo = state.repo.clone();
-        let now = OffsetDateTime::now_utc();
+        let now = self.trust.now();
         let out = change(&mut repo, &state, now)?;
         let changed: Vec<String> = repo.changed_roles().map(str::to_owned).collect();
         // Nobody builds on what a threshold has not signed.
@@ -448,7 +448,7 @@ impl<'s> Writer<'s> {
             scope.as_deref(),
             self.mode,
         )?;
-        let now = OffsetDateTime::now_utc();
+        let now = self.trust.now();
         let mut out = Vec::new();
         for (id, (tag, proposal)) in proposals {
             let approvals_of: Vec<(String, Approval)> = approvals.remove(&id).unwrap_or_default();
