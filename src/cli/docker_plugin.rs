@@ -15,9 +15,6 @@ use crate::cli::{CliError, Context};
 use crate::reference::ImageRef;
 use crate::trust::gate::{Admission, TagRule, admit};
 
-/// The plugin's executable name.
-pub const PLUGIN_NAME: &str = "docker-vouch";
-
 /// `docker vouch`: install the Docker CLI plugin, or pull as it does
 #[derive(Debug, clap::Subcommand)]
 pub enum DockerCommand {
@@ -77,18 +74,25 @@ pub fn metadata(trust: bool) -> String {
 /// docker CLI runs plugins) as `docker vouch pull …`, its first word the
 /// name users typed. `None`: not called as the plugin.
 pub fn plugin_argv(argv: &[OsString]) -> Option<Vec<OsString>> {
+    plugin_argv_for(argv, "vouch")
+}
+
+/// A docker CLI plugin's command line (`docker-NAME NAME ARGS…`, as the
+/// CLI runs plugins) as `docker NAME ARGS…`; `None` when the executable
+/// is not called `docker-NAME`.
+pub fn plugin_argv_for(argv: &[OsString], name: &str) -> Option<Vec<OsString>> {
     let called = argv
         .first()
         .and_then(|a| Path::new(a).file_name())
-        .is_some_and(|n| n == PLUGIN_NAME);
+        .is_some_and(|n| *n == *format!("docker-{name}"));
     if !called {
         return None;
     }
     let mut rest: Vec<OsString> = argv.iter().skip(1).cloned().collect();
-    if rest.first().is_some_and(|a| a == "vouch") {
+    if rest.first().is_some_and(|a| a == name) {
         rest.remove(0);
     }
-    let mut out = vec![OsString::from("docker vouch")];
+    let mut out = vec![OsString::from(format!("docker {name}"))];
     out.extend(rest);
     Some(out)
 }

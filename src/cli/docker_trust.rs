@@ -7,32 +7,16 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::cli::common::{open_store, trust};
 use crate::cli::{CliError, Context, dispatch, output, vouch_command};
 use crate::reference::ImageRef;
 
-/// The plugin's executable name.
-pub const PLUGIN_NAME: &str = "docker-trust";
-
 /// The plugin's command line (`docker-trust trust sign …`, as the docker
 /// CLI runs plugins) as `docker trust sign …`. `None`: not called as it.
 pub fn plugin_argv(argv: &[OsString]) -> Option<Vec<OsString>> {
-    let called = argv
-        .first()
-        .and_then(|a| Path::new(a).file_name())
-        .is_some_and(|n| n == PLUGIN_NAME);
-    if !called {
-        return None;
-    }
-    let mut rest: Vec<OsString> = argv.iter().skip(1).cloned().collect();
-    if rest.first().is_some_and(|a| a == "trust") {
-        rest.remove(0);
-    }
-    let mut out = vec![OsString::from("docker trust")];
-    out.extend(rest);
-    Some(out)
+    crate::cli::docker_plugin::plugin_argv_for(argv, "trust")
 }
 
 /// `docker trust`, as vouch answers it.

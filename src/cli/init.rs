@@ -38,10 +38,8 @@ pub struct Args {
     /// are not carried over (sign them again). Logged in pins.log.
     #[arg(long)]
     pub replace: bool,
-    /// Accept new passphrases shorter than 8 characters (or empty: the
-    /// keys are then stored unprotected)
-    #[arg(long, alias = "allow-empty-passphrase")]
-    pub allow_short_passphrase: bool,
+    #[command(flatten)]
+    pub short: crate::cli::prompt::AllowShort,
     #[command(flatten)]
     pub passphrase: PassphraseArgs,
 }
@@ -71,8 +69,8 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         return Err(crate::trust::TrustError::AlreadyInitialised { repo: repo_id }.into());
     }
     ctx.trust_dir.check_permissions()?;
-    let mut provider =
-        Provider::new(args.passphrase.clone(), ctx.interactive).allow_short(args.allow_short_passphrase);
+    let mut provider = Provider::new(args.passphrase.clone(), ctx.interactive)
+        .allow_short(args.short.allow_short_passphrase);
     let base = name_base(&repo_id);
     // Every passphrase is asked for before any key is written: stopping
     // at a prompt leaves nothing behind. The online keys share one.

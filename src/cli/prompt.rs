@@ -40,6 +40,15 @@ pub struct PassphraseArgs {
     pub passphrase_stdin: bool,
 }
 
+/// `--allow-short-passphrase`, for the commands that seal new keys.
+#[derive(Clone, Copy, Debug, Default, clap::Args)]
+pub struct AllowShort {
+    /// Accept a new passphrase shorter than 8 characters, or an empty one
+    /// (the key is then stored unprotected)
+    #[arg(long, alias = "allow-empty-passphrase")]
+    pub allow_short_passphrase: bool,
+}
+
 const MAX_PROMPTS: usize = 3;
 
 /// Walks the sources in order.

@@ -13,6 +13,8 @@ pub mod limits;
 pub mod metadata;
 pub mod path;
 pub mod trusted_set;
+#[cfg(test)]
+mod trusted_set_tests;
 pub mod writer_load;
 
 pub use error::TufError;

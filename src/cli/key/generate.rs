@@ -27,10 +27,8 @@ pub struct Args {
     /// Where to write the public key [default: ./NAME.pub]
     #[arg(long, value_name = "PATH")]
     pub public_out: Option<PathBuf>,
-    /// Accept a new passphrase shorter than 8 characters, or an empty one
-    /// (the key is then stored unprotected)
-    #[arg(long, alias = "allow-empty-passphrase")]
-    pub allow_short_passphrase: bool,
+    #[command(flatten)]
+    pub short: crate::cli::prompt::AllowShort,
     /// Key derivation cost for the key file
     #[arg(long, value_enum, default_value_t)]
     pub kdf: KdfChoice,
@@ -71,7 +69,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 
     let what = format!("new key {} (role {role})", args.name);
     let mut provider =
-        Provider::new(args.passphrase, ctx.interactive).allow_short(args.allow_short_passphrase);
+        Provider::new(args.passphrase, ctx.interactive).allow_short(args.short.allow_short_passphrase);
     let req = Request {
         purpose: Purpose::Create,
         what: &what,

@@ -34,10 +34,8 @@ pub struct Args {
     /// Repository scope [default: the file's `gun:` header]
     #[arg(long, value_name = "REPO")]
     pub repo: Option<String>,
-    /// Accept a new passphrase shorter than 8 characters, or an empty one
-    /// (the key is then stored unprotected)
-    #[arg(long, alias = "allow-empty-passphrase")]
-    pub allow_short_passphrase: bool,
+    #[command(flatten)]
+    pub short: crate::cli::prompt::AllowShort,
     /// Key derivation cost for the new key files
     #[arg(long, value_enum, default_value_t)]
     pub kdf: KdfChoice,
@@ -66,7 +64,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let mut names: HashSet<String> = existing.iter().map(|k| k.file.info.name.clone()).collect();
     let mut ids: HashSet<String> = existing.iter().map(|k| k.file.info.id.to_string()).collect();
     let mut provider =
-        Provider::new(args.passphrase, ctx.interactive).allow_short(args.allow_short_passphrase);
+        Provider::new(args.passphrase, ctx.interactive).allow_short(args.short.allow_short_passphrase);
 
     // Read and decrypt every file first: a bad one stores nothing.
     let mut staged = Vec::new();

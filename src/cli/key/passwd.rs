@@ -21,10 +21,8 @@ pub struct Args {
     /// Read the new passphrase from FILE
     #[arg(long, value_name = "FILE")]
     pub new_passphrase_file: Option<PathBuf>,
-    /// Accept a new passphrase shorter than 8 characters, or an empty one
-    /// (the key is then stored unprotected)
-    #[arg(long, alias = "allow-empty-passphrase")]
-    pub allow_short_passphrase: bool,
+    #[command(flatten)]
+    pub short: crate::cli::prompt::AllowShort,
     /// Key derivation cost for the re-sealed file
     #[arg(long, value_enum, default_value_t)]
     pub kdf: KdfChoice,
@@ -43,7 +41,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         passphrase_stdin: args.passphrase.passphrase_stdin,
     };
     let mut fresh = Provider::new(new_args, ctx.interactive)
-        .allow_short(args.allow_short_passphrase)
+        .allow_short(args.short.allow_short_passphrase)
         .env_override("VOUCH_NEW_PASSPHRASE");
     let what = describe_key(info);
     let req = Request {
