@@ -214,6 +214,58 @@ pub enum TrustError {
         /// Why not.
         detail: String,
     },
+    /// A signer of that name is already delegated to.
+    #[error("{repo} already has a signer {name}")]
+    SignerExists {
+        /// The repository.
+        repo: String,
+        /// The signer's name.
+        name: String,
+    },
+    /// A name a signer role cannot take.
+    #[error("{name:?} is not a signer name")]
+    BadSignerName {
+        /// The name given.
+        name: String,
+    },
+    /// The repository delegates to no signer.
+    #[error("{repo} has no signers")]
+    NoSigners {
+        /// The repository.
+        repo: String,
+    },
+    /// No signer of that name.
+    #[error("{repo} has no signer {name}")]
+    NoSuchSigner {
+        /// The repository.
+        repo: String,
+        /// The name given.
+        name: String,
+    },
+    /// A threshold the signers' keys could never meet.
+    #[error("{role} of {repo} has {keys} signer key(s): a threshold of {threshold} could never be met")]
+    ThresholdUnmeetable {
+        /// The repository.
+        repo: String,
+        /// The role (`targets/releases`).
+        role: String,
+        /// Keys it has.
+        keys: usize,
+        /// The threshold asked for.
+        threshold: u64,
+    },
+    /// None of the keys a role needs is in the trust directory.
+    #[error("no key of {repo}'s {role} role is in {dir} (it needs one of: {})", needs.join(", "))]
+    KeyNotHere {
+        /// The repository.
+        repo: String,
+        /// The role.
+        role: String,
+        /// The trust directory.
+        dir: String,
+        /// The ids it would take (shortened).
+        needs: Vec<String>,
+    },
     /// An invariant vouch keeps did not hold: a bug in vouch, never the
     /// user's input or the store's content.
     #[error("internal error: {what}")]
@@ -399,6 +451,19 @@ impl TrustError {
             TrustError::Contended { .. } => "try again".to_owned(),
             TrustError::Unconfirmed { .. } => {
                 "run the command again (it is safe to repeat), then `vouch verify` the tags".to_owned()
+            }
+            TrustError::SignerExists { .. } => "remove it first, or choose another name".to_owned(),
+            TrustError::BadSignerName { .. } => {
+                "use letters, digits, '-' and '_' (and not \"releases\")".to_owned()
+            }
+            TrustError::NoSigners { .. } => "`vouch signer add` adds the first".to_owned(),
+            TrustError::NoSuchSigner { .. } => "`vouch inspect` lists the roles".to_owned(),
+            TrustError::ThresholdUnmeetable { .. } => {
+                "give a threshold from 1 to the number of signers, or add signers first".to_owned()
+            }
+            TrustError::KeyNotHere { .. } => {
+                "`vouch key import` adds the repository's keys; `vouch key list` shows what is here"
+                    .to_owned()
             }
             TrustError::Bug { .. } => {
                 "this is a bug in vouch, not in your data: please report it with the command that hit it"

@@ -46,19 +46,15 @@ pub fn listed_by(
         .get(role)
         .map(|r| r.keyids.iter().cloned().collect())
         .unwrap_or_default();
-    held(dir, &ids)?.into_iter().next().ok_or_else(|| {
-        TrustError::edit(
-            format!(
-                "no key of {repo_id}'s {role} role is in {} (it needs one of: {})",
-                dir.path().display(),
-                ids.iter()
-                    .map(|i| &i[..i.len().min(12)])
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            "`vouch key import` adds the repository's keys; `vouch key list` shows what is here",
-        )
-    })
+    held(dir, &ids)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| TrustError::KeyNotHere {
+            repo: repo_id.to_owned(),
+            role: role.to_owned(),
+            dir: dir.path().display().to_string(),
+            needs: ids.iter().map(|i| i[..i.len().min(12)].to_owned()).collect(),
+        })
 }
 
 /// The key ids a delegated role of the verified repository authorises.

@@ -33,19 +33,18 @@ impl<'s> Writer<'s> {
         let (delegation, outcome) = self.change_or_stage(keys, None, &summary, "owner", |repo, _, now| {
             authorised(repo, &self.repo, "targets", targets_key)?;
             if repo.delegation("targets", &role).is_some() {
-                return Err(TrustError::edit(
-                    format!("{} already has a signer {name}", self.repo),
-                    "remove it first, or choose another name",
-                ));
+                return Err(TrustError::SignerExists {
+                    repo: self.repo.clone(),
+                    name: name.to_owned(),
+                });
             }
             let all = vec!["*".to_owned()];
             let key = std::slice::from_ref(public);
             let edit = |e: EditError| TrustError::edit(e.to_string(), "check the signer name");
             if !valid_signer_name(name) {
-                return Err(TrustError::edit(
-                    format!("{name:?} is not a signer name"),
-                    "use letters, digits, '-' and '_' (and not \"releases\")",
-                ));
+                return Err(TrustError::BadSignerName {
+                    name: name.to_owned(),
+                });
             }
             // Once signers exist, tags are looked up in targets/releases,
             // then in targets itself (`decide::TAG_RULE`), so what targets
@@ -112,20 +111,17 @@ impl<'s> Writer<'s> {
         let ((), outcome) = self.change_or_stage(keys, None, &summary, "owner", |repo, _, now| {
             authorised(repo, &self.repo, "targets", targets_key)?;
             let Some((ids, current)) = repo.delegation("targets", RELEASES) else {
-                return Err(TrustError::edit(
-                    format!("{} has no signers", self.repo),
-                    "`vouch signer add` adds the first",
-                ));
+                return Err(TrustError::NoSigners {
+                    repo: self.repo.clone(),
+                });
             };
             if threshold == 0 || threshold > ids.len() as u64 {
-                return Err(TrustError::edit(
-                    format!(
-                        "{RELEASES} of {} has {} signer key(s): a threshold of {threshold} could never be met",
-                        self.repo,
-                        ids.len()
-                    ),
-                    "give a threshold from 1 to the number of signers, or add signers first",
-                ));
+                return Err(TrustError::ThresholdUnmeetable {
+                    repo: self.repo.clone(),
+                    role: RELEASES.to_owned(),
+                    keys: ids.len(),
+                    threshold,
+                });
             }
             if threshold == current {
                 return Err(TrustError::edit(
@@ -165,10 +161,10 @@ impl<'s> Writer<'s> {
         self.change_or_stage(keys, None, &summary, "owner", |repo, _, now| {
             authorised(repo, &self.repo, "targets", targets_key)?;
             let (signer_keys, _) = repo.delegation("targets", &role).ok_or_else(|| {
-                TrustError::edit(
-                    format!("{} has no signer {name}", self.repo),
-                    "`vouch inspect` lists the roles",
-                )
+                TrustError::NoSuchSigner {
+                    repo: self.repo.clone(),
+                    name: name.to_owned(),
+                }
             })?;
             let edit = |e: EditError| TrustError::edit(e.to_string(), "check the signer name");
             let mut lost = Vec::new();
