@@ -107,7 +107,9 @@ impl Webhook {
     /// curl, verifying the server's certificate: the command.
     fn curl(&self, path: &str, body: &[u8], dir: &Path) -> Command {
         std::fs::create_dir_all(dir).expect("mkdir");
-        let file = dir.join(format!("body-{}", free_port()));
+        // A name of its own for each request: concurrent requests must
+        // never share a body file (a free port number can come back).
+        let file = dir.join(format!("body-{}", crate::common::unique()));
         std::fs::write(&file, body).expect("body");
         let mut cmd = Command::new("curl");
         cmd.args(["-s", "-w", "\n%{http_code}", "--cacert"])
@@ -210,7 +212,7 @@ fn review_of(kind: &str, spec: &Value) -> Value {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
         "request": {
-            "uid": format!("uid-{kind}-{}", free_port()),
+            "uid": format!("uid-{kind}-{}", crate::common::unique()),
             "kind": {"group": group, "version": "v1", "kind": kind},
             "resource": {"group": group, "version": "v1", "resource": resource},
             "name": "x",

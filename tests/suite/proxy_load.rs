@@ -107,7 +107,7 @@ fn get(proxy: &RunningProxy, path: &str) -> (String, String) {
 
 /// Many requests in one curl (one connection, kept alive): the statuses.
 fn get_many(proxy: &RunningProxy, paths: &[String], dir: &Path) -> Vec<String> {
-    let config = dir.join(format!("curl-{}.conf", crate::common::notary::free_port()));
+    let config = dir.join(format!("curl-{}.conf", crate::common::unique()));
     let mut text = String::new();
     for p in paths {
         text.push_str(&format!(

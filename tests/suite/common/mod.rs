@@ -430,3 +430,10 @@ pub fn private_key(env: &Env, role: &str, passphrase: &str) -> vouch_keys::Priva
     )
     .expect("unseal")
 }
+
+/// A number no other call in this process returns: names for files that
+/// concurrent tests write (a free port number can come back).
+pub fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
