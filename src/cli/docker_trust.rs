@@ -237,10 +237,7 @@ fn sign(image: &str, ctx: &Context) -> Result<(), CliError> {
     };
     let repo = r.repository();
     let store = open_store(ctx, &r, false)?;
-    if crate::store::artifact::read(store.as_ref())?.is_none() {
-        say(&format!("Initializing signed repository for {repo}..."));
-        run_vouch(&["init", "--", &repo], ctx)?;
-    }
+    init_if_new(store.as_ref(), &repo, &repo, ctx)?;
     let pushed = if crate::cli::docker_plugin::docker_succeeds(&["image", "inspect", image]) {
         say(&format!(
             "Signing and pushing trust data for local image {image}, may overwrite remote trust data"
@@ -269,6 +266,21 @@ fn sign(image: &str, ctx: &Context) -> Result<(), CliError> {
         })?;
     staged_is_failure(&printed)?;
     say(&format!("Successfully signed {image}"));
+    Ok(())
+}
+
+/// Initialises repository `id` (shown as `shown`) when it has no trust
+/// data yet, as Docker did before its first signature.
+fn init_if_new(
+    store: &dyn crate::store::Store,
+    id: &str,
+    shown: &str,
+    ctx: &Context,
+) -> Result<(), CliError> {
+    if crate::store::artifact::read(store)?.is_none() {
+        say(&format!("Initializing signed repository for {shown}..."));
+        run_vouch(&["init", "--", id], ctx)?;
+    }
     Ok(())
 }
 
@@ -326,10 +338,7 @@ fn signer_add(keys: &[PathBuf], name: &str, repositories: &[String], ctx: &Conte
         let id = r.repository();
         say(&format!("Adding signer \"{name}\" to {repo}..."));
         let store = open_store(ctx, &r, false)?;
-        if crate::store::artifact::read(store.as_ref())?.is_none() {
-            say(&format!("Initializing signed repository for {repo}..."));
-            run_vouch(&["init", "--", &id], ctx)?;
-        }
+        init_if_new(store.as_ref(), &id, repo, ctx)?;
         run_vouch(&["signer", "add", "--key", &key, "--", name, &id], ctx)?;
         say(&format!("Successfully added signer: {name} to {repo}"));
     }

@@ -102,9 +102,9 @@ pub fn run(args: Args, _ctx: &Context) -> Result<(), CliError> {
         }
         // Anything there (a link, a file it cannot read) is replaced only
         // when it is a file vouch wrote.
-        if path.symlink_metadata().is_ok() {
-            let ours = path.symlink_metadata().is_ok_and(|m| m.is_file())
-                && std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(clients::MARKER));
+        if let Ok(meta) = path.symlink_metadata() {
+            let ours =
+                meta.is_file() && std::fs::read_to_string(path).is_ok_and(|t| t.starts_with(clients::MARKER));
             if !ours {
                 return Err(CliError::failed(
                     format!("{} exists and vouch did not write it", path.display()),

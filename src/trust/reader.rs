@@ -20,8 +20,7 @@ use crate::tuf::{TargetPath, TrustedSet, TufError};
 #[derive(Debug)]
 pub struct Reader<'s> {
     repo: String,
-    offline: bool,
-    /// Where notices go.
+    /// Whether it reads offline, and where its notices go.
     trust: Trust,
     client: load::StoreUpdater<'s>,
     artifact: Option<String>,
@@ -45,7 +44,6 @@ impl<'s> Reader<'s> {
         let (client, artifact) = load::open_reader(trust, repo, store, first_use)?;
         Ok(Reader {
             repo: repo.to_owned(),
-            offline: trust.offline,
             trust: trust.clone(),
             client,
             artifact,
@@ -250,7 +248,7 @@ impl Reader<'_> {
                     Ok(s) => s,
                     // Not signed, and not in the store either: a typo more
                     // likely than an unsigned image, so say which.
-                    Err(e @ TrustError::NotSigned { .. }) if digest.is_none() && !self.offline => {
+                    Err(e @ TrustError::NotSigned { .. }) if digest.is_none() && !self.trust.offline => {
                         return Err(match head(tag) {
                             Ok(None) => TrustError::NoSuchTag {
                                 repo: self.repo.clone(),
@@ -261,7 +259,7 @@ impl Reader<'_> {
                     }
                     Err(e) => return Err(e),
                 };
-                let current = match (digest, self.offline) {
+                let current = match (digest, self.trust.offline) {
                     (Some(d), _) => Some(d.to_string()),
                     (None, true) => {
                         self.trust.notice(super::Notice::OfflineNotLookedUp {
