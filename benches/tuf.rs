@@ -15,7 +15,7 @@ use vouch::store::metadata_dir::MetadataDir;
 use vouch::store::tuf_repo_dir::write_metadata;
 use vouch::store::{DirFetcher, FetchError, Fetcher};
 use vouch::tuf::editor::{Expiries, MetadataEditor, RoleSetup};
-use vouch::tuf::metadata::{Envelope, TargetFile, Targets};
+use vouch::tuf::metadata::{Envelope, RoleName, TargetFile, Targets};
 use vouch::tuf::{Limits, TargetPath};
 use vouch::update::Updater;
 use vouch_keys::PrivateKey;
@@ -66,13 +66,13 @@ fn build(dir: &std::path::Path, bins: bool, now: OffsetDateTime) -> String {
         repo.add_succinct_bins("targets", "bin", BIT_LENGTH, &[key(5).public()], 1, now)
             .expect("bins");
     }
-    let mut grouped: BTreeMap<String, Vec<(String, TargetFile)>> = BTreeMap::new();
+    let mut grouped: BTreeMap<RoleName, Vec<(String, TargetFile)>> = BTreeMap::new();
     for i in 0..TARGETS {
         let (name, tf) = target(i);
         let role = if bins {
             repo.bin_for("targets", &name).expect("bin")
         } else {
-            "targets".to_owned()
+            RoleName::Targets
         };
         grouped.entry(role).or_default().push((name, tf));
     }
@@ -98,7 +98,7 @@ fn cold_resolve(dir: &std::path::Path, path: &str, now: OffsetDateTime) -> (u64,
     let client_dir = tempfile::tempdir().expect("tmp");
     let meta = MetadataDir::new(client_dir.path());
     meta.write(
-        "root",
+        &RoleName::Root,
         &std::fs::read(dir.join("metadata/1.root.json")).expect("root"),
     )
     .expect("init");

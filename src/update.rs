@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use crate::store::metadata_dir::MetadataDir;
 use crate::store::{FetchError, FetchErrorKind, Fetcher};
 use crate::tuf::metadata::encode_segment;
-use crate::tuf::metadata::{TargetFile, file_name};
+use crate::tuf::metadata::{RoleName, TargetFile, file_name};
 use crate::tuf::{Limits, Lookup, TargetPath, TimestampUpdate, TrustedSet, TufError};
 
 /// Why an update or a resolution stopped.
@@ -107,10 +107,10 @@ impl<F: Fetcher> Updater<F> {
         limits: Limits,
     ) -> Result<Updater<F>, UpdateError> {
         let root = dir
-            .read("root")
+            .read(&RoleName::Root)
             .map_err(local(&dir))?
             .ok_or_else(|| UpdateError::Local {
-                path: dir.file("root").display().to_string(),
+                path: dir.file(&RoleName::Root).display().to_string(),
                 source: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     "no trusted root (run `vouch tuf init`)",
@@ -178,57 +178,64 @@ impl<F: Fetcher> Updater<F> {
         let limits = *self.set.limits();
         // 5.3.3 to 5.3.9: walk N+1.root.json until there is none.
         while let Some(v) = self.set.next_root_version() {
-            let Some(bytes) =
-                self.fetch_metadata(&file_name("root", Some(v)), "root", limits.max_root_bytes)?
+            let Some(bytes) = self.fetch_metadata(
+                &file_name(&RoleName::Root, Some(v)),
+                "root",
+                limits.max_root_bytes,
+            )?
             else {
                 break;
             };
             self.set.update_root(&bytes)?;
             // 5.3.8: persist.
             match self.roots {
-                RootRecord::Latest => self.dir.write("root", &bytes),
+                RootRecord::Latest => self.dir.write(&RoleName::Root, &bytes),
                 RootRecord::Chain => self.dir.write_root_version(v, &bytes),
             }
             .map_err(local(&self.dir))?;
         }
         // 5.3.10 to 5.3.12.
         for role in self.set.finish_root_update()? {
-            self.dir.remove(role).map_err(local(&self.dir))?;
+            self.dir.remove(&role).map_err(local(&self.dir))?;
         }
         // The persisted timestamp is the reference for rollback checks. It
         // was verified when it was stored and its keys did not change
         // (5.3.11 deleted it otherwise): one that no longer verifies is
         // damaged, and using none would silently drop rollback protection.
-        if let Some(old) = self.dir.read("timestamp").map_err(local(&self.dir))? {
+        if let Some(old) = self.dir.read(&RoleName::Timestamp).map_err(local(&self.dir))? {
             self.set
                 .load_timestamp(&old)
-                .map_err(|e| self.damaged("timestamp", &e))?;
+                .map_err(|e| self.damaged(&RoleName::Timestamp, &e))?;
         }
         // 5.4.1 to 5.4.5.
         let ts = self.require("timestamp.json", "timestamp", limits.max_timestamp_bytes)?;
         if self.set.update_timestamp(&ts)? == TimestampUpdate::Updated {
-            self.dir.write("timestamp", &ts).map_err(local(&self.dir))?;
+            self.dir
+                .write(&RoleName::Timestamp, &ts)
+                .map_err(local(&self.dir))?;
         }
         // 5.5: use the persisted snapshot when it is the current one
         // (nothing is fetched when the timestamp did not change).
-        if let Some(old) = self.dir.read("snapshot").map_err(local(&self.dir))? {
+        if let Some(old) = self.dir.read(&RoleName::Snapshot).map_err(local(&self.dir))? {
             self.set
                 .load_snapshot(&old)
-                .map_err(|e| self.damaged("snapshot", &e))?;
+                .map_err(|e| self.damaged(&RoleName::Snapshot, &e))?;
         }
         if self.set.snapshot_is_current().is_err() {
             let req = self.set.snapshot_request()?;
-            let name = file_name("snapshot", req.version);
+            let name = file_name(&RoleName::Snapshot, req.version);
             let bytes = self.require(&name, "snapshot", req.max_bytes)?;
             self.set.update_snapshot(&bytes)?;
             // 5.5.7: persist.
-            self.dir.write("snapshot", &bytes).map_err(local(&self.dir))?;
+            self.dir
+                .write(&RoleName::Snapshot, &bytes)
+                .map_err(local(&self.dir))?;
         }
         // 5.6: top-level targets.
-        self.load_role("targets", "root")
+        self.load_role(&RoleName::Targets, &RoleName::Root)
     }
 
-    fn damaged(&self, role: &str, e: &TufError) -> UpdateError {
+    fn damaged(&self, role: &RoleName, e: &TufError) -> UpdateError {
         UpdateError::Local {
             path: self.dir.file(role).display().to_string(),
             source: std::io::Error::other(format!(
@@ -247,30 +254,31 @@ impl<F: Fetcher> Updater<F> {
         self.set.finish_root_update()?;
         let ts = self
             .dir
-            .read("timestamp")
+            .read(&RoleName::Timestamp)
             .map_err(local(&self.dir))?
             .ok_or_else(|| missing("timestamp"))?;
         self.set.load_timestamp(&ts)?;
         self.set.timestamp_is_current()?;
         let snap = self
             .dir
-            .read("snapshot")
+            .read(&RoleName::Snapshot)
             .map_err(local(&self.dir))?
             .ok_or_else(|| missing("snapshot"))?;
         self.set.load_snapshot(&snap)?;
         self.set.snapshot_is_current()?;
         let targets = self
             .dir
-            .read("targets")
+            .read(&RoleName::Targets)
             .map_err(local(&self.dir))?
             .ok_or_else(|| missing("targets"))?;
-        self.set.load_targets("targets", "root", &targets)?;
+        self.set
+            .load_targets(&RoleName::Targets, &RoleName::Root, &targets)?;
         Ok(())
     }
 
     /// Loads a targets role from the metadata directory if it is the
     /// current one, else fetches it (5.6.1 to 5.6.6).
-    fn load_role(&mut self, role: &str, parent: &str) -> Result<(), UpdateError> {
+    fn load_role(&mut self, role: &RoleName, parent: &RoleName) -> Result<(), UpdateError> {
         if let Some(old) = self.dir.read(role).map_err(local(&self.dir))?
             && self.set.load_targets(role, parent, &old).is_ok()
         {
@@ -278,7 +286,7 @@ impl<F: Fetcher> Updater<F> {
         }
         let req = self.set.role_request(role)?;
         let name = file_name(role, req.version);
-        let bytes = self.require(&name, role, req.max_bytes)?;
+        let bytes = self.require(&name, role.as_str(), req.max_bytes)?;
         self.set.update_delegated(role, parent, &bytes)?;
         self.dir.write(role, &bytes).map_err(local(&self.dir))
     }
@@ -287,8 +295,8 @@ impl<F: Fetcher> Updater<F> {
     /// most `max` roles), for listings such as `vouch inspect`. A role
     /// that is refused is not descended into; the refusals are returned,
     /// by role (a fetch failure still ends the walk: nothing was decided).
-    pub fn load_all_roles(&mut self, max: usize) -> Result<Vec<(String, TufError)>, UpdateError> {
-        let mut queue = std::collections::VecDeque::from([("targets".to_owned(), "root".to_owned())]);
+    pub fn load_all_roles(&mut self, max: usize) -> Result<Vec<(RoleName, TufError)>, UpdateError> {
+        let mut queue = std::collections::VecDeque::from([(RoleName::Targets, RoleName::Root)]);
         let mut seen = std::collections::BTreeSet::new();
         let mut refused = Vec::new();
         while let Some((role, parent)) = queue.pop_front() {
@@ -298,7 +306,7 @@ impl<F: Fetcher> Updater<F> {
             if self.set.targets(&role).is_none() {
                 match self.load_role(&role, &parent) {
                     Ok(()) => {}
-                    Err(UpdateError::Refused(e)) if role != "targets" => {
+                    Err(UpdateError::Refused(e)) if role != RoleName::Targets => {
                         refused.push((role, e));
                         continue;
                     }
@@ -326,8 +334,8 @@ impl<F: Fetcher> Updater<F> {
 
     /// 5.6.7: finds `path`, fetching only the delegated roles the search
     /// needs. Returns the signing role and the target's metadata.
-    pub fn resolve(&mut self, path: &TargetPath) -> Result<(String, TargetFile), UpdateError> {
-        self.resolve_in(path, "targets", "root")
+    pub fn resolve(&mut self, path: &TargetPath) -> Result<(RoleName, TargetFile), UpdateError> {
+        self.resolve_in(path, &RoleName::Targets, &RoleName::Root)
     }
 
     /// 5.6.7 from `role` (delegated by `parent`) down: see
@@ -335,9 +343,9 @@ impl<F: Fetcher> Updater<F> {
     pub fn resolve_in(
         &mut self,
         path: &TargetPath,
-        role: &str,
-        parent: &str,
-    ) -> Result<(String, TargetFile), UpdateError> {
+        role: &RoleName,
+        parent: &RoleName,
+    ) -> Result<(RoleName, TargetFile), UpdateError> {
         loop {
             match self.set.lookup_in(path, role, parent)? {
                 Lookup::Found { role, target } => return Ok((role, target)),

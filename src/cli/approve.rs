@@ -82,7 +82,7 @@ fn approve_first_root(writer: &Writer<'_>, args: &Args, ctx: &Context) -> Result
         ));
     };
     eprint!("{}", super::staged::describe(repo_id, &first));
-    let ids: std::collections::BTreeSet<String> = first
+    let ids: std::collections::BTreeSet<crate::tuf::KeyId> = first
         .root
         .as_ref()
         .and_then(|r| r.signed.roles.get("root"))

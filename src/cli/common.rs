@@ -468,7 +468,7 @@ pub fn held_keys(
     provider: &mut Provider,
 ) -> Result<(Vec<PrivateKey>, String, Option<OnlineKeys>), CliError> {
     let root = &state.repo.root.signed;
-    let ids: std::collections::BTreeSet<String> = roles
+    let ids: std::collections::BTreeSet<crate::tuf::KeyId> = roles
         .iter()
         .filter_map(|r| root.roles.get(*r))
         .flat_map(|r| r.keyids.iter().cloned())

@@ -79,7 +79,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     }
     for role in &roles {
         let known = matches!(role.as_str(), "root" | "snapshot" | "timestamp")
-            || state.repo.targets.contains_key(role);
+            || state.repo.targets.contains_key(role.as_str());
         if !known {
             return Err(CliError::failed(
                 format!("{role} is not a role of {repo_id}"),
@@ -90,7 +90,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let mut provider = Provider::new(args.passphrase, ctx.interactive);
     let (mut held, by, online) = held_keys(ctx, &state, &repo_id, &["root", "targets"], &mut provider)?;
     // The keys here of the delegated roles renewed.
-    let delegated: std::collections::BTreeSet<String> = roles
+    let delegated: std::collections::BTreeSet<crate::tuf::KeyId> = roles
         .iter()
         .filter(|r| r.starts_with("targets/"))
         .filter_map(|r| crate::trust::writer::signer_ids(&state.repo, r))

@@ -54,7 +54,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     }
     let change = RootEdit {
         add: args.add_key.iter().map(read_public).collect::<Result<_, _>>()?,
-        remove: args.remove_key.clone(),
+        remove: args.remove_key.iter().map(crate::tuf::KeyId::new).collect(),
         threshold: args.threshold,
         expires: args.expires,
     };

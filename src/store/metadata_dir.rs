@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use vouch_keys::trust_dir::{Mode, write_atomic};
 
-use crate::tuf::metadata::file_name;
+use crate::tuf::metadata::{RoleName, file_name};
 
 /// The metadata directory of a client.
 #[derive(Clone, Debug)]
@@ -47,9 +47,9 @@ impl MetadataDir {
     }
 
     /// The file of `role`.
-    pub fn file(&self, role: &str) -> PathBuf {
+    pub fn file(&self, role: &RoleName) -> PathBuf {
         let name = file_name(role, None);
-        if self.flat || crate::tuf::trusted_set::TOP_LEVEL_ROLES.contains(&role) {
+        if self.flat || role.is_top_level() {
             self.dir.join(name)
         } else {
             self.dir.join("delegated").join(name)
@@ -58,13 +58,12 @@ impl MetadataDir {
 
     /// Where an earlier version kept a delegated role of the standard
     /// layout.
-    fn legacy_file(&self, role: &str) -> Option<PathBuf> {
-        (self.flat && !crate::tuf::trusted_set::TOP_LEVEL_ROLES.contains(&role))
-            .then(|| self.dir.join("delegated").join(file_name(role, None)))
+    fn legacy_file(&self, role: &RoleName) -> Option<PathBuf> {
+        (self.flat && !role.is_top_level()).then(|| self.dir.join("delegated").join(file_name(role, None)))
     }
 
     /// The persisted bytes of `role`, if any.
-    pub fn read(&self, role: &str) -> std::io::Result<Option<Vec<u8>>> {
+    pub fn read(&self, role: &RoleName) -> std::io::Result<Option<Vec<u8>>> {
         let read = |path: PathBuf| match std::fs::read(path) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -77,7 +76,7 @@ impl MetadataDir {
     }
 
     /// Persists `role` atomically.
-    pub fn write(&self, role: &str, bytes: &[u8]) -> std::io::Result<()> {
+    pub fn write(&self, role: &RoleName, bytes: &[u8]) -> std::io::Result<()> {
         let file = self.file(role);
         if let Some(parent) = file.parent() {
             std::fs::create_dir_all(parent)?;
@@ -94,7 +93,7 @@ impl MetadataDir {
         let dir = self.dir.join("roots");
         std::fs::create_dir_all(&dir)?;
         write_atomic(
-            &dir.join(file_name("root", Some(version))),
+            &dir.join(file_name(&RoleName::Root, Some(version))),
             bytes,
             0o644,
             Mode::Replace,
@@ -123,7 +122,7 @@ impl MetadataDir {
         versions.sort_unstable();
         versions
             .into_iter()
-            .map(|v| Ok((v, std::fs::read(dir.join(file_name("root", Some(v))))?)))
+            .map(|v| Ok((v, std::fs::read(dir.join(file_name(&RoleName::Root, Some(v))))?)))
             .collect()
     }
 
@@ -136,7 +135,7 @@ impl MetadataDir {
     }
 
     /// Deletes `role`'s file if present.
-    pub fn remove(&self, role: &str) -> std::io::Result<()> {
+    pub fn remove(&self, role: &RoleName) -> std::io::Result<()> {
         remove_if_present(&self.file(role))?;
         match self.legacy_file(role) {
             Some(legacy) => remove_if_present(&legacy),
@@ -168,12 +167,13 @@ mod tests {
             ("../x", "..%2Fx.json"),
             ("targets", "targets.json"),
         ] {
-            dir.write(role, role.as_bytes()).expect("write");
+            let name = RoleName::parse(role).expect("a name");
+            dir.write(&name, role.as_bytes()).expect("write");
             assert_eq!(
                 std::fs::read(tmp.path().join("meta").join(file)).expect(file),
                 role.as_bytes()
             );
-            assert_eq!(dir.read(role).expect("read").as_deref(), Some(role.as_bytes()));
+            assert_eq!(dir.read(&name).expect("read").as_deref(), Some(role.as_bytes()));
         }
         assert!(
             !tmp.path().join("x.json").exists(),
@@ -184,8 +184,9 @@ mod tests {
         let legacy = tmp.path().join("meta/delegated/old.json");
         std::fs::create_dir_all(legacy.parent().expect("parent")).expect("mkdir");
         std::fs::write(&legacy, b"v1").expect("legacy");
-        assert_eq!(dir.read("old").expect("read").as_deref(), Some(&b"v1"[..]));
-        dir.write("old", b"v2").expect("write");
+        let old = RoleName::parse("old").expect("a name");
+        assert_eq!(dir.read(&old).expect("read").as_deref(), Some(&b"v1"[..]));
+        dir.write(&old, b"v2").expect("write");
         assert!(!legacy.exists());
         assert_eq!(
             std::fs::read(tmp.path().join("meta/old.json")).expect("moved"),

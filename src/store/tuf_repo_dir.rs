@@ -13,7 +13,7 @@ use vouch_keys::trust_dir::{Mode, write_atomic};
 
 use crate::tuf::TufError;
 use crate::tuf::editor::MetadataEditor;
-use crate::tuf::metadata::file_name;
+use crate::tuf::metadata::{RoleName, file_name};
 
 /// Errors reading or writing a repository directory.
 #[derive(Debug, thiserror::Error)]
@@ -98,16 +98,16 @@ pub fn write_target(
 /// roles, versioned when consistent snapshots are on).
 pub fn current_files(repo: &MetadataEditor) -> Result<BTreeMap<String, Vec<u8>>, TufError> {
     let consistent = repo.root.signed.consistent_snapshot;
-    let name = |role: &str, version: u64| file_name(role, consistent.then_some(version));
+    let name = |role: &RoleName, version: u64| file_name(role, consistent.then_some(version));
     let mut files = BTreeMap::new();
     for (i, root) in repo.root_history.iter().enumerate() {
-        files.insert(file_name("root", Some(i as u64 + 1)), root.clone());
+        files.insert(file_name(&RoleName::Root, Some(i as u64 + 1)), root.clone());
     }
     for (role, t) in &repo.targets {
         files.insert(name(role, t.signed.version), t.to_bytes()?);
     }
     files.insert(
-        name("snapshot", repo.snapshot.signed.version),
+        name(&RoleName::Snapshot, repo.snapshot.signed.version),
         repo.snapshot.to_bytes()?,
     );
     files.insert("timestamp.json".to_owned(), repo.timestamp.to_bytes()?);

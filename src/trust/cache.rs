@@ -21,7 +21,7 @@ use vouch_keys::trust_dir::{Mode, write_atomic};
 use super::error::TrustError;
 use crate::store::metadata_dir::MetadataDir;
 use crate::tuf::editor::MetadataEditor;
-use crate::tuf::metadata::encode_segment;
+use crate::tuf::metadata::{RoleName, encode_segment};
 
 /// One repository's verified cache.
 #[derive(Clone, Debug)]
@@ -155,7 +155,7 @@ impl Cache {
         // meanwhile (publishing is serialised, recording is not): keep it.
         let cached_version = self
             .dir
-            .read("timestamp")
+            .read(&RoleName::Timestamp)
             .map_err(&local)?
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|v| v["signed"]["version"].as_u64());
@@ -178,10 +178,10 @@ impl Cache {
                 .map_err(&local)?;
         }
         self.dir
-            .write("snapshot", &repo.snapshot.to_bytes().map_err(bug)?)
+            .write(&RoleName::Snapshot, &repo.snapshot.to_bytes().map_err(bug)?)
             .map_err(&local)?;
         self.dir
-            .write("timestamp", &repo.timestamp.to_bytes().map_err(bug)?)
+            .write(&RoleName::Timestamp, &repo.timestamp.to_bytes().map_err(bug)?)
             .map_err(&local)?;
         self.set_last_artifact(artifact)
     }

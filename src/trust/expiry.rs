@@ -55,10 +55,14 @@ pub fn expiring(repo: &MetadataEditor, repo_id: &str, before: OffsetDateTime) ->
                     .delegations
                     .as_ref()
                     .and_then(|d| d.succinct_roles.as_ref())
-                    .is_some_and(|b| b.is_bin(name))
+                    .is_some_and(|b| b.is_bin(name.as_str()))
             })
             .map_or_else(|| name.clone(), |(holder, _)| holder.clone());
-        add(&holder, role.signed.expires.at, role.signed.expires.as_str());
+        add(
+            holder.as_str(),
+            role.signed.expires.at,
+            role.signed.expires.as_str(),
+        );
     }
     found.sort();
     found

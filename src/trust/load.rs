@@ -18,7 +18,7 @@ use crate::store::fetch::Offline;
 use crate::store::{FetchError, FetchErrorKind, Fetcher, Store};
 use crate::tuf::editor::{Expiries, MetadataEditor};
 use crate::tuf::metadata::file_name;
-use crate::tuf::metadata::{Envelope, Root};
+use crate::tuf::metadata::{Envelope, KeyId, RoleName, Root};
 use crate::tuf::writer_load::{RoleState, WriterLoad};
 use crate::tuf::{TrustedSet, TufError};
 use crate::update::{UpdateError, Updater};
@@ -122,7 +122,7 @@ pub(crate) fn start(
     let denied = policy.deny.clone();
     let stands = |bytes: &[u8]| -> Result<(), TufError> {
         TrustedSet::new(bytes, trust.now(), trust.limits)?
-            .with_denied(denied.iter().cloned())
+            .with_denied(denied.iter().map(KeyId::new))
             .map(|_| ())
     };
     if let Some((version, anchor)) = chain.first() {
@@ -201,7 +201,7 @@ pub(crate) fn start(
     // from it by the rotation rules, never by the pin.
     let mut reason = "the trust data has no root".to_owned();
     for version in 1..=limits.max_root_rotations {
-        let name = file_name("root", Some(version));
+        let name = file_name(&RoleName::Root, Some(version));
         let Some(bytes) = fetch(repo, fetcher, &name, "root", limits.max_root_bytes)? else {
             break;
         };
@@ -241,7 +241,7 @@ fn root_keys(bytes: &[u8]) -> Option<(Vec<String>, u64)> {
     let env: Envelope<Root> = Envelope::parse("root", bytes).ok()?;
     crate::tuf::crypto::check_key_ids("root", &env.signed.keys).ok()?;
     let role = env.signed.roles.get("root")?;
-    Some((role.keyids.clone(), role.threshold))
+    Some((role.keyids.iter().map(KeyId::to_string).collect(), role.threshold))
 }
 
 fn pin_on_first_use(
@@ -294,7 +294,9 @@ fn walk_cached(
         repo: repo.to_owned(),
         source,
     };
-    let mut set = set.with_denied(start.denied.iter().cloned()).map_err(refused)?;
+    let mut set = set
+        .with_denied(start.denied.iter().map(KeyId::new))
+        .map_err(refused)?;
     for (_, bytes) in chain {
         set.update_root(bytes).map_err(|e| match e {
             TufError::ThresholdNotMet { .. } => refused(e),
@@ -327,7 +329,7 @@ pub(crate) fn history_before(
     let mut history = Vec::new();
     let mut earlier: Option<TrustedSet> = None;
     for version in 1..anchor_version {
-        let name = file_name("root", Some(version));
+        let name = file_name(&RoleName::Root, Some(version));
         let bytes = fetch(repo, fetcher, &name, "root", limits.max_root_bytes)?.ok_or_else(|| {
             TrustError::Incomplete {
                 repo: repo.to_owned(),
@@ -465,7 +467,7 @@ pub struct WriterState {
     /// The editable repository, built from verified metadata only.
     pub repo: MetadataEditor,
     /// How well each targets role is signed.
-    pub states: BTreeMap<String, RoleState>,
+    pub states: BTreeMap<RoleName, RoleState>,
     /// The digest of the trust artifact it was read from (for the
     /// compare-and-swap publish).
     pub artifact: String,
@@ -564,11 +566,11 @@ fn load_artifact(
     let cached_newest = start.chain.last().map_or(start.anchor_version, |(v, _)| *v);
     let mut set = TrustedSet::new(anchor, now, limits)
         .map_err(tampered)?
-        .with_denied(start.denied.iter().cloned())
+        .with_denied(start.denied.iter().map(KeyId::new))
         .map_err(tampered)?
         .danger_ignore_expiry_for_republishing();
     while let Some(version) = set.next_root_version() {
-        let name = file_name("root", Some(version));
+        let name = file_name(&RoleName::Root, Some(version));
         let Some(bytes) = fetch(repo, &mut fetcher, &name, "root", limits.max_root_bytes)? else {
             break;
         };
@@ -586,7 +588,7 @@ fn load_artifact(
         }));
     }
     let deleted = set.finish_root_update().map_err(tampered)?;
-    let damaged = |role: &str, e: TufError| TrustError::Local {
+    let damaged = |role: &RoleName, e: TufError| TrustError::Local {
         path: cache.metadata().file(role).display().to_string(),
         source: std::io::Error::other(format!(
             "the cached {role} metadata no longer verifies ({e}); remove the directory to start over"
@@ -595,10 +597,11 @@ fn load_artifact(
     // 5.4 and 5.5 against this machine's cache: no rollback.
     let local = TrustError::local(cache.metadata().path());
     let mut reference = false;
-    if !deleted.contains(&"timestamp")
-        && let Some(old) = cache.metadata().read("timestamp").map_err(&local)?
+    if !deleted.contains(&RoleName::Timestamp)
+        && let Some(old) = cache.metadata().read(&RoleName::Timestamp).map_err(&local)?
     {
-        set.load_timestamp(&old).map_err(|e| damaged("timestamp", e))?;
+        set.load_timestamp(&old)
+            .map_err(|e| damaged(&RoleName::Timestamp, e))?;
         reference = true;
     }
     // Expiry may be skipped only against what this machine verified
@@ -635,13 +638,14 @@ fn load_artifact(
             expires: t.signed().expires.as_str().to_owned(),
         });
     }
-    if !deleted.contains(&"snapshot")
-        && let Some(old) = cache.metadata().read("snapshot").map_err(&local)?
+    if !deleted.contains(&RoleName::Snapshot)
+        && let Some(old) = cache.metadata().read(&RoleName::Snapshot).map_err(&local)?
     {
-        set.load_snapshot(&old).map_err(|e| damaged("snapshot", e))?;
+        set.load_snapshot(&old)
+            .map_err(|e| damaged(&RoleName::Snapshot, e))?;
     }
     let request = set.snapshot_request().map_err(tampered)?;
-    let name = file_name("snapshot", request.version);
+    let name = file_name(&RoleName::Snapshot, request.version);
     let bytes =
         fetch(repo, &mut fetcher, &name, "snapshot", request.max_bytes)?.ok_or_else(|| incomplete(&name))?;
     set.update_snapshot(&bytes).map_err(tampered)?;
@@ -656,16 +660,22 @@ fn load_artifact(
     }
     while let Some(request) = load.next_request().map_err(tampered)? {
         let name = file_name(&request.role, request.version);
-        let bytes = fetch(repo, &mut fetcher, &name, &request.role, request.max_bytes)?
-            .ok_or_else(|| incomplete(&name))?;
+        let bytes = fetch(
+            repo,
+            &mut fetcher,
+            &name,
+            request.role.as_str(),
+            request.max_bytes,
+        )?
+        .ok_or_else(|| incomplete(&name))?;
         // A bin signed before versions were bound to names: only as this
         // machine verified it (`WriterLoad::accept_unbound`).
         if request.version.is_some_and(|v| {
-            crate::tuf::bin_versions::slot(&request.role).is_some()
-                && !crate::tuf::bin_versions::bound_to(&request.role, v)
+            crate::tuf::bin_versions::slot(request.role.as_str()).is_some()
+                && !crate::tuf::bin_versions::bound_to(request.role.as_str(), v)
         }) && cache.metadata().read(&request.role).map_err(&local)?.as_deref() == Some(bytes.as_slice())
         {
-            load.accept_unbound(&request.role);
+            load.accept_unbound(request.role.as_str());
         }
         load.add(&bytes).map_err(tampered)?;
     }

@@ -23,7 +23,7 @@ use super::notary_reader::{NotaryReader, canonical_key_id};
 use super::writer::{Publishing, Writer, signature_count};
 use crate::notary::signatures::NotaryKey;
 use crate::tuf::editor::{DelegatedPaths, Delegation, MetadataEditor};
-use crate::tuf::metadata::{Key, TargetFile};
+use crate::tuf::metadata::{Key, KeyId, TargetFile};
 
 /// The Docker Content Trust private keys of this machine.
 #[derive(Clone, Debug)]
@@ -471,9 +471,10 @@ impl Writer<'_> {
     /// Writes (or brings up to date) vouch trust data for `plan`.
     pub fn migrate(&self, plan: &Plan, keys: &MigrationKeys<'_>) -> Result<Report, TrustError> {
         if crate::store::artifact::read(self.store())?.is_none() {
+            let root_id = KeyId::new(plan.root_id.as_str());
             self.create(
                 keys.root,
-                Some((&plan.root_id, plan.root_key.clone())),
+                Some((&root_id, plan.root_key.clone())),
                 keys.targets,
                 keys.publishing,
                 None,
@@ -518,7 +519,7 @@ fn sync(
         .signed
         .roles
         .get("root")
-        .map(|r| r.keyids.clone())
+        .map(|r| r.keyids.iter().map(ToString::to_string).collect::<Vec<String>>())
         .unwrap_or_default();
     if roots != [plan.root_id.clone()] {
         return Err(TrustError::edit(
@@ -550,17 +551,17 @@ fn sync(
                 )
                 .map_err(edit)?,
             Some((ids, _)) => {
-                for key in wanted.iter().filter(|k| !ids.contains(&k.key_id().to_string())) {
+                for key in wanted.iter().filter(|k| !ids.contains(&KeyId::from(k.key_id()))) {
                     repo.add_delegation_key("targets", &signer.role, key, None, now)
                         .map_err(edit)?;
                 }
-                let gone: Vec<String> = previous
+                let gone: Vec<KeyId> = previous
                     .signers
                     .get(&signer.role)
                     .into_iter()
                     .flatten()
-                    .filter(|id| !wanted_ids.contains(id) && ids.contains(id))
-                    .cloned()
+                    .map(KeyId::new)
+                    .filter(|id| !wanted_ids.iter().any(|w| id == w.as_str()) && ids.contains(id))
                     .collect();
                 if !gone.is_empty() {
                     repo.remove_delegation_keys("targets", &signer.role, &gone, now)
@@ -576,7 +577,11 @@ fn sync(
             continue;
         }
         if let Some((current, _)) = repo.delegation("targets", role) {
-            let gone: Vec<String> = ids.iter().filter(|id| current.contains(id)).cloned().collect();
+            let gone: Vec<KeyId> = ids
+                .iter()
+                .map(KeyId::new)
+                .filter(|id| current.contains(id))
+                .collect();
             if gone.is_empty() {
                 continue;
             }
@@ -598,13 +603,13 @@ fn sync(
         if plan.tags.iter().any(|t| &t.tag == tag) {
             continue;
         }
-        let roles: Vec<String> = repo.targets.keys().cloned().collect();
+        let roles: Vec<String> = repo.targets.keys().map(ToString::to_string).collect();
         let mut from = Vec::new();
         for role in roles {
             let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
             let listed = repo
                 .targets
-                .get(&role)
+                .get(role.as_str())
                 .and_then(|r| r.signed.targets.get(tag))
                 .is_some_and(|t| t.hashes.get("sha256").map(String::as_str) == Some(hex));
             if listed {
@@ -631,13 +636,18 @@ fn sync(
             roles.extend(
                 t.signed_in
                     .iter()
-                    .filter(|r| r.starts_with("targets/") && *r != RELEASES && repo.targets.contains_key(*r))
+                    .filter(|r| {
+                        r.starts_with("targets/") && *r != RELEASES && repo.targets.contains_key(r.as_str())
+                    })
                     .cloned(),
             );
         }
         let mut status = "unchanged";
         for role in &roles {
-            let current = repo.targets.get(role).and_then(|r| r.signed.targets.get(&t.tag));
+            let current = repo
+                .targets
+                .get(role.as_str())
+                .and_then(|r| r.signed.targets.get(&t.tag));
             if current.map(|c| (&c.hashes, c.length)) != Some((&t.target.hashes, t.target.length)) {
                 repo.add_target(role, &t.tag, t.target.clone(), now)
                     .map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
@@ -649,7 +659,7 @@ fn sync(
     }
     if removed_any {
         for role in repo.drop_unsigned_content(now).map_err(edit)? {
-            changed.insert(role);
+            changed.insert(role.to_string());
         }
     }
     // Adding or removing signers changed `targets` (its signatures are gone).
@@ -678,7 +688,7 @@ fn sync(
     let mut signing: Vec<&PrivateKey> = keys.signers.iter().collect();
     signing.extend(keys.stand_in.map(|(_, k)| k));
     for role in &changed {
-        let authorised: Vec<String> = if role == "targets" {
+        let authorised: Vec<KeyId> = if role == "targets" {
             repo.root
                 .signed
                 .roles
@@ -697,12 +707,12 @@ fn sync(
             signing.clone()
         };
         for key in candidates {
-            let id = key.public().key_id().to_string();
+            let id = KeyId::from(key.public().key_id());
             if authorised.contains(&id)
-                && let Some(r) = repo.targets.get_mut(role)
+                && let Some(r) = repo.targets.get_mut(role.as_str())
             {
                 r.sign(key).map_err(|e| edit(e.into()))?;
-                by.push(id);
+                by.push(id.to_string());
             }
         }
         signed_by.insert(role.clone(), by);
@@ -712,7 +722,7 @@ fn sync(
     for role in &changed {
         let has_content = repo
             .targets
-            .get(role)
+            .get(role.as_str())
             .is_some_and(|r| !r.signed.targets.is_empty());
         if let Some((valid, threshold)) = signature_count(repo, role)
             && has_content

@@ -20,7 +20,7 @@ use crate::policy::Policy;
 use crate::store::metadata_dir::MetadataDir;
 use crate::store::notary_server::NotaryServer;
 use crate::store::{FetchError, FetchErrorKind, Fetcher};
-use crate::tuf::metadata::encode_segment;
+use crate::tuf::metadata::{RoleName, encode_segment};
 
 /// Where a GUN's Notary data comes from.
 #[derive(Clone, Debug)]
@@ -151,9 +151,9 @@ fn fetch(
 
 /// The version of cached metadata (this machine's own, verified copy).
 fn cached_version(cache: &MetadataDir, role: &str) -> u64 {
-    cache
-        .read(role)
+    RoleName::parse(role)
         .ok()
+        .and_then(|role| cache.read(&role).ok())
         .flatten()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v["signed"]["version"].as_u64())
@@ -198,7 +198,7 @@ impl NotaryReader {
         // start replaces the cache only once it has verified.
         let anchor_file = cache.path().join("anchor-root.json");
         let cached_anchor = std::fs::read(&anchor_file).ok();
-        let cached_root = cache.read("root").map_err(&local)?;
+        let cached_root = cache.read(&RoleName::Root).map_err(&local)?;
         let continues = match (&pin, &cached_anchor, &cached_root) {
             (Some(pin), Some(anchor), Some(_)) => pin_admits(pin, anchor).is_ok(),
             (None, Some(_), Some(_)) => true,
@@ -305,7 +305,7 @@ impl NotaryReader {
         if !continues {
             cache.clear().map_err(&local)?;
         }
-        cache.write("root", &set.root().bytes).map_err(&local)?;
+        cache.write(&RoleName::Root, &set.root().bytes).map_err(&local)?;
         vouch_keys::trust_dir::write_atomic(
             &anchor_file,
             &anchor,
@@ -314,13 +314,15 @@ impl NotaryReader {
         )
         .map_err(&local)?;
         if let Some(t) = set.timestamp() {
-            cache.write("timestamp", &t.bytes).map_err(&local)?;
+            cache.write(&RoleName::Timestamp, &t.bytes).map_err(&local)?;
         }
         if let Some(s) = set.snapshot() {
-            cache.write("snapshot", &s.bytes).map_err(&local)?;
+            cache.write(&RoleName::Snapshot, &s.bytes).map_err(&local)?;
         }
         for (role, t) in set.all_targets() {
-            cache.write(role, &t.bytes).map_err(&local)?;
+            // The Notary core names no role "" (it was fetched by name).
+            let role = RoleName::parse(role).map_err(|e| TrustError::bug(format!("{e}")))?;
+            cache.write(&role, &t.bytes).map_err(&local)?;
         }
         Ok(NotaryReader { source, set })
     }

@@ -9,7 +9,7 @@
 use crate::policy::{Policy, Scope};
 use crate::tuf::TufError;
 use crate::tuf::crypto::verify_threshold;
-use crate::tuf::metadata::{Envelope, Root};
+use crate::tuf::metadata::{Envelope, KeyId, Root};
 
 /// The root keys a repository is pinned to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,11 +46,11 @@ impl Pin {
         crate::tuf::crypto::check_key_ids("root", &env.signed.keys)?;
         // Pinned keys count only as keys of this root's root role.
         let root_keys = env.signed.roles.get("root").map(|r| &r.keyids);
-        let pinned: Vec<String> = self
+        let pinned: Vec<KeyId> = self
             .keys
             .iter()
-            .filter(|k| root_keys.is_some_and(|ids| ids.contains(k)))
-            .cloned()
+            .filter(|k| root_keys.is_some_and(|ids| ids.iter().any(|id| id == k.as_str())))
+            .map(KeyId::new)
             .collect();
         verify_threshold(
             "root (pinned keys)",

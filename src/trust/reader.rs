@@ -13,7 +13,7 @@ use super::load::{self, from_update};
 use super::{FirstUse, Trust};
 use crate::reference::ImageRef;
 use crate::store::Store;
-use crate::tuf::metadata::{Expires, Role as _, TargetFile, Targets};
+use crate::tuf::metadata::{Expires, Role as _, RoleName, TargetFile, Targets};
 use crate::tuf::{TargetPath, TrustedSet, TufError};
 
 /// A verified reader of one repository's trust data.
@@ -95,7 +95,8 @@ impl Reader<'_> {
     /// delegations and threshold) first, then `targets` itself.
     pub fn resolve_tag(&mut self, tag: &str) -> Result<SignedTarget, TrustError> {
         let path = TargetPath::parse(tag).map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
-        let signed = |role: String, target: TargetFile| -> Result<SignedTarget, TrustError> {
+        let signed = |role: RoleName, target: TargetFile| -> Result<SignedTarget, TrustError> {
+            let role = role.to_string();
             let digest = target_digest(tag, &role, &target).map_err(|source| TrustError::Refused {
                 repo: self.repo.clone(),
                 source,
@@ -119,8 +120,10 @@ impl Reader<'_> {
         };
         if !has_releases(top) {
             // No signers: targets and its bins.
-            return match self.client.resolve_in(&path, "targets", "root") {
-                Ok((role, target)) if counts("targets", &role, self.client.trusted()) => signed(role, target),
+            return match self.client.resolve_in(&path, &RoleName::Targets, &RoleName::Root) {
+                Ok((role, target)) if counts("targets", role.as_str(), self.client.trusted()) => {
+                    signed(role, target)
+                }
                 Ok(_) | Err(crate::update::UpdateError::NoSuchTarget(_)) => {
                     Err(self.not_signed(tag, "targets"))
                 }
@@ -129,15 +132,18 @@ impl Reader<'_> {
         }
         // Signers: releases (a refusal there is final: trust data that
         // does not verify is never passed over), then targets' own list.
-        match self.client.resolve_in(&path, RELEASES, "targets") {
-            Ok((role, target)) if counts(RELEASES, &role, self.client.trusted()) => {
+        match self
+            .client
+            .resolve_in(&path, &RoleName::from_static(RELEASES), &RoleName::Targets)
+        {
+            Ok((role, target)) if counts(RELEASES, role.as_str(), self.client.trusted()) => {
                 return signed(role, target);
             }
             Ok(_) | Err(crate::update::UpdateError::NoSuchTarget(_)) => {}
             Err(e) => return Err(from_update(&self.repo, e)),
         }
         match self.top_targets()?.targets.get(tag).cloned() {
-            Some(target) => signed("targets".to_owned(), target),
+            Some(target) => signed(RoleName::Targets, target),
             None => Err(self.not_signed(tag, &format!("{RELEASES} or targets"))),
         }
     }
@@ -164,7 +170,7 @@ impl Reader<'_> {
                 md.signed()
                     .targets
                     .iter()
-                    .filter(|(tag, t)| target_digest(tag, role, t).is_ok_and(|d| d == digest))
+                    .filter(|(tag, t)| target_digest(tag, role.as_str(), t).is_ok_and(|d| d == digest))
                     .map(|(tag, _)| tag.clone())
             })
             .collect();
@@ -216,7 +222,7 @@ impl Reader<'_> {
 
     /// Loads every targets role reachable from `targets`; roles that are
     /// refused are returned with the reason.
-    pub fn load_all(&mut self) -> Result<Vec<(String, TufError)>, TrustError> {
+    pub fn load_all(&mut self) -> Result<Vec<(RoleName, TufError)>, TrustError> {
         self.client
             .load_all_roles(8192)
             .map_err(|e| from_update(&self.repo, e))
@@ -332,7 +338,7 @@ impl Reader<'_> {
         let top = |name: &str| {
             root.roles
                 .get(name)
-                .map(|k| (k.keyids.clone(), k.threshold))
+                .map(|k| (k.keyids.iter().map(ToString::to_string).collect(), k.threshold))
                 .unwrap_or_default()
         };
         let mut add = |name: &str, (keys, threshold): (Vec<String>, u64), v: Option<(u64, &Expires)>| {
@@ -365,7 +371,8 @@ impl Reader<'_> {
         for md in set.all_targets().values() {
             if let Some(d) = &md.signed().delegations {
                 for role in d.roles.iter().flatten() {
-                    delegated.insert(role.name.clone(), (role.keyids.clone(), role.threshold));
+                    let keys = role.keyids.iter().map(ToString::to_string).collect();
+                    delegated.insert(role.name.to_string(), (keys, role.threshold));
                 }
             }
         }
@@ -378,15 +385,15 @@ impl Reader<'_> {
         };
         for (name, md) in set.all_targets() {
             add(
-                name,
-                keys_of(name),
+                name.as_str(),
+                keys_of(name.as_str()),
                 Some((md.signed().version, md.signed().expires())),
             );
         }
         for (name, why) in &refused {
-            let (keys, threshold) = keys_of(name);
+            let (keys, threshold) = keys_of(name.as_str());
             roles.push(RoleListing {
-                name: name.clone(),
+                name: name.to_string(),
                 keys,
                 threshold,
                 version: None,
@@ -412,12 +419,11 @@ impl Reader<'_> {
                 .all_targets()
                 .iter()
                 .filter(|(role, md)| {
-                    md.signed()
-                        .targets
-                        .get(&tag)
-                        .is_some_and(|t| target_digest(&tag, role, t).is_ok_and(|d| d == signed.digest))
+                    md.signed().targets.get(&tag).is_some_and(|t| {
+                        target_digest(&tag, role.as_str(), t).is_ok_and(|d| d == signed.digest)
+                    })
                 })
-                .map(|(role, _)| role.clone())
+                .map(|(role, _)| role.to_string())
                 .collect();
             tags.push(TagListing {
                 media_type: signed

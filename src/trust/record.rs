@@ -137,10 +137,10 @@ impl Record {
             if old.is_some_and(|o| o.signed == role.signed) {
                 continue;
             }
-            let keyids: Vec<String> = role.signatures.iter().map(|s| s.keyid.clone()).collect();
+            let keyids: Vec<String> = role.signatures.iter().map(|s| s.keyid.to_string()).collect();
             let entry = |tag: Option<&String>, target: Option<&TargetFile>| Entry {
                 at: at.clone(),
-                role: name.clone(),
+                role: name.to_string(),
                 version: role.signed.version,
                 tag: tag.cloned(),
                 digest: target.and_then(|t| t.hashes.get("sha256").map(|h| format!("sha256:{h}"))),
@@ -243,7 +243,7 @@ impl Record {
         let live_tags: BTreeMap<&String, &TargetFile> = live
             .targets
             .iter()
-            .filter(|(name, _)| of(name))
+            .filter(|(name, _)| of(name.as_str()))
             .flat_map(|(_, r)| r.signed.targets.iter())
             .collect();
         let live_roles: Vec<crate::tuf::metadata::DelegatedRole> = live
@@ -397,7 +397,7 @@ fn apply_change(
     }
     // The keys the result lists, as this change names them when it is
     // the one that added them; keys no role (or bin) lists go.
-    let used: std::collections::BTreeSet<String> = roles
+    let used: std::collections::BTreeSet<crate::tuf::KeyId> = roles
         .iter()
         .flat_map(|r| r.keyids.iter())
         .chain(d.succinct_roles.iter().flat_map(|b| b.keyids.iter()))
@@ -510,7 +510,10 @@ mod tests {
         let delegations = rebuilt.delegations.expect("delegations");
         let roles = delegations.roles.expect("roles");
         assert_eq!(roles.len(), 1, "{roles:?}");
-        let mut want = vec![alice.key_id().to_string(), carol.key_id().to_string()];
+        let mut want = vec![
+            crate::tuf::KeyId::from(alice.key_id()),
+            crate::tuf::KeyId::from(carol.key_id()),
+        ];
         want.sort();
         assert_eq!(roles[0].keyids, want);
         assert!(!delegations.keys.contains_key(mallory.key_id().as_str()));

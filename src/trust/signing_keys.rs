@@ -9,10 +9,11 @@ use vouch_keys::{StoredKey, TrustDir};
 
 use super::decide::{RELEASES, tag_holder};
 use super::error::TrustError;
+use crate::tuf::KeyId;
 use crate::tuf::editor::MetadataEditor;
 
 /// The keys here whose ids are among `ids`, newest first.
-fn held(dir: &TrustDir, ids: &BTreeSet<String>) -> Result<Vec<StoredKey>, TrustError> {
+fn held(dir: &TrustDir, ids: &BTreeSet<KeyId>) -> Result<Vec<StoredKey>, TrustError> {
     let mut keys: Vec<StoredKey> = dir
         .list()?
         .keys
@@ -41,7 +42,7 @@ pub fn listed_by(
     repo_id: &str,
     role: &str,
 ) -> Result<StoredKey, TrustError> {
-    let ids: BTreeSet<String> = root
+    let ids: BTreeSet<KeyId> = root
         .roles
         .get(role)
         .map(|r| r.keyids.iter().cloned().collect())
@@ -53,12 +54,12 @@ pub fn listed_by(
             repo: repo_id.to_owned(),
             role: role.to_owned(),
             dir: dir.path().display().to_string(),
-            needs: ids.iter().map(|i| i[..i.len().min(12)].to_owned()).collect(),
+            needs: ids.iter().map(|i| i.short().to_owned()).collect(),
         })
 }
 
 /// The key ids a delegated role of the verified repository authorises.
-fn delegated_ids(repo: &MetadataEditor, role: &str) -> BTreeSet<String> {
+fn delegated_ids(repo: &MetadataEditor, role: &str) -> BTreeSet<KeyId> {
     repo.targets
         .values()
         .filter_map(|t| crate::tuf::trusted_set::delegation_signers(&t.signed, role))
@@ -126,11 +127,11 @@ pub fn for_revoking(
                 .map(|r| r.keyids.iter().cloned().collect())
                 .unwrap_or_default()
         } else {
-            delegated_ids(repo, name)
+            delegated_ids(repo, name.as_str())
         };
         let found = held(dir, &ids)?;
         if found.is_empty() {
-            unheld.push(name.clone());
+            unheld.push(name.to_string());
         }
         for k in found {
             if !keys.iter().any(|have| have.file.info.id == k.file.info.id) {
@@ -168,7 +169,7 @@ pub fn for_revoking(
 /// approver of a staged change signs with.
 pub fn for_approving(
     dir: &TrustDir,
-    ids: &BTreeSet<String>,
+    ids: &BTreeSet<KeyId>,
     only: &[String],
 ) -> Result<Vec<StoredKey>, TrustError> {
     Ok(held(dir, ids)?

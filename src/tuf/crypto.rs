@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::TufError;
-use super::metadata::{Key, Signature, canonical};
+use super::metadata::{Key, KeyId, Signature, canonical};
 
 /// A key ready to verify with.
 enum Verifier {
@@ -114,22 +114,22 @@ pub fn supported(key: &Key) -> bool {
 /// The TUF key id of a key: the SHA-256 of the canonical JSON of the key
 /// object as written, unknown fields included (specification 4.2). `None`
 /// when the key has no canonical form (a float among its unknown fields).
-pub fn key_id(key: &Key) -> Option<String> {
+pub fn key_id(key: &Key) -> Option<KeyId> {
     use sha2::Digest;
     let value = serde_json::to_value(key).ok()?;
     let canonical = canonical(&value).ok()?;
-    Some(hex::encode(sha2::Sha256::digest(canonical)))
+    Some(KeyId::new(hex::encode(sha2::Sha256::digest(canonical))))
 }
 
 /// Checks that every key id in `keys` is the id its key hashes to. A key
 /// id read from metadata is never believed: a forged file could otherwise
 /// map a pinned or authorised id to the attacker's key.
-pub fn check_key_ids(role: &str, keys: &BTreeMap<String, Key>) -> Result<(), TufError> {
+pub fn check_key_ids(role: &str, keys: &BTreeMap<KeyId, Key>) -> Result<(), TufError> {
     for (id, key) in keys {
-        if key_id(key).as_deref() != Some(id.as_str()) {
+        if key_id(key).as_ref() != Some(id) {
             return Err(TufError::KeyIdMismatch {
                 role: role.to_owned(),
-                keyid: id.clone(),
+                keyid: id.to_string(),
             });
         }
     }
@@ -141,9 +141,9 @@ pub fn check_key_ids(role: &str, keys: &BTreeMap<String, Key>) -> Result<(), Tuf
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SignatureCount {
     /// Key ids of distinct authorised keys whose signature verifies.
-    pub valid: Vec<String>,
+    pub valid: Vec<KeyId>,
     /// Key ids of authorised keys whose signature does not verify.
-    pub invalid: Vec<String>,
+    pub invalid: Vec<KeyId>,
 }
 
 /// The one place signatures are counted, for root, top-level roles, every
@@ -160,8 +160,8 @@ pub fn count_signatures(
     version: u64,
     canonical: &[u8],
     signatures: &[Signature],
-    keys: &BTreeMap<String, Key>,
-    authorised: &[String],
+    keys: &BTreeMap<KeyId, Key>,
+    authorised: &[KeyId],
 ) -> Result<SignatureCount, TufError> {
     let mut seen_ids = BTreeSet::new();
     for sig in signatures {
@@ -169,15 +169,15 @@ pub fn count_signatures(
             return Err(TufError::DuplicateSignature {
                 role: role.to_owned(),
                 version,
-                keyid: sig.keyid.clone(),
+                keyid: sig.keyid.to_string(),
             });
         }
     }
-    let authorised: BTreeSet<&str> = authorised.iter().map(String::as_str).collect();
+    let authorised: BTreeSet<&KeyId> = authorised.iter().collect();
     let mut count = SignatureCount::default();
     let mut counted = BTreeSet::new();
     for sig in signatures {
-        let id = sig.keyid.as_str();
+        let id = &sig.keyid;
         if !authorised.contains(id) {
             continue;
         }
@@ -186,9 +186,9 @@ pub fn count_signatures(
         };
         let ok = hex::decode(&sig.sig).is_ok_and(|bytes| verifier.verify(canonical, &bytes));
         if !ok {
-            count.invalid.push(id.to_owned());
+            count.invalid.push(id.clone());
         } else if counted.insert(verifier.material()) {
-            count.valid.push(id.to_owned());
+            count.valid.push(id.clone());
         }
     }
     Ok(count)
@@ -201,8 +201,8 @@ pub fn verify_threshold(
     version: u64,
     canonical: &[u8],
     signatures: &[Signature],
-    keys: &BTreeMap<String, Key>,
-    authorised: &[String],
+    keys: &BTreeMap<KeyId, Key>,
+    authorised: &[KeyId],
     threshold: u64,
 ) -> Result<(), TufError> {
     let count = count_signatures(role, version, canonical, signatures, keys, authorised)?;

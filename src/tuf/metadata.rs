@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::TufError;
+pub use super::names::{DelegatedName, KeyId, RoleName};
 
 /// Fields a parser did not know, kept for re-serialisation.
 pub type Extra = BTreeMap<String, Value>;
@@ -91,7 +92,7 @@ pub struct KeyVal {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleKeys {
     /// Authorised key ids.
-    pub keyids: Vec<String>,
+    pub keyids: Vec<KeyId>,
     /// How many distinct authorised keys must sign.
     pub threshold: u64,
     /// Unknown fields.
@@ -114,9 +115,9 @@ pub struct Root {
     /// Whether consistent snapshots are used.
     pub consistent_snapshot: bool,
     /// Every key of the top-level roles, by key id.
-    pub keys: BTreeMap<String, Key>,
+    pub keys: BTreeMap<KeyId, Key>,
     /// root, targets, snapshot, timestamp.
-    pub roles: BTreeMap<String, RoleKeys>,
+    pub roles: BTreeMap<RoleName, RoleKeys>,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Extra,
@@ -194,10 +195,10 @@ pub struct TargetFile {
 /// A delegated role, as its delegator lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DelegatedRole {
-    /// Role name.
-    pub name: String,
+    /// Role name (never a top-level role's: [`crate::tuf::trusted_set::validate_delegations`]).
+    pub name: RoleName,
     /// Authorised key ids.
-    pub keyids: Vec<String>,
+    pub keyids: Vec<KeyId>,
     /// Threshold.
     pub threshold: u64,
     /// Whether the search stops here when the role's paths match
@@ -220,13 +221,13 @@ pub struct DelegatedRole {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SuccinctRoles {
     /// Authorised key ids of every bin.
-    pub keyids: Vec<String>,
+    pub keyids: Vec<KeyId>,
     /// Threshold of every bin.
     pub threshold: u64,
     /// Number of leading bits of SHA-256(target path) that select the bin.
     pub bit_length: u32,
-    /// Prefix of the bin names.
-    pub name_prefix: String,
+    /// Prefix of the bin names (a delegated role's name).
+    pub name_prefix: RoleName,
     /// Unknown fields.
     #[serde(flatten)]
     pub extra: Extra,
@@ -244,12 +245,14 @@ impl SuccinctRoles {
     }
 
     /// Name of bin `n`.
-    pub fn bin_name(&self, n: u64) -> String {
-        format!("{}-{:0width$x}", self.name_prefix, n, width = self.suffix_len())
+    pub fn bin_name(&self, n: u64) -> RoleName {
+        let name = format!("{}-{:0width$x}", self.name_prefix, n, width = self.suffix_len());
+        // Not empty, and a hyphen is in no top-level role's name.
+        RoleName::Delegated(DelegatedName::bin(name))
     }
 
     /// The bin responsible for `path`.
-    pub fn bin_for(&self, path: &str) -> String {
+    pub fn bin_for(&self, path: &str) -> RoleName {
         use sha2::{Digest, Sha256};
         let h = Sha256::digest(path.as_bytes());
         let first = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
@@ -264,7 +267,7 @@ impl SuccinctRoles {
     /// Whether `name` is one of the bins.
     pub fn is_bin(&self, name: &str) -> bool {
         let Some(suffix) = name
-            .strip_prefix(&self.name_prefix)
+            .strip_prefix(self.name_prefix.as_str())
             .and_then(|s| s.strip_prefix('-'))
         else {
             return false;
@@ -281,7 +284,7 @@ impl SuccinctRoles {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delegations {
     /// Keys of the delegated roles, by key id.
-    pub keys: BTreeMap<String, Key>,
+    pub keys: BTreeMap<KeyId, Key>,
     /// Delegated roles, in search order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<DelegatedRole>>,
@@ -319,7 +322,7 @@ pub struct Targets {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signature {
     /// The signing key's id.
-    pub keyid: String,
+    pub keyid: KeyId,
     /// Hex signature.
     pub sig: String,
     /// Unknown fields.
@@ -509,15 +512,15 @@ pub fn encode_segment(name: &str) -> String {
 
 /// The name snapshot (and timestamp) list a role's metadata under:
 /// `ROLE.json`, the role name as it is (not a file name: see [`file_name`]).
-pub fn meta_key(role: &str) -> String {
+pub fn meta_key(role: &RoleName) -> String {
     format!("{role}.json")
 }
 
 /// The file name of a role's metadata: `ROLE.json`, or `VERSION.ROLE.json`
 /// (consistent snapshots, and every root), with the role name
 /// percent-encoded ([`encode_segment`]) so that no role name is a path.
-pub fn file_name(role: &str, version: Option<u64>) -> String {
-    let enc = encode_segment(role);
+pub fn file_name(role: &RoleName, version: Option<u64>) -> String {
+    let enc = encode_segment(role.as_str());
     match version {
         Some(v) => format!("{v}.{enc}.json"),
         None => format!("{enc}.json"),

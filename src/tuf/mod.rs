@@ -11,6 +11,7 @@ pub mod error;
 pub mod history;
 pub mod limits;
 pub mod metadata;
+pub mod names;
 pub mod path;
 pub mod trusted_set;
 #[cfg(test)]
@@ -19,5 +20,6 @@ pub mod writer_load;
 
 pub use error::TufError;
 pub use limits::Limits;
+pub use names::{KeyId, RoleName};
 pub use path::TargetPath;
 pub use trusted_set::{Lookup, RoleRequest, TimestampUpdate, TrustedSet};

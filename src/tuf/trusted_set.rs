@@ -13,6 +13,7 @@ use super::limits::Limits;
 use super::metadata::{
     DelegatedRole, Delegations, Envelope, Key, MetaFile, Role, Root, Snapshot, TargetFile, Targets, Timestamp,
 };
+use super::names::{KeyId, RoleName};
 use super::path::{TargetPath, delegated_path_matches, hash_prefix_matches};
 
 /// Verified metadata and the exact bytes it was received as.
@@ -61,7 +62,7 @@ pub enum Lookup {
     /// The target, and the role that signed it.
     Found {
         /// The delegated (or top-level) role that lists the target.
-        role: String,
+        role: RoleName,
         /// The target's metadata.
         target: TargetFile,
     },
@@ -71,9 +72,9 @@ pub enum Lookup {
     /// and hand it to [`TrustedSet::update_delegated`], then search again.
     Fetch {
         /// The role to fetch.
-        role: String,
+        role: RoleName,
         /// The role that delegates to it.
-        parent: String,
+        parent: RoleName,
     },
 }
 
@@ -81,7 +82,7 @@ pub enum Lookup {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoleRequest {
     /// Role name.
-    pub role: String,
+    pub role: RoleName,
     /// Version to fetch (for `VERSION.ROLE.json` with consistent snapshots).
     pub version: Option<u64>,
     /// Most bytes to read.
@@ -89,7 +90,7 @@ pub struct RoleRequest {
 }
 
 /// The keys, authorised key ids and threshold of a role.
-pub type Signers = (BTreeMap<String, Key>, Vec<String>, u64);
+pub type Signers = (BTreeMap<KeyId, Key>, Vec<KeyId>, u64);
 
 /// The trusted metadata of one client, and the rules for changing it.
 #[derive(Clone, Debug)]
@@ -99,15 +100,15 @@ pub struct TrustedSet {
     expiry: Expiry,
     root: Verified<Root>,
     /// Key ids of timestamp and snapshot when the update began (5.3.11).
-    start_keys: (BTreeSet<String>, BTreeSet<String>),
+    start_keys: (BTreeSet<KeyId>, BTreeSet<KeyId>),
     root_rotations: u64,
     timestamp: Option<Verified<Timestamp>>,
     snapshot: Option<Verified<Snapshot>>,
-    targets: BTreeMap<String, Verified<Targets>>,
+    targets: BTreeMap<RoleName, Verified<Targets>>,
     /// The delegators each loaded targets role was verified through: a
     /// role reached through another delegator is verified again against
     /// that delegator's keys.
-    verified_via: BTreeMap<String, BTreeSet<String>>,
+    verified_via: BTreeMap<RoleName, BTreeSet<RoleName>>,
     /// vouch's rules on top of the specification, on unless reading a
     /// standard TUF repository ([`TrustedSet::standard_bins`]): succinct
     /// bins listed by version only carry a version bound to their name
@@ -117,7 +118,7 @@ pub struct TrustedSet {
     /// Root key ids that count toward no root threshold (keys lost or
     /// stolen, from the policy's deny list): a new root must meet both
     /// thresholds without them.
-    denied: BTreeSet<String>,
+    denied: BTreeSet<KeyId>,
 }
 
 /// Checks a succinct bin's content against its name: every target it
@@ -126,19 +127,19 @@ pub struct TrustedSet {
 /// its name (`bin_versions`), so no other bin's file, empty or not, passes
 /// for it.
 pub fn check_bin(
-    role: &str,
+    role: &RoleName,
     bins: &super::metadata::SuccinctRoles,
     signed: &Targets,
     pinned: bool,
     bound: bool,
 ) -> Result<(), TufError> {
-    if let Some(path) = signed.targets.keys().find(|p| bins.bin_for(p) != role) {
+    if let Some(path) = signed.targets.keys().find(|p| bins.bin_for(p) != *role) {
         return Err(TufError::malformed(
             role,
             format!("it lists {path:?}, which belongs to bin {}", bins.bin_for(path)),
         ));
     }
-    if bound && !pinned && !super::bin_versions::bound_to(role, signed.version) {
+    if bound && !pinned && !super::bin_versions::bound_to(role.as_str(), signed.version) {
         return Err(TufError::malformed(
             role,
             format!(
@@ -240,14 +241,14 @@ fn check_hashes(
     Ok(())
 }
 
-fn role_keys(root: &Root, role: &str) -> Result<(Vec<String>, u64), TufError> {
+fn role_keys(root: &Root, role: &RoleName) -> Result<(Vec<KeyId>, u64), TufError> {
     root.roles
         .get(role)
         .map(|r| (r.keyids.clone(), r.threshold))
         .ok_or_else(|| TufError::malformed("root", format!("no `{role}` role")))
 }
 
-fn keyid_set(root: &Root, role: &str) -> BTreeSet<String> {
+fn keyid_set(root: &Root, role: &RoleName) -> BTreeSet<KeyId> {
     root.roles
         .get(role)
         .map(|r| r.keyids.iter().cloned().collect())
@@ -256,9 +257,9 @@ fn keyid_set(root: &Root, role: &str) -> BTreeSet<String> {
 
 /// Verifies root `env` against the root role of `by`, counting no key id
 /// in `denied`.
-fn verify_root_by(by: &Root, env: &Envelope<Root>, denied: &BTreeSet<String>) -> Result<(), TufError> {
-    let (keyids, threshold) = role_keys(by, "root")?;
-    let keyids: Vec<String> = keyids.into_iter().filter(|k| !denied.contains(k)).collect();
+fn verify_root_by(by: &Root, env: &Envelope<Root>, denied: &BTreeSet<KeyId>) -> Result<(), TufError> {
+    let (keyids, threshold) = role_keys(by, &RoleName::Root)?;
+    let keyids: Vec<KeyId> = keyids.into_iter().filter(|k| !denied.contains(k)).collect();
     verify_threshold(
         "root",
         env.signed.version,
@@ -271,10 +272,10 @@ fn verify_root_by(by: &Root, env: &Envelope<Root>, denied: &BTreeSet<String>) ->
 }
 
 /// Verifies `env` against a top-level role of `root`.
-fn verify_top_level<T: Role>(root: &Root, role: &str, env: &Envelope<T>) -> Result<(), TufError> {
+fn verify_top_level<T: Role>(root: &Root, role: &RoleName, env: &Envelope<T>) -> Result<(), TufError> {
     let (keyids, threshold) = role_keys(root, role)?;
     verify_threshold(
-        role,
+        role.as_str(),
         env.signed.version(),
         &env.canonical,
         &env.signatures,
@@ -284,19 +285,21 @@ fn verify_top_level<T: Role>(root: &Root, role: &str, env: &Envelope<T>) -> Resu
     )
 }
 
-/// The names of the top-level roles, which no delegated role may take.
-pub const TOP_LEVEL_ROLES: [&str; 4] = ["root", "timestamp", "snapshot", "targets"];
-
 /// Checks what threshold counting relies on: each key list's ids hash to
 /// their keys, no role lists a key id twice, thresholds are at least 1.
-fn check_key_list(role: &str, listed_by: &str, keyids: &[String], threshold: u64) -> Result<(), TufError> {
+fn check_key_list(
+    role: &RoleName,
+    listed_by: &str,
+    keyids: &[KeyId],
+    threshold: u64,
+) -> Result<(), TufError> {
     if threshold == 0 {
         return Err(TufError::malformed(
             listed_by,
             format!("the threshold of {role} is 0"),
         ));
     }
-    let unique: BTreeSet<&String> = keyids.iter().collect();
+    let unique: BTreeSet<&KeyId> = keyids.iter().collect();
     if unique.len() != keyids.len() {
         return Err(TufError::malformed(
             listed_by,
@@ -310,12 +313,12 @@ fn check_key_list(role: &str, listed_by: &str, keyids: &[String], threshold: u64
 /// role is listed once per key id with a threshold of at least 1.
 pub fn validate_root(root: &Root) -> Result<(), TufError> {
     check_key_ids("root", &root.keys)?;
-    for role in TOP_LEVEL_ROLES {
+    for role in RoleName::TOP_LEVEL {
         let r = root
             .roles
-            .get(role)
+            .get(&role)
             .ok_or_else(|| TufError::malformed("root", format!("no `{role}` role")))?;
-        check_key_list(role, "root", &r.keyids, r.threshold)?;
+        check_key_list(&role, "root", &r.keyids, r.threshold)?;
     }
     Ok(())
 }
@@ -328,13 +331,13 @@ pub fn validate_delegations(role: &str, delegations: &Delegations) -> Result<(),
     check_key_ids(role, &delegations.keys)?;
     let mut names = BTreeSet::new();
     for r in delegations.roles.iter().flatten() {
-        if r.name.is_empty() || TOP_LEVEL_ROLES.contains(&r.name.as_str()) {
+        if r.name.is_top_level() {
             return Err(TufError::malformed(
                 role,
                 format!("it delegates to a role named {:?}, a reserved name", r.name),
             ));
         }
-        if !names.insert(r.name.as_str()) {
+        if !names.insert(&r.name) {
             return Err(TufError::malformed(
                 role,
                 format!("it delegates to {:?} twice", r.name),
@@ -349,10 +352,7 @@ pub fn validate_delegations(role: &str, delegations: &Delegations) -> Result<(),
                 "it has both `roles` and `succinct_roles`",
             ));
         }
-        if !(1..=32).contains(&bins.bit_length)
-            || bins.name_prefix.is_empty()
-            || TOP_LEVEL_ROLES.contains(&bins.name_prefix.as_str())
-        {
+        if !(1..=32).contains(&bins.bit_length) || bins.name_prefix.is_top_level() {
             return Err(TufError::malformed(role, "its succinct_roles are not valid"));
         }
         check_key_list(&bins.name_prefix, role, &bins.keyids, bins.threshold)?;
@@ -373,7 +373,7 @@ pub fn delegation_signers(parent: &Targets, role: &str) -> Option<Signers> {
 }
 
 /// The keys, key ids and threshold of a top-level role in `root`.
-pub fn top_level_signers(root: &Root, role: &str) -> Result<Signers, TufError> {
+pub fn top_level_signers(root: &Root, role: &RoleName) -> Result<Signers, TufError> {
     let (ids, threshold) = role_keys(root, role)?;
     Ok((root.keys.clone(), ids, threshold))
 }
@@ -386,10 +386,10 @@ impl TrustedSet {
     pub fn new(root_bytes: &[u8], now: OffsetDateTime, limits: Limits) -> Result<TrustedSet, TufError> {
         let env: Envelope<Root> = parse_verified("root", root_bytes, limits.max_root_bytes)?;
         validate_root(&env.signed)?;
-        verify_top_level(&env.signed, "root", &env)?;
+        verify_top_level(&env.signed, &RoleName::Root, &env)?;
         let start_keys = (
-            keyid_set(&env.signed, "timestamp"),
-            keyid_set(&env.signed, "snapshot"),
+            keyid_set(&env.signed, &RoleName::Timestamp),
+            keyid_set(&env.signed, &RoleName::Snapshot),
         );
         Ok(TrustedSet {
             now,
@@ -413,7 +413,7 @@ impl TrustedSet {
     /// Counts none of the root key ids `denied` toward a root threshold
     /// from now on, the trusted root's own included: refused when it no
     /// longer meets its threshold without them.
-    pub fn with_denied(mut self, denied: impl IntoIterator<Item = String>) -> Result<TrustedSet, TufError> {
+    pub fn with_denied(mut self, denied: impl IntoIterator<Item = KeyId>) -> Result<TrustedSet, TufError> {
         self.denied = denied.into_iter().collect();
         if !self.denied.is_empty() {
             let root = &self.root.envelope;
@@ -428,7 +428,10 @@ impl TrustedSet {
     /// count as new (5.3.11) and the root-version limit counts from here.
     pub fn begin_update(&mut self) {
         let root = self.root.signed();
-        self.start_keys = (keyid_set(root, "timestamp"), keyid_set(root, "snapshot"));
+        self.start_keys = (
+            keyid_set(root, &RoleName::Timestamp),
+            keyid_set(root, &RoleName::Snapshot),
+        );
         self.root_rotations = 0;
     }
 
@@ -496,12 +499,16 @@ impl TrustedSet {
     }
 
     /// A trusted targets role (top-level `targets` or delegated), if loaded.
-    pub fn targets(&self, role: &str) -> Option<&Verified<Targets>> {
+    pub fn targets<Q>(&self, role: &Q) -> Option<&Verified<Targets>>
+    where
+        Q: Ord + ?Sized,
+        RoleName: std::borrow::Borrow<Q>,
+    {
         self.targets.get(role)
     }
 
     /// Every trusted targets role.
-    pub fn all_targets(&self) -> &BTreeMap<String, Verified<Targets>> {
+    pub fn all_targets(&self) -> &BTreeMap<RoleName, Verified<Targets>> {
         &self.targets
     }
 
@@ -540,19 +547,19 @@ impl TrustedSet {
 
     /// 5.3.10 to 5.3.12, once no newer root is available. Returns the roles
     /// whose persisted metadata the caller must delete (5.3.11).
-    pub fn finish_root_update(&mut self) -> Result<Vec<&'static str>, TufError> {
+    pub fn finish_root_update(&mut self) -> Result<Vec<RoleName>, TufError> {
         let root = self.root.signed();
         // 5.3.10: freeze attack on root.
         self.check_expiry("root", root)?;
         // 5.3.11: after a timestamp or snapshot key rotation, forget the
         // trusted timestamp and snapshot (fast-forward attack recovery).
         let mut delete = Vec::new();
-        if keyid_set(root, "timestamp") != self.start_keys.0
-            || keyid_set(root, "snapshot") != self.start_keys.1
+        if keyid_set(root, &RoleName::Timestamp) != self.start_keys.0
+            || keyid_set(root, &RoleName::Snapshot) != self.start_keys.1
         {
             self.timestamp = None;
             self.snapshot = None;
-            delete = vec!["timestamp", "snapshot"];
+            delete = vec![RoleName::Timestamp, RoleName::Snapshot];
         }
         // 5.3.12: consistent snapshots are read from `root().signed()`.
         Ok(delete)
@@ -563,7 +570,7 @@ impl TrustedSet {
     /// checks of the next one.
     pub fn load_timestamp(&mut self, bytes: &[u8]) -> Result<(), TufError> {
         let env: Envelope<Timestamp> = parse_verified("timestamp", bytes, self.limits.max_timestamp_bytes)?;
-        verify_top_level(self.root.signed(), "timestamp", &env)?;
+        verify_top_level(self.root.signed(), &RoleName::Timestamp, &env)?;
         self.timestamp = Some(Verified {
             envelope: env,
             bytes: bytes.to_vec(),
@@ -577,7 +584,7 @@ impl TrustedSet {
     pub fn update_timestamp(&mut self, bytes: &[u8]) -> Result<TimestampUpdate, TufError> {
         let new: Envelope<Timestamp> = parse_verified("timestamp", bytes, self.limits.max_timestamp_bytes)?;
         // 5.4.2: arbitrary software attack.
-        verify_top_level(self.root.signed(), "timestamp", &new)?;
+        verify_top_level(self.root.signed(), &RoleName::Timestamp, &new)?;
         let new_snapshot = snapshot_meta(&new.signed)?;
         if let Some(trusted) = &self.timestamp {
             let old = trusted.signed();
@@ -637,7 +644,7 @@ impl TrustedSet {
         let ts = self.trusted_timestamp()?;
         let meta = snapshot_meta(ts.signed())?;
         Ok(RoleRequest {
-            role: "snapshot".to_owned(),
+            role: RoleName::Snapshot,
             version: self.root.signed().consistent_snapshot.then_some(meta.version),
             max_bytes: meta.length.unwrap_or(self.limits.max_snapshot_bytes),
         })
@@ -655,7 +662,7 @@ impl TrustedSet {
     /// is [`TrustedSet::snapshot_is_current`].
     pub fn load_snapshot(&mut self, bytes: &[u8]) -> Result<(), TufError> {
         let env: Envelope<Snapshot> = parse_verified("snapshot", bytes, self.limits.max_snapshot_bytes)?;
-        verify_top_level(self.root.signed(), "snapshot", &env)?;
+        verify_top_level(self.root.signed(), &RoleName::Snapshot, &env)?;
         self.snapshot = Some(Verified {
             envelope: env,
             bytes: bytes.to_vec(),
@@ -700,7 +707,7 @@ impl TrustedSet {
         check_meta_file("snapshot", "timestamp", meta, bytes)?;
         let new: Envelope<Snapshot> = Envelope::parse("snapshot", bytes)?;
         // 5.5.3: arbitrary software attack.
-        verify_top_level(self.root.signed(), "snapshot", &new)?;
+        verify_top_level(self.root.signed(), &RoleName::Snapshot, &new)?;
         // 5.5.4: the version timestamp lists.
         if new.signed.version != meta.version {
             return Err(TufError::VersionMismatch {
@@ -758,22 +765,22 @@ impl TrustedSet {
         })
     }
 
-    fn listed_in_snapshot(&self, role: &str) -> Result<&MetaFile, TufError> {
+    fn listed_in_snapshot(&self, role: &RoleName) -> Result<&MetaFile, TufError> {
         self.trusted_snapshot()?
             .signed()
             .meta
             .get(&crate::tuf::metadata::meta_key(role))
             .ok_or_else(|| TufError::NotListed {
-                role: role.to_owned(),
+                role: role.to_string(),
                 by: "snapshot".to_owned(),
             })
     }
 
     /// 5.6.1: which targets metadata to fetch for `role`, and the most bytes.
-    pub fn role_request(&self, role: &str) -> Result<RoleRequest, TufError> {
+    pub fn role_request(&self, role: &RoleName) -> Result<RoleRequest, TufError> {
         let meta = self.listed_in_snapshot(role)?;
         Ok(RoleRequest {
-            role: role.to_owned(),
+            role: role.clone(),
             version: self.root.signed().consistent_snapshot.then_some(meta.version),
             max_bytes: meta.length.unwrap_or(self.limits.max_targets_bytes),
         })
@@ -781,27 +788,32 @@ impl TrustedSet {
 
     /// The keys, key ids and threshold that sign `role`, as its delegator
     /// `parent` (or root, for `targets`) lists them.
-    fn signers(&self, role: &str, parent: &str) -> Result<Signers, TufError> {
-        if role == "targets" {
-            return top_level_signers(self.root.signed(), "targets");
+    fn signers(&self, role: &RoleName, parent: &RoleName) -> Result<Signers, TufError> {
+        if *role == RoleName::Targets {
+            return top_level_signers(self.root.signed(), &RoleName::Targets);
         }
         let parent_md = self.targets.get(parent).ok_or(TufError::Missing {
-            role: parent.to_owned(),
+            role: parent.to_string(),
             needed: "load the delegating role first",
         })?;
-        delegation_signers(parent_md.signed(), role).ok_or_else(|| TufError::NotListed {
-            role: role.to_owned(),
+        delegation_signers(parent_md.signed(), role.as_str()).ok_or_else(|| TufError::NotListed {
+            role: role.to_string(),
             by: format!("{parent}'s delegations"),
         })
     }
 
-    fn verify_targets(&self, role: &str, parent: &str, env: &Envelope<Targets>) -> Result<(), TufError> {
+    fn verify_targets(
+        &self,
+        role: &RoleName,
+        parent: &RoleName,
+        env: &Envelope<Targets>,
+    ) -> Result<(), TufError> {
         let (keys, keyids, threshold) = self.signers(role, parent)?;
         if threshold == 0 {
             return Err(TufError::malformed(parent, format!("threshold of {role} is 0")));
         }
         verify_threshold(
-            role,
+            role.as_str(),
             env.signed.version,
             &env.canonical,
             &env.signatures,
@@ -814,25 +826,30 @@ impl TrustedSet {
     /// Loads persisted targets metadata of `role` (delegated by `parent`;
     /// use `"root"` for `targets`). It is kept only if it is exactly what the
     /// trusted snapshot lists, signed by its delegator's keys and unexpired.
-    pub fn load_targets(&mut self, role: &str, parent: &str, bytes: &[u8]) -> Result<(), TufError> {
+    pub fn load_targets(&mut self, role: &RoleName, parent: &RoleName, bytes: &[u8]) -> Result<(), TufError> {
         self.update_delegated(role, parent, bytes)
     }
 
     /// 5.6.2 to 5.6.5: targets metadata of `role`, delegated by `parent`
     /// (`"root"` for the top-level `targets`). On success the caller
     /// persists it (5.6.6) as `ROLE.json`.
-    pub fn update_delegated(&mut self, role: &str, parent: &str, bytes: &[u8]) -> Result<(), TufError> {
+    pub fn update_delegated(
+        &mut self,
+        role: &RoleName,
+        parent: &RoleName,
+        bytes: &[u8],
+    ) -> Result<(), TufError> {
         let meta = self.listed_in_snapshot(role)?.clone();
         let limit = meta.length.unwrap_or(self.limits.max_targets_bytes);
         if bytes.len() as u64 > limit {
             return Err(TufError::TooLarge {
-                role: role.to_owned(),
+                role: role.to_string(),
                 limit,
             });
         }
         // 5.6.2: hashes listed by snapshot (mix-and-match).
-        check_meta_file(role, "snapshot", &meta, bytes)?;
-        let new: Envelope<Targets> = Envelope::parse(role, bytes)?;
+        check_meta_file(role.as_str(), "snapshot", &meta, bytes)?;
+        let new: Envelope<Targets> = Envelope::parse(role.as_str(), bytes)?;
         // 5.6.3: arbitrary software attack (delegations: unauthorised keys).
         // vouch: a delegated role just created (version 1) that lists
         // nothing and delegates nothing may stand unsigned (a new
@@ -841,7 +858,7 @@ impl TrustedSet {
         match self.verify_targets(role, parent, &new) {
             Err(TufError::ThresholdNotMet { .. })
                 if self.bins_bound
-                    && role != "targets"
+                    && *role != RoleName::Targets
                     && new.signed.version == 1
                     && new.signed.targets.is_empty()
                     && new.signed.delegations.as_ref().is_none_or(|d| {
@@ -852,7 +869,7 @@ impl TrustedSet {
         // 5.6.4: the version snapshot lists.
         if new.signed.version != meta.version {
             return Err(TufError::VersionMismatch {
-                role: role.to_owned(),
+                role: role.to_string(),
                 by: "snapshot".to_owned(),
                 expected: meta.version,
                 got: new.signed.version,
@@ -863,23 +880,23 @@ impl TrustedSet {
             .targets
             .get(parent)
             .and_then(|p| p.signed().delegations.as_ref()?.succinct_roles.as_ref())
-            && bins.is_bin(role)
+            && bins.is_bin(role.as_str())
         {
             let pinned =
                 meta.length.is_some() && meta.hashes.as_ref().is_some_and(|h| h.contains_key("sha256"));
             check_bin(role, bins, &new.signed, pinned, self.bins_bound)?;
         }
         // 5.6.5: freeze attack.
-        self.check_expiry(role, &new.signed)?;
+        self.check_expiry(role.as_str(), &new.signed)?;
         // What the search will rely on: the keys and delegations it lists.
         if let Some(d) = &new.signed.delegations {
-            validate_delegations(role, d)?;
+            validate_delegations(role.as_str(), d)?;
         }
         // New bytes: trusted through this delegator only, so far.
         self.verified_via
-            .insert(role.to_owned(), BTreeSet::from([parent.to_owned()]));
+            .insert(role.clone(), BTreeSet::from([parent.clone()]));
         self.targets.insert(
-            role.to_owned(),
+            role.clone(),
             Verified {
                 envelope: new,
                 bytes: bytes.to_vec(),
@@ -893,7 +910,7 @@ impl TrustedSet {
     /// loaded yet, returns [`Lookup::Fetch`]; load it and call again (the
     /// search is deterministic and resumes where it stopped).
     pub fn lookup(&self, path: &TargetPath) -> Result<Lookup, TufError> {
-        self.lookup_in(path, "targets", "root")
+        self.lookup_in(path, &RoleName::Targets, &RoleName::Root)
     }
 
     /// 5.6.7 from one role down: the search for `path` starts at `role`,
@@ -901,18 +918,23 @@ impl TrustedSet {
     /// delegated start role must be delegated by `parent` for `path`.
     /// Used where a rule names the role that holds a path (Docker Content
     /// Trust: `targets/releases`).
-    pub fn lookup_in(&self, path: &TargetPath, role: &str, parent: &str) -> Result<Lookup, TufError> {
+    pub fn lookup_in(
+        &self,
+        path: &TargetPath,
+        role: &RoleName,
+        parent: &RoleName,
+    ) -> Result<Lookup, TufError> {
         let path = path.as_str();
-        if role != "targets" {
+        if *role != RoleName::Targets {
             let Some(parent_md) = self.targets.get(parent) else {
-                if parent == "targets" {
+                if *parent == RoleName::Targets {
                     return Ok(Lookup::Fetch {
-                        role: parent.to_owned(),
-                        parent: "root".to_owned(),
+                        role: RoleName::Targets,
+                        parent: RoleName::Root,
                     });
                 }
                 return Err(TufError::Missing {
-                    role: parent.to_owned(),
+                    role: parent.to_string(),
                     needed: "load the delegating role first",
                 });
             };
@@ -920,13 +942,13 @@ impl TrustedSet {
                 .signed()
                 .delegations
                 .as_ref()
-                .and_then(|d| d.roles.iter().flatten().find(|r| r.name == role));
+                .and_then(|d| d.roles.iter().flatten().find(|r| r.name == *role));
             if !entry.is_some_and(|r| delegated_role_matches(r, path)) {
                 return Ok(Lookup::NotFound);
             }
         }
         let mut visited = BTreeSet::new();
-        let mut stack = vec![(role.to_owned(), parent.to_owned(), 0u64)];
+        let mut stack = vec![(role.clone(), parent.clone(), 0u64)];
         while let Some((role, parent, depth)) = stack.pop() {
             // 5.6.7.1: skip roles seen before (cycles); stop at the limit.
             if visited.contains(&role) {
@@ -989,7 +1011,7 @@ fn snapshot_meta(ts: &Timestamp) -> Result<&MetaFile, TufError> {
 
 /// The delegated roles responsible for `path`, in order, with whether each
 /// is terminating.
-fn roles_for_target(delegations: &super::metadata::Delegations, path: &str) -> Vec<(String, bool)> {
+fn roles_for_target(delegations: &super::metadata::Delegations, path: &str) -> Vec<(RoleName, bool)> {
     if let Some(bins) = &delegations.succinct_roles {
         // TAP 15: exactly one bin is responsible, and bins terminate.
         return vec![(bins.bin_for(path), true)];

@@ -8,6 +8,7 @@ use vouch_keys::PrivateKey;
 use super::editor::{Expiries, MetadataEditor};
 use super::error::TufError;
 use super::limits::Limits;
+use super::names::RoleName;
 use super::trusted_set::TrustedSet;
 
 fn now() -> OffsetDateTime {
@@ -46,8 +47,8 @@ fn the_whole_chain_verifies_and_a_later_timestamp_replaces_the_trusted_one() {
     set.update_snapshot(&repo.snapshot.to_bytes().expect("bytes"))
         .expect("snapshot");
     set.update_delegated(
-        "targets",
-        "root",
+        &RoleName::Targets,
+        &RoleName::Root,
         &repo.targets["targets"].to_bytes().expect("bytes"),
     )
     .expect("targets");

@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::crypto::count_signatures;
 use super::error::TufError;
-use super::metadata::{Envelope, Role as _, Signature, Targets};
+use super::metadata::{Envelope, KeyId, Role as _, RoleName, Signature, Targets};
 use super::trusted_set::{
     RoleRequest, TrustedSet, check_meta_file, delegation_signers, top_level_signers, validate_delegations,
 };
@@ -70,12 +70,12 @@ pub struct EditableRole {
 #[derive(Debug)]
 pub struct WriterLoad<'a> {
     set: &'a TrustedSet,
-    roles: BTreeMap<String, Loaded>,
+    roles: BTreeMap<RoleName, Loaded>,
     /// Delegation edges (role, delegator) still to check.
-    queue: VecDeque<(String, String)>,
-    edges: BTreeSet<(String, String)>,
+    queue: VecDeque<(RoleName, RoleName)>,
+    edges: BTreeSet<(RoleName, RoleName)>,
     /// The edge whose role bytes [`WriterLoad::add`] expects.
-    pending: Option<(String, String)>,
+    pending: Option<(RoleName, RoleName)>,
     /// Load only the succinct bins that hold these target paths (`None`:
     /// every bin)...
     bins_for: Option<BTreeSet<String>>,
@@ -94,7 +94,7 @@ pub struct WriterLoad<'a> {
 struct Loaded {
     env: Envelope<Targets>,
     state: RoleState,
-    valid: BTreeSet<String>,
+    valid: BTreeSet<KeyId>,
     /// Whether snapshot pins its bytes by hash.
     pinned: bool,
 }
@@ -116,7 +116,7 @@ impl<'a> WriterLoad<'a> {
                 needed: "update the snapshot first",
             });
         }
-        let edge = ("targets".to_owned(), "root".to_owned());
+        let edge = (RoleName::Targets, RoleName::Root);
         Ok(WriterLoad {
             set,
             roles: BTreeMap::new(),
@@ -189,7 +189,7 @@ impl<'a> WriterLoad<'a> {
         let request = self.set.role_request(&role)?;
         if bytes.len() as u64 > request.max_bytes {
             return Err(TufError::TooLarge {
-                role: role.clone(),
+                role: role.to_string(),
                 limit: request.max_bytes,
             });
         }
@@ -201,22 +201,22 @@ impl<'a> WriterLoad<'a> {
             .meta
             .get(&crate::tuf::metadata::meta_key(&role))
             .ok_or_else(|| TufError::NotListed {
-                role: role.clone(),
+                role: role.to_string(),
                 by: "snapshot".to_owned(),
             })?;
         // 5.6.2 and 5.6.4, as a verifier checks them.
-        check_meta_file(&role, "snapshot", meta, bytes)?;
-        let env: Envelope<Targets> = Envelope::parse(&role, bytes)?;
+        check_meta_file(role.as_str(), "snapshot", meta, bytes)?;
+        let env: Envelope<Targets> = Envelope::parse(role.as_str(), bytes)?;
         if env.signed.version != meta.version {
             return Err(TufError::VersionMismatch {
-                role: role.clone(),
+                role: role.to_string(),
                 by: "snapshot".to_owned(),
                 expected: meta.version,
                 got: env.signed.version,
             });
         }
         if let Some(d) = &env.signed.delegations {
-            validate_delegations(&role, d)?;
+            validate_delegations(role.as_str(), d)?;
         }
         let pinned = meta.length.is_some() && meta.hashes.as_ref().is_some_and(|h| h.contains_key("sha256"));
         if let Some(bins) = self.roles.get(&parent).and_then(|p| {
@@ -225,20 +225,20 @@ impl<'a> WriterLoad<'a> {
                 .delegations
                 .as_ref()
                 .and_then(|d| d.succinct_roles.as_ref())
-        }) && bins.is_bin(&role)
+        }) && bins.is_bin(role.as_str())
         {
             // A bin signed by a vouch before versions were bound to names
             // is loaded only as this machine verified it (then signed
             // again); readers refuse it.
-            let bound = self.set.bins_bound() && !self.unbound_ok.contains(&role);
+            let bound = self.set.bins_bound() && !self.unbound_ok.contains(role.as_str());
             super::trusted_set::check_bin(&role, bins, &env.signed, pinned, bound)?;
         }
         let (state, valid) = self.classify(&role, &parent, &env, pinned)?;
         // Children: every role it delegates to that snapshot lists.
         if let Some(d) = &env.signed.delegations {
-            let mut children: Vec<String> = d.roles.iter().flatten().map(|r| r.name.clone()).collect();
+            let mut children: Vec<RoleName> = d.roles.iter().flatten().map(|r| r.name.clone()).collect();
             if let Some(bins) = &d.succinct_roles {
-                let wanted: Option<BTreeSet<String>> = self
+                let wanted: Option<BTreeSet<RoleName>> = self
                     .bins_for
                     .as_ref()
                     .map(|paths| paths.iter().map(|p| bins.bin_for(p)).collect());
@@ -253,7 +253,7 @@ impl<'a> WriterLoad<'a> {
                                 .as_ref()
                                 .is_none_or(|w| w.contains(*name) || !self.bins_within.contains(version))
                         })
-                        .map(|(name, _)| name.to_owned()),
+                        .filter_map(|(name, _)| RoleName::parse(name).ok()),
                 );
             }
             for child in children {
@@ -278,25 +278,32 @@ impl<'a> WriterLoad<'a> {
     /// Decides whether `env` may be edited as reached through `parent`.
     fn classify(
         &self,
-        role: &str,
-        parent: &str,
+        role: &RoleName,
+        parent: &RoleName,
         env: &Envelope<Targets>,
         pinned: bool,
-    ) -> Result<(RoleState, BTreeSet<String>), TufError> {
-        let (keys, keyids, threshold) = if parent == "root" {
-            top_level_signers(self.set.root().signed(), "targets")?
+    ) -> Result<(RoleState, BTreeSet<KeyId>), TufError> {
+        let (keys, keyids, threshold) = if *parent == RoleName::Root {
+            top_level_signers(self.set.root().signed(), &RoleName::Targets)?
         } else {
             let delegator = self.roles.get(parent).ok_or(TufError::Missing {
-                role: parent.to_owned(),
+                role: parent.to_string(),
                 needed: "load the delegating role first",
             })?;
-            delegation_signers(&delegator.env.signed, role).ok_or_else(|| TufError::NotListed {
-                role: role.to_owned(),
+            delegation_signers(&delegator.env.signed, role.as_str()).ok_or_else(|| TufError::NotListed {
+                role: role.to_string(),
                 by: format!("{parent}'s delegations"),
             })?
         };
         let version = env.signed.version();
-        let count = count_signatures(role, version, &env.canonical, &env.signatures, &keys, &keyids)?;
+        let count = count_signatures(
+            role.as_str(),
+            version,
+            &env.canonical,
+            &env.signatures,
+            &keys,
+            &keyids,
+        )?;
         // A threshold of valid signatures is what a verifier accepts; an
         // extra signature that does not verify (which anyone can append
         // to bytes snapshot lists by version only) is dropped, not a
@@ -306,25 +313,25 @@ impl<'a> WriterLoad<'a> {
             && (count.valid.len() as u64) < threshold
         {
             return Err(TufError::InvalidSignature {
-                role: role.to_owned(),
+                role: role.to_string(),
                 version,
-                keyid: keyid.clone(),
+                keyid: keyid.to_string(),
             });
         }
         let valid = count.valid.len();
         let state = if valid as u64 >= threshold {
             RoleState::Signed
-        } else if !pinned || role == "targets" {
+        } else if !pinned || *role == RoleName::Targets {
             // Unpinned bytes could be swapped for anything that keeps the
             // version; the top-level role is never left unsigned.
             return Err(if valid == 0 && !is_empty(&env.signed) {
                 TufError::Unsigned {
-                    role: role.to_owned(),
+                    role: role.to_string(),
                     version,
                 }
             } else {
                 TufError::ThresholdNotMet {
-                    role: role.to_owned(),
+                    role: role.to_string(),
                     version,
                     valid,
                     threshold,
@@ -336,7 +343,7 @@ impl<'a> WriterLoad<'a> {
             RoleState::EmptyUnsigned
         } else {
             return Err(TufError::Unsigned {
-                role: role.to_owned(),
+                role: role.to_string(),
                 version,
             });
         };
@@ -344,7 +351,7 @@ impl<'a> WriterLoad<'a> {
     }
 
     /// Every loaded role, by name, with the signatures that verified.
-    pub fn finish(self) -> BTreeMap<String, EditableRole> {
+    pub fn finish(self) -> BTreeMap<RoleName, EditableRole> {
         self.roles
             .into_iter()
             .map(|(name, loaded)| {

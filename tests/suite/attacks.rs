@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::common::attacker::{Attacker, forged_repository, key_id, key_object, new_key};
 use crate::common::registry::{FaultProxy, Registry, push};
 use crate::common::{Env, Run, oci_image};
+use vouch::tuf::{KeyId, RoleName};
 
 /// Where the image and its trust data live.
 enum Place {
@@ -574,10 +575,10 @@ fn a_delegated_role_named_timestamp_is_refused() {
         .expect("targets")
         .signed
         .delegations = Some(Delegations {
-        keys: BTreeMap::from([(id.clone(), tuf_key(&key.public()))]),
+        keys: BTreeMap::from([(KeyId::new(id.as_str()), tuf_key(&key.public()))]),
         roles: Some(vec![DelegatedRole {
-            name: "timestamp".to_owned(),
-            keyids: vec![id.clone()],
+            name: RoleName::Timestamp,
+            keyids: vec![KeyId::new(id.as_str())],
             threshold: 1,
             terminating: false,
             paths: Some(vec!["x*".to_owned()]),

@@ -273,7 +273,7 @@ fn tuf_key(key: &PrivateKey) -> vouch::tuf::metadata::Key {
 
 /// Makes `key` the only key of every role of `root` with threshold one.
 fn take_over(root: &mut Root, key: &PrivateKey) {
-    let id = key.public().key_id().to_string();
+    let id = vouch::tuf::KeyId::from(key.public().key_id());
     root.keys = [(id.clone(), tuf_key(key))].into_iter().collect();
     for role in root.roles.values_mut() {
         role.keyids = vec![id.clone()];
@@ -330,9 +330,9 @@ fn a_new_root_meeting_the_old_threshold_but_not_its_own_is_refused() {
     let (name, bytes) = forge_root(
         &files,
         |r| {
-            let ids: Vec<String> = new.iter().map(|k| k.public().key_id().to_string()).collect();
+            let ids: Vec<vouch::tuf::KeyId> = new.iter().map(|k| k.public().key_id().into()).collect();
             for k in &new {
-                r.keys.insert(k.public().key_id().to_string(), tuf_key(k));
+                r.keys.insert(k.public().key_id().into(), tuf_key(k));
             }
             let role = r.roles.get_mut("root").expect("root");
             role.keyids = ids;

@@ -260,12 +260,12 @@ fn bin_files(files: &BTreeMap<String, Vec<u8>>) -> Vec<(String, u64, String)> {
 }
 
 /// The bin (of 16) that holds `tag`.
-fn bin_of(tag: &str) -> String {
+fn bin_of(tag: &str) -> vouch::tuf::RoleName {
     vouch::tuf::metadata::SuccinctRoles {
         keyids: Vec::new(),
         threshold: 1,
         bit_length: 4,
-        name_prefix: "b".to_owned(),
+        name_prefix: vouch::tuf::RoleName::from_static("b"),
         extra: Default::default(),
     }
     .bin_for(tag)
@@ -289,8 +289,18 @@ fn bin_swap_is_refused_at_verify_at_the_gate_and_in_the_writer(site: Site) {
     // Bin Y's signed file served as bin X's.
     let tag = "t-000007";
     let x = bin_of(tag);
-    let x_file = bins.iter().find(|(b, _, _)| *b == x).expect("x").2.clone();
-    let y_file = bins.iter().find(|(b, _, _)| *b != x).expect("y").2.clone();
+    let x_file = bins
+        .iter()
+        .find(|(b, _, _)| x == b.as_str())
+        .expect("x")
+        .2
+        .clone();
+    let y_file = bins
+        .iter()
+        .find(|(b, _, _)| x != b.as_str())
+        .expect("y")
+        .2
+        .clone();
     let mut swapped = files.clone();
     swapped.insert(x_file, files[&y_file].clone());
     attacker.publish(&swapped);

@@ -69,8 +69,8 @@ fn rotate(repo: &mut MetadataEditor, edit: impl FnOnce(&mut MetadataEditor), sig
     commit(repo);
 }
 
-fn id(k: &PrivateKey) -> String {
-    k.public().key_id().to_string()
+fn id(k: &PrivateKey) -> vouch::tuf::KeyId {
+    k.public().key_id().into()
 }
 
 /// Whether vouch's client and python-tuf's accept the repository (a

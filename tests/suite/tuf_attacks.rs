@@ -52,7 +52,7 @@ fn run(name: &str, targets: &[&str]) -> Outcome {
             let (signer, target) = client.resolve(&path)?;
             got.push(client.download(
                 &path,
-                &signer,
+                signer.as_str(),
                 &target,
                 &fx.join("repo/targets").display().to_string(),
                 &dl,

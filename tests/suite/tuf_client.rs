@@ -76,7 +76,7 @@ impl Setup {
             c.refresh()?;
             let mut signers = Vec::new();
             for p in paths {
-                signers.push(c.resolve(&TargetPath::parse(p)?)?.0);
+                signers.push(c.resolve(&TargetPath::parse(p)?)?.0.to_string());
             }
             Ok(signers)
         })();
@@ -272,7 +272,8 @@ fn k_of_n_verifies_only_once_the_threshold_is_met() {
     let mut release = vouch::tuf::editor::Signed::from_bytes("release", &published).expect("load");
     release.sign(&bob).expect("bob");
     assert_eq!(release.signatures.len(), 2);
-    repo.targets.insert("release".to_owned(), release);
+    repo.targets
+        .insert(vouch::tuf::RoleName::from_static("release"), release);
     repo.bump_snapshot(BASE);
     repo.snapshot.sign(&k.snapshot).expect("sign");
     repo.bump_timestamp(BASE).expect("ts");

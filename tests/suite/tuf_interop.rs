@@ -79,7 +79,7 @@ fn vouch_repository(dir: &Path, bins: Bins) -> MetadataEditor {
             repo.hashed_bin_for("images", "images/web").expect("bin")
         }
     };
-    repo.add_target(&bin, "images/web", target(WEB), now)
+    repo.add_target(bin.as_str(), "images/web", target(WEB), now)
         .expect("web");
     repo.sign_targets_roles(&k.targets).expect("sign");
     repo.sign_targets_roles(&k.delegate).expect("sign");

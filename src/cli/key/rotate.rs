@@ -6,6 +6,7 @@ use crate::cli::common::{
 use crate::cli::prompt::{PassphraseArgs, Provider};
 use crate::cli::{CliError, Context};
 use crate::trust::writer::{KeyChange, Writer};
+use crate::tuf::KeyId;
 
 /// Replace a role's key with a new one made here: `root`, `targets`,
 /// `snapshot`, `timestamp`, or a signer's name. Top-level keys change in
@@ -80,7 +81,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
     let mut new_online = (None, None);
     let base = name_base(&repo_id);
     for role in &args.roles {
-        let old: Vec<String> = match role.as_str() {
+        let old: Vec<KeyId> = match role.as_str() {
             "root" => {
                 let listed = root
                     .roles
@@ -89,9 +90,9 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                     .unwrap_or_default();
                 // By default the root keys held here (others are their
                 // holders' to rotate).
-                let old: Vec<String> = if args.replace.is_empty() {
+                let old: Vec<KeyId> = if args.replace.is_empty() {
                     held.iter()
-                        .map(|k| k.public().key_id().to_string())
+                        .map(|k| KeyId::from(k.public().key_id()))
                         .filter(|id| listed.contains(id))
                         .collect()
                 } else {
@@ -106,7 +107,10 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                 old
             }
             "targets" | "snapshot" | "timestamp" => chosen(
-                root.roles.get(role).map(|r| r.keyids.clone()).unwrap_or_default(),
+                root.roles
+                    .get(role.as_str())
+                    .map(|r| r.keyids.clone())
+                    .unwrap_or_default(),
                 &args.replace,
             ),
             signer => {
@@ -124,11 +128,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
                 chosen(ids, &args.replace)
             }
         };
-        let replacing = old
-            .iter()
-            .map(|i| &i[..i.len().min(12)])
-            .collect::<Vec<_>>()
-            .join(", ");
+        let replacing = old.iter().map(KeyId::short).collect::<Vec<_>>().join(", ");
         if let Some(public) = &given {
             eprintln!(
                 "New {role} key {} (given) for {repo_id}, replacing {replacing}",
@@ -192,10 +192,13 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
 }
 
 /// Of a role's key ids `listed`, those `--replace` names (all without it).
-fn chosen(listed: Vec<String>, replace: &[String]) -> Vec<String> {
+fn chosen(listed: Vec<KeyId>, replace: &[String]) -> Vec<KeyId> {
     if replace.is_empty() {
         listed
     } else {
-        listed.into_iter().filter(|id| replace.contains(id)).collect()
+        listed
+            .into_iter()
+            .filter(|id| replace.iter().any(|r| id == r.as_str()))
+            .collect()
     }
 }

@@ -56,7 +56,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     client.refresh()?;
     for path in &paths {
         let (signer, target) = client.resolve(path)?;
-        let local = client.download(path, &signer, &target, &target_base, &args.target_dir)?;
+        let local = client.download(path, signer.as_str(), &target, &target_base, &args.target_dir)?;
         output::print(&format!("{}\n", local.display()))?;
     }
     Ok(())

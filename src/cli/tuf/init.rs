@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::cli::{CliError, Failure};
 use crate::store::metadata_dir::MetadataDir;
-use crate::tuf::{Limits, TrustedSet};
+use crate::tuf::{Limits, RoleName, TrustedSet};
 
 /// Trust ROOT_FILE as this client's root of trust. Offline: the root must
 /// carry a threshold of its own signatures; its expiry does not matter
@@ -45,7 +45,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "check the metadata directory",
         )
     };
-    if let Some(existing) = dir.read("root").map_err(local_err)? {
+    if let Some(existing) = dir.read(&RoleName::Root).map_err(local_err)? {
         if existing == bytes {
             eprintln!("{} already trusts this root", args.metadata_dir.display());
             return Ok(());
@@ -55,7 +55,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "refresh to follow the repository's root rotations; use a new directory to trust another root",
         ));
     }
-    dir.write("root", &bytes).map_err(local_err)?;
+    dir.write(&RoleName::Root, &bytes).map_err(local_err)?;
     let root = set.root().signed();
     eprintln!(
         "Trusting root version {} ({} of {} root keys must sign), expires {}",

@@ -7,7 +7,7 @@ use vouch_keys::PrivateKey;
 use super::{authorised, bug};
 use crate::trust::error::TrustError;
 use crate::tuf::editor::MetadataEditor;
-use crate::tuf::metadata::TargetFile;
+use crate::tuf::metadata::{KeyId, RoleName, TargetFile};
 
 pub use crate::tuf::bin_versions::RENEW_AFTER;
 
@@ -89,40 +89,40 @@ pub(super) fn sign_into_bins(
     let mut touched = std::collections::BTreeSet::new();
     for (tag, target) in targets {
         let bin = bins.bin_for(tag);
-        repo.add_target(&bin, tag, target.clone(), now)
+        repo.add_target(bin.as_str(), tag, target.clone(), now)
             .map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
         touched.insert(bin);
     }
     // Just converted: every bin is new, and holds tags that were signed
     // in the holder; renewals: bins and holder signed long ago.
     let renew = now + (Duration::days(365) - RENEW_AFTER);
-    let loaded: Vec<String> = repo
+    let loaded: Vec<RoleName> = repo
         .targets
         .iter()
         .filter(|(name, r)| {
             // Renewed: every bin just converted, bins and holder signed
             // long ago, and bins whose version is not bound to their name
             // (signed by a vouch before 2026-12-05; readers refuse them).
-            let legacy = bins.is_bin(name)
-                && crate::tuf::bin_versions::slot(name).is_some()
-                && !crate::tuf::bin_versions::bound_to(name, r.signed.version);
-            (bins.is_bin(name) || name.as_str() == holder)
+            let legacy = bins.is_bin(name.as_str())
+                && crate::tuf::bin_versions::slot(name.as_str()).is_some()
+                && !crate::tuf::bin_versions::bound_to(name.as_str(), r.signed.version);
+            (bins.is_bin(name.as_str()) || name.as_str() == holder)
                 && (converted || r.signed.expires.at < renew || legacy)
         })
         .map(|(name, _)| name.clone())
         .collect();
     for role in loaded {
         if role != holder {
-            repo.renew(&role, now).map_err(bug)?;
+            repo.renew(role.as_str(), now).map_err(bug)?;
             touched.insert(role);
         } else if !converted {
-            repo.renew(&role, now).map_err(bug)?;
+            repo.renew(role.as_str(), now).map_err(bug)?;
         }
     }
     for key in signers {
         authorised(repo, repo_id, holder, key)?;
-        let id = key.public().key_id().to_string();
-        for role in touched.iter().map(String::as_str).chain([holder]) {
+        let id = KeyId::from(key.public().key_id());
+        for role in touched.iter().map(RoleName::as_str).chain([holder]) {
             if let Some(r) = repo.targets.get_mut(role)
                 && (role != holder || !r.signatures.iter().any(|s| s.keyid == id))
             {

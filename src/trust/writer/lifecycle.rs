@@ -19,7 +19,7 @@ use crate::trust::error::TrustError;
 use crate::trust::load::WriterState;
 use crate::trust::record::Record;
 use crate::tuf::editor::MetadataEditor;
-use crate::tuf::metadata::Root;
+use crate::tuf::metadata::{KeyId, RoleName, Root};
 
 /// One key change of `vouch key rotate`: `role` (`root`, `targets`,
 /// `snapshot`, `timestamp`, or a signer's `targets/NAME`) takes `new` in
@@ -29,7 +29,7 @@ pub struct KeyChange {
     /// The role.
     pub role: String,
     /// The key ids replaced (checked against the live data).
-    pub old: Vec<String>,
+    pub old: Vec<KeyId>,
     /// The new key.
     pub new: PublicKey,
 }
@@ -52,7 +52,7 @@ pub struct RootEdit {
     /// Root keys to add.
     pub add: Vec<PublicKey>,
     /// Root key ids to remove.
-    pub remove: Vec<String>,
+    pub remove: Vec<KeyId>,
     /// A new root threshold.
     pub threshold: Option<u64>,
     /// A new validity period for this and later root versions.
@@ -65,7 +65,7 @@ pub struct RootEdit {
 fn sign_held(repo: &mut MetadataEditor, live_root: &Root, held: &[PrivateKey]) -> Result<(), TrustError> {
     if repo.root.signed != *live_root {
         for key in held {
-            let id = key.public().key_id().to_string();
+            let id = KeyId::from(key.public().key_id());
             let may = [live_root, &repo.root.signed]
                 .iter()
                 .any(|r| r.roles.get("root").is_some_and(|k| k.keyids.contains(&id)));
@@ -81,8 +81,8 @@ fn sign_held(repo: &mut MetadataEditor, live_root: &Root, held: &[PrivateKey]) -
             continue;
         };
         for key in held {
-            if ids.contains(&key.public().key_id().to_string())
-                && let Some(r) = repo.targets.get_mut(&role)
+            if ids.contains(&KeyId::from(key.public().key_id()))
+                && let Some(r) = repo.targets.get_mut(role.as_str())
             {
                 r.sign(key).map_err(bug)?;
             }
@@ -99,7 +99,7 @@ fn renew_with_bins(repo: &mut MetadataEditor, role: &str, now: OffsetDateTime) -
         for n in 0..bins.bins() {
             let name = bins.bin_name(n);
             if repo.targets.contains_key(&name) {
-                repo.renew(&name, now).map_err(bug)?;
+                repo.renew(name.as_str(), now).map_err(bug)?;
             }
         }
     }
@@ -135,7 +135,7 @@ fn restore_releases(
         return Ok(());
     };
     let Some(tags) = record.replay_tags(role_or_its_bins(RELEASES), |e| {
-        e.keyids.iter().any(|k| allowed.contains(k))
+        e.keyids.iter().any(|k| allowed.iter().any(|a| a == k.as_str()))
     })?
     else {
         return Ok(());
@@ -178,10 +178,10 @@ fn tags_of(repo: &MetadataEditor, role: &str) -> BTreeMap<String, Option<String>
     let mut out = BTreeMap::new();
     let mut names = vec![role.to_owned()];
     if let Some(bins) = repo.bins_of(role) {
-        names.extend((0..bins.bins()).map(|n| bins.bin_name(n)));
+        names.extend((0..bins.bins()).map(|n| bins.bin_name(n).to_string()));
     }
     for name in names {
-        if let Some(r) = repo.targets.get(&name) {
+        if let Some(r) = repo.targets.get(name.as_str()) {
             for (tag, t) in &r.signed.targets {
                 out.insert(tag.clone(), t.hashes.get("sha256").map(|h| format!("sha256:{h}")));
             }
@@ -360,7 +360,7 @@ fn root_summary(change: &RootEdit) -> String {
         parts.push(format!("add root key {}", k.key_id().short()));
     }
     for id in &change.remove {
-        parts.push(format!("remove root key {}", id.get(..12).unwrap_or(id)));
+        parts.push(format!("remove root key {}", id.short()));
     }
     if let Some(t) = change.threshold {
         parts.push(format!("root threshold {t}"));
@@ -418,7 +418,7 @@ fn restore_from_record(
         }
     }
     repo.renew("targets", now).map_err(bug)?;
-    let reached: std::collections::BTreeSet<String> = rebuilt
+    let reached: std::collections::BTreeSet<RoleName> = rebuilt
         .delegations
         .iter()
         .flat_map(|d| d.roles.iter().flatten().map(|r| r.name.clone()))
@@ -429,10 +429,10 @@ fn restore_from_record(
     }
     // Roles the rebuilt targets does not delegate to stay listed in
     // snapshot and are not republished.
-    let unreached: Vec<String> = repo
+    let unreached: Vec<RoleName> = repo
         .targets
         .keys()
-        .filter(|n| n.starts_with("targets/") && !reached.contains(*n))
+        .filter(|n| n.as_str().starts_with("targets/") && !reached.contains(*n))
         .cloned()
         .collect();
     for n in unreached {
@@ -459,7 +459,7 @@ fn rotate_one(repo: &mut MetadataEditor, c: &KeyChange, now: OffsetDateTime) -> 
     };
     match c.role.as_str() {
         "root" | "targets" | "snapshot" | "timestamp" => {
-            let threshold = repo.root.signed.roles.get(&c.role).map(|r| r.threshold);
+            let threshold = repo.root.signed.roles.get(c.role.as_str()).map(|r| r.threshold);
             repo.edit_top_level(&c.role, std::slice::from_ref(&c.new), &c.old, threshold, now)
                 .map_err(refused)?;
             if c.role == "targets" {
@@ -505,7 +505,7 @@ fn rotate_one(repo: &mut MetadataEditor, c: &KeyChange, now: OffsetDateTime) -> 
             )
             .map_err(refused)?;
             // The signer's own role, signed again with the new key.
-            if repo.targets.contains_key(&role) {
+            if repo.targets.contains_key(role.as_str()) {
                 renew_with_bins(repo, &role, now)?;
             }
             if repo.delegation("targets", RELEASES).is_some() {

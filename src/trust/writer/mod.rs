@@ -101,7 +101,7 @@ pub(crate) fn delegator_of(role: &str) -> Option<String> {
 }
 
 /// The key ids that sign `role` in `repo`, as its delegator lists them.
-pub fn signer_ids(repo: &MetadataEditor, role: &str) -> Option<Vec<String>> {
+pub fn signer_ids(repo: &MetadataEditor, role: &str) -> Option<Vec<crate::tuf::KeyId>> {
     signers_of(repo, role).map(|(_, ids, _)| ids)
 }
 
@@ -109,14 +109,18 @@ pub fn signer_ids(repo: &MetadataEditor, role: &str) -> Option<Vec<String>> {
 /// delegator ([`delegator_of`]) or root (for `targets`) lists them.
 pub(crate) fn signers_of(repo: &MetadataEditor, role: &str) -> Option<crate::tuf::trusted_set::Signers> {
     match delegator_of(role) {
-        None => crate::tuf::trusted_set::top_level_signers(&repo.root.signed, "targets").ok(),
-        Some(parent) => crate::tuf::trusted_set::delegation_signers(&repo.targets.get(&parent)?.signed, role),
+        None => {
+            crate::tuf::trusted_set::top_level_signers(&repo.root.signed, &crate::tuf::RoleName::Targets).ok()
+        }
+        Some(parent) => {
+            crate::tuf::trusted_set::delegation_signers(&repo.targets.get(parent.as_str())?.signed, role)
+        }
     }
 }
 
 /// Refuses a key that the verified metadata does not authorise for `role`.
 fn authorised(repo: &MetadataEditor, repo_id: &str, role: &str, key: &PrivateKey) -> Result<(), TrustError> {
-    let id = key.public().key_id().to_string();
+    let id = crate::tuf::KeyId::from(key.public().key_id());
     let ok = match role {
         "root" | "targets" | "snapshot" | "timestamp" => repo
             .root

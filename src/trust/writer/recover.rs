@@ -14,6 +14,7 @@ use crate::trust::error::TrustError;
 use crate::tuf::TrustedSet;
 use crate::tuf::TufError;
 use crate::tuf::editor::{Expiries, MetadataEditor};
+use crate::tuf::metadata::RoleName;
 use crate::tuf::writer_load::WriterLoad;
 
 impl<'s> Writer<'s> {
@@ -110,7 +111,7 @@ impl<'s> Writer<'s> {
         };
         let mut set = TrustedSet::new(anchor, now, self.trust.limits)
             .map_err(damaged)?
-            .with_denied(start.denied.iter().cloned())
+            .with_denied(start.denied.iter().map(crate::tuf::KeyId::new))
             .map_err(damaged)?
             .danger_ignore_expiry_for_republishing();
         history.push(anchor.clone());
@@ -120,15 +121,16 @@ impl<'s> Writer<'s> {
         }
         set.begin_update();
         set.finish_root_update().map_err(damaged)?;
-        let read = |role: &str| {
+        let read = |role: &RoleName| {
             cache
                 .metadata()
                 .read(role)
                 .map_err(TrustError::local(cache.metadata().path()))?
-                .ok_or_else(|| incomplete(role))
+                .ok_or_else(|| incomplete(role.as_str()))
         };
-        set.load_timestamp(&read("timestamp")?).map_err(damaged)?;
-        set.load_snapshot(&read("snapshot")?).map_err(damaged)?;
+        set.load_timestamp(&read(&RoleName::Timestamp)?)
+            .map_err(damaged)?;
+        set.load_snapshot(&read(&RoleName::Snapshot)?).map_err(damaged)?;
         set.snapshot_is_current().map_err(damaged)?;
         // Roles this machine never read (bins another publisher changed)
         // come from the store, checked like the rest against the cached
@@ -149,7 +151,7 @@ impl<'s> Writer<'s> {
             let bytes = match cached {
                 Some(bytes) => {
                     // This machine's verified copy.
-                    load.accept_unbound(&request.role);
+                    load.accept_unbound(request.role.as_str());
                     bytes
                 }
                 None => {
@@ -161,7 +163,7 @@ impl<'s> Writer<'s> {
                                 "check the store and retry",
                             )
                         })?
-                        .ok_or_else(|| incomplete(&request.role))?
+                        .ok_or_else(|| incomplete(request.role.as_str()))?
                 }
             };
             load.add(&bytes).map_err(damaged)?;

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::shortfall::Shortfall;
 use crate::tuf::crypto::count_signatures;
 use crate::tuf::editor::{BASE, Signed, root_hash};
-use crate::tuf::metadata::{Envelope, Root, Signature, signed_bytes};
+use crate::tuf::metadata::{Envelope, KeyId, Root, Signature, signed_bytes};
 
 /// Why a staged root does not apply.
 pub(super) enum RootCheck {
@@ -94,16 +94,16 @@ fn valid_by(by: &Root, new: &Root, candidates: &[Signature], denied: &BTreeSet<S
         return Vec::new();
     };
     // Denied keys (`vouch deny`) count for nothing.
-    let authorised: Vec<String> = role
+    let authorised: Vec<KeyId> = role
         .keyids
         .iter()
-        .filter(|k| !denied.contains(*k))
+        .filter(|k| !denied.contains(k.as_str()))
         .cloned()
         .collect();
     let Ok(canonical) = signed_bytes(new) else {
         return Vec::new();
     };
-    let mut valid: BTreeMap<String, Signature> = BTreeMap::new();
+    let mut valid: BTreeMap<KeyId, Signature> = BTreeMap::new();
     for sig in candidates {
         if valid.contains_key(&sig.keyid) {
             continue;
@@ -155,7 +155,7 @@ pub(super) fn weigh(live: Option<&Root>, new: &Signed<Root>, denied: &BTreeSet<S
         .iter()
         .map(|(_, _, root)| valid_by(root, &new.signed, &new.signatures, denied))
         .collect();
-    let mut signatures: BTreeMap<String, Signature> = BTreeMap::new();
+    let mut signatures: BTreeMap<KeyId, Signature> = BTreeMap::new();
     for s in valid.iter().flatten() {
         signatures.entry(s.keyid.clone()).or_insert_with(|| s.clone());
     }

@@ -194,7 +194,7 @@ impl<'s> Writer<'s> {
                     .get(&crate::tuf::metadata::meta_key(&name))
                     .map(|m| m.version)
                     .ok_or_else(|| bug(format!("snapshot does not list bin {name}")))?;
-                Ok((name, version))
+                Ok((name.to_string(), version))
             })
             .collect::<Result<BTreeMap<String, u64>, TrustError>>()?;
         Ok(artifact::publish(self.store, &files, &bins, previous, expected)?)
@@ -307,7 +307,7 @@ impl<'s> Writer<'s> {
     pub fn create(
         &self,
         root: &PrivateKey,
-        root_key: Option<(&str, crate::tuf::metadata::Key)>,
+        root_key: Option<(&crate::tuf::KeyId, crate::tuf::metadata::Key)>,
         targets: &PrivateKey,
         keys: Publishing<'_>,
         bins: Option<u32>,
@@ -401,7 +401,12 @@ impl<'s> Writer<'s> {
             .signed
             .roles
             .get("root")
-            .map(|r| (r.keyids.clone(), r.threshold))
+            .map(|r| {
+                (
+                    r.keyids.iter().map(ToString::to_string).collect::<Vec<String>>(),
+                    r.threshold,
+                )
+            })
             .unwrap_or_default();
         let mut policy = crate::policy::Policy::load(&self.trust.dir)?;
         // A pin here to other root keys is never replaced silently.

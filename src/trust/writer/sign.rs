@@ -56,7 +56,7 @@ impl<'s> Writer<'s> {
                         repo.add_target(role, tag, target.clone(), now)
                             .map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
                     }
-                    if let Some(r) = repo.targets.get_mut(role) {
+                    if let Some(r) = repo.targets.get_mut(role.as_str()) {
                         r.sign(key).map_err(bug)?;
                     }
                 }
@@ -81,12 +81,19 @@ impl<'s> Writer<'s> {
         let summary = tag.map_or_else(|| "revoke every tag".to_owned(), |t| format!("revoke {t}"));
         self.change_or_stage(keys, scope.as_deref(), &summary, by, |repo, _, now| {
             let mut report = RevokeReport::default();
-            let names: Vec<String> = repo.targets.keys().cloned().collect();
+            let names: Vec<String> = repo.targets.keys().map(ToString::to_string).collect();
             for role in names {
                 let tags: Vec<String> = match tag {
-                    Some(t) if repo.targets[&role].signed.targets.contains_key(t) => vec![t.to_owned()],
+                    Some(t) if repo.targets[role.as_str()].signed.targets.contains_key(t) => {
+                        vec![t.to_owned()]
+                    }
                     Some(_) => continue,
-                    None => repo.targets[&role].signed.targets.keys().cloned().collect(),
+                    None => repo.targets[role.as_str()]
+                        .signed
+                        .targets
+                        .keys()
+                        .cloned()
+                        .collect(),
                 };
                 if tags.is_empty() {
                     continue;
@@ -113,7 +120,7 @@ impl<'s> Writer<'s> {
                     report.removed.push((t, role.clone()));
                 }
                 for key in signing {
-                    if let Some(r) = repo.targets.get_mut(&role) {
+                    if let Some(r) = repo.targets.get_mut(role.as_str()) {
                         r.sign(key).map_err(bug)?;
                     }
                 }
@@ -147,14 +154,14 @@ pub(super) fn sign_top_targets(repo: &mut MetadataEditor, key: &PrivateKey) -> R
 
 /// The roles `targets` delegates to that `key` may sign.
 pub(super) fn signable_delegations(repo: &MetadataEditor, key: &PrivateKey) -> Vec<String> {
-    let id = key.public().key_id().to_string();
+    let id = crate::tuf::KeyId::from(key.public().key_id());
     repo.targets["targets"]
         .signed
         .delegations
         .iter()
         .flat_map(|d| d.roles.iter().flatten())
         .filter(|r| r.keyids.contains(&id))
-        .map(|r| r.name.clone())
+        .map(|r| r.name.to_string())
         .collect()
 }
 

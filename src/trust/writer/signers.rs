@@ -27,7 +27,7 @@ impl<'s> Writer<'s> {
         name: &str,
         public: &PublicKey,
         threshold: Option<u64>,
-    ) -> Result<(Outcome, (Vec<String>, u64)), TrustError> {
+    ) -> Result<(Outcome, (Vec<crate::tuf::KeyId>, u64)), TrustError> {
         let role = format!("targets/{name}");
         let summary = format!("add signer {name}");
         let (delegation, outcome) = self.change_or_stage(keys, None, &summary, "owner", |repo, _, now| {
@@ -223,8 +223,8 @@ pub(super) fn resign_what_falls_short(
     let loaded: Vec<String> = repo
         .targets
         .keys()
-        .filter(|n| n.as_str() != "targets" && !changed.contains(n))
-        .cloned()
+        .map(ToString::to_string)
+        .filter(|n| n != "targets" && !changed.contains(n))
         .collect();
     for role in super::staging::shortfalls(repo, loaded.iter().map(String::as_str)) {
         repo.renew(&role.role, now).map_err(bug)?;
@@ -238,11 +238,11 @@ fn releases_only_tags(repo: &MetadataEditor) -> Vec<String> {
     let top = repo.targets.get("targets").map(|t| &t.signed.targets);
     let mut roles = vec![RELEASES.to_owned()];
     if let Some(bins) = repo.bins_of(RELEASES) {
-        roles.extend((0..bins.bins()).map(|n| bins.bin_name(n)));
+        roles.extend((0..bins.bins()).map(|n| bins.bin_name(n).to_string()));
     }
     let mut lost: Vec<String> = roles
         .iter()
-        .filter_map(|r| repo.targets.get(r))
+        .filter_map(|r| repo.targets.get(r.as_str()))
         .flat_map(|r| r.signed.targets.iter())
         .filter(|(tag, t)| top.and_then(|top| top.get(*tag)) != Some(*t))
         .map(|(tag, _)| tag.clone())

@@ -25,7 +25,7 @@ impl MetadataEditor {
             keyids: setup.role_keys().keyids,
             threshold,
             bit_length,
-            name_prefix: name_prefix.to_owned(),
+            name_prefix: bin_prefix(parent, name_prefix)?,
             extra: Extra::new(),
         };
         let parent_md = &mut self.role_mut(parent)?.signed;
@@ -35,7 +35,7 @@ impl MetadataEditor {
         parent_md.delegations = Some(Delegations {
             keys: keys
                 .iter()
-                .map(|k| (k.key_id().to_string(), tuf_key(k)))
+                .map(|k| (KeyId::from(k.key_id()), tuf_key(k)))
                 .collect(),
             roles: None,
             succinct_roles: Some(bins.clone()),
@@ -59,7 +59,7 @@ impl MetadataEditor {
                 .meta
                 .get(&crate::tuf::metadata::meta_key(&name))
                 .map_or(1, |m| m.version.saturating_add(1));
-            role.version = crate::tuf::bin_versions::next(&name, above, now).unwrap_or(above);
+            role.version = crate::tuf::bin_versions::next(name.as_str(), above, now).unwrap_or(above);
             self.targets.insert(name.clone(), Signed::new(role));
             self.changed.insert(name);
         }
@@ -93,7 +93,7 @@ impl MetadataEditor {
             keyids: keyids.clone(),
             threshold,
             bit_length,
-            name_prefix: name_prefix.to_owned(),
+            name_prefix: bin_prefix(holder, name_prefix)?,
             extra: Extra::new(),
         };
         self.create_bins(&bins, now);
@@ -108,7 +108,7 @@ impl MetadataEditor {
         self.touch(holder, now)?;
         for (path, target) in tags {
             let bin = bins.bin_for(&path);
-            self.role_mut(&bin)?.signed.targets.insert(path, target);
+            self.role_mut(bin.as_str())?.signed.targets.insert(path, target);
         }
         Ok(())
     }
@@ -117,7 +117,7 @@ impl MetadataEditor {
     /// `targets`) or its delegator lists them.
     pub(super) fn signers_of(&self, role: &str) -> Result<crate::tuf::trusted_set::Signers, EditError> {
         if role == "targets" {
-            crate::tuf::trusted_set::top_level_signers(&self.root.signed, "targets")
+            crate::tuf::trusted_set::top_level_signers(&self.root.signed, &RoleName::Targets)
                 .map_err(|e| EditError::refused(role, e.to_string()))
         } else {
             self.targets
@@ -132,7 +132,7 @@ impl MetadataEditor {
     /// signs its bins too). Returns whether that changed the holder.
     pub fn sync_bin_keys(&mut self, holder: &str, now: OffsetDateTime) -> Result<bool, EditError> {
         let (keys, keyids, threshold) = self.signers_of(holder)?;
-        let keys: BTreeMap<String, Key> = keys.into_iter().filter(|(id, _)| keyids.contains(id)).collect();
+        let keys: BTreeMap<KeyId, Key> = keys.into_iter().filter(|(id, _)| keyids.contains(id)).collect();
         let Some(d) = self.role_mut(holder)?.signed.delegations.as_mut() else {
             return Ok(false);
         };
@@ -168,8 +168,8 @@ impl MetadataEditor {
         };
         parent_md.delegations = None;
         self.touch(parent, now)?;
-        self.targets.retain(|name, _| !bins.is_bin(name));
-        self.changed.retain(|name| !bins.is_bin(name));
+        self.targets.retain(|name, _| !bins.is_bin(name.as_str()));
+        self.changed.retain(|name| !bins.is_bin(name.as_str()));
         Ok(())
     }
 
@@ -220,7 +220,7 @@ impl MetadataEditor {
 
     /// Targets roles changed since the last timestamp was made.
     pub fn changed_roles(&self) -> impl Iterator<Item = &str> {
-        self.changed.iter().map(String::as_str)
+        self.changed.iter().map(RoleName::as_str)
     }
 
     /// Delegates from `parent` to `16^prefix_len` classic hashed bins (spec
@@ -262,7 +262,7 @@ impl MetadataEditor {
     }
 
     /// The classic hashed bin of `parent` whose prefix matches `path`.
-    pub fn hashed_bin_for(&self, parent: &str, path: &str) -> Result<String, EditError> {
+    pub fn hashed_bin_for(&self, parent: &str, path: &str) -> Result<RoleName, EditError> {
         let parent_md = &self.targets.get(parent).ok_or_else(|| not_found(parent))?.signed;
         parent_md
             .delegations
@@ -283,7 +283,7 @@ impl MetadataEditor {
     }
 
     /// The succinct bin of `parent` that holds `path`.
-    pub fn bin_for(&self, parent: &str, path: &str) -> Result<String, EditError> {
+    pub fn bin_for(&self, parent: &str, path: &str) -> Result<RoleName, EditError> {
         let parent_md = &self.targets.get(parent).ok_or_else(|| not_found(parent))?.signed;
         let bins = parent_md
             .delegations
@@ -291,5 +291,18 @@ impl MetadataEditor {
             .and_then(|d| d.succinct_roles.as_ref())
             .ok_or_else(|| EditError::refused(parent, "it has no succinct hashed bins"))?;
         Ok(bins.bin_for(path))
+    }
+}
+
+/// The name prefix of new succinct bins, checked once: a delegated role's
+/// name (`{prefix}-{hex}` then never collides with a top-level role).
+fn bin_prefix(by: &str, prefix: &str) -> Result<RoleName, EditError> {
+    match RoleName::parse(prefix) {
+        Ok(name) if !name.is_top_level() => Ok(name),
+        Ok(name) => Err(EditError::refused(
+            by,
+            format!("bins cannot be named after {name}"),
+        )),
+        Err(e) => Err(EditError::refused(by, e)),
     }
 }

@@ -22,7 +22,9 @@ impl MetadataEditor {
             DelegatedPaths::Paths(p) => (Some(p), None),
             DelegatedPaths::HashPrefixes(h) => (None, Some(h)),
         };
-        if self.targets.contains_key(name) || crate::tuf::trusted_set::TOP_LEVEL_ROLES.contains(&name) {
+        // The one place a new delegated role's name is checked.
+        let role_name = RoleName::parse(name).map_err(|e| EditError::refused(parent, e))?;
+        if self.targets.contains_key(name) || role_name.is_top_level() {
             return Err(EditError::refused(parent, format!("role {name} already exists")));
         }
         // A name used before (its role since withdrawn) continues above the
@@ -32,7 +34,7 @@ impl MetadataEditor {
             .snapshot
             .signed
             .meta
-            .get(&crate::tuf::metadata::meta_key(name))
+            .get(&crate::tuf::metadata::meta_key(&role_name))
             .map_or(1, |m| m.version.saturating_add(1));
         let setup = RoleSetup {
             keys: keys.to_vec(),
@@ -53,13 +55,13 @@ impl MetadataEditor {
             ));
         }
         for k in keys {
-            delegations.keys.insert(k.key_id().to_string(), tuf_key(k));
+            delegations.keys.insert(KeyId::from(k.key_id()), tuf_key(k));
         }
         delegations
             .roles
             .get_or_insert_with(Vec::new)
             .push(DelegatedRole {
-                name: name.to_owned(),
+                name: role_name.clone(),
                 keyids: role_keys.keyids,
                 threshold,
                 terminating,
@@ -68,10 +70,10 @@ impl MetadataEditor {
                 extra: Extra::new(),
             });
         self.touch(parent, now)?;
-        let mut role = new_targets(name, now, self.expiries.targets);
+        let mut role = new_targets(&role_name, now, self.expiries.targets);
         role.version = version;
-        self.targets.insert(name.to_owned(), Signed::new(role));
-        self.changed.insert(name.to_owned());
+        self.targets.insert(role_name.clone(), Signed::new(role));
+        self.changed.insert(role_name);
         Ok(())
     }
 
@@ -93,7 +95,7 @@ impl MetadataEditor {
         role.keyids = setup.role_keys().keyids;
         role.threshold = threshold;
         for k in keys {
-            delegations.keys.insert(k.key_id().to_string(), tuf_key(k));
+            delegations.keys.insert(KeyId::from(k.key_id()), tuf_key(k));
         }
         prune_keys(delegations);
         self.touch(parent, now)
@@ -111,7 +113,7 @@ impl MetadataEditor {
     ) -> Result<(), EditError> {
         let delegations = self.delegations_mut(parent, name)?;
         let role = delegated_role_mut(&mut delegations.roles, name)?;
-        let id = key.key_id().to_string();
+        let id = KeyId::from(key.key_id());
         if !role.keyids.contains(&id) {
             role.keyids.push(id.clone());
             role.keyids.sort();
@@ -142,7 +144,7 @@ impl MetadataEditor {
         &mut self,
         parent: &str,
         name: &str,
-        keyids: &[String],
+        keyids: &[KeyId],
         now: OffsetDateTime,
     ) -> Result<usize, EditError> {
         let delegations = self.delegations_mut(parent, name)?;

@@ -13,8 +13,9 @@ use vouch_keys::{PrivateKey, PublicKey};
 
 use super::error::TufError;
 use super::metadata::{
-    DelegatedRole, Delegations, Envelope, Expires, Extra, Key, KeyVal, MetaFile, Role, RoleKeys, Root,
-    SPEC_VERSION, Signature, Snapshot, SuccinctRoles, TargetFile, Targets, Timestamp, signed_bytes, to_bytes,
+    DelegatedRole, Delegations, Envelope, Expires, Extra, Key, KeyId, KeyVal, MetaFile, Role, RoleKeys,
+    RoleName, Root, SPEC_VERSION, Signature, Snapshot, SuccinctRoles, TargetFile, Targets, Timestamp,
+    signed_bytes, to_bytes,
 };
 
 mod bins;
@@ -67,7 +68,7 @@ impl<T: Serialize> Signed<T> {
     /// Adds (or replaces) `key`'s signature over the current content.
     pub fn sign(&mut self, key: &PrivateKey) -> Result<(), TufError> {
         let bytes = signed_bytes(&self.signed).map_err(|e| TufError::malformed("metadata", e))?;
-        let keyid = key.public().key_id().to_string();
+        let keyid = KeyId::from(key.public().key_id());
         self.signatures.retain(|s| s.keyid != keyid);
         self.signatures.push(Signature {
             keyid,
@@ -81,11 +82,11 @@ impl<T: Serialize> Signed<T> {
     /// Adds (or replaces) a signature by `key` listed under `keyid`: for a
     /// key that metadata names by another form of it (a Docker Content
     /// Trust root certificate). The caller checks that it verifies.
-    pub fn sign_as(&mut self, key: &PrivateKey, keyid: &str) -> Result<(), TufError> {
+    pub fn sign_as(&mut self, key: &PrivateKey, keyid: &KeyId) -> Result<(), TufError> {
         let bytes = signed_bytes(&self.signed).map_err(|e| TufError::malformed("metadata", e))?;
-        self.signatures.retain(|s| s.keyid != keyid);
+        self.signatures.retain(|s| s.keyid != *keyid);
         self.signatures.push(Signature {
-            keyid: keyid.to_owned(),
+            keyid: keyid.clone(),
             sig: hex::encode(key.sign(&bytes)),
             extra: Extra::new(),
         });
@@ -145,7 +146,7 @@ impl RoleSetup {
     }
 
     fn role_keys(&self) -> RoleKeys {
-        let mut keyids: Vec<String> = self.keys.iter().map(|k| k.key_id().to_string()).collect();
+        let mut keyids: Vec<KeyId> = self.keys.iter().map(|k| KeyId::from(k.key_id())).collect();
         keyids.sort();
         keyids.dedup();
         RoleKeys {
@@ -169,7 +170,7 @@ pub struct MetadataEditor {
     /// Snapshot.
     pub snapshot: Signed<Snapshot>,
     /// `targets` and every delegated role, by name.
-    pub targets: BTreeMap<String, Signed<Targets>>,
+    pub targets: BTreeMap<RoleName, Signed<Targets>>,
     /// Expiry durations used when a role changes.
     pub expiries: Expiries,
     /// Whether snapshot lists each targets role's length and hash, not
@@ -177,14 +178,14 @@ pub struct MetadataEditor {
     pub snapshot_lists_hashes: bool,
     /// Targets roles changed since the last timestamp was made: each gets
     /// one new version per publish, however often it changes.
-    changed: BTreeSet<String>,
+    changed: BTreeSet<RoleName>,
     /// The least version the next snapshot takes less one (`raise_versions`).
     snapshot_floor: u64,
     /// Snapshots this writer published and found overwritten, named by the
     /// next one (`history::SUPERSEDED`).
     pub superseded: Vec<super::history::State>,
     /// The content hash of each role as verified (`BASE`).
-    bases: BTreeMap<String, String>,
+    bases: BTreeMap<RoleName, String>,
 }
 
 /// The field of a targets role's `signed` that names the role vouch signed
@@ -217,7 +218,7 @@ pub fn content_hash(signed: &Targets) -> Result<String, EditError> {
     Ok(hex::encode(sha2::Sha256::digest(&bytes)))
 }
 
-fn new_targets(name: &str, now: OffsetDateTime, valid: Duration) -> Targets {
+fn new_targets(name: &RoleName, now: OffsetDateTime, valid: Duration) -> Targets {
     Targets {
         type_: "targets".to_owned(),
         spec_version: SPEC_VERSION.to_owned(),
@@ -226,7 +227,7 @@ fn new_targets(name: &str, now: OffsetDateTime, valid: Duration) -> Targets {
         targets: BTreeMap::new(),
         delegations: None,
         extra: Extra::from([
-            (ROLE_NAME.to_owned(), serde_json::Value::String(name.to_owned())),
+            (ROLE_NAME.to_owned(), serde_json::Value::String(name.to_string())),
             (BASE.to_owned(), serde_json::Value::String(String::new())),
         ]),
     }
@@ -254,6 +255,14 @@ pub enum DelegatedPaths {
     Paths(Vec<String>),
     /// Hex prefixes of SHA-256(path) (`path_hash_prefixes`).
     HashPrefixes(Vec<String>),
+}
+
+/// `role` as one of the four top-level roles.
+fn top_level(role: &str) -> Result<RoleName, EditError> {
+    RoleName::parse(role)
+        .ok()
+        .filter(RoleName::is_top_level)
+        .ok_or_else(|| not_found(role))
 }
 
 fn not_found(role: &str) -> EditError {
@@ -342,15 +351,15 @@ impl MetadataEditor {
         let mut keys = BTreeMap::new();
         let mut roles = BTreeMap::new();
         for (name, setup) in [
-            ("root", root),
-            ("targets", targets),
-            ("snapshot", snapshot),
-            ("timestamp", timestamp),
+            (RoleName::Root, root),
+            (RoleName::Targets, targets),
+            (RoleName::Snapshot, snapshot),
+            (RoleName::Timestamp, timestamp),
         ] {
             for k in &setup.keys {
-                keys.insert(k.key_id().to_string(), tuf_key(k));
+                keys.insert(KeyId::from(k.key_id()), tuf_key(k));
             }
-            roles.insert(name.to_owned(), setup.role_keys());
+            roles.insert(name, setup.role_keys());
         }
         let root = Root {
             type_: "root".to_owned(),
@@ -364,8 +373,8 @@ impl MetadataEditor {
         };
         let mut targets_map = BTreeMap::new();
         targets_map.insert(
-            "targets".to_owned(),
-            Signed::new(new_targets("targets", now, expiries.targets)),
+            RoleName::Targets,
+            Signed::new(new_targets(&RoleName::Targets, now, expiries.targets)),
         );
         let mut repo = MetadataEditor {
             root: Signed::new(root),
@@ -389,7 +398,7 @@ impl MetadataEditor {
             targets: targets_map,
             expiries,
             snapshot_lists_hashes: true,
-            changed: BTreeSet::from(["targets".to_owned()]),
+            changed: BTreeSet::from([RoleName::Targets]),
             snapshot_floor: 0,
             superseded: Vec::new(),
             bases: BTreeMap::new(),
@@ -407,7 +416,7 @@ impl MetadataEditor {
         root_history: Vec<Vec<u8>>,
         timestamp: &Envelope<Timestamp>,
         snapshot: &Envelope<Snapshot>,
-        roles: BTreeMap<String, super::writer_load::EditableRole>,
+        roles: BTreeMap<RoleName, super::writer_load::EditableRole>,
         expiries: Expiries,
     ) -> Result<MetadataEditor, TufError> {
         let last = root_history.last().ok_or(TufError::Missing {
@@ -424,7 +433,7 @@ impl MetadataEditor {
                     content_hash(&r.signed).map_err(|e| TufError::malformed(name, e))?,
                 ))
             })
-            .collect::<Result<BTreeMap<String, String>, TufError>>()?;
+            .collect::<Result<BTreeMap<RoleName, String>, TufError>>()?;
         Ok(MetadataEditor {
             root,
             root_history,
@@ -478,6 +487,11 @@ impl MetadataEditor {
         let valid = self.expiries.targets;
         let first_change = !self.changed.contains(role);
         let bin = first_change && self.is_bin(role);
+        let name = self
+            .targets
+            .get_key_value(role)
+            .map(|(name, _)| name.clone())
+            .ok_or_else(|| not_found(role))?;
         let r = self.targets.get_mut(role).ok_or_else(|| not_found(role))?;
         if first_change {
             // What this version replaces, as verified (signatures aside).
@@ -503,7 +517,7 @@ impl MetadataEditor {
             .extra
             .insert(ROLE_NAME.to_owned(), serde_json::Value::String(role.to_owned()));
         r.signatures.clear();
-        self.changed.insert(role.to_owned());
+        self.changed.insert(name);
         Ok(())
     }
 
@@ -532,10 +546,10 @@ impl MetadataEditor {
     /// were withdrawn): its content is no longer signed, so it is not
     /// carried into the next publish. Roles changed in this edit (about to
     /// be signed) are left alone. Returns the roles emptied.
-    pub fn drop_unsigned_content(&mut self, now: OffsetDateTime) -> Result<Vec<String>, EditError> {
+    pub fn drop_unsigned_content(&mut self, now: OffsetDateTime) -> Result<Vec<RoleName>, EditError> {
         let mut emptied = Vec::new();
         for (name, role) in &self.targets {
-            if name == "targets"
+            if *name == RoleName::Targets
                 || self.changed.contains(name)
                 || (role.signed.targets.is_empty() && role.signed.delegations.is_none())
             {
@@ -547,11 +561,11 @@ impl MetadataEditor {
             for (keys, keyids, _) in self
                 .targets
                 .values()
-                .filter_map(|d| super::trusted_set::delegation_signers(&d.signed, name))
+                .filter_map(|d| super::trusted_set::delegation_signers(&d.signed, name.as_str()))
             {
                 delegated = true;
                 let count = super::crypto::count_signatures(
-                    name,
+                    name.as_str(),
                     role.signed.version,
                     &canonical,
                     &role.signatures,
@@ -565,10 +579,10 @@ impl MetadataEditor {
             }
         }
         for name in &emptied {
-            let r = self.role_mut(name)?;
+            let r = self.role_mut(name.as_str())?;
             r.signed.targets.clear();
             r.signed.delegations = None;
-            self.touch(name, now)?;
+            self.touch(name.as_str(), now)?;
         }
         Ok(emptied)
     }
@@ -593,7 +607,7 @@ impl MetadataEditor {
     }
 
     /// The key ids and threshold of a role delegated by `parent`.
-    pub fn delegation(&self, parent: &str, name: &str) -> Option<(Vec<String>, u64)> {
+    pub fn delegation(&self, parent: &str, name: &str) -> Option<(Vec<KeyId>, u64)> {
         let d = self.targets.get(parent)?.signed.delegations.as_ref()?;
         d.roles
             .iter()
@@ -603,7 +617,7 @@ impl MetadataEditor {
     }
 
     /// The public keys `parent` lists for its delegations, by key id.
-    pub fn delegation_keys(&self, parent: &str) -> BTreeMap<String, Key> {
+    pub fn delegation_keys(&self, parent: &str) -> BTreeMap<KeyId, Key> {
         self.targets
             .get(parent)
             .and_then(|t| t.signed.delegations.as_ref())
@@ -634,7 +648,7 @@ fn delegated_role_mut<'a>(
 }
 
 fn prune_keys(delegations: &mut Delegations) {
-    let mut used: std::collections::BTreeSet<String> = delegations
+    let mut used: std::collections::BTreeSet<KeyId> = delegations
         .roles
         .iter()
         .flatten()

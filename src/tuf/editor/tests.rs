@@ -99,8 +99,8 @@ fn bins_hold_exactly_the_tags_that_hash_to_them() {
     );
     for tag in &tags {
         let bin = repo.bin_for("targets", tag).expect("bin");
-        assert!(repo.is_bin(&bin), "{bin}");
-        for (name, role) in repo.targets.iter().filter(|(n, _)| repo.is_bin(n)) {
+        assert!(repo.is_bin(bin.as_str()), "{bin}");
+        for (name, role) in repo.targets.iter().filter(|(n, _)| repo.is_bin(n.as_str())) {
             assert_eq!(
                 role.signed.targets.contains_key(tag),
                 *name == bin,
@@ -135,7 +135,7 @@ fn a_delegation_keeps_only_keys_it_names_and_goes_when_emptied() {
     let (ids, threshold) = repo.delegation("targets", "targets/releases").expect("listed");
     assert_eq!((ids.len(), threshold), (2, 2));
     // A withdrawn key leaves the role and, named by no role, the keys.
-    let bob_id = bob.key_id().to_string();
+    let bob_id = KeyId::from(bob.key_id());
     let left = repo
         .remove_delegation_keys(
             "targets",

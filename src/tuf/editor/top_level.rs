@@ -12,16 +12,14 @@ impl MetadataEditor {
         setup: &RoleSetup,
         now: OffsetDateTime,
     ) -> Result<(), EditError> {
-        if !matches!(role, "root" | "targets" | "snapshot" | "timestamp") {
-            return Err(not_found(role));
-        }
+        let role = top_level(role)?;
         self.bump_root(now);
         let root = &mut self.root.signed;
-        root.roles.insert(role.to_owned(), setup.role_keys());
+        root.roles.insert(role, setup.role_keys());
         for k in &setup.keys {
-            root.keys.insert(k.key_id().to_string(), tuf_key(k));
+            root.keys.insert(KeyId::from(k.key_id()), tuf_key(k));
         }
-        let used: std::collections::BTreeSet<String> = root
+        let used: std::collections::BTreeSet<KeyId> = root
             .roles
             .values()
             .flat_map(|r| r.keyids.iter().cloned())
@@ -38,15 +36,18 @@ impl MetadataEditor {
         &mut self,
         role: &str,
         add: &[PublicKey],
-        remove: &[String],
+        remove: &[KeyId],
         threshold: Option<u64>,
         now: OffsetDateTime,
     ) -> Result<(), EditError> {
-        if !matches!(role, "root" | "targets" | "snapshot" | "timestamp") {
-            return Err(not_found(role));
-        }
-        let current = self.root.signed.roles.get(role).ok_or_else(|| not_found(role))?;
-        let mut ids: Vec<String> = current.keyids.clone();
+        let role = top_level(role)?;
+        let current = self
+            .root
+            .signed
+            .roles
+            .get(&role)
+            .ok_or_else(|| not_found(role.as_str()))?;
+        let mut ids: Vec<KeyId> = current.keyids.clone();
         for id in remove {
             if !ids.contains(id) {
                 return Err(EditError::refused(role, format!("{id} is not one of its keys")));
@@ -54,7 +55,7 @@ impl MetadataEditor {
             ids.retain(|i| i != id);
         }
         for k in add {
-            let id = k.key_id().to_string();
+            let id = KeyId::from(k.key_id());
             if ids.contains(&id) {
                 return Err(EditError::refused(
                     role,
@@ -79,13 +80,13 @@ impl MetadataEditor {
         self.bump_root(now);
         let root = &mut self.root.signed;
         for k in add {
-            root.keys.insert(k.key_id().to_string(), tuf_key(k));
+            root.keys.insert(KeyId::from(k.key_id()), tuf_key(k));
         }
-        if let Some(r) = root.roles.get_mut(role) {
+        if let Some(r) = root.roles.get_mut(&role) {
             r.keyids = ids;
             r.threshold = threshold;
         }
-        let used: BTreeSet<String> = root
+        let used: BTreeSet<KeyId> = root
             .roles
             .values()
             .flat_map(|r| r.keyids.iter().cloned())
@@ -97,18 +98,18 @@ impl MetadataEditor {
     /// Makes `key`, listed under `id`, the only root key (threshold 1):
     /// `vouch migrate` keeps a Docker Content Trust root certificate as is,
     /// so that its key id stays the one its users know.
-    pub fn adopt_root_key(&mut self, id: &str, key: Key) {
+    pub fn adopt_root_key(&mut self, id: &KeyId, key: Key) {
         let root = &mut self.root.signed;
-        root.keys.insert(id.to_owned(), key);
+        root.keys.insert(id.clone(), key);
         root.roles.insert(
-            "root".to_owned(),
+            RoleName::Root,
             RoleKeys {
-                keyids: vec![id.to_owned()],
+                keyids: vec![id.clone()],
                 threshold: 1,
                 extra: Extra::new(),
             },
         );
-        let used: BTreeSet<String> = root
+        let used: BTreeSet<KeyId> = root
             .roles
             .values()
             .flat_map(|r| r.keyids.iter().cloned())
@@ -167,12 +168,12 @@ impl MetadataEditor {
             // what lets a writer carry it on for the other signers. (The
             // editor holds only signatures it made or verified.)
             let hashed = self.snapshot_lists_hashes
-                && bins.iter().find(|b| b.is_bin(name)).is_none_or(|b| {
-                    let signed: BTreeSet<&str> = t
+                && bins.iter().find(|b| b.is_bin(name.as_str())).is_none_or(|b| {
+                    let signed: BTreeSet<&KeyId> = t
                         .signatures
                         .iter()
                         .filter(|s| b.keyids.contains(&s.keyid))
-                        .map(|s| s.keyid.as_str())
+                        .map(|s| &s.keyid)
                         .collect();
                     (signed.len() as u64) < b.threshold
                 });
@@ -253,17 +254,17 @@ impl MetadataEditor {
 
     /// Signs every targets role whose keys include `key` and that lacks its
     /// signature (k-of-n: other holders' signatures are kept).
-    pub fn sign_targets_roles(&mut self, key: &PrivateKey) -> Result<Vec<String>, EditError> {
-        let id = key.public().key_id().to_string();
-        let mut authorised: Vec<String> = Vec::new();
+    pub fn sign_targets_roles(&mut self, key: &PrivateKey) -> Result<Vec<RoleName>, EditError> {
+        let id = KeyId::from(key.public().key_id());
+        let mut authorised: Vec<RoleName> = Vec::new();
         if self
             .root
             .signed
             .roles
-            .get("targets")
+            .get(&RoleName::Targets)
             .is_some_and(|r| r.keyids.contains(&id))
         {
-            authorised.push("targets".to_owned());
+            authorised.push(RoleName::Targets);
         }
         for t in self.targets.values() {
             if let Some(d) = &t.signed.delegations {

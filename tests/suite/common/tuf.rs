@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use time::{Duration, OffsetDateTime, macros::datetime};
 use vouch::store::tuf_repo_dir::write_metadata;
 use vouch::tuf::editor::{DelegatedPaths, Delegation, Expiries, MetadataEditor, RoleSetup};
-use vouch::tuf::metadata::TargetFile;
+use vouch::tuf::metadata::{KeyId, RoleName, TargetFile};
 use vouch_keys::PrivateKey;
 
 /// When the fixture metadata was signed.
@@ -481,14 +481,13 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
     // signed by the attacker under that id (as a pin would name it).
     let mut forged = repo.clone();
     let real_id = k.root.public().key_id().to_string();
-    forged
-        .root
-        .signed
-        .keys
-        .insert(real_id.clone(), vouch::tuf::editor::tuf_key(&k.attacker.public()));
+    forged.root.signed.keys.insert(
+        KeyId::new(real_id.as_str()),
+        vouch::tuf::editor::tuf_key(&k.attacker.public()),
+    );
     forged.root.signatures.clear();
     forged.root.sign(&k.attacker).expect("sign");
-    forged.root.signatures[0].keyid = real_id;
+    forged.root.signatures[0].keyid = KeyId::new(real_id);
     let mut s = Scenario::new(&repo);
     s.trusted
         .insert("root.json".to_owned(), forged.root.to_bytes().expect("bytes"));
@@ -500,7 +499,7 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
         let t = named.targets.get_mut("targets").expect("targets");
         let d = t.signed.delegations.as_mut().expect("delegations");
         let mut role = d.roles.as_ref().expect("roles")[0].clone();
-        role.name = "timestamp".to_owned();
+        role.name = RoleName::Timestamp;
         role.paths = Some(vec!["x/*".to_owned()]);
         d.roles.as_mut().expect("roles").push(role);
         t.signed.version += 1;
@@ -543,10 +542,10 @@ pub fn scenarios() -> BTreeMap<&'static str, Scenario> {
     {
         let b = two.targets.get_mut("b").expect("b");
         let mut via_a = two_shared_entry(&k);
-        via_a.keyids = vec![k.attacker.public().key_id().to_string()];
+        via_a.keyids = vec![KeyId::from(k.attacker.public().key_id())];
         b.signed.delegations = Some(vouch::tuf::metadata::Delegations {
             keys: BTreeMap::from([(
-                k.attacker.public().key_id().to_string(),
+                KeyId::from(k.attacker.public().key_id()),
                 vouch::tuf::editor::tuf_key(&k.attacker.public()),
             )]),
             roles: Some(vec![via_a]),
@@ -577,8 +576,8 @@ pub const SHARED_B: &[u8] = b"shared b";
 /// `b`'s entry for `shared` (keys replaced by the caller).
 fn two_shared_entry(k: &Keys) -> vouch::tuf::metadata::DelegatedRole {
     vouch::tuf::metadata::DelegatedRole {
-        name: "shared".to_owned(),
-        keyids: vec![k.delegate.public().key_id().to_string()],
+        name: RoleName::from_static("shared"),
+        keyids: vec![KeyId::from(k.delegate.public().key_id())],
         threshold: 1,
         terminating: false,
         paths: Some(vec!["b/*".to_owned()]),

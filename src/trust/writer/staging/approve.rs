@@ -39,7 +39,7 @@ impl<'s> Writer<'s> {
         let result = result_with(&live.repo, &pending.roles, pending.root.as_ref());
         let mut added: BTreeMap<String, Vec<Signature>> = BTreeMap::new();
         for key in keys {
-            let id = key.public().key_id().to_string();
+            let id = KeyId::from(key.public().key_id());
             // A new root: by the old root's root keys and its own.
             if let Some(root) = &pending.root {
                 let may = [&live.repo.root.signed, &root.signed]
@@ -54,12 +54,12 @@ impl<'s> Writer<'s> {
                 }
             }
             for (name, role) in &pending.roles {
-                let may = signers_of(&result, name).is_some_and(|(_, ids, _)| ids.contains(&id));
+                let may = signers_of(&result, name.as_str()).is_some_and(|(_, ids, _)| ids.contains(&id));
                 if may && !role.signatures.iter().any(|s| s.keyid == id) {
                     let mut copy = role.clone();
                     copy.sign(key).map_err(bug)?;
                     if let Some(sig) = copy.signatures.into_iter().find(|s| s.keyid == id) {
-                        added.entry(name.clone()).or_default().push(sig);
+                        added.entry(name.to_string()).or_default().push(sig);
                     }
                 }
             }
@@ -74,7 +74,7 @@ impl<'s> Writer<'s> {
             ));
         }
         for (name, sigs) in &added {
-            if let Some(role) = pending.roles.get_mut(name) {
+            if let Some(role) = pending.roles.get_mut(name.as_str()) {
                 role.signatures.extend(sigs.iter().cloned());
             }
             if name == "root"
@@ -86,7 +86,7 @@ impl<'s> Writer<'s> {
         }
         let mut short = shortfalls(
             &result_with(&live.repo, &pending.roles, pending.root.as_ref()),
-            pending.roles.keys().map(String::as_str),
+            pending.roles.keys().map(RoleName::as_str),
         );
         if let Some(root) = &pending.root {
             let weighed = weigh(Some(&live.repo.root.signed), root, &denied);
@@ -132,11 +132,11 @@ impl<'s> Writer<'s> {
     pub fn to_approve(&self, id: &str) -> Result<ToApprove, TrustError> {
         let (live, pending) = self.find(id)?;
         let result = result_with(&live.repo, &pending.roles, pending.root.as_ref());
-        let mut approvers: BTreeSet<String> = pending
+        let mut approvers: BTreeSet<KeyId> = pending
             .roles
             .keys()
             .filter(|r| *r != "root")
-            .filter_map(|r| signers_of(&result, r))
+            .filter_map(|r| signers_of(&result, r.as_str()))
             .flat_map(|(_, ids, _)| ids)
             .collect();
         if let Some(root) = &pending.root {

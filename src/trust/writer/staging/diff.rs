@@ -3,7 +3,7 @@
 use super::*;
 
 /// Names for key ids: a signer's role `targets/NAME` with one key names it.
-pub(in crate::trust::writer) fn signer_names(repo: &MetadataEditor) -> BTreeMap<String, String> {
+pub(in crate::trust::writer) fn signer_names(repo: &MetadataEditor) -> BTreeMap<KeyId, String> {
     let mut names = BTreeMap::new();
     if let Some(d) = repo
         .targets
@@ -11,7 +11,7 @@ pub(in crate::trust::writer) fn signer_names(repo: &MetadataEditor) -> BTreeMap<
         .and_then(|t| t.signed.delegations.as_ref())
     {
         for r in d.roles.iter().flatten() {
-            if let (Some(name), [id]) = (r.name.strip_prefix("targets/"), r.keyids.as_slice())
+            if let (Some(name), [id]) = (r.name.as_str().strip_prefix("targets/"), r.keyids.as_slice())
                 && name != "releases"
             {
                 names.insert(id.clone(), name.to_owned());
@@ -73,14 +73,14 @@ pub(in crate::trust::writer) fn diff_role(
             out.push(format!("- {tag} (was {}) ({role})", short_digest(o)));
         }
     }
-    let roles_of = |t: Option<&Targets>| -> BTreeMap<String, (Vec<String>, u64)> {
+    let roles_of = |t: Option<&Targets>| -> BTreeMap<String, (Vec<KeyId>, u64)> {
         t.and_then(|t| t.delegations.as_ref())
             .map(|d| {
-                let mut m: BTreeMap<String, (Vec<String>, u64)> = d
+                let mut m: BTreeMap<String, (Vec<KeyId>, u64)> = d
                     .roles
                     .iter()
                     .flatten()
-                    .map(|r| (r.name.clone(), (r.keyids.clone(), r.threshold)))
+                    .map(|r| (r.name.to_string(), (r.keyids.clone(), r.threshold)))
                     .collect();
                 if let Some(b) = &d.succinct_roles {
                     m.insert(
@@ -106,8 +106,8 @@ pub(in crate::trust::writer) fn diff_role(
                         "delegation {name}: threshold {old_threshold} -> {threshold}"
                     ));
                 }
-                let added: Vec<String> = ids.iter().filter(|i| !old_ids.contains(i)).cloned().collect();
-                let removed: Vec<String> = old_ids.iter().filter(|i| !ids.contains(i)).cloned().collect();
+                let added: Vec<KeyId> = ids.iter().filter(|i| !old_ids.contains(i)).cloned().collect();
+                let removed: Vec<KeyId> = old_ids.iter().filter(|i| !ids.contains(i)).cloned().collect();
                 if !added.is_empty() {
                     out.push(format!("delegation {name}: key(s) added {}", short_ids(&added)));
                 }
@@ -134,7 +134,7 @@ pub(in crate::trust::writer) fn diff_role(
                     .flatten()
                     .map(|r| {
                         (
-                            r.name.clone(),
+                            r.name.to_string(),
                             format!(
                                 "paths {:?}, hash prefixes {:?}, terminating {}",
                                 r.paths, r.path_hash_prefixes, r.terminating
@@ -159,6 +159,6 @@ pub(in crate::trust::writer) fn diff_role(
     }
 }
 
-pub(in crate::trust::writer) fn short_ids(ids: &[String]) -> String {
-    ids.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(", ")
+pub(in crate::trust::writer) fn short_ids(ids: &[KeyId]) -> String {
+    ids.iter().map(KeyId::as_str).collect::<Vec<_>>().join(", ")
 }

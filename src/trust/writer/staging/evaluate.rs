@@ -14,7 +14,7 @@ pub(in crate::trust::writer) fn valid_signatures(
         return Err(bad(format!("{role} is delegated by no role of the repository")));
     };
     let canonical = signed_bytes(signed).map_err(bug)?;
-    let mut valid: BTreeMap<String, Signature> = BTreeMap::new();
+    let mut valid: BTreeMap<KeyId, Signature> = BTreeMap::new();
     for sig in candidates {
         if valid.contains_key(&sig.keyid) {
             continue;
@@ -124,7 +124,7 @@ pub(in crate::trust::writer) fn evaluate(
     };
     // The change applied to the live data, its signatures unchecked yet.
     let mut result = live.repo.clone();
-    let mut staged: BTreeMap<String, Signed<Targets>> = BTreeMap::new();
+    let mut staged: BTreeMap<RoleName, Signed<Targets>> = BTreeMap::new();
     let mut stale = None;
     // A new root first: the roles staged with it are checked against it.
     let mut new_root: Option<Signed<Root>> = None;
@@ -152,6 +152,10 @@ pub(in crate::trust::writer) fn evaluate(
         if name == "root" {
             continue;
         }
+        // The one check of a staged role's name.
+        let Ok(role_name) = RoleName::parse(name) else {
+            return invalid("a role is staged with no name".to_owned());
+        };
         let mut role = match parse_role(name, &r.metadata) {
             Ok(role) => role,
             Err(why) => return invalid(format!("{name}: {why}")),
@@ -167,7 +171,7 @@ pub(in crate::trust::writer) fn evaluate(
             Some(other) => return invalid(format!("the metadata staged as {name} is {other}'s")),
             None => return invalid(format!("the metadata staged as {name} does not name its role")),
         }
-        match live.repo.targets.get(name) {
+        match live.repo.targets.get(name.as_str()) {
             Some(current) => {
                 let hash = content_hash(&current.signed).unwrap_or_default();
                 if r.base_version != current.signed.version || r.base != hash {
@@ -186,7 +190,7 @@ pub(in crate::trust::writer) fn evaluate(
                 }
                 if live
                     .states
-                    .get(name)
+                    .get(name.as_str())
                     .is_some_and(|s| matches!(s, RoleState::PartlySigned { .. }))
                 {
                     return invalid(format!(
@@ -227,7 +231,7 @@ pub(in crate::trust::writer) fn evaluate(
                 .chain(d.succinct_roles.iter().map(|b| b.bin_name(0)));
             if let Some(child) = names
                 .into_iter()
-                .find(|c| delegator_of(c).as_deref() != Some(name.as_str()))
+                .find(|c| delegator_of(c.as_str()).as_deref() != Some(name.as_str()))
             {
                 return invalid(format!(
                     "{name} delegates to {child}, which is not a role of its own"
@@ -241,7 +245,7 @@ pub(in crate::trust::writer) fn evaluate(
             .snapshot
             .signed
             .meta
-            .get(&crate::tuf::metadata::meta_key(name))
+            .get(&crate::tuf::metadata::meta_key(&role_name))
             .map_or(0, |m| m.version);
         let version = role.signed.version;
         let next = if crate::tuf::bin_versions::slot(name).is_some() {
@@ -272,12 +276,12 @@ pub(in crate::trust::writer) fn evaluate(
         }
         diff_role(
             name,
-            live.repo.targets.get(name).map(|t| &t.signed),
+            live.repo.targets.get(name.as_str()).map(|t| &t.signed),
             &role.signed,
             &mut diff,
         );
-        result.targets.insert(name.clone(), role.clone());
-        staged.insert(name.clone(), role);
+        result.targets.insert(role_name.clone(), role.clone());
+        staged.insert(role_name, role);
     }
     if let Some(why) = stale {
         return Evaluation {
@@ -300,25 +304,31 @@ pub(in crate::trust::writer) fn evaluate(
                 .as_ref()?
                 .succinct_roles
                 .as_ref()
-                .filter(|b| b.is_bin(name))
+                .filter(|b| b.is_bin(name.as_str()))
         }) && let Err(e) = crate::tuf::trusted_set::check_bin(name, bins, &role.signed, false, true)
         {
             return invalid(e.to_string());
         }
-        let (valid, threshold) = match valid_signatures(&result, name, &role.signed, &role.signatures) {
-            Ok(v) => v,
-            Err(e) => return invalid(e.to_string()),
-        };
+        let (valid, threshold) =
+            match valid_signatures(&result, name.as_str(), &role.signed, &role.signatures) {
+                Ok(v) => v,
+                Err(e) => return invalid(e.to_string()),
+            };
         signed_by.insert(
-            name.clone(),
+            name.to_string(),
             valid
                 .iter()
-                .map(|s| names.get(&s.keyid).cloned().unwrap_or_else(|| s.keyid.clone()))
+                .map(|s| {
+                    names
+                        .get(&s.keyid)
+                        .cloned()
+                        .unwrap_or_else(|| s.keyid.to_string())
+                })
                 .collect(),
         );
         if (valid.len() as u64) < threshold && !empty_new_role(&role.signed) {
             short.push(Shortfall {
-                role: name.clone(),
+                role: name.to_string(),
                 valid: valid.len(),
                 threshold,
             });
@@ -338,7 +348,7 @@ pub(in crate::trust::writer) fn evaluate(
         let before = live
             .repo
             .targets
-            .get(name)
+            .get(name.as_str())
             .and_then(|t| t.signed.delegations.as_ref());
         if role.signed.delegations.as_ref() == before {
             continue;
@@ -346,7 +356,7 @@ pub(in crate::trust::writer) fn evaluate(
         let children: Vec<&str> = result
             .targets
             .keys()
-            .map(String::as_str)
+            .map(RoleName::as_str)
             .filter(|c| !staged.contains_key(*c) && delegator_of(c).as_deref() == Some(name.as_str()))
             .collect();
         if let Some(child) = shortfalls(&result, children).into_iter().next() {
@@ -383,7 +393,12 @@ pub(in crate::trust::writer) fn evaluate(
             "root".to_owned(),
             root.signatures
                 .iter()
-                .map(|s| names.get(&s.keyid).cloned().unwrap_or_else(|| s.keyid.clone()))
+                .map(|s| {
+                    names
+                        .get(&s.keyid)
+                        .cloned()
+                        .unwrap_or_else(|| s.keyid.to_string())
+                })
                 .collect(),
         );
         short.extend(weighed.short);

@@ -43,7 +43,8 @@ impl<'s> Writer<'s> {
                     // first root of the keys it pins.
                     let unpinned = pin.as_ref().is_some_and(|p| {
                         root.signed.roles.get("root").is_none_or(|r| {
-                            r.threshold < p.threshold || r.keyids.iter().any(|k| !p.keys.contains(k))
+                            r.threshold < p.threshold
+                                || r.keyids.iter().any(|k| !p.keys.iter().any(|p| k == p.as_str()))
                         })
                     });
                     match check_root(None, 0, "", &root.signed, now) {
@@ -68,7 +69,7 @@ impl<'s> Writer<'s> {
                             root.signatures = signatures;
                             signed_by.insert(
                                 "root".to_owned(),
-                                root.signatures.iter().map(|s| s.keyid.clone()).collect(),
+                                root.signatures.iter().map(|s| s.keyid.to_string()).collect(),
                             );
                             let standing = if short.is_empty() {
                                 Standing::Complete
@@ -158,7 +159,7 @@ impl<'s> Writer<'s> {
         };
         let mut added = Vec::new();
         for key in keys {
-            let kid = key.public().key_id().to_string();
+            let kid = KeyId::from(key.public().key_id());
             let listed = root
                 .signed
                 .roles

@@ -31,7 +31,7 @@ use crate::trust::error::TrustError;
 use crate::trust::load::WriterState;
 use crate::tuf::crypto::count_signatures;
 use crate::tuf::editor::{BASE, MetadataEditor, ROLE_NAME, Signed};
-use crate::tuf::metadata::{Envelope, Root, Signature, Targets, signed_bytes};
+use crate::tuf::metadata::{Envelope, KeyId, RoleName, Root, Signature, Targets, signed_bytes};
 use crate::tuf::trusted_set::validate_delegations;
 use crate::tuf::writer_load::RoleState;
 
@@ -130,7 +130,7 @@ pub struct Pending {
     /// Its tags in the store (the proposal and its approvals).
     pub store_tags: Vec<String>,
     /// The roles with their valid signatures, ready to publish.
-    roles: BTreeMap<String, Signed<Targets>>,
+    roles: BTreeMap<RoleName, Signed<Targets>>,
     /// A new root version, with its valid signatures.
     pub root: Option<Signed<Root>>,
     /// For a root change: per root key of the old and the new root,
@@ -172,7 +172,7 @@ pub struct ToApprove {
     /// The change.
     pub pending: Pending,
     /// Key ids that may sign some role of it.
-    pub approvers: BTreeSet<String>,
+    pub approvers: BTreeSet<KeyId>,
 }
 
 impl ToApprove {
@@ -249,7 +249,7 @@ struct Evaluation {
     standing: Standing,
     diff: Vec<String>,
     signed_by: BTreeMap<String, Vec<String>>,
-    roles: BTreeMap<String, Signed<Targets>>,
+    roles: BTreeMap<RoleName, Signed<Targets>>,
     root: Option<Signed<Root>>,
     root_status: Vec<String>,
 }
@@ -295,7 +295,7 @@ impl<'s> Writer<'s> {
         if let Some(role) = changed.iter().find(|r| {
             state
                 .states
-                .get(*r)
+                .get(r.as_str())
                 .is_some_and(|s| matches!(s, RoleState::PartlySigned { .. }))
         }) {
             return Err(TrustError::edit(
@@ -379,10 +379,10 @@ impl<'s> Writer<'s> {
             );
         }
         for name in changed {
-            let Some(role) = repo.targets.get(name) else {
+            let Some(role) = repo.targets.get(name.as_str()) else {
                 continue;
             };
-            let (base_version, base) = match state.repo.targets.get(name) {
+            let (base_version, base) = match state.repo.targets.get(name.as_str()) {
                 Some(live) => (live.signed.version, content_hash(&live.signed)?),
                 None => (0, String::new()),
             };
@@ -636,7 +636,7 @@ impl<'s> Writer<'s> {
             signatures: pending
                 .roles
                 .iter()
-                .map(|(n, r)| (n.clone(), r.signatures.clone()))
+                .map(|(n, r)| (n.to_string(), r.signatures.clone()))
                 .chain(
                     pending
                         .root
@@ -718,7 +718,7 @@ fn scope_of(proposal: &Proposal) -> Option<Vec<String>> {
 /// `live` with `roles` (and a new root) in place.
 fn result_with(
     live: &MetadataEditor,
-    roles: &BTreeMap<String, Signed<Targets>>,
+    roles: &BTreeMap<RoleName, Signed<Targets>>,
     root: Option<&Signed<Root>>,
 ) -> MetadataEditor {
     let mut result = live.clone();
@@ -736,8 +736,14 @@ fn touched_tags(before: &MetadataEditor, after: &MetadataEditor, roles: &[String
     let mut tags = BTreeSet::new();
     let empty = BTreeMap::new();
     for name in roles {
-        let old = before.targets.get(name).map_or(&empty, |t| &t.signed.targets);
-        let new = after.targets.get(name).map_or(&empty, |t| &t.signed.targets);
+        let old = before
+            .targets
+            .get(name.as_str())
+            .map_or(&empty, |t| &t.signed.targets);
+        let new = after
+            .targets
+            .get(name.as_str())
+            .map_or(&empty, |t| &t.signed.targets);
         for (tag, t) in new {
             if old.get(tag) != Some(t) {
                 tags.insert(tag.clone());
