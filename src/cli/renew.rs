@@ -42,7 +42,7 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         // The timestamp and snapshot, renewed by every publish, only
         // shortly before they expire (as `inspect` lists them).
         let now = time::OffsetDateTime::now_utc();
-        let found: Vec<_> = crate::trust::expiry::expiring(&state.repo, &repo_id, now + args.within)
+        let found: Vec<_> = crate::trust::expiry::expiring(&state.repo, &repo_id, now, now + args.within)
             .into_iter()
             .filter(|e| e.expired || e.at < now + crate::trust::expiry::window(&e.role, args.within))
             .collect();
@@ -62,14 +62,11 @@ pub fn run(args: Args, ctx: &Context) -> Result<(), CliError> {
         return crate::cli::output::print(&out);
     }
     let roles: Vec<String> = if args.roles.is_empty() {
-        crate::trust::expiry::expiring(
-            &state.repo,
-            &repo_id,
-            time::OffsetDateTime::now_utc() + args.within,
-        )
-        .into_iter()
-        .map(|e| e.role)
-        .collect()
+        let now = time::OffsetDateTime::now_utc();
+        crate::trust::expiry::expiring(&state.repo, &repo_id, now, now + args.within)
+            .into_iter()
+            .map(|e| e.role)
+            .collect()
     } else {
         args.roles.clone()
     };

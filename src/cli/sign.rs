@@ -165,8 +165,8 @@ pub fn sign_with(
     let outcome = writer.sign(&signers, online.as_ref().map(OnlineKeys::publishing), &pairs, &by)?;
     // Roles that only a holder renews (root, targets, signers' roles)
     // expiring within 60 days: say so while there is time.
-    let soon = time::OffsetDateTime::now_utc() + time::Duration::days(60);
-    for e in crate::trust::expiry::expiring(&state.repo, repo_id, soon)
+    let now = time::OffsetDateTime::now_utc();
+    for e in crate::trust::expiry::expiring(&state.repo, repo_id, now, now + time::Duration::days(60))
         .into_iter()
         .filter(|e| e.role != "timestamp" && e.role != "snapshot")
     {

@@ -273,6 +273,67 @@ pub enum TrustError {
         /// What went wrong.
         what: String,
     },
+    /// The metadata editor refused a change (a tag that is no target
+    /// path, a role that does not exist, a threshold out of range).
+    #[error("{source}")]
+    EditRefused {
+        /// What the editor said.
+        source: crate::tuf::editor::EditError,
+        /// What to do.
+        hint: &'static str,
+    },
+    /// Nothing to revoke: no role lists the tag (or any tag).
+    #[error("{what} has no signed tag to revoke")]
+    NothingToRevoke {
+        /// `REPO` or `REPO:TAG`.
+        what: String,
+    },
+    /// A role lists the tag to revoke and no key here may sign it.
+    #[error("{what}: no key in this trust directory may sign {role}, which lists it")]
+    NoKeyToRevoke {
+        /// `REPO` or `REPO:TAG`.
+        what: String,
+        /// The role that lists it.
+        role: String,
+    },
+    /// `--signer` was given for a repository without signers.
+    #[error("{repo} has no signers: --signer does not apply")]
+    SignerFlagWithoutSigners {
+        /// The repository.
+        repo: String,
+    },
+    /// The repository has signers and none of their keys is here.
+    #[error("{repo} has signers (targets/releases) and none of their keys is in this trust directory")]
+    NoSignerKeyHere {
+        /// The repository.
+        repo: String,
+    },
+    /// A key the verified metadata does not authorise for the role.
+    #[error("key {key} is not a key of {repo}'s {role} role")]
+    KeyNotAuthorised {
+        /// The key id (shortened).
+        key: String,
+        /// The repository.
+        repo: String,
+        /// The role.
+        role: String,
+    },
+    /// The repository is pinned here to other root keys than a new
+    /// repository's: nothing was published over it.
+    #[error("{repo} is pinned here to other root keys; nothing was published")]
+    PinnedToOtherKeys {
+        /// The repository.
+        repo: String,
+    },
+    /// Another writer created the repository first.
+    #[error("another writer initialised {repo} at the same time")]
+    InitialisedElsewhere {
+        /// The repository.
+        repo: String,
+    },
+    /// `vouch key rotate --compromised` cannot rebuild what it was asked to.
+    #[error("{0}")]
+    Rebuild(Rebuild),
     /// An edit that cannot be made (a usage error), with what to do.
     #[error("{message}")]
     Edit {
@@ -469,7 +530,86 @@ impl TrustError {
                 "this is a bug in vouch, not in your data: please report it with the command that hit it"
                     .to_owned()
             }
+            TrustError::EditRefused { hint, .. } => (*hint).to_owned(),
+            TrustError::NothingToRevoke { .. } => "`vouch inspect` lists the signed tags".to_owned(),
+            TrustError::NoKeyToRevoke { .. } => {
+                "revoke it where a key of that role is held (`vouch inspect` lists the role keys)".to_owned()
+            }
+            TrustError::Rebuild(r) => r.hint().to_owned(),
+            TrustError::SignerFlagWithoutSigners { .. } => {
+                "`vouch signer add` adds signers; without them the targets key signs".to_owned()
+            }
+            TrustError::NoSignerKeyHere { .. } => {
+                "import your signer key (`vouch key import`), or check --signer".to_owned()
+            }
+            TrustError::KeyNotAuthorised { .. } => {
+                "`vouch inspect` lists the role keys; use the repository's own key".to_owned()
+            }
+            TrustError::PinnedToOtherKeys { .. } => {
+                "check the root key ids with the other holders, then `vouch pin REPO IDS… --replace`"
+                    .to_owned()
+            }
+            TrustError::InitialisedElsewhere { .. } => {
+                "`vouch inspect` shows the trust data that won".to_owned()
+            }
             TrustError::Edit { hint, .. } => hint.clone(),
+        }
+    }
+}
+
+/// Why a recovery from a compromised targets key (`vouch key rotate
+/// --compromised`) cannot rebuild targets from this machine's record.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rebuild {
+    /// A signer's role was named: its signers sign it, not the record.
+    #[error(
+        "--compromised rebuilds targets from this machine's record; {role} is a signer's role, signed by signers"
+    )]
+    SignerRole {
+        /// The role named.
+        role: String,
+    },
+    /// This machine never recorded a publish of the repository.
+    #[error("this machine has no record of what it published for {repo} ({record})")]
+    NoRecord {
+        /// The repository.
+        repo: String,
+        /// Where the record would be.
+        record: String,
+    },
+    /// The record holds no change of targets made on this machine.
+    #[error("this machine's record holds no change of targets made here")]
+    NotMadeHere,
+    /// The hashed bins served are not the ones this machine made.
+    #[error("targets' hashed bins are not as this machine made them")]
+    OtherBins,
+    /// A role the record delegates to is not served any more.
+    #[error("{role}, which targets delegated to as this machine made it, is not served any more")]
+    RoleGone {
+        /// The role.
+        role: String,
+    },
+}
+
+impl Rebuild {
+    /// What to do instead.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Rebuild::SignerRole { .. } => {
+                "replace the signer's key with `vouch key rotate REPO NAME` (without --compromised), check the staged \
+                 diff before approving, and revoke the thief's tags (`vouch revoke`), or `vouch signer remove`"
+            }
+            Rebuild::NoRecord { .. } => {
+                "run the recovery on the machine that published the repository's targets"
+            }
+            Rebuild::NotMadeHere => {
+                "run the recovery on the machine that signed the repository's targets (the owner's)"
+            }
+            Rebuild::OtherBins => "rebuild by hand: `vouch inspect` shows the trust data served",
+            Rebuild::RoleGone { .. } => {
+                "rebuild by hand: `vouch inspect` shows the trust data served; `vouch signer add` makes a signer again"
+            }
         }
     }
 }

@@ -21,9 +21,14 @@ pub struct Expiring {
 }
 
 /// The roles of `repo` (`repo_id`) that expire before `before`, soonest
-/// first. Hashed bins are named by the role that holds them, once.
-pub fn expiring(repo: &MetadataEditor, repo_id: &str, before: OffsetDateTime) -> Vec<Expiring> {
-    let now = OffsetDateTime::now_utc();
+/// first, and whether each has already at `now`. Hashed bins are named by
+/// the role that holds them, once.
+pub fn expiring(
+    repo: &MetadataEditor,
+    repo_id: &str,
+    now: OffsetDateTime,
+    before: OffsetDateTime,
+) -> Vec<Expiring> {
     let mut found: Vec<(OffsetDateTime, String, String)> = Vec::new();
     let mut add = |role: &str, at: OffsetDateTime, text: &str| {
         if at < before && !found.iter().any(|(_, r, _)| r == role) {

@@ -650,7 +650,10 @@ fn sync(
                 .and_then(|r| r.signed.targets.get(&t.tag));
             if current.map(|c| (&c.hashes, c.length)) != Some((&t.target.hashes, t.target.length)) {
                 repo.add_target(role, &t.tag, t.target.clone(), now)
-                    .map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
+                    .map_err(|source| TrustError::EditRefused {
+                        source,
+                        hint: "check the tag",
+                    })?;
                 changed.insert(role.clone());
                 status = "migrated";
             }

@@ -81,13 +81,16 @@ pub struct Rebuilt {
 #[derive(Clone, Debug)]
 pub struct Record {
     dir: PathBuf,
+    /// When a change is noted (the trust layer's one clock).
+    clock: fn() -> time::OffsetDateTime,
 }
 
 impl Record {
-    /// The record of `repo` in trust directory `trust_dir`.
-    pub fn new(trust_dir: &Path, repo: &str) -> Record {
+    /// The record of `repo` in `trust`'s trust directory.
+    pub fn new(trust: &crate::trust::Trust, repo: &str) -> Record {
         Record {
-            dir: trust_dir.join("published").join(encode_segment(repo)),
+            dir: trust.dir.join("published").join(encode_segment(repo)),
+            clock: trust.clock,
         }
     }
 
@@ -125,9 +128,10 @@ impl Record {
         made_here: bool,
         staged: Option<&str>,
     ) -> Result<(), TrustError> {
-        let at = time::OffsetDateTime::now_utc()
+        let now = (self.clock)();
+        let at = now
             .replace_nanosecond(0)
-            .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+            .unwrap_or(now)
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         let (mut removals, mut sets, mut delegations) = (Vec::new(), Vec::new(), Vec::new());
@@ -452,7 +456,8 @@ mod tests {
     #[test]
     fn tags_moved_into_bins_are_kept_by_the_replay() {
         let dir = tempfile::tempdir().expect("tmp");
-        let record = Record::new(dir.path(), "r");
+        let trust = crate::trust::Trust::new(dir.path().to_owned(), false, std::sync::Arc::new(|_| {}));
+        let record = Record::new(&trust, "r");
         let now = OffsetDateTime::now_utc();
         let mut a = repo();
         for n in 0..5 {
@@ -471,7 +476,8 @@ mod tests {
     #[test]
     fn a_key_someone_else_added_is_not_replayed_with_a_later_change_made_here() {
         let dir = tempfile::tempdir().expect("tmp");
-        let record = Record::new(dir.path(), "r");
+        let trust = crate::trust::Trust::new(dir.path().to_owned(), false, std::sync::Arc::new(|_| {}));
+        let record = Record::new(&trust, "r");
         let now = OffsetDateTime::now_utc();
         let key = || PrivateKey::generate_ed25519().expect("key").public();
         let (alice, mallory, carol) = (key(), key(), key());

@@ -79,10 +79,9 @@ pub fn for_signing(
     let (holder, _) = tag_holder(&repo.targets["targets"].signed);
     if holder == "targets" {
         if !only.is_empty() {
-            return Err(TrustError::edit(
-                format!("{repo_id} has no signers: --signer does not apply"),
-                "`vouch signer add` adds signers; without them the targets key signs",
-            ));
+            return Err(TrustError::SignerFlagWithoutSigners {
+                repo: repo_id.to_owned(),
+            });
         }
         return Ok(vec![top_level(dir, repo, repo_id, "targets")?]);
     }
@@ -91,10 +90,9 @@ pub fn for_signing(
         .filter(|k| only.is_empty() || only.contains(&k.file.info.name))
         .collect();
     if keys.is_empty() {
-        return Err(TrustError::edit(
-            format!("{repo_id} has signers ({RELEASES}) and none of their keys is in this trust directory"),
-            "import your signer key (`vouch key import`), or check --signer",
-        ));
+        return Err(TrustError::NoSignerKeyHere {
+            repo: repo_id.to_owned(),
+        });
     }
     Ok(keys)
 }
@@ -152,14 +150,11 @@ pub fn for_revoking(
     }
     if keys.is_empty() {
         return Err(match unheld.first() {
-            None => TrustError::edit(
-                format!("{what} has no signed tag to revoke"),
-                "`vouch inspect` lists the signed tags",
-            ),
-            Some(role) => TrustError::edit(
-                format!("{what}: no key in this trust directory may sign {role}, which lists it"),
-                "revoke it where a key of that role is held (`vouch inspect` lists the role keys)",
-            ),
+            None => TrustError::NothingToRevoke { what },
+            Some(role) => TrustError::NoKeyToRevoke {
+                what,
+                role: role.clone(),
+            },
         });
     }
     Ok(keys)

@@ -90,7 +90,10 @@ pub(super) fn sign_into_bins(
     for (tag, target) in targets {
         let bin = bins.bin_for(tag);
         repo.add_target(bin.as_str(), tag, target.clone(), now)
-            .map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
+            .map_err(|source| TrustError::EditRefused {
+                source,
+                hint: "check the tag",
+            })?;
         touched.insert(bin);
     }
     // Just converted: every bin is new, and holds tags that were signed

@@ -15,7 +15,7 @@ use vouch_keys::{PrivateKey, PublicKey};
 use super::staging::Outcome;
 use super::{Publishing, Writer, bug, signers_of};
 use crate::trust::RELEASES;
-use crate::trust::error::TrustError;
+use crate::trust::error::{Rebuild, TrustError};
 use crate::trust::load::WriterState;
 use crate::trust::record::Record;
 use crate::tuf::editor::MetadataEditor;
@@ -93,8 +93,10 @@ fn sign_held(repo: &mut MetadataEditor, live_root: &Root, held: &[PrivateKey]) -
 
 /// Renews `role` and, when it keeps its tags in bins, every bin.
 fn renew_with_bins(repo: &mut MetadataEditor, role: &str, now: OffsetDateTime) -> Result<(), TrustError> {
-    repo.renew(role, now)
-        .map_err(|e| TrustError::edit(e.to_string(), "`vouch inspect` lists the roles"))?;
+    repo.renew(role, now).map_err(|source| TrustError::EditRefused {
+        source,
+        hint: "`vouch inspect` lists the roles",
+    })?;
     if let Some(bins) = repo.bins_of(role).cloned() {
         for n in 0..bins.bins() {
             let name = bins.bin_name(n);
@@ -232,7 +234,10 @@ impl<'s> Writer<'s> {
                 repo.bump_root(now);
             } else {
                 repo.edit_top_level("root", &change.add, &change.remove, change.threshold, now)
-                    .map_err(|e| TrustError::edit(e.to_string(), "`vouch inspect` lists the root keys"))?;
+                    .map_err(|source| TrustError::EditRefused {
+                        source,
+                        hint: "`vouch inspect` lists the root keys",
+                    })?;
             }
             Ok(())
         })?;
@@ -254,31 +259,20 @@ impl<'s> Writer<'s> {
         publishing: Option<Publishing<'_>>,
         by: &str,
     ) -> Result<(Vec<TagChange>, Outcome), TrustError> {
-        let record = Record::new(&self.trust.dir, &self.repo);
+        let record = Record::new(&self.trust, &self.repo);
         if compromised
             && let Some(c) = changes
                 .iter()
                 .find(|c| !matches!(c.role.as_str(), "root" | "targets" | "snapshot" | "timestamp"))
         {
-            return Err(TrustError::edit(
-                format!(
-                    "--compromised rebuilds targets from this machine's record; {} is a signer's role, signed by signers",
-                    c.role
-                ),
-                "replace the signer's key with `vouch key rotate REPO NAME` (without --compromised), check the staged \
-                 diff before approving, and revoke the thief's tags (`vouch revoke`), or `vouch signer remove`",
-            ));
+            return Err(TrustError::Rebuild(Rebuild::SignerRole { role: c.role.clone() }));
         }
         let rebuild = compromised && changes.iter().any(|c| c.role == "targets");
         if rebuild && record.entries()?.is_none() {
-            return Err(TrustError::edit(
-                format!(
-                    "this machine has no record of what it published for {} ({})",
-                    self.repo,
-                    record.path().display()
-                ),
-                "run the recovery on the machine that published the repository's targets",
-            ));
+            return Err(TrustError::Rebuild(Rebuild::NoRecord {
+                repo: self.repo.clone(),
+                record: record.path().display().to_string(),
+            }));
         }
         let roles: Vec<&str> = changes.iter().map(|c| c.role.as_str()).collect();
         let summary = format!(
@@ -393,10 +387,7 @@ fn restore_from_record(
     let rebuilt = match record.rebuild(role_or_its_bins("targets"), repo)? {
         Some(r) if r.made_here => r,
         _ => {
-            return Err(TrustError::edit(
-                "this machine's record holds no change of targets made here",
-                "run the recovery on the machine that signed the repository's targets (the owner's)",
-            ));
+            return Err(TrustError::Rebuild(Rebuild::NotMadeHere));
         }
     };
     let live_bins = repo.bins_of("targets").cloned();
@@ -411,10 +402,7 @@ fn restore_from_record(
         (None, None) => {}
         (Some(a), Some(b)) if same(a, b) => {}
         _ => {
-            return Err(TrustError::edit(
-                "targets' hashed bins are not as this machine made them",
-                "rebuild by hand: `vouch inspect` shows the trust data served",
-            ));
+            return Err(TrustError::Rebuild(Rebuild::OtherBins));
         }
     }
     repo.renew("targets", now).map_err(bug)?;
@@ -441,10 +429,9 @@ fn restore_from_record(
     // A role the rebuilt targets delegates to must be one the store still
     // serves: it is not made up here.
     if let Some(missing) = reached.iter().find(|r| !repo.targets.contains_key(*r)) {
-        return Err(TrustError::edit(
-            format!("{missing}, which targets delegated to as this machine made it, is not served any more"),
-            "rebuild by hand: `vouch inspect` shows the trust data served; `vouch signer add` makes a signer again",
-        ));
+        return Err(TrustError::Rebuild(Rebuild::RoleGone {
+            role: missing.to_string(),
+        }));
     }
     // Bins were checked to be the ones served: each is renewed, emptied
     // and given back its own tags.
@@ -454,8 +441,9 @@ fn restore_from_record(
 
 /// One key change, and the re-signing it needs.
 fn rotate_one(repo: &mut MetadataEditor, c: &KeyChange, now: OffsetDateTime) -> Result<(), TrustError> {
-    let refused = |e: crate::tuf::editor::EditError| {
-        TrustError::edit(e.to_string(), "`vouch inspect` lists the keys of each role")
+    let refused = |source| TrustError::EditRefused {
+        source,
+        hint: "`vouch inspect` lists the keys of each role",
     };
     match c.role.as_str() {
         "root" | "targets" | "snapshot" | "timestamp" => {

@@ -133,13 +133,11 @@ fn authorised(repo: &MetadataEditor, repo_id: &str, role: &str, key: &PrivateKey
     if ok {
         Ok(())
     } else {
-        Err(TrustError::edit(
-            format!(
-                "key {} is not a key of {repo_id}'s {role} role",
-                key.public().key_id().short()
-            ),
-            "`vouch inspect` lists the role keys; use the repository's own key",
-        ))
+        Err(TrustError::KeyNotAuthorised {
+            key: key.public().key_id().short().to_owned(),
+            repo: repo_id.to_owned(),
+            role: role.to_owned(),
+        })
     }
 }
 

@@ -103,7 +103,7 @@ impl<'s> Writer<'s> {
             };
             if self.kept(&digest, swap)? {
                 Cache::new(&self.trust.dir, &self.repo).record_published(&repo, &digest)?;
-                Record::new(&self.trust.dir, &self.repo).note(Some(&state.repo), &repo, !self.relayed)?;
+                Record::new(&self.trust, &self.repo).note(Some(&state.repo), &repo, !self.relayed)?;
                 return Ok((out, repo));
             }
             // Someone may have verified what we published before it was
@@ -393,7 +393,10 @@ impl<'s> Writer<'s> {
         })?;
         if let Some(bits) = bins {
             repo.convert_to_bins("targets", &bin_prefix("targets"), bits, now)
-                .map_err(|e| TrustError::edit(e.to_string(), "choose 16 to 4,096 bins, a power of two"))?;
+                .map_err(|source| TrustError::EditRefused {
+                    source,
+                    hint: "choose 16 to 4,096 bins, a power of two",
+                })?;
         }
         repo.sign_targets_roles(targets).map_err(bug)?;
         let (root_ids, threshold) = repo
@@ -420,13 +423,9 @@ impl<'s> Writer<'s> {
                     .collect::<std::collections::BTreeSet<String>>()
             };
             if set(&pinned.root_keys) != set(&root_ids) || pinned.threshold != threshold {
-                return Err(TrustError::edit(
-                    format!(
-                        "{} is pinned here to other root keys; nothing was published",
-                        self.repo
-                    ),
-                    "check the root key ids with the other holders, then `vouch pin REPO IDS… --replace`",
-                ));
+                return Err(TrustError::PinnedToOtherKeys {
+                    repo: self.repo.clone(),
+                });
             }
         }
         // Over the trust data served, when replacing it; else where none is.
@@ -440,10 +439,9 @@ impl<'s> Writer<'s> {
             _ => None,
         };
         let Some(digest) = published else {
-            return Err(TrustError::edit(
-                format!("another writer initialised {} at the same time", self.repo),
-                "`vouch inspect` shows the trust data that won",
-            ));
+            return Err(TrustError::InitialisedElsewhere {
+                repo: self.repo.clone(),
+            });
         };
         if self.replace {
             crate::policy::Policy::log(
@@ -460,7 +458,7 @@ impl<'s> Writer<'s> {
         let cache = Cache::new(&self.trust.dir, &self.repo);
         cache.start(1, &repo.root_history[0])?;
         cache.record_published(&repo, &digest)?;
-        Record::new(&self.trust.dir, &self.repo).note(None, &repo, true)?;
+        Record::new(&self.trust, &self.repo).note(None, &repo, true)?;
         Ok(repo)
     }
 }

@@ -54,7 +54,10 @@ impl<'s> Writer<'s> {
                 for role in &roles {
                     for (tag, target) in targets {
                         repo.add_target(role, tag, target.clone(), now)
-                            .map_err(|e| TrustError::edit(e.to_string(), "check the tag"))?;
+                            .map_err(|source| TrustError::EditRefused {
+                                source,
+                                hint: "check the tag",
+                            })?;
                     }
                     if let Some(r) = repo.targets.get_mut(role.as_str()) {
                         r.sign(key).map_err(bug)?;
@@ -128,14 +131,11 @@ impl<'s> Writer<'s> {
             if report.removed.is_empty() {
                 let what = tag.map_or_else(|| self.repo.clone(), |t| format!("{}:{t}", self.repo));
                 return Err(match report.kept.first() {
-                    None => TrustError::edit(
-                        format!("{what} has no signed tag to revoke"),
-                        "`vouch inspect` lists the signed tags",
-                    ),
-                    Some((_, role)) => TrustError::edit(
-                        format!("{what}: no key in this trust directory may sign {role}, which lists it"),
-                        "revoke it where a key of that role is held (`vouch inspect` lists the role keys)",
-                    ),
+                    None => TrustError::NothingToRevoke { what },
+                    Some((_, role)) => TrustError::NoKeyToRevoke {
+                        what,
+                        role: role.clone(),
+                    },
                 });
             }
             Ok(report)

@@ -40,7 +40,10 @@ impl<'s> Writer<'s> {
             }
             let all = vec!["*".to_owned()];
             let key = std::slice::from_ref(public);
-            let edit = |e: EditError| TrustError::edit(e.to_string(), "check the signer name");
+            let edit = |source: EditError| TrustError::EditRefused {
+                source,
+                hint: "check the signer name",
+            };
             if !valid_signer_name(name) {
                 return Err(TrustError::BadSignerName {
                     name: name.to_owned(),
@@ -166,7 +169,10 @@ impl<'s> Writer<'s> {
                     name: name.to_owned(),
                 }
             })?;
-            let edit = |e: EditError| TrustError::edit(e.to_string(), "check the signer name");
+            let edit = |source: EditError| TrustError::EditRefused {
+                source,
+                hint: "check the signer name",
+            };
             let mut lost = Vec::new();
             if let Some((ids, threshold)) = repo.delegation("targets", RELEASES) {
                 let left = ids.iter().filter(|i| !signer_keys.contains(i)).count();

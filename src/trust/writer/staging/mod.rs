@@ -419,7 +419,7 @@ impl<'s> Writer<'s> {
         let bytes = serde_json::to_vec(&proposal).map_err(bug)?;
         staged::put(self.store, &proposal_tag(&id), PROPOSAL, &bytes)?;
         crate::trust::cache::Cache::new(&self.trust.dir, &self.repo).note_staged_here(&id)?;
-        crate::trust::record::Record::new(&self.trust.dir, &self.repo).note_staged(&state.repo, repo, &id)?;
+        crate::trust::record::Record::new(&self.trust, &self.repo).note_staged(&state.repo, repo, &id)?;
         Ok(id)
     }
 
