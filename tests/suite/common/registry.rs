@@ -215,11 +215,24 @@ impl Drop for FaultProxy {
     }
 }
 
+/// One HTTP client for the harness's own registry requests (plain HTTP on
+/// loopback), built once: building a client loads the platform's TLS roots,
+/// which in a debug build costs more than the requests themselves.
+fn plain_http() -> &'static reqwest::blocking::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::blocking::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::blocking::Client::builder()
+            .tls_certs_only([])
+            .build()
+            .expect("an HTTP client")
+    })
+}
+
 /// Points `tag` at the manifest `from` points at, with the registry API
 /// (a GET and a PUT of the manifest, as any registry client tags).
 pub fn retag(addr: &str, repo: &str, from: &str, tag: &str) {
     const ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json";
-    let http = reqwest::blocking::Client::new();
+    let http = plain_http();
     let got = http
         .get(format!("http://{addr}/v2/{repo}/manifests/{from}"))
         .header("Accept", ACCEPT)
