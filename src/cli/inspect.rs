@@ -311,7 +311,7 @@ fn pretty(r: &Report) -> String {
     for role in &r.roles {
         // The administrative roles' key ids whole: a root key id is what
         // `vouch pin` takes. Delegated roles' keys are shortened.
-        let whole = crate::tuf::RoleName::parse(&role.name).is_ok_and(|r| r.is_top_level());
+        let whole = crate::tuf::RoleName::parse(&role.name).is_top_level();
         let keys: Vec<&str> = role
             .keys
             .iter()

@@ -167,7 +167,7 @@ mod tests {
             ("../x", "..%2Fx.json"),
             ("targets", "targets.json"),
         ] {
-            let name = RoleName::parse(role).expect("a name");
+            let name = RoleName::parse(role);
             dir.write(&name, role.as_bytes()).expect("write");
             assert_eq!(
                 std::fs::read(tmp.path().join("meta").join(file)).expect(file),
@@ -184,7 +184,7 @@ mod tests {
         let legacy = tmp.path().join("meta/delegated/old.json");
         std::fs::create_dir_all(legacy.parent().expect("parent")).expect("mkdir");
         std::fs::write(&legacy, b"v1").expect("legacy");
-        let old = RoleName::parse("old").expect("a name");
+        let old = RoleName::parse("old");
         assert_eq!(dir.read(&old).expect("read").as_deref(), Some(&b"v1"[..]));
         dir.write(&old, b"v2").expect("write");
         assert!(!legacy.exists());

@@ -26,6 +26,8 @@ pub mod expiry;
 pub mod gate;
 pub mod listing;
 pub mod load;
+#[cfg(test)]
+mod load_tests;
 pub mod migration;
 pub mod notary_reader;
 pub mod pinning;

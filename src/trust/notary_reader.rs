@@ -151,9 +151,9 @@ fn fetch(
 
 /// The version of cached metadata (this machine's own, verified copy).
 fn cached_version(cache: &MetadataDir, role: &str) -> u64 {
-    RoleName::parse(role)
+    cache
+        .read(&RoleName::parse(role))
         .ok()
-        .and_then(|role| cache.read(&role).ok())
         .flatten()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         .and_then(|v| v["signed"]["version"].as_u64())
@@ -320,9 +320,7 @@ impl NotaryReader {
             cache.write(&RoleName::Snapshot, &s.bytes).map_err(&local)?;
         }
         for (role, t) in set.all_targets() {
-            // The Notary core names no role "" (it was fetched by name).
-            let role = RoleName::parse(role).map_err(|e| TrustError::bug(format!("{e}")))?;
-            cache.write(&role, &t.bytes).map_err(&local)?;
+            cache.write(&RoleName::parse(role), &t.bytes).map_err(&local)?;
         }
         Ok(NotaryReader { source, set })
     }

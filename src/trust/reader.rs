@@ -134,7 +134,7 @@ impl Reader<'_> {
         // does not verify is never passed over), then targets' own list.
         match self
             .client
-            .resolve_in(&path, &RoleName::from_static(RELEASES), &RoleName::Targets)
+            .resolve_in(&path, &RoleName::parse(RELEASES), &RoleName::Targets)
         {
             Ok((role, target)) if counts(RELEASES, role.as_str(), self.client.trusted()) => {
                 return signed(role, target);

@@ -246,9 +246,12 @@ impl SuccinctRoles {
 
     /// Name of bin `n`.
     pub fn bin_name(&self, n: u64) -> RoleName {
-        let name = format!("{}-{:0width$x}", self.name_prefix, n, width = self.suffix_len());
-        // Not empty, and a hyphen is in no top-level role's name.
-        RoleName::Delegated(DelegatedName::bin(name))
+        RoleName::parse(&format!(
+            "{}-{:0width$x}",
+            self.name_prefix,
+            n,
+            width = self.suffix_len()
+        ))
     }
 
     /// The bin responsible for `path`.

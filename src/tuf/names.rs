@@ -3,8 +3,12 @@
 //! Both are written in metadata as strings. Here they are types, so that a
 //! key id is never passed where a role name belongs, the four top-level
 //! roles are variants a `match` can check for completeness, and a
-//! delegated role's name is checked once, when it is parsed: it is never
-//! empty and never one of the four.
+//! delegated role's name is sorted out once, when it is parsed: a
+//! [`DelegatedName`] is never one of the four (the names `root`, `targets`,
+//! `snapshot` and `timestamp` always parse as the top-level roles, so a
+//! delegation under such a name is visibly not a delegated role, and
+//! [`crate::tuf::trusted_set::validate_delegations`] refuses it, as it
+//! refuses an empty name).
 //!
 //! Both compare, order and hash as the string they are written as (they
 //! implement [`Borrow<str>`]), so maps keyed by them keep the byte order
@@ -34,23 +38,11 @@ pub enum RoleName {
     Delegated(DelegatedName),
 }
 
-/// The name of a delegated role: not empty, and not the name of a top-level
-/// role (a delegated role named `timestamp` must never stand in for the
-/// real one). Made only by [`RoleName::parse`].
+/// The name of a delegated role: never the name of a top-level role (a
+/// delegated role named `timestamp` must never stand in for the real one).
+/// Made only by [`RoleName::parse`].
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DelegatedName(String);
-
-/// A role name that is empty: no role may have it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EmptyRoleName;
-
-impl fmt::Display for EmptyRoleName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a role name is empty")
-    }
-}
-
-impl std::error::Error for EmptyRoleName {}
 
 impl RoleName {
     /// The four top-level roles, in the order a root's shape is checked.
@@ -61,24 +53,17 @@ impl RoleName {
         RoleName::Targets,
     ];
 
-    /// Reads a role name as metadata writes it. The four top-level names
-    /// become their variants; any other name that is not empty is a
-    /// delegated role's.
-    pub fn parse(name: &str) -> Result<RoleName, EmptyRoleName> {
-        Ok(match name {
-            "" => return Err(EmptyRoleName),
+    /// Reads a role name as metadata writes it: the four top-level names
+    /// become their variants, any other is a delegated role's. (Whether a
+    /// name may be used is the validation's to say: an empty one may not.)
+    pub fn parse(name: &str) -> RoleName {
+        match name {
             "root" => RoleName::Root,
             "targets" => RoleName::Targets,
             "snapshot" => RoleName::Snapshot,
             "timestamp" => RoleName::Timestamp,
             other => RoleName::Delegated(DelegatedName(other.to_owned())),
-        })
-    }
-
-    /// A role name the program itself spells (`targets/releases`), not
-    /// read from input. Panics on `""`: that is a programming error.
-    pub fn from_static(name: &'static str) -> RoleName {
-        RoleName::parse(name).expect("a role name constant is not empty")
+        }
     }
 
     /// The name as metadata writes it.
@@ -107,13 +92,6 @@ impl RoleName {
 }
 
 impl DelegatedName {
-    /// A hashed bin's name, `{prefix}-{hex}`: never empty, and no top-level
-    /// role's name has a hyphen.
-    pub(super) fn bin(name: String) -> DelegatedName {
-        debug_assert!(name.contains('-'));
-        DelegatedName(name)
-    }
-
     /// The name as metadata writes it.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -121,9 +99,9 @@ impl DelegatedName {
 }
 
 impl FromStr for RoleName {
-    type Err = EmptyRoleName;
-    fn from_str(s: &str) -> Result<RoleName, EmptyRoleName> {
-        RoleName::parse(s)
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<RoleName, Self::Err> {
+        Ok(RoleName::parse(s))
     }
 }
 
@@ -209,7 +187,7 @@ impl Serialize for RoleName {
 impl<'de> Deserialize<'de> for RoleName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let name = String::deserialize(d)?;
-        RoleName::parse(&name).map_err(serde::de::Error::custom)
+        Ok(RoleName::parse(&name))
     }
 }
 
@@ -292,20 +270,19 @@ impl From<vouch_keys::KeyId> for KeyId {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{EmptyRoleName, KeyId, RoleName};
+    use super::{KeyId, RoleName};
 
     #[test]
     fn top_level_names_are_variants_and_others_are_delegated() {
-        assert_eq!(RoleName::parse("targets"), Ok(RoleName::Targets));
-        assert_eq!(RoleName::parse("timestamp"), Ok(RoleName::Timestamp));
-        let releases = RoleName::parse("targets/releases").expect("a name");
+        assert_eq!(RoleName::parse("targets"), RoleName::Targets);
+        assert_eq!(RoleName::parse("timestamp"), RoleName::Timestamp);
+        let releases = RoleName::parse("targets/releases");
         assert!(!releases.is_top_level());
         assert_eq!(releases.delegated().map(|d| d.as_str()), Some("targets/releases"));
-        assert_eq!(RoleName::parse(""), Err(EmptyRoleName));
         // No delegated name is ever a top-level one.
         for top in RoleName::TOP_LEVEL {
             assert!(top.is_top_level());
-            assert_eq!(RoleName::parse(top.as_str()), Ok(top.clone()));
+            assert_eq!(RoleName::parse(top.as_str()), top);
         }
     }
 
@@ -313,7 +290,7 @@ mod tests {
     fn names_order_as_their_text_so_maps_serialise_canonically() {
         let mut roles = BTreeMap::new();
         for name in ["timestamp", "a", "targets", "root", "snapshot", "targets/z"] {
-            roles.insert(RoleName::parse(name).expect("a name"), ());
+            roles.insert(RoleName::parse(name), ());
         }
         let order: Vec<&str> = roles.keys().map(RoleName::as_str).collect();
         assert_eq!(
@@ -324,7 +301,6 @@ mod tests {
         let json = serde_json::to_string(&roles).expect("serialises");
         let back: BTreeMap<RoleName, ()> = serde_json::from_str(&json).expect("parses");
         assert_eq!(back, roles);
-        assert!(serde_json::from_str::<RoleName>("\"\"").is_err());
     }
 
     #[test]

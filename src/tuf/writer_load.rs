@@ -253,7 +253,7 @@ impl<'a> WriterLoad<'a> {
                                 .as_ref()
                                 .is_none_or(|w| w.contains(*name) || !self.bins_within.contains(version))
                         })
-                        .filter_map(|(name, _)| RoleName::parse(name).ok()),
+                        .map(|(name, _)| RoleName::parse(name)),
                 );
             }
             for child in children {

@@ -265,7 +265,7 @@ fn bin_of(tag: &str) -> vouch::tuf::RoleName {
         keyids: Vec::new(),
         threshold: 1,
         bit_length: 4,
-        name_prefix: vouch::tuf::RoleName::from_static("b"),
+        name_prefix: vouch::tuf::RoleName::parse("b"),
         extra: Default::default(),
     }
     .bin_for(tag)

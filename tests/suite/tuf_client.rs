@@ -273,7 +273,7 @@ fn k_of_n_verifies_only_once_the_threshold_is_met() {
     release.sign(&bob).expect("bob");
     assert_eq!(release.signatures.len(), 2);
     repo.targets
-        .insert(vouch::tuf::RoleName::from_static("release"), release);
+        .insert(vouch::tuf::RoleName::parse("release"), release);
     repo.bump_snapshot(BASE);
     repo.snapshot.sign(&k.snapshot).expect("sign");
     repo.bump_timestamp(BASE).expect("ts");

@@ -298,11 +298,10 @@ impl MetadataEditor {
 /// name (`{prefix}-{hex}` then never collides with a top-level role).
 fn bin_prefix(by: &str, prefix: &str) -> Result<RoleName, EditError> {
     match RoleName::parse(prefix) {
-        Ok(name) if !name.is_top_level() => Ok(name),
-        Ok(name) => Err(EditError::refused(
+        name if prefix.is_empty() || name.is_top_level() => Err(EditError::refused(
             by,
-            format!("bins cannot be named after {name}"),
+            format!("{name:?} cannot name bins: a delegated role's name is needed"),
         )),
-        Err(e) => Err(EditError::refused(by, e)),
+        name => Ok(name),
     }
 }

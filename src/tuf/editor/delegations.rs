@@ -23,7 +23,10 @@ impl MetadataEditor {
             DelegatedPaths::HashPrefixes(h) => (None, Some(h)),
         };
         // The one place a new delegated role's name is checked.
-        let role_name = RoleName::parse(name).map_err(|e| EditError::refused(parent, e))?;
+        let role_name = RoleName::parse(name);
+        if name.is_empty() {
+            return Err(EditError::refused(parent, "a delegated role needs a name"));
+        }
         if self.targets.contains_key(name) || role_name.is_top_level() {
             return Err(EditError::refused(parent, format!("role {name} already exists")));
         }

@@ -259,8 +259,7 @@ pub enum DelegatedPaths {
 
 /// `role` as one of the four top-level roles.
 fn top_level(role: &str) -> Result<RoleName, EditError> {
-    RoleName::parse(role)
-        .ok()
+    Some(RoleName::parse(role))
         .filter(RoleName::is_top_level)
         .ok_or_else(|| not_found(role))
 }

@@ -576,7 +576,7 @@ pub const SHARED_B: &[u8] = b"shared b";
 /// `b`'s entry for `shared` (keys replaced by the caller).
 fn two_shared_entry(k: &Keys) -> vouch::tuf::metadata::DelegatedRole {
     vouch::tuf::metadata::DelegatedRole {
-        name: RoleName::from_static("shared"),
+        name: RoleName::parse("shared"),
         keyids: vec![KeyId::from(k.delegate.public().key_id())],
         threshold: 1,
         terminating: false,

@@ -152,10 +152,7 @@ pub(in crate::trust::writer) fn evaluate(
         if name == "root" {
             continue;
         }
-        // The one check of a staged role's name.
-        let Ok(role_name) = RoleName::parse(name) else {
-            return invalid("a role is staged with no name".to_owned());
-        };
+        let role_name = RoleName::parse(name);
         let mut role = match parse_role(name, &r.metadata) {
             Ok(role) => role,
             Err(why) => return invalid(format!("{name}: {why}")),
