@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::TufError;
-pub use super::names::{DelegatedName, KeyId, RoleName};
+pub use super::names::{KeyId, RoleName};
 
 /// Fields a parser did not know, kept for re-serialisation.
 pub type Extra = BTreeMap<String, Value>;

@@ -18,7 +18,6 @@ use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -41,7 +40,7 @@ pub enum RoleName {
 /// The name of a delegated role: never the name of a top-level role (a
 /// delegated role named `timestamp` must never stand in for the real one).
 /// Made only by [`RoleName::parse`].
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DelegatedName(String);
 
 impl RoleName {
@@ -82,26 +81,11 @@ impl RoleName {
         !matches!(self, RoleName::Delegated(_))
     }
 
-    /// The delegated name, if this is a delegated role.
-    pub fn delegated(&self) -> Option<&DelegatedName> {
-        match self {
-            RoleName::Delegated(name) => Some(name),
-            _ => None,
-        }
-    }
-}
-
-impl DelegatedName {
-    /// The name as metadata writes it.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for RoleName {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<RoleName, Self::Err> {
-        Ok(RoleName::parse(s))
+    /// Whether a targets role may delegate under this name: not empty, and
+    /// not a top-level role's. The one rule for delegated names, which the
+    /// verifier applies to what it reads and the editor to what it makes.
+    pub fn is_delegable(&self) -> bool {
+        !self.is_top_level() && !self.as_str().is_empty()
     }
 }
 
@@ -115,18 +99,6 @@ impl fmt::Display for RoleName {
 impl fmt::Debug for RoleName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl fmt::Display for DelegatedName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for DelegatedName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.0, f)
     }
 }
 
@@ -169,12 +141,6 @@ impl PartialEq<str> for RoleName {
 impl PartialEq<&str> for RoleName {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
-    }
-}
-
-impl From<DelegatedName> for RoleName {
-    fn from(name: DelegatedName) -> RoleName {
-        RoleName::Delegated(name)
     }
 }
 
@@ -277,11 +243,13 @@ mod tests {
         assert_eq!(RoleName::parse("targets"), RoleName::Targets);
         assert_eq!(RoleName::parse("timestamp"), RoleName::Timestamp);
         let releases = RoleName::parse("targets/releases");
-        assert!(!releases.is_top_level());
-        assert_eq!(releases.delegated().map(|d| d.as_str()), Some("targets/releases"));
+        assert!(matches!(releases, RoleName::Delegated(_)));
+        assert_eq!(releases.as_str(), "targets/releases");
+        assert!(releases.is_delegable());
+        assert!(!RoleName::parse("").is_delegable());
         // No delegated name is ever a top-level one.
         for top in RoleName::TOP_LEVEL {
-            assert!(top.is_top_level());
+            assert!(top.is_top_level() && !top.is_delegable());
             assert_eq!(RoleName::parse(top.as_str()), top);
         }
     }

@@ -331,7 +331,7 @@ pub fn validate_delegations(role: &str, delegations: &Delegations) -> Result<(),
     check_key_ids(role, &delegations.keys)?;
     let mut names = BTreeSet::new();
     for r in delegations.roles.iter().flatten() {
-        if r.name.is_top_level() || r.name.as_str().is_empty() {
+        if !r.name.is_delegable() {
             return Err(TufError::malformed(
                 role,
                 format!("it delegates to a role named {:?}, a reserved name", r.name),
@@ -352,10 +352,7 @@ pub fn validate_delegations(role: &str, delegations: &Delegations) -> Result<(),
                 "it has both `roles` and `succinct_roles`",
             ));
         }
-        if !(1..=32).contains(&bins.bit_length)
-            || bins.name_prefix.is_top_level()
-            || bins.name_prefix.as_str().is_empty()
-        {
+        if !(1..=32).contains(&bins.bit_length) || !bins.name_prefix.is_delegable() {
             return Err(TufError::malformed(role, "its succinct_roles are not valid"));
         }
         check_key_list(&bins.name_prefix, role, &bins.keyids, bins.threshold)?;

@@ -294,14 +294,14 @@ impl MetadataEditor {
     }
 }
 
-/// The name prefix of new succinct bins, checked once: a delegated role's
-/// name (`{prefix}-{hex}` then never collides with a top-level role).
+/// The name prefix of new succinct bins: one a delegated role may have
+/// ([`RoleName::is_delegable`]), as the verifier requires.
 fn bin_prefix(by: &str, prefix: &str) -> Result<RoleName, EditError> {
     match RoleName::parse(prefix) {
-        name if prefix.is_empty() || name.is_top_level() => Err(EditError::refused(
+        name if name.is_delegable() => Ok(name),
+        name => Err(EditError::refused(
             by,
             format!("{name:?} cannot name bins: a delegated role's name is needed"),
         )),
-        name => Ok(name),
     }
 }

@@ -22,12 +22,12 @@ impl MetadataEditor {
             DelegatedPaths::Paths(p) => (Some(p), None),
             DelegatedPaths::HashPrefixes(h) => (None, Some(h)),
         };
-        // The one place a new delegated role's name is checked.
+        // A name the verifier would refuse is never made (RoleName::is_delegable).
         let role_name = RoleName::parse(name);
         if name.is_empty() {
             return Err(EditError::refused(parent, "a delegated role needs a name"));
         }
-        if self.targets.contains_key(name) || role_name.is_top_level() {
+        if !role_name.is_delegable() || self.targets.contains_key(name) {
             return Err(EditError::refused(parent, format!("role {name} already exists")));
         }
         // A name used before (its role since withdrawn) continues above the
